@@ -1,0 +1,17 @@
+"""Test settings: the real settings with a fixed secret, plain HTTP and fast password hashing."""
+
+import os
+import tempfile
+
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-any-deployment-0123456789")
+os.environ.setdefault(
+    "SAFECASE_STORAGE_URL", f"file://{tempfile.mkdtemp(prefix='safecase-test-store-')}"
+)
+
+from config.settings import *  # noqa: E402,F403
+
+SECURE_SSL_REDIRECT = False
+SESSION_COOKIE_SECURE = False
+CSRF_COOKIE_SECURE = False
+SECURE_HSTS_SECONDS = 0
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,0 +1,182 @@
+"""The object store behind artifacts, dataset manifests and published checkpoints.
+
+``SAFECASE_STORAGE_URL`` picks the backend: ``file:///path`` (the embedded default, under
+``var/store``) or ``s3://bucket/prefix`` (S3 or any S3-compatible server; boto3 reads
+``AWS_ENDPOINT_URL`` and the usual credentials). Keys are relative POSIX paths; a key that would
+leave the store's root is refused.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from urllib.parse import unquote, urlparse
+
+from django.conf import settings
+
+
+class StorageError(Exception):
+    """The store cannot be reached or refused an operation; the message says which."""
+
+
+def _clean_key(key: str) -> str:
+    path = PurePosixPath(key)
+    if path.is_absolute() or ".." in path.parts or not path.parts:
+        raise StorageError(
+            f"invalid storage key {key!r}: keys are relative and may not contain '..'"
+        )
+    return str(path)
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    key: str
+    size: int
+    version_id: str | None = None
+    checksum_sha256: str | None = None
+
+
+class FileStore:
+    """A folder on the local filesystem."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.url = root.as_uri()
+
+    def _path(self, key: str) -> Path:
+        return self.root / _clean_key(key)
+
+    def put_bytes(self, key: str, data: bytes, *, overwrite: bool = True) -> None:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not overwrite and path.exists():
+            if path.read_bytes() == data:
+                return
+            raise StorageError(f"{self.url}/{key} exists with other content; it is never replaced")
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+
+    def get_bytes(self, key: str) -> bytes:
+        try:
+            return self._path(key).read_bytes()
+        except FileNotFoundError as exc:
+            raise StorageError(f"{self.url}/{key} does not exist") from exc
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).exists()
+
+    def list(self, prefix: str = "") -> Iterator[StoredObject]:
+        base = self.root / prefix if prefix else self.root
+        if not base.exists():
+            return
+        for path in sorted(
+            p for p in base.rglob("*") if p.is_file() and not p.name.startswith(".")
+        ):
+            yield StoredObject(key=path.relative_to(self.root).as_posix(), size=path.stat().st_size)
+
+    def check(self) -> None:
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"cannot create {self.root}: {exc.strerror}") from exc
+        if not os.access(self.root, os.W_OK):
+            raise StorageError(f"{self.root} is not writable")
+
+
+class S3Store:
+    """A bucket and prefix on S3 or an S3-compatible server."""
+
+    def __init__(self, bucket: str, prefix: str):
+        import boto3
+        from botocore.config import Config
+
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+        self.url = f"s3://{bucket}/{self.prefix}" if self.prefix else f"s3://{bucket}"
+        self.client = boto3.client(
+            "s3",
+            config=Config(connect_timeout=5, read_timeout=60, retries={"max_attempts": 3}),
+        )
+
+    def _key(self, key: str) -> str:
+        key = _clean_key(key)
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def _call(self, what: str, fn, **kwargs):
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return fn(Bucket=self.bucket, **kwargs)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "error")
+            raise StorageError(f"S3 {what} on {self.url} failed: {code}") from exc
+        except BotoCoreError as exc:
+            raise StorageError(f"S3 {what} on {self.url} failed: {exc}") from exc
+
+    def put_bytes(self, key: str, data: bytes, *, overwrite: bool = True) -> None:
+        import base64
+        import hashlib
+
+        digest = base64.b64encode(hashlib.sha256(data).digest()).decode()
+        kwargs = {"Key": self._key(key), "Body": data, "ChecksumSHA256": digest}
+        if not overwrite:
+            if self.exists(key):
+                if self.get_bytes(key) == data:
+                    return
+                raise StorageError(
+                    f"{self.url}/{key} exists with other content; it is never replaced"
+                )
+        self._call("put", self.client.put_object, **kwargs)
+
+    def get_bytes(self, key: str) -> bytes:
+        response = self._call("get", self.client.get_object, Key=self._key(key))
+        return response["Body"].read()
+
+    def exists(self, key: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+                return False
+            raise StorageError(f"S3 head on {self.url}/{key} failed") from exc
+        return True
+
+    def list(self, prefix: str = "") -> Iterator[StoredObject]:
+        full = self._key(prefix) if prefix else self.prefix
+        paginator = self.client.get_paginator("list_objects_v2")
+        skip = len(self.prefix) + 1 if self.prefix else 0
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=full):
+                for item in page.get("Contents", []):
+                    yield StoredObject(key=item["Key"][skip:], size=item["Size"])
+        except (ClientError, BotoCoreError) as exc:
+            raise StorageError(f"S3 list on {self.url} failed: {exc}") from exc
+
+    def check(self) -> None:
+        self._call("head_bucket", self.client.head_bucket)
+
+
+def open_store(url: str) -> FileStore | S3Store:
+    """Open the store named by a ``file://`` or ``s3://`` URL."""
+    parsed = urlparse(url)
+    if parsed.scheme == "file":
+        return FileStore(Path(unquote(parsed.path)))
+    if parsed.scheme == "s3":
+        if not parsed.netloc:
+            raise StorageError(f"{url}: an s3:// URL needs a bucket name")
+        return S3Store(parsed.netloc, parsed.path)
+    raise StorageError(f"unsupported storage URL {url!r}: use file:///path or s3://bucket/prefix")
+
+
+def default_store() -> FileStore | S3Store:
+    return open_store(settings.SAFECASE_STORAGE_URL)

@@ -1,0 +1,51 @@
+from django.contrib.auth import get_user_model
+from rest_framework import serializers
+
+from projects.models import Membership, Project, Role
+
+
+class ProjectOut(serializers.ModelSerializer):
+    role = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Project
+        fields = ["key", "name", "description", "created_at", "role"]
+
+    def get_role(self, project) -> str | None:
+        from projects.permissions import role_of
+
+        return role_of(self.context["request"].user, project)
+
+
+class ProjectCreateIn(serializers.Serializer):
+    key = serializers.CharField(max_length=16)
+    name = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class ProjectUpdateIn(serializers.Serializer):
+    name = serializers.CharField(max_length=200, required=False)
+    description = serializers.CharField(required=False, allow_blank=True)
+
+
+class MembershipOut(serializers.ModelSerializer):
+    username = serializers.CharField(source="user.username")
+
+    class Meta:
+        model = Membership
+        fields = ["id", "username", "role", "team", "org_unit", "created_at"]
+
+
+class MembershipIn(serializers.Serializer):
+    username = serializers.SlugRelatedField(
+        slug_field="username", queryset=get_user_model().objects.all(), source="member"
+    )
+    role = serializers.ChoiceField(choices=Role.choices)
+    team = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    org_unit = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+
+
+class MembershipUpdateIn(serializers.Serializer):
+    role = serializers.ChoiceField(choices=Role.choices)
+    team = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    org_unit = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")

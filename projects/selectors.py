@@ -1,0 +1,14 @@
+"""Every read of projects and memberships, scoped to the user."""
+
+from django.db.models import QuerySet
+
+from projects.models import Membership, Project
+from projects.permissions import visible_projects
+
+
+def project_list(*, user) -> QuerySet[Project]:
+    return visible_projects(user).order_by("key")
+
+
+def membership_list(*, project: Project) -> QuerySet[Membership]:
+    return project.memberships.select_related("user").order_by("user__username")

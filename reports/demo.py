@@ -1,0 +1,70 @@
+"""The demo project ``AEB`` (autonomous emergency braking), seeded by ``manage.py seed_demo``.
+
+Seeding is idempotent: running it again finds what exists and adds only what is missing. The
+safety content follows the demo safety case that the team keeps beside the design documents.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from projects.models import Membership, Project, Role
+
+DEMO_KEY = "AEB"
+DEMO_PASSWORD_ENV = "SAFECASE_DEMO_PASSWORD"
+DEFAULT_DEMO_PASSWORD = "safecase-demo"
+
+# (username, role, team, organisational unit): enough people for the independence rules.
+DEMO_PEOPLE = [
+    ("admin", Role.ADMIN, "Safety office", "Vehicle Safety"),
+    ("sam", Role.SAFETY_MANAGER, "AEB safety", "ADAS Engineering"),
+    ("erin", Role.ENGINEER, "AEB perception", "ADAS Engineering"),
+    ("eli", Role.ENGINEER, "AEB decision", "ADAS Engineering"),
+    ("ada", Role.ASSESSOR, "Functional safety assessment", "Independent Safety Assessment"),
+    ("vic", Role.VIEWER, "Programme office", "Vehicle Programme"),
+]
+
+
+@dataclass
+class SeedReport:
+    project: str
+    created: list[str] = field(default_factory=list)
+    password: str = DEFAULT_DEMO_PASSWORD
+
+
+@transaction.atomic
+def seed_demo() -> SeedReport:
+    password = os.environ.get(DEMO_PASSWORD_ENV) or DEFAULT_DEMO_PASSWORD
+    User = get_user_model()
+    report = SeedReport(project=DEMO_KEY, password=password)
+    project, created = Project.objects.get_or_create(
+        key=DEMO_KEY,
+        defaults={
+            "name": "Autonomous emergency braking",
+            "description": (
+                "Detects an imminent frontal collision with a vehicle or pedestrian ahead and "
+                "brakes automatically when the driver does not react (5 to 80 km/h)."
+            ),
+        },
+    )
+    if created:
+        report.created.append(f"project {DEMO_KEY}")
+    for username, role, team, org_unit in DEMO_PEOPLE:
+        user = User.objects.filter(username=username).first()
+        if user is None:
+            user = User(username=username, email=f"{username}@safecase.example")
+            user.is_staff = username == "admin"
+            user.is_superuser = username == "admin"
+            user.set_password(password)
+            user.save()
+            report.created.append(f"user {username}")
+        _, made = Membership.objects.get_or_create(
+            project=project, user=user, defaults={"role": role, "team": team, "org_unit": org_unit}
+        )
+        if made:
+            report.created.append(f"membership {username} as {role}")
+    return report

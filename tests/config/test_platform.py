@@ -1,0 +1,106 @@
+"""Health, metrics, API docs, settings and the demo seed."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from projects.models import Membership, Project
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.django_db
+class TestHealth:
+    def test_it_reports_ok(self, client):
+        response = client.get("/healthz")
+        assert response.status_code == 200
+        body = response.json()
+        assert body["status"] == "ok"
+        assert set(body["checks"]) == {"database", "broker", "storage"}
+
+    def test_unwritable_storage_is_503(self, client, settings, tmp_path):
+        blocker = tmp_path / "a-file"
+        blocker.write_text("not a folder")
+        settings.SAFECASE_STORAGE_URL = (blocker / "store").as_uri()
+        response = client.get("/healthz")
+        assert response.status_code == 503
+        assert response.json()["checks"]["storage"].startswith("error")
+
+    def test_unreachable_broker_is_503(self, client, settings):
+        settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"
+        response = client.get("/healthz")
+        assert response.status_code == 503
+        assert response.json()["checks"]["broker"].startswith("error")
+
+
+@pytest.mark.django_db
+def test_metrics_are_prometheus_text(client):
+    client.get("/healthz")
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert b"safecase_http_requests_total" in response.content
+
+
+@pytest.mark.django_db
+def test_schema_lists_the_project_endpoints(client):
+    response = client.get("/api/schema/", HTTP_ACCEPT="application/json")
+    assert response.status_code == 200
+    paths = json.loads(response.content)["paths"]
+    assert "/api/v1/projects/{key}/memberships/" in paths
+
+
+@pytest.mark.django_db
+def test_docs_page_needs_no_internet(client):
+    response = client.get("/api/docs/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "drf_spectacular_sidecar" in html
+    assert "cdn" not in html.lower()
+
+
+def _manage(*args, env_extra=None, drop=()):
+    env = {k: v for k, v in os.environ.items() if k not in drop}
+    env.update(env_extra or {})
+    env["DJANGO_SETTINGS_MODULE"] = "config.settings"
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+
+
+def test_missing_secret_key_is_a_clear_one_line_error():
+    result = _manage("check", drop=("SECRET_KEY", "SECRET_KEY_FILE", "DEBUG"))
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_production_settings_pass_check_deploy():
+    result = _manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        env_extra={
+            "SECRET_KEY": "x9!Vq2#Lm7@Rt4$Wz8^Kp3&Hn6*Jd1(Fs5)Gb0_Yc2+Ue7=Ai4",
+            "ALLOWED_HOSTS": "safecase.example.com",
+        },
+        drop=("DEBUG",),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+@pytest.mark.django_db
+def test_seed_demo_is_idempotent():
+    call_command("seed_demo")
+    first = (Project.objects.count(), Membership.objects.count())
+    call_command("seed_demo")
+    assert (Project.objects.count(), Membership.objects.count()) == first
+    project = Project.objects.get(key="AEB")
+    roles = set(project.memberships.values_list("role", flat=True))
+    assert roles == {"admin", "safety_manager", "engineer", "assessor", "viewer"}

@@ -1,0 +1,60 @@
+"""Fixtures shared by every test: people with roles in two projects, and API clients."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from projects.models import Membership, Project, Role
+
+
+@pytest.fixture
+def project(db):
+    return Project.objects.create(key="AEB", name="Autonomous emergency braking")
+
+
+@pytest.fixture
+def other_project(db):
+    return Project.objects.create(key="LKA", name="Lane keeping assist")
+
+
+@pytest.fixture
+def make_member(db, django_user_model):
+    """``make_member(project, role, username=..., team=..., org_unit=...)`` -> user."""
+
+    def make(project, role, username=None, team="", org_unit=""):
+        username = username or f"{role}-{project.key.lower()}"
+        user = django_user_model.objects.filter(username=username).first()
+        if user is None:
+            user = django_user_model.objects.create_user(username=username, password="pw")
+        Membership.objects.create(
+            project=project, user=user, role=role, team=team, org_unit=org_unit
+        )
+        return user
+
+    return make
+
+
+@pytest.fixture
+def members(project, make_member):
+    """One user per role in ``project``."""
+    return {role.value: make_member(project, role) for role in Role}
+
+
+@pytest.fixture
+def outsider(other_project, make_member):
+    """An administrator of another project, with no role in ``project``."""
+    return make_member(other_project, Role.ADMIN, username="outsider")
+
+
+@pytest.fixture
+def api():
+    """``api(user)`` -> an APIClient authenticated as ``user`` (anonymous when None)."""
+
+    def client(user=None):
+        c = APIClient()
+        if user is not None:
+            c.force_authenticate(user)
+        return c
+
+    return client
