@@ -133,6 +133,12 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 # Where artifacts, dataset manifests and published checkpoints go: file:// or s3://bucket/prefix.
 SAFECASE_STORAGE_URL = env_str("SAFECASE_STORAGE_URL") or (VAR_DIR / "store").as_uri()
+# The evidence ledger: the installation's Ed25519 signing key (a PEM file, never in the database)
+# and the name that signs checkpoints; each project's log origin is "<name>/<project key>".
+SAFECASE_SIGNING_KEY_FILE = env_str("SAFECASE_SIGNING_KEY_FILE") or str(
+    VAR_DIR / "keys" / "ledger.key"
+)
+SAFECASE_LOG_NAME = env_str("SAFECASE_LOG_NAME") or "safecase.local/ledger"
 # Largest upload or imported file accepted, in bytes.
 SAFECASE_MAX_UPLOAD_BYTES = env_int("SAFECASE_MAX_UPLOAD_BYTES", 50 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 5 * 1024 * 1024)

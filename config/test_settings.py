@@ -8,6 +8,11 @@ os.environ.setdefault(
     "SAFECASE_STORAGE_URL", f"file://{tempfile.mkdtemp(prefix='safecase-test-store-')}"
 )
 
+os.environ.setdefault(
+    "SAFECASE_SIGNING_KEY_FILE",
+    os.path.join(tempfile.mkdtemp(prefix="safecase-test-keys-"), "ledger.key"),
+)
+
 from config.settings import *  # noqa: E402,F403
 
 SECURE_SSL_REDIRECT = False

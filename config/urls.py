@@ -7,6 +7,7 @@ from config.metrics import metrics_view
 
 api_v1 = [
     path("", include("projects.api.urls")),
+    path("", include("evidence.api.urls")),
 ]
 
 urlpatterns = [

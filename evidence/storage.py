@@ -9,6 +9,7 @@ leave the store's root is refused.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -50,23 +51,30 @@ class FileStore:
 
     def put_bytes(self, key: str, data: bytes, *, overwrite: bool = True) -> None:
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if not overwrite and path.exists():
-            if path.read_bytes() == data:
-                return
-            raise StorageError(f"{self.url}/{key} exists with other content; it is never replaced")
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if not overwrite and path.exists():
+                if path.read_bytes() == data:
+                    return
+                raise StorageError(
+                    f"{self.url}/{key} exists with other content; it is never replaced"
+                )
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+            with open(tmp, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise StorageError(f"cannot write {self.url}/{key}: {exc.strerror}") from exc
 
     def get_bytes(self, key: str) -> bytes:
         try:
             return self._path(key).read_bytes()
         except FileNotFoundError as exc:
             raise StorageError(f"{self.url}/{key} does not exist") from exc
+        except OSError as exc:
+            raise StorageError(f"cannot read {self.url}/{key}: {exc.strerror}") from exc
 
     def exists(self, key: str) -> bool:
         return self._path(key).exists()

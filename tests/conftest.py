@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -58,3 +60,46 @@ def api():
         return c
 
     return client
+
+
+@pytest.fixture(scope="session", autouse=True)
+def signing_key():
+    """One Ed25519 ledger key for the whole run, in a temporary folder."""
+    from django.conf import settings
+
+    from evidence.keys import generate_key_file
+
+    path = Path(settings.SAFECASE_SIGNING_KEY_FILE)
+    if not path.exists():
+        generate_key_file(path)
+    return path
+
+
+@pytest.fixture(autouse=True)
+def fresh_store(settings, tmp_path):
+    """Each test publishes checkpoints and manifests to a store of its own."""
+    store = tmp_path / "store"
+    settings.SAFECASE_STORAGE_URL = store.as_uri()
+    return store
+
+
+@pytest.fixture
+def ledger_transactional_db(transactional_db):
+    """A transactional database whose append-only ledger rows are cleared after the test.
+
+    The triggers refuse DELETE, which Django's flush between transactional tests uses on
+    SQLite; this fixture lifts them for its own clean-up only and puts them straight back.
+    """
+    yield
+    from django.db import connection
+
+    from evidence.db import APPEND_ONLY_TABLES, drop_triggers, install_triggers
+
+    drop_triggers(connection)
+    try:
+        with connection.cursor() as cursor:
+            for table in ("evidence_artifact", "evidence_decision", *APPEND_ONLY_TABLES):
+                cursor.execute(f"DELETE FROM {table}")
+            cursor.execute("DELETE FROM evidence_loghead")
+    finally:
+        install_triggers(connection)

@@ -3,11 +3,11 @@
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from projects import selectors, services
+from projects.api.pagination import paginated
 from projects.api.serializers import (
     MembershipIn,
     MembershipOut,
@@ -17,13 +17,6 @@ from projects.api.serializers import (
     ProjectUpdateIn,
 )
 from projects.permissions import get_project_for_user
-
-
-def paginated(view: APIView, queryset, serializer_class):
-    paginator = LimitOffsetPagination()
-    page = paginator.paginate_queryset(queryset, view.request, view=view)
-    data = serializer_class(page, many=True, context={"request": view.request}).data
-    return paginator.get_paginated_response(data)
 
 
 class ProjectListApi(APIView):

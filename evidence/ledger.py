@@ -1,0 +1,299 @@
+"""The append-only, per-project evidence log (RFC 9162 Merkle tree, signed checkpoints).
+
+:func:`append` is the one writer of :class:`LogEntry`, :class:`MerkleNode` and
+:class:`Checkpoint` rows. Each call is one transaction: the project's :class:`LogHead` row is
+locked, the records get the next gapless indexes, the new perfect-subtree hashes and a signed
+checkpoint are written, and the checkpoint is published to the store once the transaction has
+committed. Either every record of a batch is in the log or none is.
+
+The hashing, proofs and note formats come from :mod:`evidence.verify`, the same file that ships
+in certification packages, so what Safecase computes and what an assessor checks are one code.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.utils import timezone
+
+from evidence import verify
+from evidence.keys import LoadedKey, load_signing_key, log_name
+from evidence.models import Checkpoint, LogEntry, LogHead, MerkleNode, SigningKey
+from evidence.storage import StorageError, default_store
+from projects.models import Project
+
+logger = logging.getLogger(__name__)
+
+STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
+PAYLOAD_TYPE = "application/vnd.in-toto+json"
+PREDICATE_PREFIX = "https://safecase.dev/evidence/"
+EMPTY_ROOT = verify.root_hash([])
+
+
+class LedgerError(Exception):
+    """An append or a proof request that cannot be served; the message says why."""
+
+
+@dataclass(frozen=True)
+class Subject:
+    name: str
+    sha256: str  # lower-case hex
+
+    def __post_init__(self):
+        if len(self.sha256) != 64 or any(c not in "0123456789abcdef" for c in self.sha256):
+            raise LedgerError(f"subject {self.name!r}: sha256 must be 64 lower-case hex digits")
+
+
+@dataclass(frozen=True)
+class Record:
+    """What a service asks the ledger to record: a kind, its subjects and a predicate."""
+
+    kind: str
+    subjects: Sequence[Subject]
+    predicate: dict = field(default_factory=dict)
+
+
+def predicate_type(kind: str) -> str:
+    return f"{PREDICATE_PREFIX}{kind}/v1"
+
+
+def origin(project: Project) -> str:
+    """The checkpoint origin line of a project's log."""
+    return f"{log_name()}/{project.key}"
+
+
+def _statement(project: Project, record: Record, user, recorded_at) -> dict:
+    if not record.subjects:
+        raise LedgerError(f"a {record.kind} record needs at least one subject")
+    predicate = dict(record.predicate)
+    predicate["project"] = project.key
+    predicate["recordedAt"] = recorded_at.isoformat().replace("+00:00", "Z")
+    predicate["recordedBy"] = getattr(user, "username", None)
+    return {
+        "_type": STATEMENT_TYPE,
+        "subject": [{"name": s.name, "digest": {"sha256": s.sha256}} for s in record.subjects],
+        "predicateType": predicate_type(record.kind),
+        "predicate": predicate,
+    }
+
+
+def _envelope(key: LoadedKey, statement: dict) -> bytes:
+    payload = verify.canonical_json(statement)
+    signature = key.sign(verify.pae(PAYLOAD_TYPE, payload))
+    envelope = {
+        "payloadType": PAYLOAD_TYPE,
+        "payload": base64.b64encode(payload).decode("ascii"),
+        "signatures": [{"keyid": key.key_id, "sig": base64.b64encode(signature).decode("ascii")}],
+    }
+    return verify.canonical_json(envelope)
+
+
+def register_key(key: LoadedKey) -> SigningKey:
+    row = SigningKey.objects.filter(key_id=key.key_id).first()
+    if row is None:
+        row, _ = SigningKey.objects.get_or_create(
+            key_id=key.key_id, defaults={"name": log_name(), "public_key": key.public}
+        )
+    return row
+
+
+def _frontier_positions(size: int) -> list[tuple[int, int]]:
+    """(level, index) of the perfect subtrees that cover leaves [0, size), left to right."""
+    return _split(0, size) if size else []
+
+
+def _fetch_nodes(project: Project, positions: Iterable[tuple[int, int]]) -> dict:
+    """Hashes of perfect subtrees by (level, index), in at most one query per level."""
+    by_level: dict[int, set[int]] = {}
+    for level, index in positions:
+        by_level.setdefault(level, set()).add(index)
+    found: dict[tuple[int, int], bytes] = {}
+    for level, indexes in by_level.items():
+        if level == 0:
+            rows = LogEntry.objects.filter(project=project, index__in=indexes).values_list(
+                "index", "leaf_hash"
+            )
+        else:
+            rows = MerkleNode.objects.filter(
+                project=project, level=level, index__in=indexes
+            ).values_list("index", "hash")
+        for index, value in rows:
+            found[(level, index)] = bytes(value)
+    missing = [(lv, ix) for lv, idxs in by_level.items() for ix in idxs if (lv, ix) not in found]
+    if missing:
+        raise LedgerError(f"the log of {project.key} lacks tree nodes {sorted(missing)[:5]}")
+    return found
+
+
+def _fold(hashes: Sequence[bytes]) -> bytes:
+    return verify.fold_subtree_hashes(hashes) if hashes else EMPTY_ROOT
+
+
+def _split(lo: int, hi: int) -> list[tuple[int, int]]:
+    """(level, index) of the aligned perfect subtrees that make up [lo, hi), largest first."""
+    pieces = []
+    for start, end in verify.perfect_subtrees(lo, hi):
+        level = (end - start).bit_length() - 1
+        pieces.append((level, start >> level))
+    return pieces
+
+
+@transaction.atomic
+def append(project: Project, records: Sequence[Record], *, user=None) -> list[LogEntry]:
+    """Append ``records`` to the project's log in one transaction and sign a checkpoint.
+
+    Raises :class:`LedgerError` or :class:`evidence.keys.SigningKeyError` before anything is
+    written when a record is malformed or the signing key is missing.
+    """
+    if not records:
+        return []
+    key = load_signing_key()
+    register_key(key)
+    now = timezone.now()
+    envelopes = [_envelope(key, _statement(project, r, user, now)) for r in records]
+
+    # The head row's lock makes concurrent appenders to one project queue here (on SQLite the
+    # whole database is locked by the IMMEDIATE transaction), so indexes stay gapless.
+    LogHead.objects.get_or_create(project=project, defaults={"size": 0, "root": EMPTY_ROOT})
+    head = LogHead.objects.select_for_update().get(project=project)
+    size = head.size
+    positions = _frontier_positions(size)
+    nodes = _fetch_nodes(project, positions)
+    frontier = [(level, nodes[(level, index)]) for level, index in positions]
+
+    entries, new_nodes = [], []
+    for offset, (record, envelope) in enumerate(zip(records, envelopes, strict=True)):
+        index = size + offset
+        leaf = verify.leaf_hash(envelope)
+        entries.append(
+            LogEntry(
+                project=project,
+                index=index,
+                kind=record.kind,
+                subject=record.subjects[0].name[:500],
+                digest=record.subjects[0].sha256,
+                envelope=envelope,
+                leaf_hash=leaf,
+                key_id=key.key_id,
+                recorded_at=now,
+                recorded_by=user if getattr(user, "pk", None) else None,
+            )
+        )
+        value, level, position = leaf, 0, index
+        while position & 1:
+            _, left = frontier.pop()
+            value = verify.node_hash(left, value)
+            level += 1
+            position >>= 1
+            new_nodes.append(MerkleNode(project=project, level=level, index=position, hash=value))
+        frontier.append((level, value))
+
+    LogEntry.objects.bulk_create(entries, batch_size=2000)
+    MerkleNode.objects.bulk_create(new_nodes, batch_size=5000)
+    root = _fold([value for _, value in frontier])
+    head.size = size + len(records)
+    head.root = root
+    head.save(update_fields=["size", "root"])
+    checkpoint = _sign_checkpoint(project, head.size, root, key)
+    transaction.on_commit(lambda: publish_checkpoint(checkpoint))
+    return entries
+
+
+def _sign_checkpoint(project: Project, size: int, root: bytes, key: LoadedKey) -> Checkpoint:
+    body = verify.format_checkpoint_body(origin(project), size, root)
+    signature = key.sign(body.encode("utf-8"))
+    note = verify.format_signed_note(body, [(log_name(), bytes.fromhex(key.key_id), signature)])
+    return Checkpoint.objects.create(
+        project=project, size=size, root=root, note=note, key_id=key.key_id
+    )
+
+
+def checkpoint_store_key(project_key: str, size: int) -> str:
+    return f"checkpoints/{project_key}/{size:015d}.note"
+
+
+def publish_checkpoint(checkpoint: Checkpoint) -> bool:
+    """Write the checkpoint to the store (never replacing a different one). False on failure.
+
+    A failure is logged, not raised: the append has committed. ``verify_ledger`` reports
+    checkpoints that were never published and ``publish_checkpoints`` catches up.
+    """
+    store = default_store()
+    try:
+        store.put_bytes(
+            checkpoint_store_key(checkpoint.project.key, checkpoint.size),
+            checkpoint.note.encode("utf-8"),
+            overwrite=False,
+        )
+        for key in SigningKey.objects.all():
+            vkey = verify.format_vkey(key.name, bytes(key.public_key))
+            store.put_bytes(f"keys/{key.key_id}.vkey", vkey.encode("utf-8"), overwrite=False)
+    except StorageError as exc:
+        logger.warning("checkpoint %s not published: %s", checkpoint, exc)
+        return False
+    return True
+
+
+def head_of(project: Project) -> tuple[int, bytes]:
+    head = LogHead.objects.filter(project=project).first()
+    return (head.size, bytes(head.root)) if head else (0, EMPTY_ROOT)
+
+
+def latest_checkpoint(project: Project) -> Checkpoint | None:
+    return Checkpoint.objects.filter(project=project).order_by("-size").first()
+
+
+def _prove(project: Project, build) -> list[bytes]:
+    """Run a proof builder twice: once to learn which subtrees it needs, once with their hashes.
+
+    The shape of an RFC 9162 proof depends only on the index and sizes, so the first pass (with
+    placeholder hashes) lists every range; one query per tree level then fetches them all.
+    """
+    wanted: list[tuple[int, int]] = []
+
+    def record(lo: int, hi: int) -> bytes:
+        wanted.append((lo, hi))
+        return EMPTY_ROOT
+
+    build(record)
+    pieces = {rng: _split(*rng) for rng in wanted}
+    nodes = _fetch_nodes(project, {p for ps in pieces.values() for p in ps})
+
+    def subtree_hash(lo: int, hi: int) -> bytes:
+        return _fold([nodes[p] for p in pieces.get((lo, hi)) or _split(lo, hi)])
+
+    return build(subtree_hash)
+
+
+def inclusion_proof(project: Project, index: int, size: int) -> list[bytes]:
+    current, _ = head_of(project)
+    if not 0 < size <= current:
+        raise LedgerError(f"tree size must be between 1 and {current}; got {size}")
+    if not 0 <= index < size:
+        raise LedgerError(f"entry index must be between 0 and {size - 1}; got {index}")
+    return _prove(project, lambda sub: verify.inclusion_proof(index, size, sub))
+
+
+def consistency_proof(project: Project, size1: int, size2: int) -> list[bytes]:
+    current, _ = head_of(project)
+    if not 0 < size2 <= current:
+        raise LedgerError(f"second size must be between 1 and {current}; got {size2}")
+    if not 0 < size1 <= size2:
+        raise LedgerError(f"first size must be between 1 and {size2}; got {size1}")
+    return _prove(project, lambda sub: verify.consistency_proof(size1, size2, sub))
+
+
+def root_at(project: Project, size: int) -> bytes:
+    """The root of the first ``size`` entries, from stored nodes."""
+    current, root = head_of(project)
+    if not 0 <= size <= current:
+        raise LedgerError(f"size must be between 0 and {current}; got {size}")
+    if size == current:
+        return root
+    positions = _frontier_positions(size)
+    nodes = _fetch_nodes(project, positions)
+    return _fold([nodes[p] for p in positions])

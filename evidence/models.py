@@ -1,0 +1,191 @@
+"""The evidence ledger's tables.
+
+Entries, Merkle nodes and checkpoints are append-only: database triggers (created by migration
+0002) refuse UPDATE and DELETE on them, on PostgreSQL and on SQLite. Nothing in the application
+ever changes a row once written; :mod:`evidence.ledger` is the one place that inserts them.
+"""
+
+from django.conf import settings
+from django.db import models
+
+from projects.models import Project
+
+
+class EntryKind(models.TextChoices):
+    DATASET = "dataset", "Dataset"
+    MODEL = "model", "Model"
+    COMMIT_LINK = "commit-link", "Commit link"
+    VALIDATION_RESULT = "validation-result", "Validation result"
+    BASELINE = "baseline", "Baseline"
+    DECISION = "decision", "Decision"
+    APPROVAL = "approval", "Approval"
+    REPORT = "report", "Report"
+    CHANGE = "change", "Change of a work product"
+
+
+class SigningKey(models.Model):
+    """A public key that has signed entries or checkpoints; kept after rotation for verification."""
+
+    key_id = models.CharField(max_length=16, unique=True)
+    name = models.CharField(max_length=200)
+    public_key = models.BinaryField(max_length=32)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name}+{self.key_id}"
+
+
+class LogHead(models.Model):
+    """The current size and root of one project's log; its row lock serialises appends."""
+
+    project = models.OneToOneField(Project, on_delete=models.PROTECT, related_name="log_head")
+    size = models.BigIntegerField(default=0)
+    root = models.BinaryField(max_length=32)
+
+    def __str__(self) -> str:
+        return f"{self.project.key} log, {self.size} entries"
+
+
+class LogEntry(models.Model):
+    """One signed statement in a project's log, at a gapless index from 0.
+
+    ``envelope`` holds the exact canonical JSON bytes of the DSSE envelope; the Merkle leaf is
+    ``SHA-256(0x00 || envelope)``. ``kind``, ``subject`` and ``digest`` repeat parts of the
+    statement for searching and display; the envelope is the evidence.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="log_entries")
+    index = models.BigIntegerField()
+    kind = models.CharField(max_length=32, choices=EntryKind.choices)
+    subject = models.CharField(max_length=500)
+    digest = models.CharField(max_length=64, help_text="sha256 of the first subject, hex")
+    envelope = models.BinaryField()
+    leaf_hash = models.BinaryField(max_length=32)
+    key_id = models.CharField(max_length=16)
+    recorded_at = models.DateTimeField()
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["project", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "index"], name="logentry_unique_index"),
+            models.CheckConstraint(condition=models.Q(index__gte=0), name="logentry_index_gte_0"),
+        ]
+        indexes = [models.Index(fields=["project", "kind", "index"], name="logentry_kind")]
+        verbose_name_plural = "log entries"
+
+    def __str__(self) -> str:
+        return f"{self.project_id}#{self.index} {self.kind} {self.subject}"
+
+
+class MerkleNode(models.Model):
+    """The hash of a perfect subtree: leaves ``[index * 2**level, (index + 1) * 2**level)``.
+
+    Level 0 is not stored (it is ``LogEntry.leaf_hash``). Any range an RFC 9162 proof needs splits
+    into such subtrees, so a proof costs one indexed query, never a recomputation of the tree.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="+")
+    level = models.PositiveSmallIntegerField()
+    index = models.BigIntegerField()
+    hash = models.BinaryField(max_length=32)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "level", "index"], name="merklenode_unique_position"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"node {self.level}/{self.index}"
+
+
+class Checkpoint(models.Model):
+    """A signed statement of the log's size and root, in the C2SP signed-note format."""
+
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="checkpoints")
+    size = models.BigIntegerField()
+    root = models.BinaryField(max_length=32)
+    note = models.TextField()
+    key_id = models.CharField(max_length=16)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["project", "size"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "size"], name="checkpoint_unique_size")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project_id} checkpoint at {self.size}"
+
+
+class ArtifactKind(models.TextChoices):
+    DATASET = "dataset", "Dataset snapshot"
+    MODEL = "model", "Model"
+
+
+class Artifact(models.Model):
+    """A registered dataset snapshot or model, content-addressed and recorded in the ledger.
+
+    For a dataset, ``sha256`` is the Merkle root over its manifest (one record per object: key,
+    size, sha256, S3 version id); the manifest itself is kept in the store under
+    ``manifest_key``. For a model, ``sha256`` is the digest of the model file.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="artifacts")
+    kind = models.CharField(max_length=16, choices=ArtifactKind.choices)
+    name = models.CharField(max_length=200)
+    version = models.PositiveIntegerField()
+    uri = models.CharField(max_length=1000)
+    sha256 = models.CharField(max_length=64)
+    manifest_key = models.CharField(max_length=300, blank=True)
+    object_count = models.BigIntegerField(default=0)
+    total_bytes = models.BigIntegerField(default=0)
+    trained_on = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="models_trained"
+    )
+    entry = models.OneToOneField(LogEntry, on_delete=models.PROTECT, related_name="artifact")
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["project", "kind", "name", "version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "kind", "name", "version"], name="artifact_unique_version"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.name} v{self.version}"
+
+
+class Decision(models.Model):
+    """A documented decision and its rationale (an architecture decision record), in the ledger."""
+
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="decisions")
+    title = models.CharField(max_length=300)
+    context = models.TextField()
+    options = models.JSONField(default=list, help_text="the options that were considered")
+    decision = models.TextField()
+    consequences = models.TextField(blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    entry = models.OneToOneField(LogEntry, on_delete=models.PROTECT, related_name="decision")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["project", "-created_at"]
+
+    def __str__(self) -> str:
+        return self.title
