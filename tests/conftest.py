@@ -8,6 +8,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from projects.models import Membership, Project, Role
+from tests.s3 import s3, s3_endpoint  # noqa: F401  (fixtures)
 
 
 @pytest.fixture
