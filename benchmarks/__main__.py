@@ -13,10 +13,16 @@ import time
 
 def main(argv: list[str]) -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    os.environ.setdefault("DEBUG", "1")
+    # DEBUG off: Django would otherwise keep every query of a million-row run in memory.
+    os.environ["DEBUG"] = "0"
+    os.environ.setdefault("SECRET_KEY", "benchmark-only-secret-key-never-served-0123456789abcdef")
+    from benchmarks import _setup
+
+    print(f"benchmark database: {_setup.prepare().split('@')[-1]}")
     import django
 
     django.setup()
+    _setup.migrate()
     package = os.path.dirname(__file__)
     names = sorted(
         m.name[6:] for m in pkgutil.iter_modules([package]) if m.name.startswith("bench_")

@@ -44,6 +44,9 @@ class LogHead(models.Model):
     project = models.OneToOneField(Project, on_delete=models.PROTECT, related_name="log_head")
     size = models.BigIntegerField(default=0)
     root = models.BinaryField(max_length=32)
+    # The hashes of the perfect subtrees covering [0, size), left to right, concatenated: what
+    # the next append needs, so an append reads one row instead of the tree.
+    frontier = models.BinaryField(default=b"")
 
     def __str__(self) -> str:
         return f"{self.project.key} log, {self.size} entries"

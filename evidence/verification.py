@@ -13,13 +13,15 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
+from django.db import connection
+
 from evidence import verify
 from evidence.ledger import EMPTY_ROOT, checkpoint_store_key, origin
 from evidence.models import Checkpoint, LogEntry, LogHead, SigningKey
 from evidence.storage import StorageError, default_store
 from projects.models import Project
 
-CHUNK = 20_000
+CHUNK = 50_000
 
 
 @dataclass
@@ -106,12 +108,7 @@ def verify_project(project: Project, *, signatures: bool = False) -> VerifyResul
     stack: list[tuple[int, bytes]] = []  # perfect subtrees (width, hash), left to right
     last_good_size = 0
     count = 0
-    rows = (
-        LogEntry.objects.filter(project=project)
-        .order_by("index")
-        .values_list("index", "envelope", "leaf_hash")
-        .iterator(chunk_size=CHUNK)
-    )
+    rows = _stream_entries(project)
     sha256 = hashlib.sha256
     for index, envelope, stored_leaf in rows:
         if index != count:
@@ -148,6 +145,25 @@ def verify_project(project: Project, *, signatures: bool = False) -> VerifyResul
     elif count == head_size and _root(stack) != head_root and result.first_bad_index is None:
         result.fail("the log head's root does not match the entries", last_good_size)
     return result
+
+
+def _stream_entries(project: Project):
+    """(index, envelope, leaf hash) in index order, fetched in chunks by keyset pagination."""
+    table = LogEntry._meta.db_table
+    index = connection.ops.quote_name("index")
+    sql = (
+        f"SELECT {index}, envelope, leaf_hash FROM {table} "  # noqa: S608 (names from metadata)
+        f"WHERE project_id = %s AND {index} >= %s ORDER BY {index} LIMIT %s"
+    )
+    start = 0
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [project.pk, start, CHUNK])
+            rows = cursor.fetchall()
+        if not rows:
+            return
+        yield from rows
+        start = rows[-1][0] + 1
 
 
 def _root(stack: list[tuple[int, bytes]]) -> bytes:

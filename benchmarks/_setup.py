@@ -1,0 +1,64 @@
+"""A database of its own for the benchmarks, so they never touch the demo or a real install.
+
+With ``DATABASE_URL`` pointing at PostgreSQL the benchmarks use a sibling database named
+``<name>_bench`` (created fresh on every run); otherwise an SQLite file ``var/bench.sqlite3``.
+Call :func:`prepare` before ``django.setup()``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def prepare() -> str:
+    url = os.environ.get("DATABASE_URL", "")
+    if url.startswith(("postgres://", "postgresql://")):
+        import psycopg
+
+        parsed = urlparse(url)
+        name = parsed.path.lstrip("/") + "_bench"
+        admin = urlunparse(parsed._replace(path="/postgres"))
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{name}"')
+        bench_url = urlunparse(parsed._replace(path=f"/{name}"))
+    else:
+        path = ROOT / "var" / "bench.sqlite3"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        bench_url = f"sqlite:///{path}"
+    os.environ["DATABASE_URL"] = bench_url
+    scratch = Path(tempfile.mkdtemp(prefix="safecase-bench-"))
+    os.environ["SAFECASE_STORAGE_URL"] = (scratch / "store").as_uri()
+    os.environ["SAFECASE_SIGNING_KEY_FILE"] = str(scratch / "ledger.key")
+    os.environ["SAFECASE_BENCH_SCRATCH"] = str(scratch)
+    return bench_url
+
+
+def migrate() -> None:
+    from django.core.management import call_command
+
+    from evidence.keys import generate_key_file
+
+    call_command("migrate", verbosity=0)
+    generate_key_file(Path(os.environ["SAFECASE_SIGNING_KEY_FILE"]))
+
+
+def scratch() -> Path:
+    return Path(os.environ["SAFECASE_BENCH_SCRATCH"])
+
+
+def report(name: str, value: float, unit: str, target: str = "", reference: str = "") -> None:
+    """Print one figure in a fixed format: name, value, unit, the issue's target, a reference."""
+    parts = [f"  {name}: {value:,.1f} {unit}"]
+    if target:
+        parts.append(f"target {target}")
+    if reference:
+        parts.append(reference)
+    print(" | ".join(parts), flush=True)
