@@ -8,6 +8,7 @@ from config.metrics import metrics_view
 api_v1 = [
     path("", include("projects.api.urls")),
     path("", include("evidence.api.urls")),
+    path("", include("compliance.api.urls")),
 ]
 
 urlpatterns = [

@@ -95,11 +95,13 @@ def ledger_transactional_db(transactional_db):
     from django.db import connection
 
     from evidence.db import APPEND_ONLY_TABLES, drop_triggers, install_triggers
+    from evidence.models import LogEntry
 
+    referring = sorted({rel.related_model._meta.db_table for rel in LogEntry._meta.related_objects})
     drop_triggers(connection)
     try:
         with connection.cursor() as cursor:
-            for table in ("evidence_artifact", "evidence_decision", *APPEND_ONLY_TABLES):
+            for table in (*referring, *APPEND_ONLY_TABLES):
                 cursor.execute(f"DELETE FROM {table}")
             cursor.execute("DELETE FROM evidence_loghead")
     finally:

@@ -1,0 +1,373 @@
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from compliance import iso26262
+from compliance.models import (
+    AcceptanceCriterion,
+    Approval,
+    Baseline,
+    Decomposition,
+    Hazard,
+    HazardousEvent,
+    ItemDefinition,
+    LinkKind,
+    OperationalSituation,
+    Requirement,
+    RequirementKind,
+    RequirementStatus,
+    SafetyGoal,
+    TraceLink,
+    TriggeringCondition,
+    Verification,
+)
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class CodeField(serializers.SlugRelatedField):
+    """A related work product named by its code, looked up in the request's project only."""
+
+    def __init__(self, model, **kwargs):
+        self.model = model
+        super().__init__(slug_field="code", **kwargs)
+
+    def get_queryset(self):
+        return self.model.objects.filter(project=self.context["project"])
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class UserField(serializers.SlugRelatedField):
+    def __init__(self, **kwargs):
+        super().__init__(slug_field="username", **kwargs)
+
+    def get_queryset(self):
+        from django.contrib.auth import get_user_model
+
+        return get_user_model().objects.filter(memberships__project=self.context["project"])
+
+
+class ItemSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ItemDefinition
+        fields = ["function", "boundaries", "odd", "assumptions"]
+
+
+class HazardSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Hazard
+        fields = ["code", "title", "description"]
+        validators = []
+
+
+class SituationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = OperationalSituation
+        fields = ["code", "description"]
+        validators = []
+
+
+class HazardousEventIn(serializers.Serializer):
+    code = serializers.CharField(max_length=40)
+    hazard = CodeField(Hazard)
+    situation = CodeField(OperationalSituation)
+    severity = serializers.CharField(max_length=10)
+    exposure = serializers.CharField(max_length=10)
+    controllability = serializers.CharField(max_length=10)
+    severity_rationale = serializers.CharField(allow_blank=True)
+    exposure_rationale = serializers.CharField(allow_blank=True)
+    controllability_rationale = serializers.CharField(allow_blank=True)
+
+
+class HazardousEventOut(serializers.ModelSerializer):
+    hazard = serializers.CharField(source="hazard.code")
+    situation = serializers.CharField(source="situation.code")
+
+    class Meta:
+        model = HazardousEvent
+        fields = [
+            "code",
+            "hazard",
+            "situation",
+            "severity",
+            "exposure",
+            "controllability",
+            "severity_rationale",
+            "exposure_rationale",
+            "controllability_rationale",
+            "asil",
+        ]
+
+
+class SafetyGoalIn(serializers.Serializer):
+    code = serializers.CharField(max_length=40)
+    text = serializers.CharField()
+    safe_state = serializers.CharField(required=False, allow_blank=True, default="")
+    ftti_ms = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    events = CodeField(HazardousEvent, many=True, required=False)
+
+
+class SafetyGoalOut(serializers.ModelSerializer):
+    events = serializers.SlugRelatedField(slug_field="code", many=True, read_only=True)
+
+    class Meta:
+        model = SafetyGoal
+        fields = ["code", "text", "safe_state", "ftti_ms", "events", "asil"]
+
+
+class RequirementIn(serializers.Serializer):
+    code = serializers.CharField(max_length=40)
+    kind = serializers.ChoiceField(choices=RequirementKind.choices)
+    title = serializers.CharField(required=False, allow_blank=True, default="")
+    text = serializers.CharField(required=False, allow_blank=True, default="")
+    asil = serializers.CharField(max_length=8, default="QM")
+    status = serializers.ChoiceField(choices=RequirementStatus.choices, default="draft")
+    section = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class RequirementUpdateIn(serializers.Serializer):
+    title = serializers.CharField(required=False, allow_blank=True)
+    text = serializers.CharField(required=False, allow_blank=True)
+    asil = serializers.CharField(max_length=8, required=False)
+    status = serializers.ChoiceField(choices=RequirementStatus.choices, required=False)
+    kind = serializers.ChoiceField(choices=RequirementKind.choices, required=False)
+    section = serializers.CharField(required=False, allow_blank=True)
+
+
+class RequirementOut(serializers.ModelSerializer):
+    class Meta:
+        model = Requirement
+        fields = [
+            "code",
+            "kind",
+            "title",
+            "text",
+            "status",
+            "version",
+            "asil",
+            "section",
+            "updated_at",
+        ]
+
+
+class LinkIn(serializers.Serializer):
+    source = CodeField(Requirement)
+    kind = serializers.ChoiceField(choices=LinkKind.choices)
+    target_requirement = CodeField(Requirement, required=False, allow_null=True, default=None)
+    target_goal = CodeField(SafetyGoal, required=False, allow_null=True, default=None)
+
+
+class LinkOut(serializers.ModelSerializer):
+    source = serializers.CharField(source="source.code")
+    target = serializers.CharField(source="target.code")
+
+    class Meta:
+        model = TraceLink
+        fields = ["id", "source", "kind", "target", "suspect", "suspect_reason", "cleared_comment"]
+
+
+class ClearIn(serializers.Serializer):
+    comment = serializers.CharField()
+
+
+class DecompositionIn(serializers.Serializer):
+    parent = CodeField(Requirement)
+    first = CodeField(Requirement)
+    second = CodeField(Requirement)
+    elements = serializers.CharField()
+    dependent_failure_analysis = serializers.CharField()
+
+
+class DecompositionOut(serializers.ModelSerializer):
+    parent = serializers.CharField(source="parent.code")
+    first = serializers.CharField(source="first.code")
+    second = serializers.CharField(source="second.code")
+    entry = serializers.IntegerField(source="entry.index")
+
+    class Meta:
+        model = Decomposition
+        fields = [
+            "id",
+            "parent",
+            "first",
+            "second",
+            "elements",
+            "dependent_failure_analysis",
+            "entry",
+        ]
+
+
+class VerificationIn(serializers.Serializer):
+    requirement = CodeField(Requirement)
+    method = serializers.CharField(max_length=40)
+    result = serializers.ChoiceField(choices=["pass", "fail", "inconclusive"])
+    summary = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class VerificationOut(serializers.ModelSerializer):
+    requirement = serializers.CharField(source="requirement.code")
+    entry = serializers.IntegerField(source="entry.index")
+
+    class Meta:
+        model = Verification
+        fields = [
+            "id",
+            "requirement",
+            "requirement_version",
+            "method",
+            "result",
+            "summary",
+            "stale",
+            "stale_reason",
+            "entry",
+            "recorded_at",
+        ]
+
+
+class BaselineIn(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+
+
+class BaselineOut(serializers.ModelSerializer):
+    created_by = serializers.CharField(source="created_by.username")
+    entry = serializers.IntegerField(source="entry.index")
+
+    class Meta:
+        model = Baseline
+        fields = ["name", "root", "item_count", "created_by", "created_at", "entry"]
+
+
+class ApprovalIn(serializers.Serializer):
+    measure = serializers.ChoiceField(choices=[m.value for m in iso26262.ConfirmationMeasure])
+    work_product = serializers.CharField(max_length=200)
+    author = UserField()
+    asil = serializers.CharField(max_length=8)
+    outcome = serializers.ChoiceField(
+        choices=["confirmed", "confirmed_with_findings", "not_confirmed"]
+    )
+    findings = serializers.CharField(required=False, allow_blank=True, default="")
+    baseline = serializers.SlugRelatedField(
+        slug_field="name",
+        required=False,
+        allow_null=True,
+        default=None,
+        queryset=Baseline.objects.all(),
+    )
+
+
+class ApprovalOut(serializers.ModelSerializer):
+    author = serializers.CharField(source="author.username")
+    reviewer = serializers.CharField(source="reviewer.username")
+    entry = serializers.IntegerField(source="entry.index")
+
+    class Meta:
+        model = Approval
+        fields = [
+            "id",
+            "measure",
+            "work_product",
+            "asil",
+            "author",
+            "reviewer",
+            "reviewer_role",
+            "reviewer_org_unit",
+            "required_independence",
+            "achieved_independence",
+            "outcome",
+            "findings",
+            "entry",
+            "created_at",
+        ]
+
+
+class TriggeringConditionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = TriggeringCondition
+        fields = ["code", "description", "area"]
+        validators = []
+
+
+class AcceptanceCriterionIn(serializers.Serializer):
+    code = serializers.CharField(max_length=40)
+    description = serializers.CharField()
+    goal = CodeField(SafetyGoal, required=False, allow_null=True, default=None)
+    requirement = CodeField(Requirement, required=False, allow_null=True, default=None)
+    unit = serializers.ChoiceField(choices=["h", "km", "cases"])
+    acceptable_harm_rate = serializers.FloatField(required=False, allow_null=True, default=None)
+    p_exposure = serializers.FloatField(required=False, allow_null=True, default=None)
+    p_not_controllable = serializers.FloatField(required=False, allow_null=True, default=None)
+    p_severe = serializers.FloatField(required=False, allow_null=True, default=None)
+    hazardous_behaviour_rate = serializers.FloatField(required=False, allow_null=True, default=None)
+    allowed_failure_probability = serializers.FloatField(
+        required=False, allow_null=True, default=None
+    )
+    confidence = serializers.FloatField(default=0.95)
+    tolerated_failures = serializers.IntegerField(min_value=0, default=0)
+    kpi = serializers.CharField(required=False, allow_blank=True, default="")
+    comparator = serializers.CharField(required=False, allow_blank=True, default="")
+    threshold = serializers.FloatField(required=False, allow_null=True, default=None)
+
+
+class AcceptanceCriterionOut(serializers.ModelSerializer):
+    goal = serializers.CharField(source="goal.code", default=None)
+    requirement = serializers.CharField(source="requirement.code", default=None)
+
+    class Meta:
+        model = AcceptanceCriterion
+        fields = [
+            "code",
+            "description",
+            "goal",
+            "requirement",
+            "unit",
+            "acceptable_harm_rate",
+            "p_exposure",
+            "p_not_controllable",
+            "p_severe",
+            "hazardous_behaviour_rate",
+            "allowed_failure_probability",
+            "confidence",
+            "tolerated_failures",
+            "kpi",
+            "comparator",
+            "threshold",
+            "validation_target",
+        ]
+
+
+class MatrixRowOut(serializers.ModelSerializer):
+    parents = serializers.SerializerMethodField()
+    children = serializers.SerializerMethodField()
+    verification = serializers.SerializerMethodField()
+    suspect = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Requirement
+        fields = [
+            "code",
+            "kind",
+            "title",
+            "asil",
+            "status",
+            "version",
+            "parents",
+            "children",
+            "verification",
+            "suspect",
+        ]
+
+    def get_parents(self, req) -> list[str]:
+        return [f"{link.kind}:{link.target.code}" for link in req.links_up.all()]
+
+    def get_children(self, req) -> list[str]:
+        return [f"{link.kind}:{link.source.code}" for link in req.links_down.all()]
+
+    def get_verification(self, req) -> str:
+        current = [v for v in req.verifications.all() if not v.stale]
+        if not current:
+            return "stale" if req.verifications.all() else "none"
+        return current[0].result
+
+    def get_suspect(self, req) -> bool:
+        return any(link.suspect for link in req.links_up.all()) or any(
+            link.suspect for link in req.links_down.all()
+        )

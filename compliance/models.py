@@ -1,0 +1,514 @@
+"""ISO 26262 and ISO 21448 work products of one project (one item).
+
+Rules live in :mod:`compliance.iso26262` and :mod:`compliance.statistics`; every write goes
+through :mod:`compliance.services`, which checks the role, validates with those rules and
+appends a ledger entry in the same transaction. ``snapshot()`` on each model is its canonical
+content: what baselines hash and what the ledger records.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+from simple_history.models import HistoricalRecords
+
+from compliance import iso26262
+from evidence.models import LogEntry
+from projects.models import Project
+
+code_validator = RegexValidator(
+    r"^[A-Z][A-Z0-9]*(-[A-Z0-9]+)+$",
+    "Use an upper-case id with a dash, such as FSR-012, HE-01 or SG-3.",
+    code="invalid_code",
+)
+
+
+def _choices(enum) -> list[tuple[str, str]]:
+    return [(member.value, member.value) for member in enum]
+
+
+class ItemDefinition(models.Model):
+    """The item: its function, boundary, operational design domain and assumptions (Part 3)."""
+
+    project = models.OneToOneField(Project, on_delete=models.PROTECT, related_name="item")
+    function = models.TextField()
+    boundaries = models.TextField(blank=True)
+    odd = models.TextField("operational design domain", blank=True)
+    assumptions = models.TextField(blank=True)
+    history = HistoricalRecords()
+
+    def __str__(self) -> str:
+        return f"Item of {self.project_id}"
+
+    def snapshot(self) -> dict:
+        return {
+            "function": self.function,
+            "boundaries": self.boundaries,
+            "odd": self.odd,
+            "assumptions": self.assumptions,
+        }
+
+
+class CodedModel(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="+")
+    code = models.CharField(max_length=40, validators=[code_validator])
+
+    class Meta:
+        abstract = True
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class Hazard(CodedModel):
+    """A potential source of harm caused by malfunctioning behaviour of the item."""
+
+    title = models.CharField(max_length=300)
+    description = models.TextField(blank=True)
+    history = HistoricalRecords()
+
+    class Meta(CodedModel.Meta):
+        constraints = [models.UniqueConstraint(fields=["project", "code"], name="hazard_code")]
+
+    def snapshot(self) -> dict:
+        return {"code": self.code, "title": self.title, "description": self.description}
+
+
+class OperationalSituation(CodedModel):
+    description = models.TextField()
+    history = HistoricalRecords()
+
+    class Meta(CodedModel.Meta):
+        constraints = [models.UniqueConstraint(fields=["project", "code"], name="situation_code")]
+
+    def snapshot(self) -> dict:
+        return {"code": self.code, "description": self.description}
+
+
+class HazardousEvent(CodedModel):
+    """A hazard in an operational situation, rated S, E and C; the ASIL is computed, never typed."""
+
+    hazard = models.ForeignKey(Hazard, on_delete=models.PROTECT, related_name="events")
+    situation = models.ForeignKey(
+        OperationalSituation, on_delete=models.PROTECT, related_name="events"
+    )
+    severity = models.CharField(max_length=2, choices=_choices(iso26262.Severity))
+    exposure = models.CharField(max_length=2, choices=_choices(iso26262.Exposure))
+    controllability = models.CharField(max_length=2, choices=_choices(iso26262.Controllability))
+    severity_rationale = models.TextField()
+    exposure_rationale = models.TextField()
+    controllability_rationale = models.TextField()
+    asil = models.CharField(max_length=2, editable=False)
+    history = HistoricalRecords()
+
+    class Meta(CodedModel.Meta):
+        constraints = [models.UniqueConstraint(fields=["project", "code"], name="event_code")]
+
+    def save(self, *args, **kwargs):
+        self.asil = iso26262.determine_asil(self.severity, self.exposure, self.controllability)
+        super().save(*args, **kwargs)
+
+    def snapshot(self) -> dict:
+        return {
+            "code": self.code,
+            "hazard": self.hazard.code,
+            "situation": self.situation.code,
+            "severity": self.severity,
+            "exposure": self.exposure,
+            "controllability": self.controllability,
+            "rationale": {
+                "S": self.severity_rationale,
+                "E": self.exposure_rationale,
+                "C": self.controllability_rationale,
+            },
+            "asil": self.asil,
+        }
+
+
+class SafetyGoal(CodedModel):
+    """A top-level safety requirement: the highest ASIL and shortest FTTI of its events."""
+
+    text = models.TextField()
+    safe_state = models.TextField(blank=True)
+    ftti_ms = models.PositiveIntegerField("FTTI (ms)", null=True, blank=True)
+    events = models.ManyToManyField(HazardousEvent, related_name="goals", blank=True)
+    asil = models.CharField(max_length=2, editable=False, default="QM")
+    history = HistoricalRecords(m2m_fields=[events])
+
+    class Meta(CodedModel.Meta):
+        constraints = [models.UniqueConstraint(fields=["project", "code"], name="goal_code")]
+
+    def snapshot(self) -> dict:
+        return {
+            "code": self.code,
+            "text": self.text,
+            "safe_state": self.safe_state,
+            "ftti_ms": self.ftti_ms,
+            "events": sorted(e.code for e in self.events.all()),
+            "asil": self.asil,
+        }
+
+
+class RequirementKind(models.TextChoices):
+    FSR = "FSR", "Functional safety requirement"
+    TSR = "TSR", "Technical safety requirement"
+    SW = "SW", "Software safety requirement"
+    HW = "HW", "Hardware safety requirement"
+    SOTIF = "SOTIF", "SOTIF requirement"
+
+
+class RequirementStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    IN_REVIEW = "in_review", "In review"
+    APPROVED = "approved", "Approved"
+    OBSOLETE = "obsolete", "Obsolete"
+
+
+CONTENT_FIELDS = ("title", "text", "asil", "kind")
+
+
+class Requirement(CodedModel):
+    """A safety requirement with its ASIL in the standard's notation (``B(D)``) and a version
+    that grows with every content change."""
+
+    kind = models.CharField(max_length=8, choices=RequirementKind.choices)
+    title = models.CharField(max_length=500, blank=True)
+    text = models.TextField(blank=True)
+    text_xhtml = models.TextField(blank=True)
+    status = models.CharField(
+        max_length=12, choices=RequirementStatus.choices, default=RequirementStatus.DRAFT
+    )
+    version = models.PositiveIntegerField(default=1)
+    asil = models.CharField(max_length=8, default="QM")
+    section = models.CharField(max_length=300, blank=True)
+    position = models.PositiveIntegerField(default=0)
+    is_heading = models.BooleanField(default=False)
+    reqif_identifier = models.CharField(max_length=200, blank=True)
+    attributes = models.JSONField(default=dict, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
+
+    class Meta(CodedModel.Meta):
+        constraints = [
+            models.UniqueConstraint(fields=["project", "code"], name="requirement_code"),
+            models.CheckConstraint(
+                condition=models.Q(version__gte=1), name="requirement_version_positive"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["project", "kind", "asil"], name="requirement_filter"),
+            models.Index(fields=["project", "reqif_identifier"], name="requirement_reqif"),
+        ]
+
+    def snapshot(self) -> dict:
+        return {
+            "code": self.code,
+            "kind": self.kind,
+            "title": self.title,
+            "text": self.text,
+            "status": self.status,
+            "version": self.version,
+            "asil": self.asil,
+            "section": self.section,
+        }
+
+
+class LinkKind(models.TextChoices):
+    DERIVES_FROM = "derives-from", "derives from"
+    SATISFIES = "satisfies", "satisfies"
+    VERIFIES = "verifies", "verifies"
+    IMPLEMENTS = "implements", "implements"
+    MITIGATES = "mitigates", "mitigates"
+
+
+class TraceLink(models.Model):
+    """A typed link from a requirement to its parent requirement or safety goal.
+
+    ``source_version`` and ``target_version`` are the versions the link was last reviewed
+    against; when the target's content changes the link turns suspect until a reviewer clears
+    it with a comment.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=16, choices=LinkKind.choices)
+    source = models.ForeignKey(Requirement, on_delete=models.PROTECT, related_name="links_up")
+    target_requirement = models.ForeignKey(
+        Requirement, null=True, blank=True, on_delete=models.PROTECT, related_name="links_down"
+    )
+    target_goal = models.ForeignKey(
+        SafetyGoal, null=True, blank=True, on_delete=models.PROTECT, related_name="links_down"
+    )
+    target_version = models.PositiveIntegerField(default=1)
+    source_version = models.PositiveIntegerField(default=1)
+    suspect = models.BooleanField(default=False)
+    suspect_reason = models.CharField(max_length=300, blank=True)
+    cleared_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    cleared_comment = models.TextField(blank=True)
+    reqif_identifier = models.CharField(max_length=200, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(target_requirement__isnull=False, target_goal__isnull=True)
+                    | models.Q(target_requirement__isnull=True, target_goal__isnull=False)
+                ),
+                name="tracelink_one_target",
+            ),
+            models.UniqueConstraint(
+                fields=["source", "kind", "target_requirement"],
+                condition=models.Q(target_requirement__isnull=False),
+                name="tracelink_unique_requirement",
+            ),
+            models.UniqueConstraint(
+                fields=["source", "kind", "target_goal"],
+                condition=models.Q(target_goal__isnull=False),
+                name="tracelink_unique_goal",
+            ),
+        ]
+        indexes = [models.Index(fields=["project", "suspect"], name="tracelink_suspect")]
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.kind} {self.target}"
+
+    @property
+    def target(self):
+        return self.target_requirement or self.target_goal
+
+    def snapshot(self) -> dict:
+        return {
+            "source": self.source.code,
+            "kind": self.kind,
+            "target": self.target.code,
+            "suspect": self.suspect,
+        }
+
+
+class Decomposition(models.Model):
+    """An ASIL decomposition of a parent requirement into two redundant, independent children
+    (ISO 26262-9 clause 5), with the independence argument it relies on."""
+
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="+")
+    parent = models.ForeignKey(Requirement, on_delete=models.PROTECT, related_name="decompositions")
+    first = models.ForeignKey(Requirement, on_delete=models.PROTECT, related_name="+")
+    second = models.ForeignKey(Requirement, on_delete=models.PROTECT, related_name="+")
+    elements = models.TextField(help_text="the sufficiently independent elements")
+    dependent_failure_analysis = models.TextField(help_text="the DFA the argument relies on")
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    entry = models.OneToOneField(LogEntry, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.parent} -> {self.first} + {self.second}"
+
+    def snapshot(self) -> dict:
+        return {
+            "parent": self.parent.code,
+            "children": sorted([self.first.code, self.second.code]),
+            "elements": self.elements,
+            "dfa": self.dependent_failure_analysis,
+        }
+
+
+class VerificationResult(models.TextChoices):
+    PASS = "pass", "Pass"
+    FAIL = "fail", "Fail"
+    INCONCLUSIVE = "inconclusive", "Inconclusive"
+
+
+class Verification(models.Model):
+    """Evidence that a requirement version was verified (test, analysis, review, campaign)."""
+
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="+")
+    requirement = models.ForeignKey(
+        Requirement, on_delete=models.PROTECT, related_name="verifications"
+    )
+    requirement_version = models.PositiveIntegerField()
+    method = models.CharField(max_length=40)
+    result = models.CharField(max_length=16, choices=VerificationResult.choices)
+    summary = models.TextField(blank=True)
+    entry = models.ForeignKey(LogEntry, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(auto_now_add=True)
+    stale = models.BooleanField(default=False)
+    stale_reason = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-recorded_at"]
+
+    def __str__(self) -> str:
+        return f"{self.requirement} v{self.requirement_version}: {self.result}"
+
+
+class Baseline(models.Model):
+    """A frozen, content-addressed snapshot of the project's work products."""
+
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="baselines")
+    name = models.CharField(max_length=100)
+    root = models.CharField(max_length=64, help_text="Merkle root over the canonical items")
+    content = models.JSONField(help_text="the canonical items, by key")
+    item_count = models.PositiveIntegerField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    entry = models.OneToOneField(LogEntry, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["project", "created_at"]
+        constraints = [models.UniqueConstraint(fields=["project", "name"], name="baseline_name")]
+
+    def __str__(self) -> str:
+        return f"{self.project_id} {self.name}"
+
+
+class ConfirmationOutcome(models.TextChoices):
+    CONFIRMED = "confirmed", "Confirmed"
+    WITH_FINDINGS = "confirmed_with_findings", "Confirmed with findings"
+    NOT_CONFIRMED = "not_confirmed", "Not confirmed"
+
+
+class Approval(models.Model):
+    """A confirmation measure (ISO 26262-2 Table 1) signed by a reviewer at an independence."""
+
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="+")
+    measure = models.CharField(max_length=40, choices=_choices(iso26262.ConfirmationMeasure))
+    work_product = models.CharField(max_length=200, help_text="what was reviewed, e.g. HARA")
+    baseline = models.ForeignKey(Baseline, null=True, blank=True, on_delete=models.PROTECT)
+    asil = models.CharField(max_length=8)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    reviewer_role = models.CharField(max_length=20)
+    reviewer_team = models.CharField(max_length=100, blank=True)
+    reviewer_org_unit = models.CharField(max_length=100, blank=True)
+    required_independence = models.CharField(max_length=4)
+    achieved_independence = models.CharField(max_length=4)
+    outcome = models.CharField(max_length=24, choices=ConfirmationOutcome.choices)
+    findings = models.TextField(blank=True)
+    entry = models.OneToOneField(LogEntry, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.measure} of {self.work_product} by {self.reviewer}"
+
+
+class ScenarioArea(models.IntegerChoices):
+    KNOWN_SAFE = 1, "Area 1: known, not hazardous"
+    KNOWN_HAZARDOUS = 2, "Area 2: known, hazardous"
+    UNKNOWN_HAZARDOUS = 3, "Area 3: unknown, hazardous"
+    UNKNOWN_SAFE = 4, "Area 4: unknown, not hazardous"
+
+
+class TriggeringCondition(CodedModel):
+    """A condition of a scenario that can start a hazardous reaction (ISO 21448)."""
+
+    description = models.TextField()
+    area = models.PositiveSmallIntegerField(
+        choices=ScenarioArea.choices, default=ScenarioArea.KNOWN_HAZARDOUS
+    )
+    history = HistoricalRecords()
+
+    class Meta(CodedModel.Meta):
+        constraints = [models.UniqueConstraint(fields=["project", "code"], name="tc_code")]
+
+    def snapshot(self) -> dict:
+        return {"code": self.code, "description": self.description, "area": self.area}
+
+
+class FunctionalInsufficiency(CodedModel):
+    KINDS = [("specification", "Specification"), ("performance", "Performance")]
+    description = models.TextField()
+    kind = models.CharField(max_length=16, choices=KINDS)
+    triggering_conditions = models.ManyToManyField(TriggeringCondition, blank=True)
+    history = HistoricalRecords(m2m_fields=[triggering_conditions])
+
+    class Meta(CodedModel.Meta):
+        constraints = [models.UniqueConstraint(fields=["project", "code"], name="fi_code")]
+
+    def snapshot(self) -> dict:
+        return {
+            "code": self.code,
+            "description": self.description,
+            "kind": self.kind,
+            "triggering_conditions": sorted(t.code for t in self.triggering_conditions.all()),
+        }
+
+
+class HazardousBehaviour(CodedModel):
+    description = models.TextField()
+    insufficiencies = models.ManyToManyField(FunctionalInsufficiency, blank=True)
+    goal = models.ForeignKey(SafetyGoal, null=True, blank=True, on_delete=models.PROTECT)
+    history = HistoricalRecords(m2m_fields=[insufficiencies])
+
+    class Meta(CodedModel.Meta):
+        constraints = [models.UniqueConstraint(fields=["project", "code"], name="hb_code")]
+
+    def snapshot(self) -> dict:
+        return {
+            "code": self.code,
+            "description": self.description,
+            "insufficiencies": sorted(i.code for i in self.insufficiencies.all()),
+            "goal": self.goal.code if self.goal else None,
+        }
+
+
+class AcceptanceCriterion(CodedModel):
+    """A quantitative SOTIF acceptance criterion and the validation target it implies.
+
+    Either a rate of hazardous behaviour per unit of exposure (hours or km), derived from an
+    acceptable harm rate as R_HB = A_H / (P_E * P_C * P_S) when those are given, or an allowed
+    failure probability per test case. The target is the exposure (or number of cases) that
+    demonstrates it at ``confidence`` tolerating ``tolerated_failures`` (REFERENCE.md §6.1, §7).
+    """
+
+    UNITS = [("h", "hours"), ("km", "kilometres"), ("cases", "test cases")]
+    description = models.TextField()
+    goal = models.ForeignKey(SafetyGoal, null=True, blank=True, on_delete=models.PROTECT)
+    requirement = models.ForeignKey(
+        Requirement, null=True, blank=True, on_delete=models.PROTECT, related_name="criteria"
+    )
+    unit = models.CharField(max_length=8, choices=UNITS)
+    acceptable_harm_rate = models.FloatField(null=True, blank=True)
+    p_exposure = models.FloatField(null=True, blank=True)
+    p_not_controllable = models.FloatField(null=True, blank=True)
+    p_severe = models.FloatField(null=True, blank=True)
+    hazardous_behaviour_rate = models.FloatField(null=True, blank=True)
+    allowed_failure_probability = models.FloatField(null=True, blank=True)
+    confidence = models.FloatField(default=0.95)
+    tolerated_failures = models.PositiveIntegerField(default=0)
+    kpi = models.CharField(max_length=40, blank=True, help_text="KPI judged per test case")
+    comparator = models.CharField(max_length=2, blank=True, help_text="<, <=, >, >=")
+    threshold = models.FloatField(null=True, blank=True)
+    validation_target = models.FloatField(editable=False, default=0)
+    history = HistoricalRecords()
+
+    class Meta(CodedModel.Meta):
+        constraints = [models.UniqueConstraint(fields=["project", "code"], name="ac_code")]
+        verbose_name_plural = "acceptance criteria"
+
+    def snapshot(self) -> dict:
+        return {
+            "code": self.code,
+            "description": self.description,
+            "unit": self.unit,
+            "hazardous_behaviour_rate": self.hazardous_behaviour_rate,
+            "allowed_failure_probability": self.allowed_failure_probability,
+            "confidence": self.confidence,
+            "tolerated_failures": self.tolerated_failures,
+            "kpi": self.kpi,
+            "comparator": self.comparator,
+            "threshold": self.threshold,
+            "validation_target": self.validation_target,
+        }

@@ -1,0 +1,778 @@
+"""Every write to the safety case: role-checked, validated against the ISO 26262 / ISO 21448
+rules, and recorded in the project's evidence ledger in the same transaction.
+
+A refused write raises Django's ``ValidationError`` naming the field and the rule (the API turns
+it into HTTP 400, the commands into a one-line error) and writes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q
+
+from compliance import iso26262, statistics
+from compliance.models import (
+    CONTENT_FIELDS,
+    AcceptanceCriterion,
+    Approval,
+    Baseline,
+    Decomposition,
+    FunctionalInsufficiency,
+    Hazard,
+    HazardousBehaviour,
+    HazardousEvent,
+    ItemDefinition,
+    LinkKind,
+    OperationalSituation,
+    Requirement,
+    SafetyGoal,
+    TraceLink,
+    TriggeringCondition,
+    Verification,
+)
+from evidence import ledger
+from evidence.ledger import Record, Subject
+from evidence.models import EntryKind, LogEntry
+from evidence.verify import canonical_json
+from projects.models import Membership, Project
+from projects.permissions import Action, require
+
+
+def digest_of(data) -> str:
+    return hashlib.sha256(canonical_json(data)).hexdigest()
+
+
+def _record(
+    user,
+    project: Project,
+    label: str,
+    snapshot: dict,
+    action: str,
+    kind: str = EntryKind.CHANGE,
+    extra: dict | None = None,
+) -> LogEntry:
+    """Append the ledger entry for a change: subject ``label`` with the digest of its content."""
+    predicate = {"action": action, "workProduct": label, "content": snapshot, **(extra or {})}
+    (entry,) = ledger.append(
+        project, [Record(kind, [Subject(label, digest_of(snapshot))], predicate)], user=user
+    )
+    return entry
+
+
+def _clean(obj, exclude: list[str] | None = None) -> None:
+    obj.full_clean(exclude=exclude, validate_unique=True)
+
+
+# --- Item and HARA -------------------------------------------------------------------------
+
+
+@transaction.atomic
+def item_set(*, user, project: Project, **fields) -> ItemDefinition:
+    require(user, project, Action.EDIT)
+    item = ItemDefinition.objects.filter(project=project).first() or ItemDefinition(project=project)
+    for name, value in fields.items():
+        setattr(item, name, value)
+    _clean(item)
+    item.save()
+    _record(user, project, f"item:{project.key}", item.snapshot(), "set")
+    return item
+
+
+@transaction.atomic
+def hazard_create(
+    *, user, project: Project, code: str, title: str, description: str = ""
+) -> Hazard:
+    require(user, project, Action.EDIT)
+    hazard = Hazard(project=project, code=code, title=title, description=description)
+    _clean(hazard)
+    hazard.save()
+    _record(user, project, f"hazard:{code}", hazard.snapshot(), "create")
+    return hazard
+
+
+@transaction.atomic
+def situation_create(
+    *, user, project: Project, code: str, description: str
+) -> OperationalSituation:
+    require(user, project, Action.EDIT)
+    situation = OperationalSituation(project=project, code=code, description=description)
+    _clean(situation)
+    situation.save()
+    _record(user, project, f"situation:{code}", situation.snapshot(), "create")
+    return situation
+
+
+def _check_rating(event: HazardousEvent) -> None:
+    """Validate S, E and C with the rule itself, so the message names the bad class."""
+    errors = {}
+    for field, value, allowed in (
+        ("severity", event.severity, iso26262.Severity),
+        ("exposure", event.exposure, iso26262.Exposure),
+        ("controllability", event.controllability, iso26262.Controllability),
+    ):
+        if value not in {m.value for m in allowed}:
+            names = ", ".join(m.value for m in allowed)
+            errors[field] = f"{value!r} is not a valid class; use one of {names} (ISO 26262-3)."
+    for field in ("severity_rationale", "exposure_rationale", "controllability_rationale"):
+        if not (getattr(event, field) or "").strip():
+            errors[field] = "Every rating needs a rationale."
+    if errors:
+        raise ValidationError(errors)
+
+
+@transaction.atomic
+def hazardous_event_save(
+    *, user, project: Project, event: HazardousEvent | None = None, **fields
+) -> HazardousEvent:
+    """Create or change a hazardous event; the ASIL is computed and the goals above it follow."""
+    require(user, project, Action.EDIT)
+    creating = event is None
+    event = event or HazardousEvent(project=project)
+    for name, value in fields.items():
+        setattr(event, name, value)
+    _check_rating(event)
+    for related in ("hazard", "situation"):
+        if getattr(event, related).project_id != project.pk:
+            raise ValidationError({related: "It belongs to another project."})
+    _clean(event, exclude=["asil"])
+    event.save()
+    _record(
+        user, project, f"event:{event.code}", event.snapshot(), "create" if creating else "update"
+    )
+    for goal in event.goals.all():
+        _refresh_goal(user, project, goal)
+    return event
+
+
+def _refresh_goal(user, project: Project, goal: SafetyGoal) -> None:
+    asils = [e.asil for e in goal.events.all()]
+    new = iso26262.safety_goal_asil(asils) if asils else "QM"
+    if new != goal.asil:
+        goal.asil = new
+        goal.save(update_fields=["asil"])
+        _mark_suspect(Q(target_goal=goal), f"safety goal {goal.code} changed its ASIL to {new}")
+        _record(user, project, f"goal:{goal.code}", goal.snapshot(), "asil")
+
+
+@transaction.atomic
+def safety_goal_save(
+    *,
+    user,
+    project: Project,
+    goal: SafetyGoal | None = None,
+    events: list[HazardousEvent] | None = None,
+    **fields,
+) -> SafetyGoal:
+    require(user, project, Action.EDIT)
+    creating = goal is None
+    goal = goal or SafetyGoal(project=project)
+    before = None if creating else goal.snapshot()
+    for name, value in fields.items():
+        setattr(goal, name, value)
+    if events is not None and any(e.project_id != project.pk for e in events):
+        raise ValidationError({"events": "Every hazardous event must belong to this project."})
+    _clean(goal, exclude=["asil"])
+    if events is not None:
+        goal.asil = iso26262.safety_goal_asil([e.asil for e in events]) if events else "QM"
+    goal.save()
+    if events is not None:
+        goal.events.set(events)
+    after = goal.snapshot()
+    if before is not None and before != after:
+        _mark_suspect(Q(target_goal=goal), f"safety goal {goal.code} changed")
+    _record(user, project, f"goal:{goal.code}", after, "create" if creating else "update")
+    return goal
+
+
+# --- Requirements, links, decompositions ------------------------------------------------------
+
+
+def _check_asil(value: str) -> str:
+    try:
+        return str(iso26262.parse_asil(value))
+    except ValueError as exc:
+        raise ValidationError({"asil": f"{exc} (notation: QM, A-D, or X(Y) such as B(D))"}) from exc
+
+
+@transaction.atomic
+def requirement_create(
+    *,
+    user,
+    project: Project,
+    code: str,
+    kind: str,
+    title: str = "",
+    text: str = "",
+    asil: str = "QM",
+    **fields,
+) -> Requirement:
+    require(user, project, Action.EDIT)
+    requirement = Requirement(
+        project=project,
+        code=code,
+        kind=kind,
+        title=title,
+        text=text,
+        asil=_check_asil(asil),
+        **fields,
+    )
+    _clean(requirement)
+    requirement.save()
+    _record(user, project, f"requirement:{code}", requirement.snapshot(), "create")
+    return requirement
+
+
+@transaction.atomic
+def requirement_update(*, user, requirement: Requirement, **fields) -> Requirement:
+    """Change a requirement. A content change bumps the version, turns every link that depends
+    on it suspect and makes older verification evidence stale."""
+    project = requirement.project
+    require(user, project, Action.EDIT)
+    requirement = Requirement.objects.select_for_update().get(pk=requirement.pk)
+    if "asil" in fields:
+        fields["asil"] = _check_asil(fields["asil"])
+    changed = [n for n, v in fields.items() if getattr(requirement, n) != v]
+    if not changed:
+        return requirement
+    for name, value in fields.items():
+        setattr(requirement, name, value)
+    content_changed = any(n in CONTENT_FIELDS for n in changed)
+    if content_changed:
+        requirement.version += 1
+    _clean(requirement)
+    requirement.save()
+    if content_changed:
+        _on_requirement_changed(requirement)
+    _record(
+        user,
+        project,
+        f"requirement:{requirement.code}",
+        requirement.snapshot(),
+        "update",
+        extra={"changed": sorted(changed)},
+    )
+    return requirement
+
+
+def _mark_suspect(condition: Q, reason: str) -> int:
+    return TraceLink.objects.filter(condition).update(suspect=True, suspect_reason=reason[:300])
+
+
+def _on_requirement_changed(requirement: Requirement) -> None:
+    reason = f"{requirement.code} changed to version {requirement.version}"
+    _mark_suspect(Q(target_requirement=requirement) | Q(source=requirement), reason)
+    Verification.objects.filter(
+        requirement=requirement, requirement_version__lt=requirement.version
+    ).update(stale=True, stale_reason=f"older than {requirement.code} v{requirement.version}")
+
+
+def _derives_from_reaches(project: Project, start: int, goal: int) -> bool:
+    """Whether following derives-from links upward from ``start`` reaches ``goal``."""
+    edges = defaultdict(list)
+    rows = TraceLink.objects.filter(
+        project=project, kind=LinkKind.DERIVES_FROM, target_requirement__isnull=False
+    ).values_list("source_id", "target_requirement_id")
+    for source, target in rows:
+        edges[source].append(target)
+    seen, todo = set(), [start]
+    while todo:
+        node = todo.pop()
+        if node == goal:
+            return True
+        if node not in seen:
+            seen.add(node)
+            todo.extend(edges[node])
+    return False
+
+
+def _decomposed(parent: Requirement, child: Requirement) -> bool:
+    return Decomposition.objects.filter(Q(first=child) | Q(second=child), parent=parent).exists()
+
+
+@transaction.atomic
+def link_create(
+    *,
+    user,
+    project: Project,
+    source: Requirement,
+    kind: str,
+    target_requirement: Requirement | None = None,
+    target_goal: SafetyGoal | None = None,
+    reqif_identifier: str = "",
+) -> TraceLink:
+    require(user, project, Action.EDIT)
+    if (target_requirement is None) == (target_goal is None):
+        raise ValidationError({"target": "Link to exactly one requirement or safety goal."})
+    target = target_requirement or target_goal
+    if source.project_id != project.pk or target.project_id != project.pk:
+        raise ValidationError({"target": "Both ends of a link must belong to this project."})
+    if kind not in LinkKind.values:
+        raise ValidationError(
+            {"kind": f"Unknown link kind {kind!r}; use {', '.join(LinkKind.values)}."}
+        )
+    if target_requirement is not None and target_requirement.pk == source.pk:
+        raise ValidationError({"target": "A requirement cannot link to itself."})
+    if kind == LinkKind.DERIVES_FROM:
+        if target_requirement is not None and _derives_from_reaches(
+            project, target_requirement.pk, source.pk
+        ):
+            raise ValidationError(
+                {"target": f"{source.code} derives-from {target.code} would close a cycle."}
+            )
+        if not iso26262.inherits_correctly(target.asil, source.asil) and not (
+            target_requirement is not None and _decomposed(target_requirement, source)
+        ):
+            raise ValidationError(
+                {
+                    "source": f"{source.code} has ASIL {source.asil}, below its parent "
+                    f"{target.code} ({target.asil}); lowering an ASIL needs a recorded "
+                    "decomposition (ISO 26262-9 clause 5)."
+                }
+            )
+    link = TraceLink(
+        project=project,
+        kind=kind,
+        source=source,
+        target_requirement=target_requirement,
+        target_goal=target_goal,
+        source_version=source.version,
+        target_version=getattr(target, "version", 1),
+        reqif_identifier=reqif_identifier,
+    )
+    _clean(link)
+    link.save()
+    _record(user, project, f"link:{source.code}>{kind}>{target.code}", link.snapshot(), "create")
+    return link
+
+
+@transaction.atomic
+def link_clear_suspect(*, user, link: TraceLink, comment: str) -> TraceLink:
+    project = link.project
+    require(user, project, Action.REVIEW)
+    if not comment or not comment.strip():
+        raise ValidationError({"comment": "Say why the link still holds."})
+    if not link.suspect:
+        raise ValidationError({"suspect": "The link is not suspect."})
+    link.suspect = False
+    link.suspect_reason = ""
+    link.cleared_by = user
+    link.cleared_comment = comment
+    link.source_version = link.source.version
+    link.target_version = getattr(link.target, "version", 1)
+    link.save()
+    _record(
+        user,
+        project,
+        f"link:{link.source.code}>{link.kind}>{link.target.code}",
+        {**link.snapshot(), "comment": comment},
+        "clear-suspect",
+        kind=EntryKind.APPROVAL,
+    )
+    return link
+
+
+@transaction.atomic
+def decomposition_record(
+    *,
+    user,
+    project: Project,
+    parent: Requirement,
+    first: Requirement,
+    second: Requirement,
+    elements: str,
+    dependent_failure_analysis: str,
+) -> Decomposition:
+    """Record an ASIL decomposition; only the pairs of ISO 26262-9 clause 5 are accepted."""
+    require(user, project, Action.EDIT)
+    if any(r.project_id != project.pk for r in (parent, first, second)):
+        raise ValidationError({"parent": "All requirements must belong to this project."})
+    if first.pk == second.pk or parent.pk in (first.pk, second.pk):
+        raise ValidationError({"second": "A decomposition needs two distinct child requirements."})
+    problem = iso26262.decomposition_error(parent.asil, first.asil, second.asil)
+    if problem:
+        raise ValidationError({"asil": f"{problem} (ISO 26262-9 clause 5)"})
+    errors = {}
+    if not elements.strip():
+        errors["elements"] = "Name the sufficiently independent elements."
+    if not dependent_failure_analysis.strip():
+        errors["dependent_failure_analysis"] = "Cite the dependent failure analysis."
+    if errors:
+        raise ValidationError(errors)
+    snapshot = {
+        "parent": parent.code,
+        "parent_asil": parent.asil,
+        "children": [[first.code, first.asil], [second.code, second.asil]],
+        "elements": elements,
+        "dfa": dependent_failure_analysis,
+    }
+    entry = _record(
+        user, project, f"decomposition:{parent.code}", snapshot, "create", kind=EntryKind.DECISION
+    )
+    return Decomposition.objects.create(
+        project=project,
+        parent=parent,
+        first=first,
+        second=second,
+        elements=elements,
+        dependent_failure_analysis=dependent_failure_analysis,
+        recorded_by=user,
+        entry=entry,
+    )
+
+
+@transaction.atomic
+def verification_record(
+    *,
+    user,
+    project: Project,
+    requirement: Requirement,
+    method: str,
+    result: str,
+    summary: str = "",
+    entry: LogEntry | None = None,
+    extra: dict | None = None,
+) -> Verification:
+    """Record that the current version of ``requirement`` was verified (or failed)."""
+    require(user, project, Action.EDIT)
+    if requirement.project_id != project.pk:
+        raise ValidationError({"requirement": "It belongs to another project."})
+    if result not in ("pass", "fail", "inconclusive"):
+        raise ValidationError({"result": "Use pass, fail or inconclusive."})
+    if entry is None:
+        snapshot = {
+            "requirement": requirement.code,
+            "version": requirement.version,
+            "method": method,
+            "result": result,
+            "summary": summary,
+            **(extra or {}),
+        }
+        entry = _record(
+            user,
+            project,
+            f"verification:{requirement.code}",
+            snapshot,
+            "verify",
+            kind=EntryKind.VALIDATION_RESULT,
+        )
+    return Verification.objects.create(
+        project=project,
+        requirement=requirement,
+        requirement_version=requirement.version,
+        method=method,
+        result=result,
+        summary=summary,
+        entry=entry,
+    )
+
+
+# --- Baselines -------------------------------------------------------------------------------
+
+
+def baseline_content(project: Project) -> dict[str, dict]:
+    """Every item, HARA row, goal, requirement, link and SOTIF element, by a stable key."""
+    content: dict[str, dict] = {}
+    item = ItemDefinition.objects.filter(project=project).first()
+    if item:
+        content["item"] = item.snapshot()
+    for model, prefix, related in (
+        (Hazard, "hazard", ()),
+        (OperationalSituation, "situation", ()),
+        (HazardousEvent, "event", ("hazard", "situation")),
+        (TriggeringCondition, "tc", ()),
+        (Requirement, "requirement", ()),
+    ):
+        for obj in model.objects.filter(project=project).select_related(*related):
+            content[f"{prefix}:{obj.code}"] = obj.snapshot()
+    for goal in SafetyGoal.objects.filter(project=project).prefetch_related("events"):
+        content[f"goal:{goal.code}"] = goal.snapshot()
+    for fi in FunctionalInsufficiency.objects.filter(project=project).prefetch_related(
+        "triggering_conditions"
+    ):
+        content[f"fi:{fi.code}"] = fi.snapshot()
+    for hb in (
+        HazardousBehaviour.objects.filter(project=project)
+        .select_related("goal")
+        .prefetch_related("insufficiencies")
+    ):
+        content[f"hb:{hb.code}"] = hb.snapshot()
+    for ac in AcceptanceCriterion.objects.filter(project=project):
+        content[f"ac:{ac.code}"] = ac.snapshot()
+    links = TraceLink.objects.filter(project=project).select_related(
+        "source", "target_requirement", "target_goal"
+    )
+    for link in links:
+        content[f"link:{link.source.code}>{link.kind}>{link.target.code}"] = link.snapshot()
+    for dec in Decomposition.objects.filter(project=project).select_related(
+        "parent", "first", "second"
+    ):
+        content[f"decomposition:{dec.parent.code}:{dec.first.code}+{dec.second.code}"] = (
+            dec.snapshot()
+        )
+    return content
+
+
+def merkle_root_of(content: dict[str, dict]) -> str:
+    from evidence import verify
+
+    leaves = [
+        verify.leaf_hash(canonical_json({"key": k, "value": content[k]})) for k in sorted(content)
+    ]
+    return verify.root_hash(leaves).hex()
+
+
+@transaction.atomic
+def baseline_freeze(*, user, project: Project, name: str) -> Baseline:
+    require(user, project, Action.REVIEW)
+    if not name or not name.strip():
+        raise ValidationError({"name": "A baseline needs a name."})
+    if Baseline.objects.filter(project=project, name=name).exists():
+        raise ValidationError({"name": f"A baseline named {name!r} exists already."})
+    content = baseline_content(project)
+    root = merkle_root_of(content)
+    (entry,) = ledger.append(
+        project,
+        [
+            Record(
+                EntryKind.BASELINE,
+                [Subject(f"baseline:{name}", root)],
+                {"name": name, "items": len(content), "merkleRoot": root},
+            )
+        ],
+        user=user,
+    )
+    return Baseline.objects.create(
+        project=project,
+        name=name,
+        root=root,
+        content=content,
+        item_count=len(content),
+        created_by=user,
+        entry=entry,
+    )
+
+
+def baseline_diff(old: Baseline, new: Baseline) -> dict:
+    """Added, removed and changed items between two baselines, changes field by field."""
+    a, b = old.content, new.content
+    changed = {}
+    for key in sorted(set(a) & set(b)):
+        if a[key] != b[key]:
+            fields = sorted(set(a[key]) | set(b[key]))
+            changed[key] = {
+                f: [a[key].get(f), b[key].get(f)] for f in fields if a[key].get(f) != b[key].get(f)
+            }
+    return {
+        "from": old.name,
+        "to": new.name,
+        "added": sorted(set(b) - set(a)),
+        "removed": sorted(set(a) - set(b)),
+        "changed": changed,
+    }
+
+
+# --- Confirmation measures -------------------------------------------------------------------
+
+
+def _person(project: Project, user) -> iso26262.Person:
+    membership = Membership.objects.filter(project=project, user=user).first()
+    return iso26262.Person(
+        user_id=user.pk,
+        team=(membership.team if membership else None) or None,
+        org_unit=(membership.org_unit if membership else None) or None,
+    )
+
+
+@transaction.atomic
+def approval_record(
+    *,
+    user,
+    project: Project,
+    measure: str,
+    work_product: str,
+    author,
+    asil: str,
+    outcome: str,
+    findings: str = "",
+    baseline: Baseline | None = None,
+) -> Approval:
+    """Sign a confirmation measure. Refused when the reviewer is the author or does not reach
+    the independence ISO 26262-2 Table 1 requires for the measure at the ASIL."""
+    require(user, project, Action.CONFIRM)
+    asil = _check_asil(asil)
+    if outcome not in ("confirmed", "confirmed_with_findings", "not_confirmed"):
+        raise ValidationError(
+            {"outcome": "Use confirmed, confirmed_with_findings or not_confirmed."}
+        )
+    try:
+        achieved = iso26262.check_approval(
+            measure, asil, _person(project, author), _person(project, user)
+        )
+    except iso26262.RuleViolation as exc:
+        raise ValidationError({"reviewer": str(exc)}) from exc
+    except ValueError as exc:
+        raise ValidationError({"measure": str(exc)}) from exc
+    required = iso26262.required_independence(measure, iso26262.confirmation_asil(asil))
+    membership = Membership.objects.filter(project=project, user=user).first()
+    snapshot = {
+        "measure": measure,
+        "workProduct": work_product,
+        "asil": asil,
+        "author": author.username,
+        "reviewer": user.username,
+        "required": required,
+        "achieved": achieved,
+        "outcome": outcome,
+        "findings": findings,
+        "baseline": baseline.root if baseline else None,
+    }
+    entry = _record(
+        user,
+        project,
+        f"approval:{measure}:{work_product}",
+        snapshot,
+        "approve",
+        kind=EntryKind.APPROVAL,
+    )
+    return Approval.objects.create(
+        project=project,
+        measure=measure,
+        work_product=work_product,
+        baseline=baseline,
+        asil=asil,
+        author=author,
+        reviewer=user,
+        reviewer_role=membership.role if membership else "admin",
+        reviewer_team=membership.team if membership else "",
+        reviewer_org_unit=membership.org_unit if membership else "",
+        required_independence=required,
+        achieved_independence=achieved,
+        outcome=outcome,
+        findings=findings,
+        entry=entry,
+    )
+
+
+# --- SOTIF -----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def triggering_condition_create(
+    *, user, project: Project, code: str, description: str, area: int = 2
+) -> TriggeringCondition:
+    require(user, project, Action.EDIT)
+    tc = TriggeringCondition(project=project, code=code, description=description, area=area)
+    _clean(tc)
+    tc.save()
+    _record(user, project, f"tc:{code}", tc.snapshot(), "create")
+    return tc
+
+
+@transaction.atomic
+def insufficiency_create(
+    *, user, project: Project, code: str, description: str, kind: str, triggering_conditions=()
+) -> FunctionalInsufficiency:
+    require(user, project, Action.EDIT)
+    fi = FunctionalInsufficiency(project=project, code=code, description=description, kind=kind)
+    _clean(fi)
+    fi.save()
+    fi.triggering_conditions.set(triggering_conditions)
+    _record(user, project, f"fi:{code}", fi.snapshot(), "create")
+    return fi
+
+
+@transaction.atomic
+def hazardous_behaviour_create(
+    *,
+    user,
+    project: Project,
+    code: str,
+    description: str,
+    insufficiencies=(),
+    goal: SafetyGoal | None = None,
+) -> HazardousBehaviour:
+    require(user, project, Action.EDIT)
+    hb = HazardousBehaviour(project=project, code=code, description=description, goal=goal)
+    _clean(hb)
+    hb.save()
+    hb.insufficiencies.set(insufficiencies)
+    _record(user, project, f"hb:{code}", hb.snapshot(), "create")
+    return hb
+
+
+def compute_criterion(ac: AcceptanceCriterion) -> None:
+    """Fill the hazardous-behaviour rate and the validation target from the inputs (§6.1, §7)."""
+    try:
+        if ac.acceptable_harm_rate is not None:
+            ac.hazardous_behaviour_rate = statistics.sotif_hazardous_behaviour_rate(
+                ac.acceptable_harm_rate, ac.p_exposure, ac.p_not_controllable, ac.p_severe
+            )
+        if ac.unit == "cases":
+            if ac.allowed_failure_probability is None:
+                raise ValidationError(
+                    {"allowed_failure_probability": "Needed for per-case criteria."}
+                )
+            if ac.tolerated_failures:
+                ac.validation_target = float(
+                    _cases_needed(
+                        ac.allowed_failure_probability, ac.confidence, ac.tolerated_failures
+                    )
+                )
+            else:
+                ac.validation_target = float(
+                    statistics.runs_needed(ac.allowed_failure_probability, ac.confidence)
+                )
+        else:
+            if ac.hazardous_behaviour_rate is None:
+                raise ValidationError(
+                    {"hazardous_behaviour_rate": "Give the rate or A_H, P_E, P_C, P_S."}
+                )
+            ac.validation_target = statistics.exposure_needed(
+                ac.hazardous_behaviour_rate, ac.confidence, ac.tolerated_failures
+            )
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, ValidationError):
+            raise
+        raise ValidationError({"confidence": str(exc)}) from exc
+
+
+def _cases_needed(p: float, confidence: float, failures: int) -> int:
+    """Smallest n whose Clopper-Pearson upper bound with ``failures`` failures is <= p."""
+    lo, hi = failures + 1, failures + 1
+    while statistics.clopper_pearson_upper(failures, hi, confidence) > p:
+        lo, hi = hi, hi * 2
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if statistics.clopper_pearson_upper(failures, mid, confidence) <= p:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+@transaction.atomic
+def acceptance_criterion_save(
+    *, user, project: Project, criterion: AcceptanceCriterion | None = None, **fields
+) -> AcceptanceCriterion:
+    require(user, project, Action.EDIT)
+    creating = criterion is None
+    criterion = criterion or AcceptanceCriterion(project=project)
+    for name, value in fields.items():
+        setattr(criterion, name, value)
+    if criterion.comparator and criterion.comparator not in ("<", "<=", ">", ">="):
+        raise ValidationError({"comparator": "Use <, <=, > or >=."})
+    compute_criterion(criterion)
+    _clean(criterion, exclude=["validation_target"])
+    criterion.save()
+    _record(
+        user,
+        project,
+        f"ac:{criterion.code}",
+        criterion.snapshot(),
+        "create" if creating else "update",
+    )
+    return criterion

@@ -1,0 +1,310 @@
+"""The safety case over REST: happy paths, 400 naming the rule, 401, 403, 404, query counts."""
+
+import csv
+import io
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from compliance import services
+from compliance.models import HazardousEvent, Requirement, TraceLink
+from evidence.models import LogEntry
+
+pytestmark = pytest.mark.django_db
+BASE = "/api/v1/projects/AEB"
+
+
+@pytest.fixture
+def hara(api, project, members):
+    client = api(members["engineer"])
+    assert (
+        client.post(
+            f"{BASE}/hazards/", {"code": "H-01", "title": "Unintended braking"}, format="json"
+        ).status_code
+        == 201
+    )
+    assert (
+        client.post(
+            f"{BASE}/situations/", {"code": "OS-01", "description": "Motorway"}, format="json"
+        ).status_code
+        == 201
+    )
+    return client
+
+
+EVENT = {
+    "code": "HE-01",
+    "hazard": "H-01",
+    "situation": "OS-01",
+    "severity": "S3",
+    "exposure": "E4",
+    "controllability": "C3",
+    "severity_rationale": "fatal",
+    "exposure_rationale": "every drive",
+    "controllability_rationale": "<90% avoid",
+}
+
+
+def test_an_engineer_adds_a_hazardous_event_and_sees_its_asil(hara):
+    response = hara.post(f"{BASE}/hazardous-events/", EVENT, format="json")
+    assert response.status_code == 201, response.json()
+    assert response.json()["asil"] == "D"
+    response = hara.patch(f"{BASE}/hazardous-events/HE-01/", {"exposure": "E2"}, format="json")
+    assert response.json()["asil"] == "B"
+
+
+def test_an_invalid_class_is_400_naming_the_field_and_the_rule(hara, project):
+    before = LogEntry.objects.filter(project=project).count()
+    response = hara.post(f"{BASE}/hazardous-events/", {**EVENT, "exposure": "E7"}, format="json")
+    assert response.status_code == 400
+    assert "exposure" in response.json()
+    assert "E0, E1, E2, E3, E4" in response.json()["exposure"][0]
+    assert not HazardousEvent.objects.exists()
+    assert LogEntry.objects.filter(project=project).count() == before
+
+
+def test_a_hazard_of_another_project_cannot_be_referenced(api, hara, other_project, outsider):
+    services.hazard_create(user=outsider, project=other_project, code="H-77", title="x")
+    response = hara.post(f"{BASE}/hazardous-events/", {**EVENT, "hazard": "H-77"}, format="json")
+    assert response.status_code == 400
+    assert "hazard" in response.json()
+
+
+def test_requirements_links_and_decompositions(api, project, members):
+    client = api(members["engineer"])
+    for code, asil in (("FSR-001", "D"), ("TSR-001", "B(D)"), ("TSR-002", "B(D)")):
+        kind = code.split("-")[0]
+        assert (
+            client.post(
+                f"{BASE}/requirements/",
+                {"code": code, "kind": kind, "asil": asil, "text": "shall"},
+                format="json",
+            ).status_code
+            == 201
+        )
+    drop = client.post(
+        f"{BASE}/links/",
+        {"source": "TSR-001", "kind": "derives-from", "target_requirement": "FSR-001"},
+        format="json",
+    )
+    assert drop.status_code == 400
+    assert "decomposition" in str(drop.json())
+    bad = client.post(
+        f"{BASE}/decompositions/",
+        {
+            "parent": "FSR-001",
+            "first": "TSR-001",
+            "second": "TSR-001",
+            "elements": "e",
+            "dependent_failure_analysis": "d",
+        },
+        format="json",
+    )
+    assert bad.status_code == 400
+    ok = client.post(
+        f"{BASE}/decompositions/",
+        {
+            "parent": "FSR-001",
+            "first": "TSR-001",
+            "second": "TSR-002",
+            "elements": "camera and radar paths",
+            "dependent_failure_analysis": "DFA-01",
+        },
+        format="json",
+    )
+    assert ok.status_code == 201, ok.json()
+    for tsr in ("TSR-001", "TSR-002"):
+        response = client.post(
+            f"{BASE}/links/",
+            {"source": tsr, "kind": "derives-from", "target_requirement": "FSR-001"},
+            format="json",
+        )
+        assert response.status_code == 201
+    response = client.patch(f"{BASE}/requirements/FSR-001/", {"text": "changed"}, format="json")
+    assert response.json()["version"] == 2
+    suspect = client.get(f"{BASE}/links/?suspect=1").json()
+    assert suspect["count"] == 2
+    link_id = suspect["results"][0]["id"]
+    assert (
+        client.post(f"{BASE}/links/{link_id}/clear/", {"comment": "ok"}, format="json").status_code
+        == 403
+    )
+    manager = api(members["safety_manager"])
+    assert (
+        manager.post(
+            f"{BASE}/links/{link_id}/clear/", {"comment": "still holds"}, format="json"
+        ).status_code
+        == 200
+    )
+    assert client.get(f"{BASE}/links/?suspect=1").json()["count"] == 1
+
+
+def test_requirement_filters(api, project, members):
+    for code, kind, asil in (("FSR-1", "FSR", "D"), ("TSR-1", "TSR", "B(D)"), ("SW-1", "SW", "B")):
+        services.requirement_create(
+            user=members["engineer"], project=project, code=code, kind=kind, asil=asil
+        )
+    client = api(members["viewer"])
+    codes = lambda q: [r["code"] for r in client.get(f"{BASE}/requirements/?{q}").json()["results"]]  # noqa: E731
+    assert codes("kind=TSR") == ["TSR-1"]
+    assert codes("asil=B") == ["SW-1", "TSR-1"]
+    assert codes("asil=B(D)") == ["TSR-1"]
+    assert codes("coverage=unverified") == ["FSR-1", "SW-1", "TSR-1"]
+
+
+def test_invalid_asil_is_400(api, project, members):
+    response = api(members["engineer"]).post(
+        f"{BASE}/requirements/", {"code": "FSR-1", "kind": "FSR", "asil": "B(A)"}, format="json"
+    )
+    assert response.status_code == 400
+    assert "asil" in response.json()
+    assert not Requirement.objects.exists()
+
+
+def test_baselines_and_diff(api, project, members):
+    services.requirement_create(
+        user=members["engineer"], project=project, code="FSR-1", kind="FSR", asil="D"
+    )
+    manager = api(members["safety_manager"])
+    assert manager.post(f"{BASE}/baselines/", {"name": "v1"}, format="json").status_code == 201
+    services.requirement_create(
+        user=members["engineer"], project=project, code="FSR-2", kind="FSR", asil="C"
+    )
+    assert manager.post(f"{BASE}/baselines/", {"name": "v2"}, format="json").status_code == 201
+    diff = manager.get(f"{BASE}/baselines/diff/?from=v1&to=v2").json()
+    assert diff["added"] == ["requirement:FSR-2"]
+    assert manager.get(f"{BASE}/baselines/diff/?from=v1").status_code == 400
+    assert manager.get(f"{BASE}/baselines/diff/?from=v1&to=nope").status_code == 404
+
+
+def test_approval_by_the_author_is_400(api, project, members):
+    response = api(members["safety_manager"]).post(
+        f"{BASE}/approvals/",
+        {
+            "measure": "hara",
+            "work_product": "HARA v1",
+            "author": members["safety_manager"].username,
+            "asil": "D",
+            "outcome": "confirmed",
+        },
+        format="json",
+    )
+    assert response.status_code == 400
+    assert "reviewer is the author" in response.json()["reviewer"][0]
+
+
+def test_confirmation_matrix_keeps_dash_distinct_from_i0(api, project, members):
+    data = api(members["viewer"]).get(f"{BASE}/confirmation-matrix/").json()
+    assert data["measures"]["functional_safety_audit"]["A"] == "\u2014"
+    assert data["measures"]["functional_safety_audit"]["B"] == "I0"
+    assert data["measures"]["hara"] == {"QM": "I3", "A": "I3", "B": "I3", "C": "I3", "D": "I3"}
+
+
+def test_acceptance_criterion_target_through_the_api(api, project, members):
+    response = api(members["engineer"]).post(
+        f"{BASE}/acceptance-criteria/",
+        {
+            "code": "AC-02",
+            "description": "stopped vehicle",
+            "unit": "cases",
+            "allowed_failure_probability": 0.001,
+            "confidence": 0.95,
+        },
+        format="json",
+    )
+    assert response.status_code == 201, response.json()
+    assert response.json()["validation_target"] == 2995
+
+
+def _matrix_project(project, user, n):
+    goal = services.safety_goal_save(user=user, project=project, code="SG-01", text="goal")
+    for i in range(n):
+        r = services.requirement_create(
+            user=user, project=project, code=f"FSR-{i:03d}", kind="FSR", asil="QM"
+        )
+        services.link_create(
+            user=user, project=project, source=r, kind="satisfies", target_goal=goal
+        )
+
+
+def test_traceability_query_count_does_not_grow_with_page_size(api, project, members):
+    _matrix_project(project, members["engineer"], 30)
+    counts = []
+    for limit in (3, 30):
+        viewer = type(members["viewer"]).objects.get(pk=members["viewer"].pk)  # a fresh request
+        client = api(viewer)
+        with CaptureQueriesContext(connection) as ctx:
+            response = client.get(f"{BASE}/traceability/?limit={limit}")
+        assert response.status_code == 200
+        assert len(response.json()["results"]) == limit
+        counts.append(len(ctx.captured_queries))
+    assert counts[0] == counts[1]
+    assert counts[0] <= 10
+
+
+def test_traceability_csv_export(api, project, members):
+    _matrix_project(project, members["engineer"], 3)
+    services.requirement_create(
+        user=members["engineer"],
+        project=project,
+        code="SW-1",
+        kind="SW",
+        title="=cmd|' /C calc'!A0",
+        asil="QM",
+    )
+    response = api(members["viewer"]).get(f"{BASE}/traceability/?export=csv")
+    assert response["Content-Type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert rows[0][:3] == ["code", "kind", "asil"]
+    assert rows[1][0] == "FSR-000" and rows[1][6] == "satisfies:SG-01"
+    assert rows[-1][5].startswith("'=")  # a formula is neutralised
+
+
+def test_gap_analysis_endpoint(api, project, members):
+    services.requirement_create(
+        user=members["engineer"], project=project, code="FSR-1", kind="FSR", asil="C"
+    )
+    data = api(members["viewer"]).get(f"{BASE}/gaps/").json()
+    assert data["without_parent"]["by_asil"]["C"] == 1
+    assert data["release_ready"] is False
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "item/",
+        "hazards/",
+        "hazardous-events/",
+        "safety-goals/",
+        "requirements/",
+        "links/",
+        "decompositions/",
+        "verifications/",
+        "baselines/",
+        "approvals/",
+        "triggering-conditions/",
+        "acceptance-criteria/",
+        "gaps/",
+        "traceability/",
+        "confirmation-matrix/",
+    ],
+)
+def test_every_endpoint_is_401_anonymous_and_404_for_outsiders(api, project, outsider, path):
+    assert api().get(f"{BASE}/{path}").status_code == 401
+    assert api(outsider).get(f"{BASE}/{path}").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "path,body",
+    [
+        ("hazards/", {"code": "H-9", "title": "x"}),
+        ("requirements/", {"code": "FSR-9", "kind": "FSR"}),
+        ("baselines/", {"name": "b"}),
+    ],
+)
+def test_viewers_are_403_and_nothing_is_written(api, project, members, path, body):
+    response = api(members["viewer"]).post(f"{BASE}/{path}", body, format="json")
+    assert response.status_code == 403
+    assert not LogEntry.objects.exists()
+    assert not TraceLink.objects.exists()
