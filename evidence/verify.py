@@ -45,7 +45,7 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, NoReturn
 
 try:  # Optional accelerator: the verifier must work without it.
     from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -189,6 +189,29 @@ def _serialize(obj: Any, out: list[str]) -> None:
         raise TypeError(f"canonical JSON cannot encode {type(obj).__name__} values")
 
 
+def _is_plain(obj: Any) -> bool:
+    """Whether ``json.dumps`` already writes ``obj`` exactly as RFC 8785 does (the fast path).
+
+    It does for ASCII object keys (code-point order equals UTF-16 order), strings (the same
+    minimal escaping), booleans, null, safe integers, and non-integral doubles between 1e-4 and
+    1e16, where Python's ``repr`` and ECMAScript agree on the layout. Anything else takes the
+    general serializer.
+    """
+    if obj is None or obj is True or obj is False or isinstance(obj, str):
+        return True
+    if isinstance(obj, int):
+        return abs(obj) <= _MAX_SAFE_INTEGER
+    if isinstance(obj, float):
+        return math.isfinite(obj) and not obj.is_integer() and 1e-4 <= abs(obj) < 1e16
+    if isinstance(obj, dict):
+        return all(
+            isinstance(k, str) and k.isascii() and _is_plain(v) for k, v in obj.items()
+        )
+    if isinstance(obj, (list, tuple)):
+        return all(_is_plain(item) for item in obj)
+    return False
+
+
 def canonical_json(obj: Any) -> bytes:
     """Return the RFC 8785 (JCS) canonical UTF-8 encoding of a JSON-compatible value.
 
@@ -206,10 +229,14 @@ def canonical_json(obj: Any) -> bytes:
     (other JCS implementations would silently round them) and for strings holding lone
     surrogates (not valid Unicode); :class:`TypeError` for values JSON has no form for.
     """
-    out: list[str] = []
-    _serialize(obj, out)
+    if _is_plain(obj):
+        text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    else:
+        out: list[str] = []
+        _serialize(obj, out)
+        text = "".join(out)
     try:
-        return "".join(out).encode("utf-8")
+        return text.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise ValueError("canonical JSON cannot encode a lone surrogate in a string") from exc
 
@@ -262,9 +289,7 @@ def root_hash(leaf_hashes: Sequence[bytes]) -> bytes:
     sha256 = hashlib.sha256
     stack: list[bytes] = []
     push, pop = stack.append, stack.pop
-    count = 0
-    for current in leaf_hashes:
-        count += 1
+    for count, current in enumerate(leaf_hashes, start=1):
         pending = count
         while not pending & 1:
             current = sha256(b"\x01" + pop() + current).digest()
@@ -677,7 +702,7 @@ def pae(payload_type: str, payload: bytes) -> bytes:
 def _b64decode_lenient(text: object) -> bytes:
     """Decode DSSE base64, which may be standard or URL-safe and may omit its padding."""
     if not isinstance(text, str):
-        raise ValueError("base64 field is not a string")
+        raise TypeError("base64 field is not a string")
     altchars = b"-_" if ("-" in text or "_" in text) else None
     padded = text + "=" * (-len(text) % 4)
     return base64.b64decode(padded, altchars=altchars, validate=True)
@@ -706,16 +731,16 @@ def verify_envelope(
         if payload_type is not None and declared_type != payload_type:
             return False
         message = pae(declared_type, _b64decode_lenient(envelope["payload"]))
-        for entry in signatures:
-            if not isinstance(entry, dict):
-                continue
-            key = public_keys.get(entry.get("keyid"))  # type: ignore[arg-type]
-            if key is None:
-                continue
-            if ed25519_verify(key, message, _b64decode_lenient(entry.get("sig"))):
-                return True
     except (KeyError, TypeError, ValueError, AttributeError):
         return False
+    for entry in signatures:
+        try:
+            key = public_keys.get(entry["keyid"])
+            signature = _b64decode_lenient(entry["sig"])
+        except (KeyError, TypeError, ValueError):
+            continue  # one malformed signature does not spoil the others
+        if key is not None and ed25519_verify(key, message, signature):
+            return True
     return False
 
 
@@ -884,7 +909,7 @@ def parse_checkpoint(text: str | bytes) -> Checkpoint:
         except UnicodeDecodeError as exc:
             raise ValueError("the note is not valid UTF-8") from exc
     if not isinstance(text, str):
-        raise ValueError("the note must be text")
+        raise TypeError("the note must be text")
     if _CONTROL.search(text):
         raise ValueError("the note contains control characters (only newlines are allowed)")
     separator = text.find("\n\n")
@@ -963,7 +988,7 @@ class _UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> Any:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         raise _UsageError(message)
 
 
@@ -1041,7 +1066,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         reason = f"usage error: {exc} (see --help)"
     except ValueError as exc:
         reason = str(exc)
-    except Exception as exc:  # the promise is a one-line reason, never a traceback
+    except Exception as exc:  # noqa: BLE001 - the promise is a one-line reason, no traceback
         reason = f"internal error: {type(exc).__name__}: {exc}"
     else:
         if as_json:
@@ -1049,6 +1074,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             print(f"OK: {result['summary']}")
         return 0
+    reason = " ".join(reason.split())  # one line, whatever the message held
     if as_json:
         print(json.dumps({"ok": False, "error": reason}, sort_keys=True))
     else:
