@@ -218,13 +218,13 @@ class Asil:
         if self.derived_from == AsilLevel.QM:
             raise ValueError(
                 f"'{self.level}(QM)' is invalid: a QM requirement cannot be decomposed, so QM "
-                "never appears in parentheses (REFERENCE.md §2.1)"
+                "never appears in parentheses (ISO 26262-9 clause 5)"
             )
         if _ASIL_RANK[self.level] > _ASIL_RANK[self.derived_from]:
             raise ValueError(
                 f"'{self.level}({self.derived_from})' is invalid: the developed level "
                 f"{self.level} is above the original ASIL {self.derived_from}; decomposition "
-                "never raises a level (REFERENCE.md §2.1)"
+                "never raises a level (ISO 26262-9 clause 5)"
             )
 
     def __str__(self) -> str:
@@ -311,17 +311,17 @@ def decomposition_error(parent: str | Asil, first: str | Asil, second: str | Asi
     children = (parse_asil(first), parse_asil(second))
     pairs = ALLOWED_DECOMPOSITIONS.get(p.level, ())
     if not pairs:
-        return f"{p} cannot be decomposed: REFERENCE.md §2.1 allows no decomposition of QM"
+        return f"{p} cannot be decomposed: ISO 26262-9 clause 5 allows no decomposition of QM"
     for child in children:
         if not child.is_decomposed:
             return (
                 f"child {child} must be written in decomposed notation, e.g. "
-                f"'{child.level}({p.original})' (REFERENCE.md §2.1)"
+                f"'{child.level}({p.original})' (ISO 26262-9 clause 5)"
             )
         if child.derived_from != p.original:
             return (
                 f"child {child} must keep the original ASIL {p.original} of the safety goal in "
-                f"parentheses, i.e. '{child.level}({p.original})' (REFERENCE.md §2.1)"
+                f"parentheses, i.e. '{child.level}({p.original})' (ISO 26262-9 clause 5)"
             )
     levels = (children[0].level, children[1].level)
     if levels in pairs or levels[::-1] in pairs:
@@ -329,7 +329,7 @@ def decomposition_error(parent: str | Asil, first: str | Asil, second: str | Asi
     allowed = ", ".join(f"{a}({p.original}) + {b}({p.original})" for a, b in pairs)
     return (
         f"{children[0]} + {children[1]} is not an allowed decomposition of {p}; "
-        f"allowed: {allowed} (REFERENCE.md §2.1)"
+        f"allowed: {allowed} (ISO 26262-9 clause 5)"
     )
 
 
@@ -610,12 +610,12 @@ def check_approval(measure: str, asil: str | Asil, author: Person, reviewer: Per
         raise RuleViolation(
             "self_review",
             f"reviewer is the author: the {subject} of an {where} work product must be confirmed "
-            "by someone other than its author (REFERENCE.md §3.1)",
+            "by someone other than its author (ISO 26262-2 clause 6)",
         )
     if not meets_independence(achieved, required):
         raise RuleViolation(
             "insufficient_independence",
             f"{where} {subject} needs {required} ({_REQUIRED_MEANING[required]}); reviewer "
-            f"achieves {achieved} ({_ACHIEVED_MEANING[achieved]}) (REFERENCE.md §3.2)",
+            f"achieves {achieved} ({_ACHIEVED_MEANING[achieved]}) (ISO 26262-2:2018 Table 1)",
         )
     return achieved

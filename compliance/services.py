@@ -394,7 +394,7 @@ def decomposition_record(
         raise ValidationError({"second": "A decomposition needs two distinct child requirements."})
     problem = iso26262.decomposition_error(parent.asil, first.asil, second.asil)
     if problem:
-        raise ValidationError({"asil": f"{problem} (ISO 26262-9 clause 5)"})
+        raise ValidationError({"asil": problem})
     errors = {}
     if not elements.strip():
         errors["elements"] = "Name the sufficiently independent elements."

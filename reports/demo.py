@@ -12,11 +12,15 @@ from dataclasses import dataclass, field
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from compliance.models import Baseline
+from compliance.services import baseline_freeze
 from projects.models import Membership, Project, Role
+from reports.demo_safety_case import seed_safety_case
 
 DEMO_KEY = "AEB"
 DEMO_PASSWORD_ENV = "SAFECASE_DEMO_PASSWORD"
 DEFAULT_DEMO_PASSWORD = "safecase-demo"
+DEMO_BASELINE = "v1.0-demo"
 
 # (username, role, team, organisational unit): enough people for the independence rules.
 DEMO_PEOPLE = [
@@ -34,10 +38,12 @@ class SeedReport:
     project: str
     created: list[str] = field(default_factory=list)
     password: str = DEFAULT_DEMO_PASSWORD
+    notes: list[str] = field(default_factory=list)
 
 
 @transaction.atomic
 def seed_demo() -> SeedReport:
+    _ensure_signing_key()
     password = os.environ.get(DEMO_PASSWORD_ENV) or DEFAULT_DEMO_PASSWORD
     User = get_user_model()
     report = SeedReport(project=DEMO_KEY, password=password)
@@ -67,4 +73,19 @@ def seed_demo() -> SeedReport:
         )
         if made:
             report.created.append(f"membership {username} as {role}")
+    notes = seed_safety_case(project)
+    if notes:
+        report.created.append("safety case (item, HARA, goals, requirements, SOTIF, approvals)")
+        report.notes.extend(notes)
+    if not Baseline.objects.filter(project=project, name=DEMO_BASELINE).exists():
+        sam = User.objects.get(username="sam")
+        baseline = baseline_freeze(user=sam, project=project, name=DEMO_BASELINE)
+        report.created.append(f"baseline {baseline.name} ({baseline.root[:16]}...)")
     return report
+
+
+def _ensure_signing_key() -> None:
+    from evidence.keys import generate_key_file, key_path
+
+    if not key_path().exists():
+        generate_key_file(key_path())

@@ -104,3 +104,32 @@ def test_seed_demo_is_idempotent():
     project = Project.objects.get(key="AEB")
     roles = set(project.memberships.values_list("role", flat=True))
     assert roles == {"admin", "safety_manager", "engineer", "assessor", "viewer"}
+
+
+@pytest.mark.django_db
+def test_the_demo_safety_case_follows_the_rules():
+    from compliance import selectors
+    from compliance.models import Approval, Decomposition, HazardousEvent, SafetyGoal, TraceLink
+    from evidence.verification import verify_project
+
+    call_command("seed_demo")
+    project = Project.objects.get(key="AEB")
+    asils = dict(HazardousEvent.objects.values_list("code", "asil"))
+    assert asils == {
+        "HE-01": "D",
+        "HE-02": "B",
+        "HE-03": "C",
+        "HE-04": "B",
+        "HE-05": "A",
+        "HE-06": "QM",
+    }
+    goals = {g.code: (g.asil, g.ftti_ms) for g in SafetyGoal.objects.all()}
+    assert goals == {"SG-01": ("D", 150), "SG-02": ("C", 300), "SG-03": ("B", 300)}
+    decomposition = Decomposition.objects.get()
+    assert {decomposition.first.code, decomposition.second.code} == {"TSR-001", "TSR-002"}
+    assert TraceLink.objects.filter(suspect=True).count() >= 1
+    assert Approval.objects.filter(achieved_independence="I3").count() == 3
+    gaps = selectors.gap_analysis(project=project)
+    assert gaps["stale_verifications"] == 1
+    assert gaps["release_ready"] is False
+    assert verify_project(project).ok

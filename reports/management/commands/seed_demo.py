@@ -14,9 +14,15 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         report = seed_demo()
         if options["json"]:
-            self.stdout.write(json.dumps({"project": report.project, "created": report.created}))
+            self.stdout.write(
+                json.dumps(
+                    {"project": report.project, "created": report.created, "notes": report.notes}
+                )
+            )
             return
         if report.created:
             self.stdout.write(f"Seeded {report.project}: " + ", ".join(report.created))
+            for note in report.notes:
+                self.stdout.write(f"  {note}")
         else:
             self.stdout.write(f"Demo project {report.project} already complete; nothing added.")
