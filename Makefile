@@ -17,6 +17,7 @@ install: $(STAMP)
 demo: $(STAMP)
 	DEBUG=1 $(PY) manage.py migrate --noinput
 	DEBUG=1 $(PY) manage.py seed_demo
+	DEBUG=1 $(PY) manage.py verify_ledger --project AEB
 	@echo
 	@echo "Demo ready. Run 'make serve', open http://127.0.0.1:8000/admin/ or /api/docs/"
 	@echo "and log in as admin with password '$${SAFECASE_DEMO_PASSWORD:-safecase-demo}'."

@@ -16,6 +16,8 @@ def main(argv: list[str]) -> int:
     # DEBUG off: Django would otherwise keep every query of a million-row run in memory.
     os.environ["DEBUG"] = "0"
     os.environ.setdefault("SECRET_KEY", "benchmark-only-secret-key-never-served-0123456789abcdef")
+    os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1,testserver")
+    os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
     from benchmarks import _setup
 
     print(f"benchmark database: {_setup.prepare().split('@')[-1]}")
