@@ -512,3 +512,61 @@ class AcceptanceCriterion(CodedModel):
             "threshold": self.threshold,
             "validation_target": self.validation_target,
         }
+
+
+class CommitLinkKind(models.TextChoices):
+    IMPLEMENTS = "implements", "Implements"
+    VERIFIES = "verifies", "Verifies"
+    REFS = "refs", "Refs"
+
+
+class CommitLink(models.Model):
+    """A Git commit that names a requirement in a trailer (``Implements: FSR-012``)."""
+
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="+")
+    requirement = models.ForeignKey(
+        Requirement, on_delete=models.PROTECT, related_name="commit_links"
+    )
+    kind = models.CharField(max_length=16, choices=CommitLinkKind.choices)
+    commit = models.CharField(max_length=64, help_text="commit id (hex)")
+    tree = models.CharField(max_length=64, blank=True)
+    repository = models.CharField(max_length=500, blank=True)
+    author = models.CharField(max_length=300, blank=True)
+    authored_at = models.DateTimeField(null=True, blank=True)
+    subject = models.CharField(max_length=500, blank=True)
+    files = models.JSONField(default=list, blank=True, help_text="paths the commit changed")
+    entry = models.ForeignKey(LogEntry, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-authored_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "requirement", "commit", "kind"], name="commitlink_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["project", "commit"], name="commitlink_commit")]
+
+    def __str__(self) -> str:
+        return f"{self.commit[:12]} {self.kind} {self.requirement}"
+
+
+class WebhookDelivery(models.Model):
+    """A Git hosting webhook delivery seen once; a redelivery is recognised and not reprocessed."""
+
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="+")
+    provider = models.CharField(max_length=16)
+    delivery_id = models.CharField(max_length=200)
+    received_at = models.DateTimeField(auto_now_add=True)
+    commits = models.PositiveIntegerField(default=0)
+    links = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "provider", "delivery_id"], name="webhook_delivery_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} delivery {self.delivery_id}"

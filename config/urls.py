@@ -9,6 +9,8 @@ api_v1 = [
     path("", include("projects.api.urls")),
     path("", include("evidence.api.urls")),
     path("", include("compliance.api.urls")),
+    path("", include("compliance.api.interchange_urls")),
+    path("", include("compliance.api.git_urls")),
 ]
 
 urlpatterns = [

@@ -16,8 +16,11 @@ class Project(models.Model):
     key = models.CharField(max_length=16, unique=True, validators=[project_key_validator])
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
+    webhook_secret = models.CharField(
+        max_length=200, blank=True, help_text="shared secret of the Git hosting webhooks"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
-    history = HistoricalRecords()
+    history = HistoricalRecords(excluded_fields=["webhook_secret"])
 
     class Meta:
         ordering = ["key"]
