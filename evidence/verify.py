@@ -204,9 +204,7 @@ def _is_plain(obj: Any) -> bool:
     if isinstance(obj, float):
         return math.isfinite(obj) and not obj.is_integer() and 1e-4 <= abs(obj) < 1e16
     if isinstance(obj, dict):
-        return all(
-            isinstance(k, str) and k.isascii() and _is_plain(v) for k, v in obj.items()
-        )
+        return all(isinstance(k, str) and k.isascii() and _is_plain(v) for k, v in obj.items())
     if isinstance(obj, (list, tuple)):
         return all(_is_plain(item) for item in obj)
     return False
