@@ -1,0 +1,173 @@
+"""Scenario catalog, validation campaigns, runs, per-case results and verdicts."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from compliance.models import AcceptanceCriterion, Requirement, TriggeringCondition
+from evidence.models import Artifact, LogEntry
+from projects.models import Project
+
+
+class Scenario(models.Model):
+    """A logical scenario (OpenSCENARIO 1.x) with its declared parameters and constraints."""
+
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="scenarios")
+    name = models.CharField(max_length=200)
+    file_name = models.CharField(max_length=300)
+    sha256 = models.CharField(max_length=64, help_text="digest of the scenario file")
+    parameters = models.JSONField(default=list, help_text="declared parameters and defaults")
+    odd_tags = models.JSONField(default=list, blank=True)
+    sotif_area = models.PositiveSmallIntegerField(null=True, blank=True)
+    requirements = models.ManyToManyField(Requirement, blank=True, related_name="scenarios")
+    triggering_conditions = models.ManyToManyField(TriggeringCondition, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["project", "name"]
+        constraints = [models.UniqueConstraint(fields=["project", "name"], name="scenario_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ParameterSpace(models.Model):
+    """Concrete cases of a scenario: from a ParameterValueDistribution file or a sampling."""
+
+    scenario = models.ForeignKey(Scenario, on_delete=models.PROTECT, related_name="spaces")
+    name = models.CharField(max_length=200)
+    sha256 = models.CharField(max_length=64, blank=True)
+    kind = models.CharField(max_length=20, help_text="deterministic, stochastic or ranges")
+    ranges = models.JSONField(default=dict, blank=True, help_text="name -> [low, high] or values")
+    cases = models.JSONField(default=list, blank=True)
+    discarded = models.PositiveIntegerField(default=0)
+    seed = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["scenario", "name"], name="space_name")]
+
+    def __str__(self) -> str:
+        return f"{self.scenario} / {self.name}"
+
+
+class Sampling(models.TextChoices):
+    DISTRIBUTION = "distribution", "As the distribution file gives"
+    GRID = "grid", "Full grid"
+    RANDOM = "random", "Seeded random"
+    LHS = "lhs", "Seeded Latin hypercube"
+
+
+class Executor(models.TextChoices):
+    LOCAL = "local", "Local (numpy / pyarrow)"
+    SPARK = "spark", "Spark"
+    SAGEMAKER = "sagemaker", "SageMaker job"
+
+
+class Campaign(models.Model):
+    """What to validate: scenarios x system version x model x dataset, and the criteria."""
+
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="campaigns")
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    spaces = models.ManyToManyField(ParameterSpace, related_name="campaigns")
+    sut_commit = models.CharField("system under test (commit)", max_length=64, blank=True)
+    model = models.ForeignKey(
+        Artifact, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    dataset = models.ForeignKey(
+        Artifact, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    sampling = models.CharField(
+        max_length=16, choices=Sampling.choices, default=Sampling.DISTRIBUTION
+    )
+    seed = models.BigIntegerField(default=0)
+    cap = models.PositiveIntegerField(default=10_000)
+    executor = models.CharField(max_length=16, choices=Executor.choices, default=Executor.LOCAL)
+    criteria = models.ManyToManyField(AcceptanceCriterion, related_name="campaigns")
+    shard_size = models.PositiveIntegerField(default=500)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["project", "name"]
+        constraints = [models.UniqueConstraint(fields=["project", "name"], name="campaign_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Run(models.Model):
+    """One execution of a campaign; shards of cases run as Celery tasks."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="runs")
+    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    executor = models.CharField(max_length=16, choices=Executor.choices)
+    cases_total = models.PositiveIntegerField(default=0)
+    shards_total = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    inputs = models.JSONField(default=dict, help_text="digests of everything the run used")
+    job_name = models.CharField(max_length=200, blank=True)
+    entry = models.OneToOneField(
+        LogEntry, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"run {self.pk} of {self.campaign}"
+
+
+class CaseResult(models.Model):
+    """The KPIs of one test case in one run; unique, so a redelivered shard adds nothing."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="results")
+    shard = models.PositiveIntegerField()
+    case_id = models.CharField(max_length=200)
+    scenario = models.CharField(max_length=200)
+    params = models.JSONField(default=dict)
+    kpis = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["run", "case_id"]
+        constraints = [models.UniqueConstraint(fields=["run", "case_id"], name="caseresult_once")]
+        indexes = [models.Index(fields=["run", "shard"], name="caseresult_shard")]
+
+    def __str__(self) -> str:
+        return self.case_id
+
+
+class Verdict(models.Model):
+    """Pass, fail or inconclusive for one acceptance criterion, with its statistics."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="verdicts")
+    criterion = models.ForeignKey(AcceptanceCriterion, on_delete=models.PROTECT, related_name="+")
+    verdict = models.CharField(max_length=16)
+    failures = models.PositiveIntegerField()
+    trials = models.PositiveIntegerField()
+    exposure = models.FloatField(null=True, blank=True)
+    upper_bound = models.FloatField()
+    target = models.FloatField(help_text="cases or exposure needed to demonstrate the criterion")
+    progress = models.FloatField(help_text="share of the validation target reached, 0..1")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "criterion"], name="verdict_once")]
+
+    def __str__(self) -> str:
+        return f"{self.criterion}: {self.verdict}"
