@@ -92,17 +92,13 @@ def ledger_transactional_db(transactional_db):
     SQLite; this fixture lifts them for its own clean-up only and puts them straight back.
     """
     yield
+    from django.core.management import call_command
     from django.db import connection
 
-    from evidence.db import APPEND_ONLY_TABLES, drop_triggers, install_triggers
-    from evidence.models import LogEntry
+    from evidence.db import drop_triggers, install_triggers
 
-    referring = sorted({rel.related_model._meta.db_table for rel in LogEntry._meta.related_objects})
     drop_triggers(connection)
     try:
-        with connection.cursor() as cursor:
-            for table in (*referring, *APPEND_ONLY_TABLES):
-                cursor.execute(f"DELETE FROM {table}")
-            cursor.execute("DELETE FROM evidence_loghead")
+        call_command("flush", interactive=False, verbosity=0)
     finally:
         install_triggers(connection)

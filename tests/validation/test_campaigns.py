@@ -1,0 +1,230 @@
+"""Campaigns end to end in-process: scenarios, shards, results once, verdicts, the ledger."""
+
+import base64
+import json
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from compliance import services as compliance
+from compliance.models import Verification
+from evidence.models import LogEntry
+from evidence.verification import verify_project
+from tests.shared_data import shared_path
+from validation import services
+from validation.models import CaseResult, Run, Scenario, Verdict
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def criterion(project, members):
+    fsr = compliance.requirement_create(
+        user=members["engineer"], project=project, code="FSR-010", kind="FSR", asil="C"
+    )
+    return compliance.acceptance_criterion_save(
+        user=members["engineer"],
+        project=project,
+        code="AC-02",
+        requirement=fsr,
+        unit="cases",
+        allowed_failure_probability=1e-3,
+        confidence=0.95,
+        kpi="min_ttc",
+        comparator=">",
+        threshold=1.0,
+        description="stopped vehicle",
+    )
+
+
+@pytest.fixture
+def campaign(project, members, criterion):
+    scenario = Scenario.objects.create(
+        project=project, name="ccrs", file_name="ccrs.xosc", sha256="0" * 64
+    )
+    scenario.requirements.add(criterion.requirement)
+    space = services.space_create(
+        user=members["engineer"],
+        project=project,
+        scenario=scenario,
+        name="grid",
+        ranges={"ego_speed": [20, 50, 10], "initial_gap": [30, 60, 15]},
+        method="grid",
+        n=100,
+        fixed={"scenario": "ccrs"},
+    )
+    return services.campaign_create(
+        user=members["engineer"],
+        project=project,
+        name="CCRs",
+        spaces=[space],
+        criteria=[criterion],
+        shard_size=5,
+    )
+
+
+def statement(entry):
+    return json.loads(base64.b64decode(json.loads(bytes(entry.envelope))["payload"]))
+
+
+def test_a_run_computes_every_case_once_and_records_its_verdicts(
+    project, members, campaign, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        run = services.run_start(user=members["engineer"], campaign=campaign)
+    run.refresh_from_db()
+    assert run.status == "succeeded", run.error
+    assert run.cases_total == len(campaign.spaces.get().cases) == CaseResult.objects.count()
+    assert run.shards_total == (run.cases_total + 4) // 5
+    verdict = Verdict.objects.get(run=run)
+    assert verdict.trials == run.cases_total
+    failing = sum(
+        1
+        for k in CaseResult.objects.filter(run=run).values_list("kpis", flat=True)
+        if k["collision"] or k["min_ttc"] is None or k["min_ttc"] <= 1.0
+    )
+    assert verdict.failures == failing
+    # One failure among a dozen cases already puts the lower bound above 1e-3; without any,
+    # a dozen cases are far too few to show 1e-3 (2,995 would be needed).
+    assert verdict.verdict == ("fail" if failing else "inconclusive")
+    body = statement(run.entry)
+    assert body["predicateType"].endswith("/validation-result/v1")
+    assert body["predicate"]["inputs"]["seed"] == 0
+    assert {s["name"].rsplit(":", 1)[1] for s in body["subject"]} == {"results", "verdicts"}
+    verification = Verification.objects.get(requirement__code="FSR-010")
+    assert verification.result == verdict.verdict and verification.entry == run.entry
+    assert verify_project(project).ok
+
+
+def test_a_redelivered_shard_adds_nothing(
+    project, members, campaign, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        run = services.run_start(user=members["engineer"], campaign=campaign)
+    assert len(callbacks) == run.shards_total
+    services.run_shard(run.pk, 0)
+    services.run_shard(run.pk, 0)  # the same message delivered again
+    first = CaseResult.objects.filter(run=run).count()
+    assert first == 5
+    for shard in range(run.shards_total):
+        services.run_shard(run.pk, shard)
+    services.run_shard(run.pk, 1)  # after the end: nothing changes
+    run.refresh_from_db()
+    assert run.status == "succeeded"
+    assert CaseResult.objects.filter(run=run).count() == run.cases_total
+    assert Verdict.objects.filter(run=run).count() == 1
+    assert LogEntry.objects.filter(project=project, kind="validation-result").count() == 1
+
+
+def test_a_cancelled_run_records_no_verdict(
+    project, members, campaign, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=False):
+        run = services.run_start(user=members["engineer"], campaign=campaign)
+    services.run_cancel(user=members["engineer"], run=run)
+    for shard in range(run.shards_total):
+        assert services.run_shard(run.pk, shard) == "cancelled"
+    assert not Verdict.objects.exists()
+    assert not CaseResult.objects.exists()
+
+
+def test_a_corrupt_drive_fails_the_run_and_records_no_pass(
+    project, members, criterion, tmp_path, django_capture_on_commit_callbacks
+):
+    bad = tmp_path / "broken.parquet"
+    bad.write_bytes(b"PAR1 this is not parquet")
+    scenario = Scenario.objects.create(
+        project=project, name="replay", file_name="-", sha256="1" * 64
+    )
+    space = services.ParameterSpace.objects.create(
+        scenario=scenario,
+        name="drives",
+        kind="drives",
+        ranges={"drives": True},
+        cases=[{"uri": bad.as_uri()}],
+    )
+    campaign = services.campaign_create(
+        user=members["engineer"],
+        project=project,
+        name="Replay",
+        spaces=[space],
+        criteria=[criterion],
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        run = services.run_start(user=members["engineer"], campaign=campaign)
+    run.refresh_from_db()
+    assert run.status == "failed"
+    assert "broken.parquet" in run.error or "parquet" in run.error.lower()
+    assert not Verdict.objects.exists()
+    assert not Verification.objects.exists()
+
+
+def test_a_viewer_cannot_start_a_run(members, campaign):
+    from django.core.exceptions import PermissionDenied
+
+    with pytest.raises(PermissionDenied):
+        services.run_start(user=members["viewer"], campaign=campaign)
+    assert not Run.objects.exists()
+
+
+def test_run_campaign_prints_its_verdicts(ledger_transactional_db, project, members, campaign):
+    out = StringIO()
+    call_command(
+        "run_campaign",
+        "--project",
+        "AEB",
+        "--campaign",
+        "CCRs",
+        "--json",
+        "--timeout",
+        "120",
+        "--user",
+        members["engineer"].username,
+        stdout=out,
+    )
+    summary = json.loads(out.getvalue())
+    assert summary["status"] == "succeeded"
+    assert summary["cases"] == campaign.spaces.get().cases.__len__()
+    (verdict,) = summary["verdicts"]
+    assert verdict["criterion"] == "AC-02"
+    assert verdict["verdict"] in ("pass", "fail", "inconclusive")
+    assert verdict["trials"] == summary["cases"]
+
+
+def test_import_scenarios_expands_the_esmini_cut_in_to_12_cases(project, members):
+    path = shared_path("data", "real", "openscenario", "esmini", "cut-in_parameter_set.xosc")
+    out = StringIO()
+    call_command(
+        "import_scenarios",
+        str(path),
+        "--project",
+        "AEB",
+        "--json",
+        "--user",
+        members["engineer"].username,
+        stdout=out,
+    )
+    assert json.loads(out.getvalue()) == {"scenarios": 1, "cases": 12, "discarded": 0}
+    scenario = Scenario.objects.get(project=project)
+    assert scenario.name == "cut-in"
+    assert len(scenario.spaces.get().cases) == 12
+
+
+def test_import_scenarios_refuses_hostile_xml(project, members, tmp_path):
+    hostile = tmp_path / "evil.xosc"
+    hostile.write_text(
+        '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><OpenSCENARIO>&a;</OpenSCENARIO>'
+    )
+    with pytest.raises(CommandError):
+        call_command(
+            "import_scenarios",
+            str(hostile),
+            "--project",
+            "AEB",
+            "--user",
+            members["engineer"].username,
+        )
+    assert not Scenario.objects.exists()
+    assert not LogEntry.objects.exists()

@@ -1,0 +1,72 @@
+import time
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from projects.cli import add_actor_arguments, dump, resolve_actor, resolve_project
+from validation.models import Campaign, RunStatus
+from validation.services import run_start
+
+FINAL = {RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED}
+
+
+class Command(BaseCommand):
+    help = "Run a validation campaign and wait for its verdicts."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--project", required=True)
+        parser.add_argument("--campaign", required=True)
+        parser.add_argument("--executor", choices=["local", "spark", "sagemaker"])
+        parser.add_argument("--timeout", type=float, default=3600, help="seconds to wait")
+        parser.add_argument("--json", action="store_true")
+        add_actor_arguments(parser)
+
+    def handle(self, *args, **options):
+        project = resolve_project(options["project"])
+        user = resolve_actor(options["user"])
+        campaign = Campaign.objects.filter(project=project, name=options["campaign"]).first()
+        if campaign is None:
+            raise CommandError(f"no campaign named {options['campaign']!r} in {project.key}")
+        try:
+            run = run_start(user=user, campaign=campaign, executor=options["executor"])
+        except ValidationError as exc:
+            raise CommandError("; ".join(exc.messages)) from exc
+        deadline = time.monotonic() + options["timeout"]
+        run.refresh_from_db()
+        while run.status not in FINAL:
+            if time.monotonic() > deadline:
+                raise CommandError(f"run {run.pk} still {run.status} after {options['timeout']} s")
+            time.sleep(0.5)
+            run.refresh_from_db()
+        verdicts = [
+            {
+                "criterion": v.criterion.code,
+                "verdict": v.verdict,
+                "failures": v.failures,
+                "trials": v.trials,
+                "upper_bound": v.upper_bound,
+                "progress": v.progress,
+            }
+            for v in run.verdicts.select_related("criterion").order_by("criterion__code")
+        ]
+        summary = {
+            "run": run.pk,
+            "status": run.status,
+            "cases": run.results.count(),
+            "verdicts": verdicts,
+            "error": run.error or None,
+            "ledger_entry": run.entry.index if run.entry_id else None,
+        }
+        if options["json"]:
+            self.stdout.write(dump(summary))
+        else:
+            self.stdout.write(
+                f"run {run.pk} of {campaign.name}: {run.status}, {summary['cases']} cases"
+            )
+            for v in verdicts:
+                self.stdout.write(
+                    f"  {v['criterion']}: {v['verdict']} ({v['failures']} of "
+                    f"{v['trials']} failing, upper bound {v['upper_bound']:.3g})"
+                )
+        if run.status != RunStatus.SUCCEEDED:
+            raise CommandError(f"run {run.pk} {run.status}: {run.error}")

@@ -1,0 +1,435 @@
+"""Every write of the validation app: scenarios, campaigns, runs and their results.
+
+A run is split into shards of cases; each shard is a Celery task (``validation.tasks``) that
+computes KPIs through an executor and stores one :class:`CaseResult` per case, unique per run,
+so a redelivered or retried shard never duplicates a result. The shard that completes the run
+computes the verdicts, records the run in the ledger (an in-toto statement whose subjects are its
+outputs and whose predicate names the digests of every input) and updates the verification
+status of the linked requirements.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from compliance import services as compliance_services
+from compliance.models import AcceptanceCriterion
+from evidence import ledger
+from evidence.ledger import Record, Subject
+from evidence.models import Artifact, EntryKind
+from evidence.verify import canonical_json
+from projects.models import Project
+from projects.permissions import Action, require
+from validation import openscenario, sampling
+from validation.executors import ExecutorError, get_executor
+from validation.models import (
+    Campaign,
+    CaseResult,
+    ParameterSpace,
+    Run,
+    RunStatus,
+    Sampling,
+    Scenario,
+    Verdict,
+)
+from validation.verdicts import CriterionSpec, judge_cases, judge_exposure
+
+logger = logging.getLogger(__name__)
+
+
+def _digest(data) -> str:
+    return hashlib.sha256(canonical_json(data)).hexdigest()
+
+
+# --- Scenarios ---------------------------------------------------------------------------------
+
+
+def scenario_import(*, user, project: Project, path: Path, seed: int | None = None) -> dict:
+    """Import an OpenSCENARIO file: a logical scenario, or a distribution with its scenario.
+
+    Returns ``{"scenarios": n, "cases": n, "discarded": n}``. Hostile or malformed XML, an
+    undeclared parameter or a distribution over an unknown parameter raise ``ValidationError``
+    and nothing is written.
+    """
+    require(user, project, Action.EDIT)
+    data = Path(path).read_bytes()
+    try:
+        if b"ParameterValueDistribution" in data:
+            expansion = openscenario.expand(data, seed=seed, base_dir=Path(path).parent)
+        else:
+            expansion = openscenario.expand(data, seed=seed)
+    except openscenario.ScenarioError as exc:
+        raise ValidationError({"file": f"{Path(path).name}: {exc}"}) from exc
+    logical = expansion.scenario
+    name = Path(logical.file_name or path).stem
+    scenario_bytes = logical.path.read_bytes() if logical.path else data
+    with transaction.atomic():
+        scenario, _ = Scenario.objects.update_or_create(
+            project=project,
+            name=name,
+            defaults={
+                "file_name": Path(logical.file_name or path).name,
+                "sha256": hashlib.sha256(scenario_bytes).hexdigest(),
+                "parameters": [
+                    {"name": p.name, "type": p.type, "default": p.value}
+                    for p in logical.parameters.values()
+                ],
+            },
+        )
+        space, _ = ParameterSpace.objects.update_or_create(
+            scenario=scenario,
+            name=Path(path).stem,
+            defaults={
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "kind": "stochastic" if expansion.seed is not None else "deterministic",
+                "cases": expansion.cases,
+                "discarded": expansion.discarded,
+                "seed": expansion.seed,
+            },
+        )
+        ledger.append(
+            project,
+            [
+                Record(
+                    EntryKind.CHANGE,
+                    [Subject(f"scenario:{name}", scenario.sha256)],
+                    {
+                        "file": scenario.file_name,
+                        "space": space.name,
+                        "spaceSha256": space.sha256,
+                        "cases": len(space.cases),
+                        "discarded": space.discarded,
+                    },
+                )
+            ],
+            user=user,
+        )
+    return {"scenarios": 1, "cases": len(expansion.cases), "discarded": expansion.discarded}
+
+
+@transaction.atomic
+def space_create(
+    *,
+    user,
+    project: Project,
+    scenario: Scenario,
+    name: str,
+    ranges: dict,
+    method: str,
+    n: int,
+    seed: int = 0,
+    fixed: dict | None = None,
+) -> ParameterSpace:
+    """Sample concrete cases over parameter ranges: ``grid``, ``random`` or ``lhs``."""
+    require(user, project, Action.EDIT)
+    try:
+        if method == Sampling.GRID:
+            cases = sampling.grid(ranges, cap=n, seed=seed)
+        elif method == Sampling.RANDOM:
+            cases = sampling.random_sample(ranges, n, seed=seed)
+        elif method == Sampling.LHS:
+            cases = sampling.latin_hypercube(ranges, n, seed=seed)
+        else:
+            raise ValidationError({"method": "Use grid, random or lhs."})
+    except sampling.SamplingError as exc:
+        raise ValidationError({"ranges": str(exc)}) from exc
+    cases = [{**(fixed or {}), **case} for case in cases]
+    space, _ = ParameterSpace.objects.update_or_create(
+        scenario=scenario,
+        name=name,
+        defaults={
+            "kind": method,
+            "ranges": ranges,
+            "cases": cases,
+            "seed": seed,
+            "sha256": _digest({"ranges": ranges, "method": method, "seed": seed, "n": n}),
+        },
+    )
+    return space
+
+
+# --- Campaigns and runs ------------------------------------------------------------------------
+
+
+@transaction.atomic
+def campaign_create(
+    *,
+    user,
+    project: Project,
+    name: str,
+    spaces: list[ParameterSpace],
+    criteria: list[AcceptanceCriterion],
+    executor: str = "local",
+    sut_commit: str = "",
+    model: Artifact | None = None,
+    dataset: Artifact | None = None,
+    cap: int = 10_000,
+    seed: int = 0,
+    shard_size: int = 500,
+    description: str = "",
+) -> Campaign:
+    require(user, project, Action.EDIT)
+    if any(s.scenario.project_id != project.pk for s in spaces):
+        raise ValidationError({"spaces": "Every scenario must belong to this project."})
+    if any(c.project_id != project.pk for c in criteria):
+        raise ValidationError({"criteria": "Every criterion must belong to this project."})
+    campaign = Campaign(
+        project=project,
+        name=name,
+        executor=executor,
+        sut_commit=sut_commit,
+        model=model,
+        dataset=dataset,
+        cap=cap,
+        seed=seed,
+        shard_size=shard_size,
+        description=description,
+        created_by=user,
+    )
+    campaign.full_clean()
+    campaign.save()
+    campaign.spaces.set(spaces)
+    campaign.criteria.set(criteria)
+    return campaign
+
+
+def campaign_cases(campaign: Campaign) -> list[dict]:
+    """The concrete cases of a campaign, capped; case ids are stable across runs."""
+    cases = []
+    for space in campaign.spaces.select_related("scenario").order_by("id"):
+        drives = space.ranges.get("drives") if isinstance(space.ranges, dict) else None
+        for number, params in enumerate(space.cases):
+            case_id = f"{space.scenario.name}/{space.name}/{number:06d}"
+            if drives:
+                source = {"kind": "drive", "uri": params["uri"]}
+            else:
+                source = {"kind": "simulate", "seed": campaign.seed * 1_000_003 + number}
+            cases.append(
+                {
+                    "case_id": case_id,
+                    "scenario": space.scenario.name,
+                    "params": params,
+                    "source": source,
+                }
+            )
+    return cases[: campaign.cap]
+
+
+def run_start(*, user, campaign: Campaign, executor: str | None = None) -> Run:
+    """Queue a run; its shards are scheduled once the transaction has committed."""
+    from validation.tasks import run_shard_task
+
+    project = campaign.project
+    require(user, project, Action.RUN)
+    executor = executor or campaign.executor
+    get_executor(executor) if executor == "local" else None  # unknown names fail before writing
+    cases = campaign_cases(campaign)
+    if not cases:
+        raise ValidationError({"campaign": f"{campaign.name} has no cases to run."})
+    shards = (len(cases) + campaign.shard_size - 1) // campaign.shard_size
+    inputs = {
+        "scenarios": sorted(
+            {s.scenario.sha256 for s in campaign.spaces.select_related("scenario")}
+        ),
+        "spaces": sorted(s.sha256 for s in campaign.spaces.all()),
+        "dataset": campaign.dataset.sha256 if campaign.dataset else None,
+        "model": campaign.model.sha256 if campaign.model else None,
+        "commit": campaign.sut_commit or None,
+        "seed": campaign.seed,
+        "cases": _digest(cases),
+    }
+    with transaction.atomic():
+        run = Run.objects.create(
+            campaign=campaign,
+            executor=executor,
+            cases_total=len(cases),
+            shards_total=shards,
+            inputs=inputs,
+            started_by=user,
+        )
+        for shard in range(shards):
+            transaction.on_commit(lambda s=shard: run_shard_task.delay(run.pk, s))
+    return run
+
+
+@transaction.atomic
+def run_cancel(*, user, run: Run) -> Run:
+    require(user, run.campaign.project, Action.RUN)
+    run = Run.objects.select_for_update().get(pk=run.pk)
+    if run.status in (RunStatus.QUEUED, RunStatus.RUNNING):
+        run.status = RunStatus.CANCELLED
+        run.finished_at = timezone.now()
+        run.save(update_fields=["status", "finished_at"])
+    return run
+
+
+def shard_cases(run: Run, shard: int) -> list[dict]:
+    size = run.campaign.shard_size
+    return campaign_cases(run.campaign)[shard * size : (shard + 1) * size]
+
+
+def run_shard(run_id: int, shard: int) -> str:
+    """Compute and store one shard's results; finish the run when it was the last shard.
+
+    Safe to call again for the same shard (a redelivered task): results already stored are
+    kept and nothing is added twice.
+    """
+    run = Run.objects.select_related("campaign").get(pk=run_id)
+    if run.status in (RunStatus.CANCELLED, RunStatus.FAILED, RunStatus.SUCCEEDED):
+        return run.status
+    if run.status == RunStatus.QUEUED:
+        Run.objects.filter(pk=run_id, status=RunStatus.QUEUED).update(status=RunStatus.RUNNING)
+    if not CaseResult.objects.filter(run=run, shard=shard).exists():
+        cases = shard_cases(run, shard)
+        executor = get_executor(run.executor)
+        try:
+            handle = executor.submit(run.pk, shard, cases)
+            state = executor.poll(handle)
+            if state != "succeeded":
+                raise ExecutorError(f"shard {shard} ended {state}")
+            results = executor.collect(handle)
+        except ExecutorError as exc:
+            run_fail(run.pk, f"shard {shard}: {exc}")
+            return RunStatus.FAILED
+        by_id = {c["case_id"]: c for c in cases}
+        missing = sorted(set(by_id) - set(results))
+        if missing:
+            run_fail(run.pk, f"shard {shard}: no KPIs for {len(missing)} cases, e.g. {missing[0]}")
+            return RunStatus.FAILED
+        CaseResult.objects.bulk_create(
+            [
+                CaseResult(
+                    run=run,
+                    shard=shard,
+                    case_id=cid,
+                    scenario=by_id[cid]["scenario"],
+                    params=by_id[cid]["params"],
+                    kpis=results[cid],
+                )
+                for cid in by_id
+            ],
+            ignore_conflicts=True,
+            batch_size=1000,
+        )
+    return _maybe_finish(run.pk)
+
+
+def run_fail(run_id: int, message: str) -> None:
+    """Mark a run failed with the reason; no verdict is recorded for a failed run."""
+    Run.objects.filter(pk=run_id, status__in=[RunStatus.QUEUED, RunStatus.RUNNING]).update(
+        status=RunStatus.FAILED, error=message[:5000], finished_at=timezone.now()
+    )
+
+
+def _maybe_finish(run_id: int) -> str:
+    with transaction.atomic():
+        run = Run.objects.select_for_update().select_related("campaign__project").get(pk=run_id)
+        if run.status != RunStatus.RUNNING:
+            return run.status
+        done = CaseResult.objects.filter(run=run).values("shard").distinct().count()
+        if done < run.shards_total:
+            return run.status
+        _finish(run)
+        return run.status
+
+
+def _criterion_spec(ac: AcceptanceCriterion) -> CriterionSpec:
+    return CriterionSpec(
+        code=ac.code,
+        unit=ac.unit,
+        confidence=ac.confidence,
+        allowed_probability=ac.allowed_failure_probability,
+        allowed_rate=ac.hazardous_behaviour_rate,
+        kpi=ac.kpi,
+        comparator=ac.comparator,
+        threshold=ac.threshold,
+        target=ac.validation_target,
+    )
+
+
+def _finish(run: Run) -> None:
+    """Verdicts, the ledger statement and requirement verification, in one transaction."""
+    campaign = run.campaign
+    project = campaign.project
+    results = list(
+        CaseResult.objects.filter(run=run)
+        .order_by("case_id")
+        .values_list("case_id", "scenario", "kpis")
+    )
+    verdicts = []
+    for ac in campaign.criteria.select_related("requirement").order_by("code"):
+        spec = _criterion_spec(ac)
+        scoped = _cases_for(ac, results)
+        if ac.unit == "cases":
+            outcome = judge_cases(spec, [k for _, _, k in scoped])
+        else:
+            events = sum(int(k.get("events", 0) or 0) for _, _, k in scoped)
+            field = "distance_km" if ac.unit == "km" else "duration_h"
+            exposure = sum(float(k.get(field) or 0.0) for _, _, k in scoped)
+            outcome = judge_exposure(spec, events, exposure, len(scoped))
+        verdicts.append((ac, outcome))
+    outputs = {
+        "results": _digest([[c, k] for c, _, k in results]),
+        "verdicts": _digest([v.as_json() for _, v in verdicts]),
+    }
+    record = Record(
+        EntryKind.VALIDATION_RESULT,
+        [
+            Subject(f"run:{campaign.name}:{run.pk}:results", outputs["results"]),
+            Subject(f"run:{campaign.name}:{run.pk}:verdicts", outputs["verdicts"]),
+        ],
+        {
+            "campaign": campaign.name,
+            "run": run.pk,
+            "executor": run.executor,
+            "cases": len(results),
+            "inputs": run.inputs,
+            "verdicts": [v.as_json() for _, v in verdicts],
+        },
+    )
+    (entry,) = ledger.append(project, [record], user=run.started_by)
+    for ac, outcome in verdicts:
+        Verdict.objects.create(
+            run=run,
+            criterion=ac,
+            verdict=outcome.verdict,
+            failures=outcome.failures,
+            trials=outcome.trials,
+            exposure=outcome.exposure,
+            upper_bound=outcome.upper_bound,
+            target=outcome.target,
+            progress=outcome.progress,
+        )
+        if ac.requirement_id:
+            compliance_services.verification_record(
+                user=run.started_by,
+                project=project,
+                requirement=ac.requirement,
+                method=f"campaign {campaign.name}",
+                result=outcome.verdict,
+                summary=f"run {run.pk}: {outcome.failures}/{outcome.trials} failing, "
+                f"upper bound {outcome.upper_bound:.3g} at {ac.confidence:.0%}",
+                entry=entry,
+            )
+    run.status = RunStatus.SUCCEEDED
+    run.entry = entry
+    run.finished_at = timezone.now()
+    run.save(update_fields=["status", "entry", "finished_at"])
+
+
+def _cases_for(ac: AcceptanceCriterion, results: list) -> list:
+    """The cases that bear on a criterion: those of scenarios linked to its requirement, or
+    every case of the run when no scenario names that requirement."""
+    if not ac.requirement_id:
+        return results
+    names = set(
+        Scenario.objects.filter(requirements=ac.requirement_id).values_list("name", flat=True)
+    )
+    scoped = [r for r in results if r[1] in names]
+    return scoped if names else results

@@ -1,0 +1,21 @@
+"""Celery entry points of the validation app: ids in, a service does the work."""
+
+from celery import shared_task
+from django.db import OperationalError
+
+from validation import services
+
+
+@shared_task(
+    name="validation.run_shard",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(OperationalError, ConnectionError, TimeoutError),
+    retry_backoff=2,
+    retry_backoff_max=60,
+    max_retries=5,
+)
+def run_shard_task(run_id: int, shard: int) -> str:
+    """One shard of a run. Acknowledged only when done: a worker killed mid-shard leaves the
+    message to be delivered again, and the unique case results make the rerun harmless."""
+    return services.run_shard(run_id, shard)
