@@ -1114,8 +1114,10 @@ def test_the_fast_path_writes_exactly_what_the_general_serializer_writes():
             return rng.choice(["", "plain", "caf\u00e9", "line\nbreak"])
         if pick == 6:
             return [value(depth + 1) for _ in range(rng.randrange(4))]
-        return {rng.choice(["a", "B", "_type", "z1", "subject", "x y"]): value(depth + 1)
-                for _ in range(rng.randrange(5))}
+        return {
+            rng.choice(["a", "B", "_type", "z1", "subject", "x y"]): value(depth + 1)
+            for _ in range(rng.randrange(5))
+        }
 
     for _ in range(2000):
         obj = value(0)
