@@ -17,6 +17,7 @@ install: $(STAMP)
 demo: $(STAMP)
 	DEBUG=1 $(PY) manage.py migrate --noinput
 	DEBUG=1 $(PY) manage.py seed_demo
+	DEBUG=1 $(PY) manage.py run_campaign --project AEB --campaign AEB-demo --user erin
 	DEBUG=1 $(PY) manage.py verify_ledger --project AEB
 	@echo
 	@echo "Demo ready. Run 'make serve', open http://127.0.0.1:8000/admin/ or /api/docs/"

@@ -16,6 +16,7 @@ from compliance.models import Baseline
 from compliance.services import baseline_freeze
 from projects.models import Membership, Project, Role
 from reports.demo_safety_case import seed_safety_case
+from reports.demo_validation import seed_campaign
 
 DEMO_KEY = "AEB"
 DEMO_PASSWORD_ENV = "SAFECASE_DEMO_PASSWORD"
@@ -76,6 +77,10 @@ def seed_demo() -> SeedReport:
     notes = seed_safety_case(project)
     if notes:
         report.created.append("safety case (item, HARA, goals, requirements, SOTIF, approvals)")
+        report.notes.extend(notes)
+    notes = seed_campaign(project)
+    if notes:
+        report.created.append("validation scenarios and the demo campaign")
         report.notes.extend(notes)
     if not Baseline.objects.filter(project=project, name=DEMO_BASELINE).exists():
         sam = User.objects.get(username="sam")

@@ -371,6 +371,20 @@ def seed_safety_case(project: Project) -> list[str]:
         threshold=10.0,
         description="Crossing pedestrian up to 40 km/h: impact speed below 10 km/h",
     )
+    services.acceptance_criterion_save(
+        user=sam,
+        project=project,
+        code="AC-04",
+        goal=goals["SG-02"],
+        requirement=reqs["TSR-010"],
+        unit="cases",
+        allowed_failure_probability=5e-2,
+        confidence=0.90,
+        kpi="min_distance",
+        comparator=">",
+        threshold=0.0,
+        description="Stopped vehicle from 10 to 50 km/h: no collision",
+    )
     # A verification, then a change of the requirement: the link and the evidence turn stale.
     services.verification_record(
         user=erin,

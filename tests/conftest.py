@@ -102,3 +102,20 @@ def ledger_transactional_db(transactional_db):
         call_command("flush", interactive=False, verbosity=0)
     finally:
         install_triggers(connection)
+
+
+@pytest.fixture(autouse=True)
+def celery_eager(request):
+    """Tasks run in-process in tests, even when CELERY_BROKER_URL names a real broker.
+
+    Tests marked ``broker`` start a real worker and send real messages instead.
+    """
+    from config.celery import app
+
+    if request.node.get_closest_marker("broker"):
+        yield
+        return
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous

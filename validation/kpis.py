@@ -297,6 +297,19 @@ def _numeric(table: Any, name: str, dtype: Any) -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=dtype)
 
 
+def _take(table: Any, name: str, idx: np.ndarray) -> np.ndarray:
+    """Float values of column ``name`` at row positions ``idx``."""
+    col = _column(table, name)
+    if isinstance(col, np.ndarray):
+        return np.asarray(col[idx], dtype=np.float64)
+    if hasattr(col, "take") and hasattr(col, "null_count"):
+        taken = col.take(idx)
+        if hasattr(taken, "combine_chunks"):
+            taken = taken.combine_chunks()
+        return np.asarray(taken.to_numpy(zero_copy_only=False), dtype=np.float64)
+    return np.asarray(col, dtype=np.float64)[idx]
+
+
 def _case_codes(table: Any) -> tuple[np.ndarray, list[Any]]:
     """Integer code per row and the case id of each code (dictionary encoding)."""
     import pyarrow as pa
@@ -357,7 +370,9 @@ def case_kpis(
 
     ``table`` is a ``pyarrow.Table`` or a dict of numpy arrays with the columns of
     ``validation.lake.TRACK_SCHEMA`` (only :data:`KPI_COLUMNS` are read). Each case needs one ego
-    row (``is_ego``) per time step; rows of the same case and the same ``t`` form one time step.
+    row (``is_ego``) per time step; rows of the same case and the same ``t`` (exact equality)
+    form one time step. Cases without an ego row are left out. Input grouped by case and
+    ordered by time (the lake layout) is read as is; other input is sorted first.
 
     Geometry: the ego heading is the direction of its velocity (carried over while standing). An
     object is a lead candidate when its centre lies ahead along that heading and it is in the
@@ -392,14 +407,22 @@ def case_kpis(
     lane = _numeric(table, "lane_id", None)
     if not np.issubdtype(lane.dtype, np.integer):
         raise KpiError("column 'lane_id' must hold integers")
-    cols = {c: _numeric(table, c, np.float64) for c in ("x", "y", "vx", "vy", "ax", "ay")}
-    length = _numeric(table, "length", np.float64)
+    x = _numeric(table, "x", np.float64)
+    y = _numeric(table, "y", np.float64)
     width = _numeric(table, "width", np.float64)
-    if any(a.size != n for a in (codes, is_ego, lane, length, width, *cols.values())):
+    # vx, vy, ax, ay and length are only needed at a few rows: taken from the table on demand
+    for name in ("vx", "vy", "ax", "ay", "length"):
+        col = _column(table, name)
+        if getattr(col, "null_count", 0):
+            raise KpiError(f"column {name!r} contains nulls")
+        if len(col) != n:
+            raise KpiError("track columns differ in length")
+    if any(a.size != n for a in (codes, is_ego, lane, x, y, width)):
         raise KpiError("track columns differ in length")
 
     # Rows must come grouped by case and in time order within a case (the lake layout);
     # other input is sorted first.
+    order: np.ndarray | None = None
     case_change = codes[1:] != codes[:-1]
     n_cases = int(np.count_nonzero(np.bincount(codes)))
     grouped = int(np.count_nonzero(case_change)) + 1 == n_cases
@@ -409,11 +432,14 @@ def case_kpis(
         same = c_sorted[1:] == c_sorted[:-1]
         if not bool(np.all(~same | (t_sorted[1:] >= t_sorted[:-1]))):
             order = np.lexsort((t, codes))
-        codes, t, is_ego, lane, length, width = (
-            a[order] for a in (codes, t, is_ego, lane, length, width)
+        codes, t, is_ego, lane, x, y, width = (
+            a[order] for a in (codes, t, is_ego, lane, x, y, width)
         )
-        cols = {k: v[order] for k, v in cols.items()}
         case_change = codes[1:] != codes[:-1]
+
+    def take(name: str, idx: np.ndarray) -> np.ndarray:
+        """Values of a column at positions ``idx`` of the (sorted) rows."""
+        return _take(table, name, idx if order is None else order[idx])
 
     # Time steps: runs of equal (case, t).
     new_step = np.empty(n, dtype=np.bool_)
@@ -422,6 +448,7 @@ def case_kpis(
     new_step[1:] |= case_change
     step_id = np.cumsum(new_step, dtype=np.int64) - 1
     n_steps = int(step_id[-1]) + 1
+    del new_step, case_change
 
     ego = np.flatnonzero(is_ego)
     ne = ego.size
@@ -437,57 +464,72 @@ def case_kpis(
     e_t = t[ego]
     e_start = np.ones(ne, dtype=np.bool_)
     e_start[1:] = e_case[1:] != e_case[:-1]
-    e_vx, e_vy = cols["vx"][ego], cols["vy"][ego]
+    e_vx, e_vy = take("vx", ego), take("vy", ego)
     cos_h, sin_h = _fill_heading(e_vx, e_vy, e_start)
     e_v = e_vx * cos_h + e_vy * sin_h
-    e_a = cols["ax"][ego] * cos_h + cols["ay"][ego] * sin_h
-
-    # Lead candidates: other objects of the same step, ahead of the ego and in its path, that is
-    # in the ego's lane or with a body overlapping the ego's laterally (a cut-in in progress).
+    e_a = take("ax", ego) * cos_h + take("ay", ego) * sin_h
+    e_len = take("length", ego)
     ego_pos_of_step = np.full(n_steps, -1, dtype=np.int64)
     ego_pos_of_step[ego_step] = np.arange(ne)
-    if ne == n_steps:  # every step has its ego (the usual case): skip the per-row check
-        rows = np.flatnonzero(~is_ego)
-        ep = ego_pos_of_step[step_id[rows]]
-    else:
-        ep_all = ego_pos_of_step[step_id]
-        rows = np.flatnonzero((ep_all >= 0) & ~is_ego)
-        ep = ep_all[rows]
-        del ep_all
-    er = ego[ep]
-    ch, sh = cos_h[ep], sin_h[ep]
-    # in-place arithmetic keeps the number of large temporaries small
-    dx = cols["x"][rows]
-    dx -= cols["x"][er]
-    dy = cols["y"][rows]
-    dy -= cols["y"][er]
-    s = dx * ch
-    tmp = dy * sh
-    s += tmp
-    np.multiply(dy, ch, out=dy)
-    np.multiply(dx, sh, out=dx)
-    np.subtract(dy, dx, out=dy)
-    np.abs(dy, out=dy)  # lateral distance of the centres
-    np.add(width[rows], width[er], out=dx)
-    dx *= 0.5
-    beside = dy < dx  # bodies overlap across the heading
-    in_path = lane[rows] == lane[er]
+
+    def per_step(values: np.ndarray, fill: Any) -> np.ndarray:
+        """Ego values by time step (``fill`` where a step has no ego)."""
+        if ne == n_steps:
+            return values
+        out = np.full(n_steps, fill, dtype=values.dtype)
+        out[ego_step] = values
+        return out
+
+    # Geometry of every row relative to the ego of its step, in the ego's heading frame. Four
+    # scratch buffers are reused (fewer large allocations: they dominate on a cold process).
+    a = np.take(per_step(x[ego], np.nan), step_id)
+    np.subtract(x, a, out=a)  # dx
+    b = np.take(per_step(y[ego], np.nan), step_id)
+    np.subtract(y, b, out=b)  # dy
+    c = np.take(per_step(cos_h, np.nan), step_id)
+    d = np.take(per_step(sin_h, np.nan), step_id)
+    s = a * c  # along the heading (dx cos + dy sin)
+    np.multiply(c, b, out=c)
+    np.multiply(a, d, out=a)
+    np.subtract(c, a, out=c)
+    np.multiply(b, d, out=b)
+    s += b
+    np.abs(c, out=c)  # across the heading
+    del b, d
+    np.take(per_step(width[ego], np.nan), step_id, out=a)
+    a += width
+    a *= 0.5
+    not_ego = ~is_ego
+    beside = c < a  # bodies overlap across the heading
+    beside &= not_ego
+    del a, c
+    # Lead candidates: ahead of the ego and in its path, that is in the ego's lane or with a
+    # body overlapping the ego's across the heading (a cut-in in progress).
+    no_lane = np.iinfo(lane.dtype).min
+    in_path = lane == np.take(per_step(lane[ego], no_lane), step_id)
     in_path |= beside
     in_path &= s > 0.0
+    in_path &= not_ego
+    del not_ego
+
     # Contact: bodies overlapping both across and along the heading (any object, ahead or not).
     ov = np.flatnonzero(beside)
-    del dx, dy, tmp, ch, sh, beside
-    ov = ov[np.abs(s[ov]) <= 0.5 * (length[rows[ov]] + length[er[ov]])]
+    del beside
+    ov_ep = ego_pos_of_step[step_id[ov]]
+    touch = np.abs(s[ov]) <= 0.5 * (take("length", ov) + e_len[ov_ep])
+    ov, ov_ep = ov[touch], ov_ep[touch]
     contact = np.zeros(ne, dtype=np.bool_)
     contact_speed = np.full(ne, -np.inf)
     if ov.size:
-        c_ep, c_row = ep[ov], rows[ov]
-        c_rel = e_v[c_ep] - (cols["vx"][c_row] * cos_h[c_ep] + cols["vy"][c_row] * sin_h[c_ep])
-        contact[c_ep] = True
-        np.maximum.at(contact_speed, c_ep, c_rel)
-    rows, ep, s = rows[in_path], ep[in_path], s[in_path]
-    er = ego[ep]
+        v_other = take("vx", ov) * cos_h[ov_ep] + take("vy", ov) * sin_h[ov_ep]
+        contact[ov_ep] = True
+        np.maximum.at(contact_speed, ov_ep, e_v[ov_ep] - v_other)
+
+    rows = np.flatnonzero(in_path)
+    del in_path
+    s = s[rows]
     r_step = step_id[rows]
+    ep = ego_pos_of_step[r_step]
 
     gap = np.full(ne, np.inf)
     closing = np.zeros(ne)
@@ -505,8 +547,8 @@ def case_kpis(
             lead_idx = idx_min[first]
         lead_row = rows[lead_idx]
         lead_ep = ep[lead_idx]
-        gap[lead_ep] = s[lead_idx] - 0.5 * (length[lead_row] + length[er[lead_idx]])
-        v_lead = cols["vx"][lead_row] * cos_h[lead_ep] + cols["vy"][lead_row] * sin_h[lead_ep]
+        gap[lead_ep] = s[lead_idx] - 0.5 * (take("length", lead_row) + e_len[lead_ep])
+        v_lead = take("vx", lead_row) * cos_h[lead_ep] + take("vy", lead_row) * sin_h[lead_ep]
         closing[lead_ep] = e_v[lead_ep] - v_lead
 
     has_lead = np.isfinite(gap)

@@ -15,7 +15,7 @@ class Scenario(models.Model):
 
     project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="scenarios")
     name = models.CharField(max_length=200)
-    file_name = models.CharField(max_length=300)
+    file_name = models.CharField(max_length=300, blank=True)
     sha256 = models.CharField(max_length=64, help_text="digest of the scenario file")
     parameters = models.JSONField(default=list, help_text="declared parameters and defaults")
     odd_tags = models.JSONField(default=list, blank=True)

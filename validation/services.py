@@ -114,6 +114,42 @@ def scenario_import(*, user, project: Project, path: Path, seed: int | None = No
 
 
 @transaction.atomic
+def scenario_define(
+    *,
+    user,
+    project: Project,
+    name: str,
+    parameters: list[dict],
+    odd_tags: list[str] = (),
+    sotif_area: int | None = None,
+    requirements=(),
+    triggering_conditions=(),
+) -> Scenario:
+    """A logical scenario described in Safecase itself (parameters for the drive simulator)."""
+    require(user, project, Action.EDIT)
+    content = {"name": name, "parameters": parameters, "odd_tags": sorted(odd_tags)}
+    scenario = Scenario(
+        project=project,
+        name=name,
+        file_name="",
+        sha256=_digest(content),
+        parameters=parameters,
+        odd_tags=sorted(odd_tags),
+        sotif_area=sotif_area,
+    )
+    scenario.full_clean()
+    scenario.save()
+    scenario.requirements.set(requirements)
+    scenario.triggering_conditions.set(triggering_conditions)
+    ledger.append(
+        project,
+        [Record(EntryKind.CHANGE, [Subject(f"scenario:{name}", scenario.sha256)], content)],
+        user=user,
+    )
+    return scenario
+
+
+@transaction.atomic
 def space_create(
     *,
     user,
@@ -126,8 +162,13 @@ def space_create(
     seed: int = 0,
     fixed: dict | None = None,
 ) -> ParameterSpace:
-    """Sample concrete cases over parameter ranges: ``grid``, ``random`` or ``lhs``."""
+    """Sample concrete cases over parameter ranges: ``grid``, ``random`` or ``lhs``.
+
+    ``ranges`` is JSON: ``[low, high]`` or ``[low, high, step]`` is a range, ``{"values": [...]}``
+    a discrete set.
+    """
     require(user, project, Action.EDIT)
+    ranges = {name: _dimension(spec) for name, spec in ranges.items()}
     try:
         if method == Sampling.GRID:
             cases = sampling.grid(ranges, cap=n, seed=seed)
@@ -140,6 +181,7 @@ def space_create(
     except sampling.SamplingError as exc:
         raise ValidationError({"ranges": str(exc)}) from exc
     cases = [{**(fixed or {}), **case} for case in cases]
+    ranges = {k: list(v) if isinstance(v, tuple) else {"values": v} for k, v in ranges.items()}
     space, _ = ParameterSpace.objects.update_or_create(
         scenario=scenario,
         name=name,
@@ -152,6 +194,20 @@ def space_create(
         },
     )
     return space
+
+
+def _dimension(spec):
+    if isinstance(spec, dict) and isinstance(spec.get("values"), list) and spec["values"]:
+        return list(spec["values"])
+    if (
+        isinstance(spec, (list, tuple))
+        and len(spec) in (2, 3)
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in spec)
+    ):
+        return tuple(float(v) for v in spec)
+    raise ValidationError(
+        {"ranges": f"{spec!r}: use [low, high], [low, high, step] or {{'values': [...]}}"}
+    )
 
 
 # --- Campaigns and runs ------------------------------------------------------------------------
@@ -424,12 +480,12 @@ def _finish(run: Run) -> None:
 
 
 def _cases_for(ac: AcceptanceCriterion, results: list) -> list:
-    """The cases that bear on a criterion: those of scenarios linked to its requirement, or
-    every case of the run when no scenario names that requirement."""
+    """The cases that bear on a criterion: those of the run's scenarios linked to the
+    criterion's requirement (every case when the criterion names no requirement). A criterion
+    no scenario speaks to gets no cases, and so an inconclusive verdict, never a pass."""
     if not ac.requirement_id:
         return results
     names = set(
         Scenario.objects.filter(requirements=ac.requirement_id).values_list("name", flat=True)
     )
-    scoped = [r for r in results if r[1] in names]
-    return scoped if names else results
+    return [r for r in results if r[1] in names]

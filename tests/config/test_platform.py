@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+from io import StringIO
 from pathlib import Path
 
 import pytest
@@ -133,3 +134,27 @@ def test_the_demo_safety_case_follows_the_rules():
     assert gaps["stale_verifications"] == 1
     assert gaps["release_ready"] is False
     assert verify_project(project).ok
+
+
+def test_the_demo_campaign_gives_every_kind_of_verdict(ledger_transactional_db):
+    from validation.models import Verdict
+
+    call_command("seed_demo")
+    out = StringIO()
+    call_command(
+        "run_campaign",
+        "--project",
+        "AEB",
+        "--campaign",
+        "AEB-demo",
+        "--user",
+        "erin",
+        "--json",
+        stdout=out,
+    )
+    summary = json.loads(out.getvalue())
+    assert summary["status"] == "succeeded"
+    kinds = {v["criterion"]: v["verdict"] for v in summary["verdicts"]}
+    assert set(kinds.values()) == {"pass", "fail", "inconclusive"}
+    assert kinds["AC-03"] == "inconclusive"  # no pedestrian scenario speaks to it: no evidence
+    assert Verdict.objects.count() == len(kinds)

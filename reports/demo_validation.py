@@ -1,0 +1,129 @@
+"""The demo project's validation campaign: AEB test scenarios over simulated drives.
+
+Logical scenarios follow Euro NCAP's car-to-car AEB tests (stopped, slower and braking target)
+and a cut-in; their concrete cases are sampled (a grid for the stopped target, seeded Latin
+hypercubes elsewhere) and simulated by the seeded drive model. When the esmini cut-in from the
+shared real data is beside the checkout it is imported too.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+
+from compliance.models import AcceptanceCriterion, Requirement, TriggeringCondition
+from projects.models import Project
+from validation import services
+from validation.models import Campaign
+
+DEMO_CAMPAIGN = "AEB-demo"
+ESMINI_CUT_IN = ("data", "real", "openscenario", "esmini", "cut-in_parameter_set.xosc")
+
+# name, fixed simulator parameters, sampled ranges [low, high(, step)], method, cases,
+# requirement codes, triggering conditions, ODD tags
+SCENARIOS = [
+    (
+        "CCRs",
+        {"scenario": "ccrs", "target_speed": 0},
+        {"ego_speed": [10, 50, 5], "initial_gap": [20, 60, 5]},
+        "grid",
+        81,
+        ["FSR-010", "TSR-010"],
+        [],
+        ["urban", "rural", "day", "dry", "car"],
+    ),
+    (
+        "CCRm",
+        {"scenario": "ccrm"},
+        {"ego_speed": [30, 80], "target_speed": [10, 20], "initial_gap": [20, 70]},
+        "lhs",
+        80,
+        [],
+        [],
+        ["rural", "motorway", "day", "dry", "car"],
+    ),
+    (
+        "CCRb",
+        {"scenario": "ccrb", "target_decel": 4.0},
+        {"ego_speed": [40, 70], "initial_gap": [12, 40]},
+        "lhs",
+        80,
+        ["FSR-010"],
+        [],
+        ["rural", "motorway", "day", "wet", "car"],
+    ),
+    (
+        "CutIn",
+        {"scenario": "cut_in"},
+        {"ego_speed": [40, 80], "target_speed": [20, 60], "initial_gap": [5, 30]},
+        "lhs",
+        80,
+        ["SOTIF-001"],
+        ["TC-03"],
+        ["motorway", "day", "dry", "car"],
+    ),
+]
+
+
+def seed_campaign(project: Project) -> list[str]:
+    """Define the demo scenarios and campaign once; returns what it did."""
+    if Campaign.objects.filter(project=project, name=DEMO_CAMPAIGN).exists():
+        return []
+    users = get_user_model().objects.in_bulk(["erin", "sam"], field_name="username")
+    erin = users["erin"]
+    spaces = []
+    for name, fixed, ranges, method, n, req_codes, tc_codes, tags in SCENARIOS:
+        scenario = services.scenario_define(
+            user=erin,
+            project=project,
+            name=name,
+            parameters=[{"name": k, "range": v} for k, v in ranges.items()],
+            odd_tags=tags,
+            sotif_area=2 if tc_codes else None,
+            requirements=Requirement.objects.filter(project=project, code__in=req_codes),
+            triggering_conditions=TriggeringCondition.objects.filter(
+                project=project, code__in=tc_codes
+            ),
+        )
+        spaces.append(
+            services.space_create(
+                user=erin,
+                project=project,
+                scenario=scenario,
+                name=f"{name}-{method}",
+                ranges=ranges,
+                method=method,
+                n=n,
+                seed=7,
+                fixed=fixed,
+            )
+        )
+    notes = []
+    shared = Path(settings.BASE_DIR).parent / "shared"
+    esmini = shared.joinpath(*ESMINI_CUT_IN)
+    if esmini.exists():
+        counts = services.scenario_import(user=erin, project=project, path=esmini)
+        scenario = project.scenarios.get(name="cut-in")
+        scenario.requirements.set(Requirement.objects.filter(project=project, code="SOTIF-001"))
+        spaces.append(scenario.spaces.get())
+        notes.append(f"imported the esmini cut-in: {counts['cases']} concrete cases")
+    else:
+        notes.append("the esmini cut-in is not beside the checkout (../shared): skipped")
+    criteria = AcceptanceCriterion.objects.filter(
+        project=project, code__in=["AC-01", "AC-02", "AC-03", "AC-04"]
+    )
+    services.campaign_create(
+        user=erin,
+        project=project,
+        name=DEMO_CAMPAIGN,
+        spaces=spaces,
+        criteria=list(criteria),
+        executor="local",
+        seed=7,
+        shard_size=100,
+        description="AEB car-to-car and cut-in scenarios, simulated drives",
+    )
+    notes.append(f"campaign {DEMO_CAMPAIGN}: {sum(len(s.cases) for s in spaces)} cases")
+    return notes
