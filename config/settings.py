@@ -130,6 +130,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A task a killed worker had taken but not acknowledged is delivered again after this many
+# seconds (Redis); keep it above the longest shard.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
 
 # Where artifacts, dataset manifests and published checkpoints go: file:// or s3://bucket/prefix.
 SAFECASE_STORAGE_URL = env_str("SAFECASE_STORAGE_URL") or (VAR_DIR / "store").as_uri()
@@ -168,6 +171,9 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "RequirementKindEnum": "compliance.models.RequirementKind",
         "LinkKindEnum": "compliance.models.LinkKind",
+        "RequirementStatusEnum": "compliance.models.RequirementStatus",
+        "RunStatusEnum": "validation.models.RunStatus",
+        "ExecutorEnum": "validation.models.Executor",
     },
 }
 

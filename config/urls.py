@@ -11,6 +11,7 @@ api_v1 = [
     path("", include("compliance.api.urls")),
     path("", include("compliance.api.interchange_urls")),
     path("", include("compliance.api.git_urls")),
+    path("", include("validation.api.urls")),
 ]
 
 urlpatterns = [

@@ -1,0 +1,103 @@
+from rest_framework import serializers
+
+from validation.models import Campaign, CaseResult, Executor, Run, Scenario, Verdict
+
+
+class ScenarioOut(serializers.ModelSerializer):
+    requirements = serializers.SlugRelatedField(slug_field="code", many=True, read_only=True)
+    spaces = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Scenario
+        fields = [
+            "name",
+            "file_name",
+            "sha256",
+            "parameters",
+            "odd_tags",
+            "sotif_area",
+            "requirements",
+            "spaces",
+        ]
+
+    def get_spaces(self, scenario) -> list[dict]:
+        return [
+            {"name": s.name, "kind": s.kind, "cases": len(s.cases), "discarded": s.discarded}
+            for s in scenario.spaces.all()
+        ]
+
+
+class CampaignOut(serializers.ModelSerializer):
+    criteria = serializers.SlugRelatedField(slug_field="code", many=True, read_only=True)
+    spaces = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Campaign
+        fields = [
+            "name",
+            "description",
+            "executor",
+            "sampling",
+            "seed",
+            "cap",
+            "shard_size",
+            "sut_commit",
+            "criteria",
+            "spaces",
+            "created_at",
+        ]
+
+    def get_spaces(self, campaign) -> list[str]:
+        return [f"{s.scenario.name}/{s.name}" for s in campaign.spaces.all()]
+
+
+class RunStartIn(serializers.Serializer):
+    executor = serializers.ChoiceField(choices=Executor.choices, required=False)
+
+
+class VerdictOut(serializers.ModelSerializer):
+    criterion = serializers.CharField(source="criterion.code")
+
+    class Meta:
+        model = Verdict
+        fields = [
+            "criterion",
+            "verdict",
+            "failures",
+            "trials",
+            "exposure",
+            "upper_bound",
+            "target",
+            "progress",
+        ]
+
+
+class RunOut(serializers.ModelSerializer):
+    campaign = serializers.CharField(source="campaign.name")
+    cases_done = serializers.IntegerField(read_only=True, default=0)
+    verdicts = VerdictOut(many=True, read_only=True)
+    entry = serializers.IntegerField(source="entry.index", default=None)
+
+    class Meta:
+        model = Run
+        fields = [
+            "id",
+            "campaign",
+            "status",
+            "executor",
+            "cases_total",
+            "cases_done",
+            "shards_total",
+            "error",
+            "inputs",
+            "entry",
+            "verdicts",
+            "created_at",
+            "finished_at",
+        ]
+
+
+class CaseResultOut(serializers.ModelSerializer):
+    class Meta:
+        model = CaseResult
+        fields = ["case_id", "scenario", "shard", "params", "kpis"]

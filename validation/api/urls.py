@@ -1,0 +1,14 @@
+from django.urls import path
+
+from validation.api import views as v
+
+p = "projects/<str:key>/"
+urlpatterns = [
+    path(f"{p}scenarios/", v.ScenarioListApi.as_view(), name="scenarios"),
+    path(f"{p}campaigns/", v.CampaignListApi.as_view(), name="campaigns"),
+    path(f"{p}campaigns/<str:name>/runs/", v.RunStartApi.as_view(), name="campaign-run"),
+    path(f"{p}runs/", v.RunListApi.as_view(), name="runs"),
+    path(f"{p}runs/<int:pk>/", v.RunDetailApi.as_view(), name="run"),
+    path(f"{p}runs/<int:pk>/cancel/", v.RunCancelApi.as_view(), name="run-cancel"),
+    path(f"{p}runs/<int:pk>/results/", v.RunResultsApi.as_view(), name="run-results"),
+]
