@@ -130,6 +130,13 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Celery beat: campaigns that watch a data-lake prefix poll it this often (seconds).
+CELERY_BEAT_SCHEDULE = {
+    "watch-lake": {
+        "task": "validation.watch_lake",
+        "schedule": float(env_int("SAFECASE_WATCH_INTERVAL", 30)),
+    },
+}
 # A task a killed worker had taken but not acknowledged is delivered again after this many
 # seconds (Redis); keep it above the longest shard.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}

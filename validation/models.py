@@ -86,6 +86,11 @@ class Campaign(models.Model):
     executor = models.CharField(max_length=16, choices=Executor.choices, default=Executor.LOCAL)
     criteria = models.ManyToManyField(AcceptanceCriterion, related_name="campaigns")
     shard_size = models.PositiveIntegerField(default=500)
+    watch_uri = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="run on every new Parquet drive that lands under this file:// or s3:// prefix",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
@@ -117,6 +122,7 @@ class Run(models.Model):
     shards_total = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
     inputs = models.JSONField(default=dict, help_text="digests of everything the run used")
+    cases = models.JSONField(default=list, help_text="the concrete cases of this run")
     job_name = models.CharField(max_length=200, blank=True)
     entry = models.OneToOneField(
         LogEntry, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -132,6 +138,22 @@ class Run(models.Model):
 
     def __str__(self) -> str:
         return f"run {self.pk} of {self.campaign}"
+
+
+class LandedDrive(models.Model):
+    """A drive file seen under a watched prefix, and the run it triggered."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="landed")
+    key = models.CharField(max_length=1000)
+    size = models.BigIntegerField()
+    seen_at = models.DateTimeField(auto_now_add=True)
+    run = models.ForeignKey(Run, null=True, blank=True, on_delete=models.SET_NULL)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["campaign", "key"], name="landed_once")]
+
+    def __str__(self) -> str:
+        return self.key
 
 
 class CaseResult(models.Model):

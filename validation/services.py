@@ -255,10 +255,12 @@ def campaign_create(
     return campaign
 
 
-def campaign_cases(campaign: Campaign) -> list[dict]:
-    """The concrete cases of a campaign, capped; case ids are stable across runs."""
+def campaign_cases(campaign: Campaign, spaces=None) -> list[dict]:
+    """The concrete cases of a campaign (or of some of its spaces), capped; case ids are
+    stable across runs."""
     cases = []
-    for space in campaign.spaces.select_related("scenario").order_by("id"):
+    spaces = spaces if spaces is not None else campaign.spaces.select_related("scenario")
+    for space in sorted(spaces, key=lambda s: s.pk):
         drives = space.ranges.get("drives") if isinstance(space.ranges, dict) else None
         for number, params in enumerate(space.cases):
             case_id = f"{space.scenario.name}/{space.name}/{number:06d}"
@@ -277,15 +279,17 @@ def campaign_cases(campaign: Campaign) -> list[dict]:
     return cases[: campaign.cap]
 
 
-def run_start(*, user, campaign: Campaign, executor: str | None = None) -> Run:
-    """Queue a run; its shards are scheduled once the transaction has committed."""
+def run_start(*, user, campaign: Campaign, executor: str | None = None, spaces=None) -> Run:
+    """Queue a run (of every space of the campaign, or of ``spaces``); its shards are
+    scheduled once the transaction has committed."""
     from validation.tasks import run_shard_task
 
     project = campaign.project
     require(user, project, Action.RUN)
     executor = executor or campaign.executor
-    get_executor(executor) if executor == "local" else None  # unknown names fail before writing
-    cases = campaign_cases(campaign)
+    if executor not in ("local", "spark", "sagemaker"):
+        raise ValidationError({"executor": "Use local, spark or sagemaker."})
+    cases = campaign_cases(campaign, spaces)
     if not cases:
         raise ValidationError({"campaign": f"{campaign.name} has no cases to run."})
     shards = (len(cases) + campaign.shard_size - 1) // campaign.shard_size
@@ -489,3 +493,87 @@ def _cases_for(ac: AcceptanceCriterion, results: list) -> list:
         Scenario.objects.filter(requirements=ac.requirement_id).values_list("name", flat=True)
     )
     return [r for r in results if r[1] in names]
+
+
+# --- New data: campaigns that watch a data-lake prefix ----------------------------------------
+
+
+def _list_drives(uri: str) -> list[tuple[str, int, str]]:
+    """(key, size, local path or URI) of every Parquet file under a file:// or s3:// prefix."""
+    from urllib.parse import unquote, urlparse
+
+    parsed = urlparse(uri)
+    if parsed.scheme == "file":
+        root = Path(unquote(parsed.path))
+        if not root.is_dir():
+            return []
+        return [
+            (p.relative_to(root).as_posix(), p.stat().st_size, p.as_uri())
+            for p in sorted(root.rglob("*.parquet"))
+            if p.is_file()
+        ]
+    if parsed.scheme == "s3":
+        from evidence.storage import S3Store
+
+        store = S3Store(parsed.netloc, parsed.path)
+        return [
+            (o.key, o.size, f"{store.url}/{o.key}")
+            for o in store.list()
+            if o.key.endswith(".parquet")
+        ]
+    raise ValidationError({"watch_uri": f"unsupported URI {uri!r}"})
+
+
+def watch_poll(campaign: Campaign) -> Run | None:
+    """Start a run over the drives that landed under the campaign's prefix since the last poll.
+
+    Each new drive becomes one case of a fresh parameter space; the run is recorded and judged
+    like any other, by the campaign's author. Returns the run, or None when nothing is new.
+    """
+    from validation.models import LandedDrive
+
+    if not campaign.watch_uri:
+        return None
+    seen = set(LandedDrive.objects.filter(campaign=campaign).values_list("key", flat=True))
+    new = [d for d in _list_drives(campaign.watch_uri) if d[0] not in seen]
+    if not new:
+        return None
+    new = [(key, size, _local_copy(campaign, key, uri)) for key, size, uri in new]
+    with transaction.atomic():
+        scenario, _ = Scenario.objects.get_or_create(
+            project=campaign.project,
+            name=f"{campaign.name}-landed",
+            defaults={"file_name": "", "sha256": _digest({"watch": campaign.watch_uri})},
+        )
+        stamp = timezone.now().strftime("%Y%m%dT%H%M%S%f")
+        space = ParameterSpace.objects.create(
+            scenario=scenario,
+            name=f"landed-{stamp}",
+            kind="drives",
+            ranges={"drives": True},
+            cases=[{"uri": uri, "key": key} for key, _, uri in new],
+        )
+        campaign.spaces.add(space)
+        run = run_start(user=campaign.created_by, campaign=campaign, spaces=[space])
+        LandedDrive.objects.bulk_create(
+            [LandedDrive(campaign=campaign, key=key, size=size, run=run) for key, size, _ in new]
+        )
+    return run
+
+
+def _local_copy(campaign: Campaign, key: str, uri: str) -> str:
+    """Executors read local Parquet here; an S3 drive is fetched to the cache first."""
+    if not uri.startswith("s3://"):
+        return uri
+    from urllib.parse import urlparse
+
+    from django.conf import settings
+
+    from evidence.storage import S3Store
+
+    parsed = urlparse(campaign.watch_uri)
+    data = S3Store(parsed.netloc, parsed.path).get_bytes(key)
+    target = Path(settings.VAR_DIR) / "lake-cache" / campaign.project.key / key
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(data)
+    return target.as_uri()

@@ -19,3 +19,16 @@ def run_shard_task(run_id: int, shard: int) -> str:
     """One shard of a run. Acknowledged only when done: a worker killed mid-shard leaves the
     message to be delivered again, and the unique case results make the rerun harmless."""
     return services.run_shard(run_id, shard)
+
+
+@shared_task(name="validation.watch_lake")
+def watch_lake_task() -> list[int]:
+    """Celery beat calls this periodically: every watching campaign polls its prefix."""
+    from validation.models import Campaign
+
+    runs = []
+    for campaign in Campaign.objects.exclude(watch_uri="").select_related("project", "created_by"):
+        run = services.watch_poll(campaign)
+        if run is not None:
+            runs.append(run.pk)
+    return runs
