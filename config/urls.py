@@ -8,8 +8,8 @@ from config.metrics import metrics_view
 api_v1 = [
     path("", include("projects.api.urls")),
     path("", include("evidence.api.urls")),
+    path("", include("compliance.api.interchange_urls")),  # before requirements/<code>/
     path("", include("compliance.api.urls")),
-    path("", include("compliance.api.interchange_urls")),
     path("", include("compliance.api.git_urls")),
     path("", include("validation.api.urls")),
 ]

@@ -540,11 +540,15 @@ def watch_poll(campaign: Campaign) -> Run | None:
         return None
     new = [(key, size, _local_copy(campaign, key, uri)) for key, size, uri in new]
     with transaction.atomic():
-        scenario, _ = Scenario.objects.get_or_create(
+        scenario, created = Scenario.objects.get_or_create(
             project=campaign.project,
             name=f"{campaign.name}-landed",
             defaults={"file_name": "", "sha256": _digest({"watch": campaign.watch_uri})},
         )
+        if created:  # landed drives speak to the requirements the campaign's criteria judge
+            scenario.requirements.set(
+                {c.requirement_id for c in campaign.criteria.all() if c.requirement_id}
+            )
         stamp = timezone.now().strftime("%Y%m%dT%H%M%S%f")
         space = ParameterSpace.objects.create(
             scenario=scenario,

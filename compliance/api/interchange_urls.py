@@ -1,3 +1,16 @@
-"""URL patterns, filled in by the module they serve."""
+"""URL patterns of the ReqIF and table exchange (included under /api/v1/)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from compliance.api import interchange as v
+
+p = "projects/<str:key>/"
+urlpatterns = [
+    path(f"{p}reqif/import/", v.ReqIFImportApi.as_view(), name="reqif-import"),
+    path(f"{p}reqif/export/", v.ReqIFExportApi.as_view(), name="reqif-export"),
+    path(
+        f"{p}requirements/import/",
+        v.RequirementTableImportApi.as_view(),
+        name="requirements-import",
+    ),
+]

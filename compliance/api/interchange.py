@@ -1,0 +1,150 @@
+"""ReqIF and table exchange over REST: upload a file to import it, download the ReqIF export.
+
+An upload over ``SAFECASE_MAX_UPLOAD_BYTES`` is answered 413 before its body is read when the
+request says its length, and again from the file's size; a file the importer refuses is a 400
+carrying the reader's message under ``file``.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from compliance import interchange
+from compliance.models import RequirementKind
+from projects.permissions import Action, get_project_for_user
+
+# Room for the multipart boundaries and headers around the file itself.
+MULTIPART_SLACK = 64 * 1024
+
+
+class ReqIFImportIn(serializers.Serializer):
+    file = serializers.FileField(help_text=".reqif or .reqifz")
+    default_kind = serializers.ChoiceField(
+        choices=RequirementKind.choices, default=RequirementKind.FSR
+    )
+
+
+class TableImportIn(serializers.Serializer):
+    file = serializers.FileField(help_text=".csv (UTF-8) or .xlsx")
+    mapping = serializers.JSONField(
+        binary=True,
+        required=False,
+        help_text='Safecase field to column header, e.g. {"code": "ID", "title": "Name"}',
+    )
+    default_kind = serializers.ChoiceField(
+        choices=RequirementKind.choices, default=RequirementKind.FSR
+    )
+
+    def validate_mapping(self, value):
+        if not isinstance(value, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+        ):
+            raise serializers.ValidationError("Give an object of field name to column header.")
+        return value
+
+
+class ImportReportOut(serializers.Serializer):
+    requirements = serializers.IntegerField()
+    headings = serializers.IntegerField()
+    links = serializers.IntegerField()
+    unmapped = serializers.ListField(child=serializers.DictField())
+    warnings = serializers.ListField(child=serializers.CharField())
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+    unchanged = serializers.IntegerField()
+    tool = serializers.CharField(allow_null=True)
+
+
+def _too_large(message: str) -> Response:
+    return Response({"detail": message}, status=413)
+
+
+class _UploadApi(APIView):
+    """Shared upload handling: role first, then the size, then the service."""
+
+    parser_classes = [MultiPartParser, FormParser]
+    serializer_in: type[serializers.Serializer]
+
+    def run(self, request, key, service, **extra):
+        project = get_project_for_user(request.user, key, Action.EDIT)
+        limit = settings.SAFECASE_MAX_UPLOAD_BYTES
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > limit + MULTIPART_SLACK:
+            return _too_large(f"The upload has {length:,} bytes; the limit is {limit:,} bytes.")
+        data = self.serializer_in(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        upload = fields.pop("file")
+        if upload.size > limit:
+            return _too_large(f"The file has {upload.size:,} bytes; the limit is {limit:,} bytes.")
+        try:
+            report = service(
+                user=request.user,
+                project=project,
+                data=upload.read(),
+                filename=upload.name or "upload",
+                **fields,
+                **extra,
+            )
+        except interchange.UploadTooLarge as exc:
+            return _too_large(" ".join(exc.messages))
+        return Response(ImportReportOut(report.as_json()).data)
+
+
+_UPLOAD_RESPONSES = {
+    200: ImportReportOut,
+    400: OpenApiResponse(OpenApiTypes.OBJECT, description="the file was refused; nothing written"),
+    413: OpenApiResponse(OpenApiTypes.OBJECT, description="the upload is over the size limit"),
+}
+
+
+class ReqIFImportApi(_UploadApi):
+    serializer_in = ReqIFImportIn
+
+    @extend_schema(
+        operation_id="reqif_import",
+        request={"multipart/form-data": ReqIFImportIn},
+        responses=_UPLOAD_RESPONSES,
+        description="Import a .reqif or .reqifz file: requirements, headings and links, in one "
+        "transaction with one ledger entry.",
+    )
+    def post(self, request, key):
+        return self.run(request, key, interchange.reqif_import)
+
+
+class RequirementTableImportApi(_UploadApi):
+    serializer_in = TableImportIn
+
+    @extend_schema(
+        operation_id="requirements_table_import",
+        request={"multipart/form-data": TableImportIn},
+        responses=_UPLOAD_RESPONSES,
+        description="Import requirements from a .csv or .xlsx table; rows with invalid values "
+        "are reported by row number and not imported.",
+    )
+    def post(self, request, key):
+        return self.run(request, key, interchange.table_import)
+
+
+class ReqIFExportApi(APIView):
+    @extend_schema(
+        operation_id="reqif_export",
+        responses={(200, "application/xml"): OpenApiTypes.BINARY},
+        description="The project's requirements, headings and requirement links as ReqIF 1.2.",
+    )
+    def get(self, request, key):
+        project = get_project_for_user(request.user, key)
+        data = interchange.reqif_export(user=request.user, project=project)
+        response = HttpResponse(data, content_type="application/xml")
+        response["Content-Disposition"] = f'attachment; filename="{project.key}.reqif"'
+        return response

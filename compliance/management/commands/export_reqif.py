@@ -1,0 +1,39 @@
+"""``manage.py export_reqif --project KEY -o FILE``: the project's requirements as ReqIF 1.2."""
+
+from pathlib import Path
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.management.base import BaseCommand, CommandError
+from django.http import Http404
+
+from compliance.interchange import reqif_export
+from projects.cli import add_actor_arguments, dump, resolve_actor, resolve_project
+
+
+class Command(BaseCommand):
+    help = "Export requirements, headings and links of a project to a ReqIF 1.2 file."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--project", required=True)
+        parser.add_argument("-o", "--output", required=True, help="the .reqif file to write")
+        parser.add_argument("--json", action="store_true", help="print a JSON summary")
+        add_actor_arguments(parser)
+
+    def handle(self, *args, **options):
+        project = resolve_project(options["project"])
+        user = resolve_actor(options["user"])
+        try:
+            data = reqif_export(user=user, project=project)
+        except ValidationError as exc:
+            raise CommandError("; ".join(exc.messages)) from exc
+        except (PermissionDenied, Http404) as exc:
+            raise CommandError(str(exc) or "not allowed") from exc
+        output = Path(options["output"])
+        try:
+            output.write_bytes(data)
+        except OSError as exc:
+            raise CommandError(f"cannot write {output}: {exc.strerror}") from exc
+        if options["json"]:
+            self.stdout.write(dump({"file": str(output), "bytes": len(data)}))
+        else:
+            self.stdout.write(f"wrote {len(data):,} bytes of ReqIF to {output}")
