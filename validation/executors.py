@@ -81,20 +81,54 @@ def generator_params(scenario: str, params: dict[str, Any]) -> dict[str, Any]:
 
 def case_table(case: dict) -> pa.Table:
     """The track table of one case: simulated from its parameters or read from the lake."""
-    source = case.get("source") or {"kind": "simulate", "seed": 0}
-    if source["kind"] == "simulate":
-        params = generator_params(case.get("scenario", ""), case.get("params", {}))
-        return lake.generate_drive(case["case_id"], params, seed=int(source.get("seed", 0)))
-    if source["kind"] == "drive":
-        path = (
-            Path(unquote(urlparse(source["uri"]).path))
-            if "://" in source["uri"]
-            else Path(source["uri"])
-        )
-        table = lake.read_tracks(path)
-        case_ids = pa.array([case["case_id"]] * table.num_rows, pa.string())
-        return table.set_column(table.schema.get_field_index("case_id"), "case_id", case_ids)
-    raise ExecutorError(f"unknown case source {source['kind']!r}")
+    return case_tables([case])[0]
+
+
+def _drive_path(uri: str) -> Path:
+    return Path(unquote(urlparse(uri).path)) if "://" in uri else Path(uri)
+
+
+def case_tables(cases: list[dict]) -> list[pa.Table]:
+    """Track tables for ``cases``, their ``case_id`` column set to each case's id.
+
+    Simulated cases are generated one by one. Drive cases are grouped by file so each Parquet
+    file is read once: a drive case either names one test case inside the file (``source
+    ["case"]``, the file's own ``case_id``) or, without it, is the whole file.
+    """
+    import pyarrow.compute as pc
+
+    tables, by_file = [], {}
+    for case in cases:
+        source = case.get("source") or {"kind": "simulate", "seed": 0}
+        if source["kind"] == "simulate":
+            params = generator_params(case.get("scenario", ""), case.get("params", {}))
+            tables.append(
+                lake.generate_drive(case["case_id"], params, seed=int(source.get("seed", 0)))
+            )
+        elif source["kind"] == "drive":
+            by_file.setdefault(source["uri"], []).append(case)
+        else:
+            raise ExecutorError(f"unknown case source {source['kind']!r}")
+    for uri, group in by_file.items():
+        whole = [c for c in group if c["source"].get("case") is None]
+        if whole:
+            table = lake.read_tracks(_drive_path(uri))
+        else:
+            wanted = [str(c["source"]["case"]) for c in group]
+            table = lake.read_cases(_drive_path(uri), wanted)
+        column = table.schema.get_field_index("case_id")
+        for case in whole:
+            ids = pa.array([case["case_id"]] * table.num_rows, pa.string())
+            tables.append(table.set_column(column, "case_id", ids))
+        named = {str(c["source"]["case"]): c["case_id"] for c in group if c not in whole}
+        if named:
+            keys = pa.array(list(named), pa.string())
+            original = pc.cast(table["case_id"], pa.string())
+            subset = table.filter(pc.is_in(original, value_set=keys))
+            positions = pc.index_in(pc.cast(subset["case_id"], pa.string()), value_set=keys)
+            ids = pc.take(pa.array(list(named.values()), pa.string()), positions)
+            tables.append(subset.set_column(column, "case_id", ids))
+    return tables
 
 
 def compute(cases: list[dict]) -> dict[str, dict]:
@@ -102,7 +136,7 @@ def compute(cases: list[dict]) -> dict[str, dict]:
     if not cases:
         return {}
     try:
-        tables = [case_table(case) for case in cases]
+        tables = case_tables(cases)
     except (lake.LakeError, OSError, ValueError) as exc:
         raise ExecutorError(str(exc)) from exc
     table = pa.concat_tables(tables, promote_options="default")

@@ -151,11 +151,13 @@ def write_tracks(table: pa.Table, path: str | Path) -> Path:
     return path
 
 
-def _read_one(path: Path) -> pa.Table:
+def _read_one(path: Path, case_ids: list[str] | None = None) -> pa.Table:
     try:
         if path.stat().st_size == 0:
             raise LakeError(f"{path}: empty file, not Parquet")
-        table = pq.read_table(path, partitioning=None)
+        # Only the rows of the wanted cases: row-group statistics let Parquet skip the rest.
+        filters = [("case_id", "in", list(case_ids))] if case_ids else None
+        table = pq.read_table(path, partitioning=None, filters=filters)
     except LakeError:
         raise
     except (pa.ArrowException, OSError) as exc:
@@ -165,6 +167,14 @@ def _read_one(path: Path) -> pa.Table:
     except LakeError as exc:
         raise LakeError(f"{path}: {exc}") from exc
     return table.select(TRACK_SCHEMA.names)
+
+
+def read_cases(path: str | Path, case_ids: list[str]) -> pa.Table:
+    """The rows of some test cases of one track file (validated like :func:`read_tracks`)."""
+    path = Path(path)
+    if not path.is_file():
+        raise LakeError(f"{path}: no such file")
+    return _read_one(path, case_ids)
 
 
 def read_tracks(path: str | Path) -> pa.Table:

@@ -265,7 +265,7 @@ def campaign_cases(campaign: Campaign, spaces=None) -> list[dict]:
         for number, params in enumerate(space.cases):
             case_id = f"{space.scenario.name}/{space.name}/{number:06d}"
             if drives:
-                source = {"kind": "drive", "uri": params["uri"]}
+                source = {"kind": "drive", "uri": params["uri"], "case": params.get("case")}
             else:
                 source = {"kind": "simulate", "seed": campaign.seed * 1_000_003 + number}
             cases.append(
@@ -555,7 +555,11 @@ def watch_poll(campaign: Campaign) -> Run | None:
             name=f"landed-{stamp}",
             kind="drives",
             ranges={"drives": True},
-            cases=[{"uri": uri, "key": key} for key, _, uri in new],
+            cases=[
+                {"uri": uri, "key": key, "case": case}
+                for key, _, uri in new
+                for case in _cases_in(uri)
+            ],
         )
         campaign.spaces.add(space)
         run = run_start(user=campaign.created_by, campaign=campaign, spaces=[space])
@@ -563,6 +567,20 @@ def watch_poll(campaign: Campaign) -> Run | None:
             [LandedDrive(campaign=campaign, key=key, size=size, run=run) for key, size, _ in new]
         )
     return run
+
+
+def _cases_in(uri: str) -> list[str]:
+    """The test cases recorded in a drive file (its distinct ``case_id`` values)."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from validation.executors import _drive_path
+
+    try:
+        column = pq.read_table(_drive_path(uri), columns=["case_id"])["case_id"]
+    except Exception as exc:  # pyarrow raises several types for a corrupt or foreign file
+        raise ValidationError({"watch_uri": f"{uri}: not a track file ({exc})"}) from exc
+    return sorted(str(v) for v in pc.unique(column).to_pylist())
 
 
 def _local_copy(campaign: Campaign, key: str, uri: str) -> str:

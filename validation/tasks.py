@@ -1,9 +1,14 @@
 """Celery entry points of the validation app: ids in, a service does the work."""
 
+import logging
+
 from celery import shared_task
+from django.core.exceptions import ValidationError
 from django.db import OperationalError
 
 from validation import services
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(
@@ -28,7 +33,11 @@ def watch_lake_task() -> list[int]:
 
     runs = []
     for campaign in Campaign.objects.exclude(watch_uri="").select_related("project", "created_by"):
-        run = services.watch_poll(campaign)
+        try:
+            run = services.watch_poll(campaign)
+        except ValidationError as exc:  # one bad file must not stop the other campaigns
+            logger.warning("campaign %s: %s", campaign.name, "; ".join(exc.messages))
+            continue
         if run is not None:
             runs.append(run.pk)
     return runs
