@@ -8,6 +8,7 @@ shared real data is beside the checkout it is imported too.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from django.conf import settings
@@ -19,6 +20,8 @@ from validation import services
 from validation.models import Campaign
 
 DEMO_CAMPAIGN = "AEB-demo"
+REPLAY_CAMPAIGN = "NGSIM-replay"
+COMMONROAD = ("data", "real", "commonroad")
 ESMINI_CUT_IN = ("data", "real", "openscenario", "esmini", "cut-in_parameter_set.xosc")
 
 # name, fixed simulator parameters, sampled ranges [low, high(, step)], method, cases,
@@ -111,6 +114,7 @@ def seed_campaign(project: Project) -> list[str]:
         notes.append(f"imported the esmini cut-in: {counts['cases']} concrete cases")
     else:
         notes.append("the esmini cut-in is not beside the checkout (../shared): skipped")
+    dataset, model = _register_drives_and_model(project, erin)
     criteria = AcceptanceCriterion.objects.filter(
         project=project, code__in=["AC-01", "AC-02", "AC-03", "AC-04"]
     )
@@ -123,7 +127,112 @@ def seed_campaign(project: Project) -> list[str]:
         executor="local",
         seed=7,
         shard_size=100,
-        description="AEB car-to-car and cut-in scenarios, simulated drives",
+        dataset=dataset,
+        model=model,
+        sut_commit=_head_commit(),
+        description="AEB car-to-car and cut-in scenarios over simulated drives",
     )
     notes.append(f"campaign {DEMO_CAMPAIGN}: {sum(len(s.cases) for s in spaces)} cases")
+    notes.extend(_seed_replay(project, erin, shared))
     return notes
+
+
+def _demo_dir() -> Path:
+    return Path(settings.VAR_DIR) / "demo"
+
+
+def _register_drives_and_model(project: Project, user):
+    """A generated lake of drives and a model trained on it, both recorded in the ledger."""
+    from evidence.services import dataset_register, model_register
+    from validation import lake
+
+    folder = _demo_dir() / "lake" / "generated"
+    if not folder.exists():
+        lake.generate_lake(folder, n_cases=200, seed=7)
+    dataset = dataset_register(
+        user=user, project=project, name="generated-drives", uri=folder.as_uri()
+    )
+    weights = _demo_dir() / "models" / "aeb-detector-v1.bin"
+    if not weights.exists():
+        weights.parent.mkdir(parents=True, exist_ok=True)
+        block, chunks = b"aeb-detector-v1", []
+        for _ in range(2048):  # 64 KiB of deterministic stand-in weights
+            block = hashlib.sha256(block).digest()
+            chunks.append(block)
+        weights.write_bytes(b"".join(chunks))
+    model = model_register(
+        user=user,
+        project=project,
+        name="aeb-detector",
+        uri=weights.as_uri(),
+        dataset="generated-drives",
+    )
+    return dataset, model
+
+
+def _head_commit() -> str:
+    """The commit of the checkout, when it is a Git work tree (the system under test)."""
+    import subprocess
+
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(settings.BASE_DIR), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return out.stdout.strip()
+
+
+def _seed_replay(project: Project, user, shared: Path) -> list[str]:
+    """Replay the recorded NGSIM traffic (CommonRoad) when the shared real data is present."""
+    from evidence.services import dataset_register
+    from validation import lake
+
+    source = shared.joinpath(*COMMONROAD)
+    files = sorted(source.glob("*.xml")) if source.is_dir() else []
+    if not files:
+        return ["the CommonRoad recordings are not beside the checkout (../shared): no replay"]
+    folder = _demo_dir() / "lake" / "ngsim"
+    folder.mkdir(parents=True, exist_ok=True)
+    cases = []
+    for path in files:
+        drive = path.stem.replace("commonroad-io__", "")
+        target = folder / f"{drive}.parquet"
+        if not target.exists():
+            lake.write_tracks(lake.commonroad_to_table(path, drive), target)
+        cases.append({"uri": target.as_uri(), "drive": drive})
+    dataset = dataset_register(
+        user=user, project=project, name="ngsim-recordings", uri=folder.as_uri()
+    )
+    scenario = services.scenario_define(
+        user=user,
+        project=project,
+        name="NGSIM-replay",
+        parameters=[{"name": "drive", "values": [c["drive"] for c in cases]}],
+        odd_tags=["motorway", "urban", "day", "dry", "car", "truck"],
+        sotif_area=3,
+        requirements=Requirement.objects.filter(project=project, code="SOTIF-001"),
+    )
+    space = services.ParameterSpace.objects.create(
+        scenario=scenario,
+        name="recordings",
+        kind="drives",
+        ranges={"drives": True},
+        cases=cases,
+    )
+    services.campaign_create(
+        user=user,
+        project=project,
+        name=REPLAY_CAMPAIGN,
+        spaces=[space],
+        criteria=list(AcceptanceCriterion.objects.filter(project=project, code="AC-01")),
+        executor="local",
+        dataset=dataset,
+        shard_size=10,
+        description="Recorded NGSIM traffic (US-101, Peachtree) replayed for SOTIF area 3",
+    )
+    return [f"campaign {REPLAY_CAMPAIGN}: {len(cases)} recorded drives"]
