@@ -22,28 +22,6 @@ import pyarrow as pa
 
 from validation import kpis, lake
 
-GENERATOR_KEYS = {
-    "scenario",
-    "ego_speed",
-    "target_speed",
-    "target_decel",
-    "target_brake_time",
-    "initial_gap",
-    "lateral_offset",
-    "friction",
-    "surface",
-    "lighting",
-    "duration",
-    "cut_in_time",
-    "lane_change_duration",
-    "lane_width",
-    "target_length",
-    "target_width",
-    "background",
-    "aeb",
-    "aeb_latency",
-}
-
 
 class ExecutorError(Exception):
     """A shard could not be run; the message is recorded on the run."""
@@ -68,7 +46,7 @@ def generator_params(scenario: str, params: dict[str, Any]) -> dict[str, Any]:
     its parameters ``EgoSpeed`` (km/h), ``TargetSpeedFactor`` and ``HeadwayTime_LaneChange``
     (s): they become ego and target speed and the gap at the start of the lane change.
     """
-    mapped = {k: v for k, v in params.items() if k in GENERATOR_KEYS}
+    mapped = {k: v for k, v in params.items() if k in lake.PARAM_KEYS}
     if "EgoSpeed" in params:
         ego = float(params["EgoSpeed"])
         mapped.setdefault("scenario", "cut_in")

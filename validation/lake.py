@@ -226,27 +226,30 @@ AEB = {
     "max_speed": 80.0 / 3.6,
 }
 
-_PARAM_KEYS = {
-    "scenario",
-    "ego_speed",
-    "target_speed",
-    "target_decel",
-    "target_brake_time",
-    "initial_gap",
-    "lateral_offset",
-    "friction",
-    "surface",
-    "lighting",
-    "duration",
-    "cut_in_time",
-    "lane_change_duration",
-    "lane_width",
-    "target_length",
-    "target_width",
-    "background",
-    "aeb",
-    "aeb_latency",
-}
+#: The parameters :func:`generate_drive` understands.
+PARAM_KEYS = frozenset(
+    {
+        "scenario",
+        "ego_speed",
+        "target_speed",
+        "target_decel",
+        "target_brake_time",
+        "initial_gap",
+        "lateral_offset",
+        "friction",
+        "surface",
+        "lighting",
+        "duration",
+        "cut_in_time",
+        "lane_change_duration",
+        "lane_width",
+        "target_length",
+        "target_width",
+        "background",
+        "aeb",
+        "aeb_latency",
+    }
+)
 
 
 def _friction(value: Any) -> float:
@@ -263,7 +266,7 @@ def _friction(value: Any) -> float:
 
 
 def _resolve_params(params: Mapping[str, Any], rng: np.random.Generator) -> dict[str, Any]:
-    unknown = sorted(set(params) - _PARAM_KEYS)
+    unknown = sorted(set(params) - PARAM_KEYS)
     if unknown:
         raise LakeError(f"unknown drive parameter(s): {', '.join(unknown)}")
     p = dict(params)
