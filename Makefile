@@ -18,8 +18,7 @@ demo: $(STAMP)
 	DEBUG=1 $(PY) manage.py migrate --noinput
 	DEBUG=1 $(PY) manage.py seed_demo
 	DEBUG=1 $(PY) manage.py run_campaign --project AEB --campaign AEB-demo --user erin
-	@if DEBUG=1 $(PY) manage.py shell -c "from validation.models import Campaign; import sys; sys.exit(0 if Campaign.objects.filter(name='NGSIM-replay').exists() else 1)"; then \
-		DEBUG=1 $(PY) manage.py run_campaign --project AEB --campaign NGSIM-replay --user erin; fi
+	DEBUG=1 $(PY) manage.py run_campaign --project AEB --campaign NGSIM-replay --user erin --if-exists
 	DEBUG=1 $(PY) manage.py verify_ledger --project AEB
 	@echo
 	@echo "Demo ready. Run 'make serve', open http://127.0.0.1:8000/admin/ or /api/docs/"

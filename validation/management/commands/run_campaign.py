@@ -19,12 +19,20 @@ class Command(BaseCommand):
         parser.add_argument("--executor", choices=["local", "spark", "sagemaker"])
         parser.add_argument("--timeout", type=float, default=3600, help="seconds to wait")
         parser.add_argument("--json", action="store_true")
+        parser.add_argument(
+            "--if-exists",
+            action="store_true",
+            help="do nothing (exit 0) when the campaign is not defined",
+        )
         add_actor_arguments(parser)
 
     def handle(self, *args, **options):
         project = resolve_project(options["project"])
         user = resolve_actor(options["user"])
         campaign = Campaign.objects.filter(project=project, name=options["campaign"]).first()
+        if campaign is None and options["if_exists"]:
+            self.stdout.write(f"no campaign {options['campaign']!r} in {project.key}: skipped")
+            return
         if campaign is None:
             raise CommandError(f"no campaign named {options['campaign']!r} in {project.key}")
         try:
