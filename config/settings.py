@@ -149,6 +149,8 @@ SAFECASE_SIGNING_KEY_FILE = env_str("SAFECASE_SIGNING_KEY_FILE") or str(
     VAR_DIR / "keys" / "ledger.key"
 )
 SAFECASE_LOG_NAME = env_str("SAFECASE_LOG_NAME") or "safecase.local/ledger"
+# Retention of evidence written to an S3 bucket with Object Lock enabled (COMPLIANCE mode).
+SAFECASE_RETENTION_DAYS = env_int("SAFECASE_RETENTION_DAYS", 3650)
 # Largest upload or imported file accepted, in bytes.
 SAFECASE_MAX_UPLOAD_BYTES = env_int("SAFECASE_MAX_UPLOAD_BYTES", 50 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 5 * 1024 * 1024)

@@ -111,6 +111,7 @@ class S3Store:
             "s3",
             config=Config(connect_timeout=5, read_timeout=60, retries={"max_attempts": 3}),
         )
+        self._lock_days: int | None = None
 
     def _key(self, key: str) -> str:
         key = _clean_key(key)
@@ -132,7 +133,12 @@ class S3Store:
         import hashlib
 
         digest = base64.b64encode(hashlib.sha256(data).digest()).decode()
-        kwargs = {"Key": self._key(key), "Body": data, "ChecksumSHA256": digest}
+        kwargs = {
+            "Key": self._key(key),
+            "Body": data,
+            "ChecksumAlgorithm": "SHA256",
+            "ChecksumSHA256": digest,
+        }
         if not overwrite:
             if self.exists(key):
                 if self.get_bytes(key) == data:
@@ -140,7 +146,32 @@ class S3Store:
                 raise StorageError(
                     f"{self.url}/{key} exists with other content; it is never replaced"
                 )
+        days = self.retention_days()
+        if days:
+            import datetime
+
+            kwargs["ObjectLockMode"] = "COMPLIANCE"
+            kwargs["ObjectLockRetainUntilDate"] = datetime.datetime.now(
+                datetime.UTC
+            ) + datetime.timedelta(days=days)
         self._call("put", self.client.put_object, **kwargs)
+
+    def retention_days(self) -> int:
+        """Days of COMPLIANCE-mode retention for new objects: 0 unless the bucket has Object
+        Lock enabled; then ``SAFECASE_RETENTION_DAYS`` (default 3650), so not even the
+        account that wrote evidence can delete or overwrite it before then."""
+        if self._lock_days is None:
+            from botocore.exceptions import BotoCoreError, ClientError
+
+            try:
+                config = self.client.get_object_lock_configuration(Bucket=self.bucket)
+                enabled = config.get("ObjectLockConfiguration", {}).get("ObjectLockEnabled")
+            except (ClientError, BotoCoreError):
+                enabled = None
+            self._lock_days = (
+                getattr(settings, "SAFECASE_RETENTION_DAYS", 3650) if enabled == "Enabled" else 0
+            )
+        return self._lock_days
 
     def get_bytes(self, key: str) -> bytes:
         response = self._call("get", self.client.get_object, Key=self._key(key))

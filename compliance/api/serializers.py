@@ -46,6 +46,17 @@ class UserField(serializers.SlugRelatedField):
         return get_user_model().objects.filter(memberships__project=self.context["project"])
 
 
+@extend_schema_field(OpenApiTypes.STR)
+class BaselineField(serializers.SlugRelatedField):
+    """A baseline named by its name, in the request's project only."""
+
+    def __init__(self, **kwargs):
+        super().__init__(slug_field="name", **kwargs)
+
+    def get_queryset(self):
+        return Baseline.objects.filter(project=self.context["project"])
+
+
 class ItemSerializer(serializers.ModelSerializer):
     class Meta:
         model = ItemDefinition
@@ -245,13 +256,7 @@ class ApprovalIn(serializers.Serializer):
         choices=["confirmed", "confirmed_with_findings", "not_confirmed"]
     )
     findings = serializers.CharField(required=False, allow_blank=True, default="")
-    baseline = serializers.SlugRelatedField(
-        slug_field="name",
-        required=False,
-        allow_null=True,
-        default=None,
-        queryset=Baseline.objects.all(),
-    )
+    baseline = BaselineField(required=False, allow_null=True, default=None)
 
 
 class ApprovalOut(serializers.ModelSerializer):

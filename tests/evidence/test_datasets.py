@@ -233,3 +233,23 @@ class TestS3:
         out = StringIO()
         call_command("verify_ledger", "--json", stdout=out)
         assert json.loads(out.getvalue())["ok"] is True
+
+
+@pytest.mark.s3
+def test_evidence_in_an_object_lock_bucket_is_retained(
+    project, members, s3, settings, drives, django_capture_on_commit_callbacks
+):
+    s3.create_bucket(Bucket="locked", ObjectLockEnabledForBucket=True)
+    settings.SAFECASE_STORAGE_URL = "s3://locked/evidence"
+    settings.SAFECASE_RETENTION_DAYS = 30
+    root, _ = drives
+    with django_capture_on_commit_callbacks(execute=True):
+        summary = register(
+            "--project", "AEB", "--name", "drives", "--uri", root.as_uri(), "--user", "engineer-aeb"
+        )
+    head = s3.head_object(Bucket="locked", Key=f"evidence/{summary['manifest']}")
+    assert head["ObjectLockMode"] == "COMPLIANCE"
+    note = "evidence/checkpoints/AEB/000000000000001.note"
+    version = s3.head_object(Bucket="locked", Key=note)["VersionId"]
+    with pytest.raises(s3.exceptions.ClientError):
+        s3.delete_object(Bucket="locked", Key=note, VersionId=version)
