@@ -27,6 +27,18 @@ class ExecutorError(Exception):
     """A shard could not be run; the message is recorded on the run."""
 
 
+class TransientExecutorError(ExecutorError):
+    """A failure worth retrying (throttling, a lost connection): the task retries with backoff."""
+
+
+class ShardPending(Exception):  # noqa: N818 (a state, not an error)
+    """The executor's job for a shard is still running; poll again later with ``handle``."""
+
+    def __init__(self, handle: str):
+        super().__init__(handle)
+        self.handle = handle
+
+
 class Executor(Protocol):
     name: str
 

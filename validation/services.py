@@ -27,7 +27,12 @@ from evidence.verify import canonical_json
 from projects.models import Project
 from projects.permissions import Action, require
 from validation import openscenario, sampling
-from validation.executors import ExecutorError, get_executor
+from validation.executors import (
+    ExecutorError,
+    ShardPending,
+    TransientExecutorError,
+    get_executor,
+)
 from validation.models import (
     Campaign,
     CaseResult,
@@ -334,11 +339,14 @@ def shard_cases(run: Run, shard: int) -> list[dict]:
     return campaign_cases(run.campaign)[shard * size : (shard + 1) * size]
 
 
-def run_shard(run_id: int, shard: int) -> str:
+def run_shard(run_id: int, shard: int, handle: str | None = None) -> str:
     """Compute and store one shard's results; finish the run when it was the last shard.
 
     Safe to call again for the same shard (a redelivered task): results already stored are
-    kept and nothing is added twice.
+    kept and nothing is added twice. An executor whose job is still running (SageMaker) raises
+    :class:`ShardPending` with its handle, and the task polls again later; a transient failure
+    raises :class:`TransientExecutorError` for the task to retry; any other failure fails the
+    run with its reason.
     """
     run = Run.objects.select_related("campaign").get(pk=run_id)
     if run.status in (RunStatus.CANCELLED, RunStatus.FAILED, RunStatus.SUCCEEDED):
@@ -349,11 +357,19 @@ def run_shard(run_id: int, shard: int) -> str:
         cases = shard_cases(run, shard)
         executor = get_executor(run.executor)
         try:
-            handle = executor.submit(run.pk, shard, cases)
+            if handle is None:
+                handle = executor.submit(run.pk, shard, cases)
             state = executor.poll(handle)
+            if state == "running":
+                raise ShardPending(handle)
             if state != "succeeded":
-                raise ExecutorError(f"shard {shard} ended {state}")
+                reason = _executor_reason(executor, handle)
+                raise ExecutorError(
+                    f"shard {shard} ended {state}" + (f": {reason}" if reason else "")
+                )
             results = executor.collect(handle)
+        except (ShardPending, TransientExecutorError):
+            raise
         except ExecutorError as exc:
             run_fail(run.pk, f"shard {shard}: {exc}")
             return RunStatus.FAILED
@@ -378,6 +394,14 @@ def run_shard(run_id: int, shard: int) -> str:
             batch_size=1000,
         )
     return _maybe_finish(run.pk)
+
+
+def _executor_reason(executor, handle: str) -> str | None:
+    for name in ("failure_reason", "error"):
+        method = getattr(executor, name, None)
+        if method is not None:
+            return method(handle)
+    return None
 
 
 def run_fail(run_id: int, message: str) -> None:

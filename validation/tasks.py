@@ -1,29 +1,49 @@
 """Celery entry points of the validation app: ids in, a service does the work."""
 
 import logging
+import time
 
 from celery import shared_task
 from django.core.exceptions import ValidationError
 from django.db import OperationalError
 
 from validation import services
+from validation.executors import ShardPending, TransientExecutorError
 
 logger = logging.getLogger(__name__)
 
+#: Seconds between polls of a running job when tasks run in-process.
+POLL_PAUSE_IN_PROCESS = 5.0
+
 
 @shared_task(
+    bind=True,
     name="validation.run_shard",
     acks_late=True,
     reject_on_worker_lost=True,
-    autoretry_for=(OperationalError, ConnectionError, TimeoutError),
+    autoretry_for=(OperationalError, ConnectionError, TimeoutError, TransientExecutorError),
     retry_backoff=2,
     retry_backoff_max=60,
     max_retries=5,
 )
-def run_shard_task(run_id: int, shard: int) -> str:
+def run_shard_task(self, run_id: int, shard: int, handle: str | None = None) -> str:
     """One shard of a run. Acknowledged only when done: a worker killed mid-shard leaves the
-    message to be delivered again, and the unique case results make the rerun harmless."""
-    return services.run_shard(run_id, shard)
+    message to be delivered again, and the unique case results make the rerun harmless. A job
+    still running elsewhere (SageMaker) is polled again, with a growing pause, until it ends."""
+    polls = 0
+    while True:
+        try:
+            return services.run_shard(run_id, shard, handle)
+        except ShardPending as pending:
+            handle = pending.handle
+            pause = min(60, 5 * 2 ** min(self.request.retries + polls, 4))
+            if not self.request.is_eager:
+                raise self.retry(
+                    args=(run_id, shard, handle), countdown=pause, max_retries=None
+                ) from None
+            # In-process (no broker): nobody else would poll, so wait here.
+            polls += 1
+            time.sleep(POLL_PAUSE_IN_PROCESS)
 
 
 @shared_task(name="validation.watch_lake")

@@ -228,3 +228,47 @@ def test_import_scenarios_refuses_hostile_xml(project, members, tmp_path):
         )
     assert not Scenario.objects.exists()
     assert not LogEntry.objects.exists()
+
+
+class SlowExecutor:
+    """An executor whose job is still running at the first poll, like a SageMaker job."""
+
+    name = "slow"
+    polls: dict = {}
+
+    def submit(self, run_id, shard, cases):
+        from validation.executors import compute
+
+        handle = f"job-{run_id}-{shard}"
+        SlowExecutor.polls[handle] = [0, compute(cases)]
+        return handle
+
+    def poll(self, handle):
+        SlowExecutor.polls[handle][0] += 1
+        return "running" if SlowExecutor.polls[handle][0] < 3 else "succeeded"
+
+    def collect(self, handle):
+        return SlowExecutor.polls[handle][1]
+
+    def cancel(self, handle):
+        pass
+
+
+def test_a_running_job_is_polled_again_until_it_ends(
+    project, members, campaign, monkeypatch, django_capture_on_commit_callbacks
+):
+    from validation.executors import ShardPending
+    from validation.tasks import run_shard_task
+
+    monkeypatch.setattr(services, "get_executor", lambda name: SlowExecutor())
+    monkeypatch.setattr("validation.tasks.POLL_PAUSE_IN_PROCESS", 0.0)
+    with django_capture_on_commit_callbacks(execute=False):
+        run = services.run_start(user=members["engineer"], campaign=campaign)
+    with pytest.raises(ShardPending) as pending:
+        services.run_shard(run.pk, 0)
+    assert not CaseResult.objects.filter(run=run).exists()
+    for shard in range(run.shards_total):  # the task retries with the handle until done
+        run_shard_task.apply(args=(run.pk, shard, pending.value.handle if shard == 0 else None))
+    run.refresh_from_db()
+    assert run.status == "succeeded"
+    assert CaseResult.objects.filter(run=run).count() == run.cases_total

@@ -1,0 +1,1 @@
+"""Entry points that run outside Django: batch jobs in a container or a plain Python process."""
