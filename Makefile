@@ -4,6 +4,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
+# The demo campaign runs on Spark in local mode when Java is installed, else in-process.
+DEMO_EXECUTOR ?= $(shell command -v java >/dev/null 2>&1 && echo spark || echo local)
+
 .PHONY: install demo test serve bench lint worker clean
 
 $(STAMP): requirements/base.txt requirements/dev.txt
@@ -17,7 +20,7 @@ install: $(STAMP)
 demo: $(STAMP)
 	DEBUG=1 $(PY) manage.py migrate --noinput
 	DEBUG=1 $(PY) manage.py seed_demo
-	DEBUG=1 $(PY) manage.py run_campaign --project AEB --campaign AEB-demo --user erin
+	DEBUG=1 $(PY) manage.py run_campaign --project AEB --campaign AEB-demo --user erin --executor $(DEMO_EXECUTOR)
 	DEBUG=1 $(PY) manage.py run_campaign --project AEB --campaign NGSIM-replay --user erin --if-exists
 	DEBUG=1 $(PY) manage.py verify_ledger --project AEB
 	@echo
