@@ -261,27 +261,26 @@ def campaign_create(
 
 
 def campaign_cases(campaign: Campaign, spaces=None) -> list[dict]:
-    """The concrete cases of a campaign (or of some of its spaces), capped; case ids are
-    stable across runs."""
-    cases = []
+    """The concrete cases of a campaign (or of some of its spaces); case ids are stable across
+    runs. The campaign's cap limits the sampled and simulated cases; recorded drives are never
+    dropped, since leaving out recorded evidence would bias the verdict."""
+    simulated, recorded = [], []
     spaces = spaces if spaces is not None else campaign.spaces.select_related("scenario")
     for space in sorted(spaces, key=lambda s: s.pk):
         drives = space.ranges.get("drives") if isinstance(space.ranges, dict) else None
         for number, params in enumerate(space.cases):
-            case_id = f"{space.scenario.name}/{space.name}/{number:06d}"
+            case = {
+                "case_id": f"{space.scenario.name}/{space.name}/{number:06d}",
+                "scenario": space.scenario.name,
+                "params": params,
+            }
             if drives:
-                source = {"kind": "drive", "uri": params["uri"], "case": params.get("case")}
+                case["source"] = {"kind": "drive", "uri": params["uri"], "case": params.get("case")}
+                recorded.append(case)
             else:
-                source = {"kind": "simulate", "seed": campaign.seed * 1_000_003 + number}
-            cases.append(
-                {
-                    "case_id": case_id,
-                    "scenario": space.scenario.name,
-                    "params": params,
-                    "source": source,
-                }
-            )
-    return cases[: campaign.cap]
+                case["source"] = {"kind": "simulate", "seed": campaign.seed * 1_000_003 + number}
+                simulated.append(case)
+    return simulated[: campaign.cap] + recorded
 
 
 def run_start(*, user, campaign: Campaign, executor: str | None = None, spaces=None) -> Run:
