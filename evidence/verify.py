@@ -27,9 +27,16 @@ Conventions: hashes are raw ``bytes`` (32 bytes for SHA-256), leaf indexes are 0
 ``verify_*`` proof and signature functions answer ``True`` or ``False`` and never raise on
 malformed input; the checkpoint functions raise :class:`ValueError` with a readable reason.
 
+* Certification packages (:func:`verify_package`, :func:`verify_growth`): the zip a
+  regulator receives, checked in memory without extracting anything.
+
 Command line (see :func:`main`)::
 
     python verify.py checkpoint NOTE_FILE VKEY_FILE
+    python verify.py FILE.zip [--previous OLDER.zip] [--trusted-key VKEY_FILE] [--json]
+
+The second form is short for ``python verify.py package FILE.zip ...``. It exits 0 with a
+one-line summary when the package is intact, 1 with the first problem otherwise.
 """
 
 from __future__ import annotations
@@ -42,6 +49,8 @@ import json
 import math
 import re
 import sys
+import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -977,6 +986,547 @@ def verify_checkpoint(
 
 
 # --------------------------------------------------------------------------------------------
+# Certification packages
+# --------------------------------------------------------------------------------------------
+
+#: The ``format`` and ``version`` a package manifest declares.
+PACKAGE_FORMAT = "safecase-certification-package"
+PACKAGE_VERSION = 1
+
+#: The DSSE payload type the manifest signature binds (see :func:`manifest_signing_input`).
+MANIFEST_PAYLOAD_TYPE = "application/vnd.safecase.package-manifest+json"
+
+#: in-toto predicate types of ledger entries are this prefix, the entry kind and ``/v1``.
+PREDICATE_TYPE_PREFIX = "https://safecase.dev/evidence/"
+
+MANIFEST_NAME = "manifest.json"
+PDF_NAME = "evidence-pack.pdf"
+ENTRIES_NAME = "ledger/entries.jsonl"
+CHECKPOINT_NAME = "ledger/checkpoint.note"
+VERIFIER_NAME = "verify.py"
+ENTRY_FIELDS = frozenset({"index", "kind", "subject", "digest", "key_id", "envelope"})
+SUBJECT_MAX = 500  # the ledger keeps the first 500 characters of the first subject's name
+
+_MEMBER_NAME = re.compile(r"[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)*")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_KEY_FILE = re.compile(r"keys/([0-9a-f]{8})\.vkey")
+_ATTESTATION_FILE = re.compile(r"attestations/([0-9]{8,})\.json")
+_DATASET_FILE = re.compile(r"datasets/([0-9a-f]{64})\.json")
+
+
+@dataclass(frozen=True)
+class PackageLimits:
+    """What a package may hold before it is refused unread (zip bombs, resource exhaustion).
+
+    Sizes are the uncompressed sizes the zip's central directory declares; reading never goes
+    beyond them (the zip module stops there and then checks the CRC). ``max_ratio`` applies to
+    members larger than ``ratio_floor``: small files legitimately compress very well.
+    """
+
+    max_members: int = 500_000
+    max_member_bytes: int = 1 << 30
+    max_total_bytes: int = 4 << 30
+    max_ratio: int = 100
+    ratio_floor: int = 1 << 20
+
+
+DEFAULT_LIMITS = PackageLimits()
+
+
+@dataclass(frozen=True)
+class PackageReport:
+    """What :func:`verify_package` established about a valid package."""
+
+    path: str
+    project: str
+    baseline: str
+    size: int
+    root: bytes
+    origin: str
+    signed_by: tuple[str, ...]
+    cited: int
+    signatures: str  # which Ed25519 implementation checked the entry signatures
+    entry_lines: tuple[bytes, ...]
+    leaves: tuple[bytes, ...]
+
+
+def manifest_signing_input(manifest: dict[str, Any]) -> bytes:
+    """The bytes the manifest signature covers: PAE over the canonical manifest minus its
+    ``signature`` member. The exporter signs them with the ledger key, so the PDF and every
+    other file (through their hashes in the manifest) are as authentic as the checkpoint."""
+    unsigned = {k: v for k, v in manifest.items() if k != "signature"}
+    return pae(MANIFEST_PAYLOAD_TYPE, canonical_json(unsigned))
+
+
+def signature_backend() -> str:
+    return "the cryptography package" if HAVE_CRYPTOGRAPHY else "pure-Python Ed25519 (slower)"
+
+
+def _check_member_name(name: str) -> None:
+    if "\\" in name:
+        raise ValueError(f"member name {name!r} contains a backslash")
+    if name.startswith("/") or re.match(r"[A-Za-z]:", name):
+        raise ValueError(f"member name {name!r} is an absolute path")
+    if any(part in ("", ".", "..") for part in name.split("/")):
+        raise ValueError(f"member name {name!r} escapes the package folder or is not normalised")
+    if len(name) > 255 or not _MEMBER_NAME.fullmatch(name):
+        raise ValueError(f"member name {name!r} has characters a package never uses")
+
+
+class _Zip:
+    """A package opened read-only, its directory checked before any member is read."""
+
+    def __init__(self, path: str, limits: PackageLimits):
+        try:
+            self.archive = zipfile.ZipFile(path)
+        except FileNotFoundError as exc:
+            raise ValueError(f"cannot read {path}: no such file") from exc
+        except OSError as exc:
+            raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        except (zipfile.BadZipFile, EOFError, ValueError) as exc:
+            raise ValueError(f"{path} is not a readable zip file: {exc}") from exc
+        try:
+            self._check_directory(limits)
+        except BaseException:
+            self.archive.close()
+            raise
+
+    def _check_directory(self, limits: PackageLimits) -> None:
+        infos = self.archive.infolist()
+        if len(infos) > limits.max_members:
+            raise ValueError(
+                f"the package has {len(infos)} members, more than {limits.max_members}"
+            )
+        self.infos: dict[str, Any] = {}
+        self.kept: dict[str, bytes] = {}  # members already read once and needed again
+        total = 0
+        for info in infos:
+            name = info.filename
+            _check_member_name(name)
+            if name in self.infos:
+                raise ValueError(f"member {name} appears twice in the zip")
+            if info.is_dir():
+                raise ValueError(f"member {name} is a directory entry")
+            if info.flag_bits & 0x1:
+                raise ValueError(f"member {name} is encrypted")
+            if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                raise ValueError(f"member {name} uses compression method {info.compress_type}")
+            if info.file_size > limits.max_member_bytes:
+                raise ValueError(
+                    f"member {name} expands to {info.file_size} bytes, more than the "
+                    f"{limits.max_member_bytes} allowed (zip bomb?)"
+                )
+            if info.file_size > limits.ratio_floor and info.file_size > limits.max_ratio * max(
+                info.compress_size, 1
+            ):
+                raise ValueError(
+                    f"member {name} expands {info.file_size // max(info.compress_size, 1)} "
+                    f"times (from {info.compress_size} to {info.file_size} bytes): zip bomb refused"
+                )
+            total += info.file_size
+            if total > limits.max_total_bytes:
+                raise ValueError(
+                    f"the package expands to more than {limits.max_total_bytes} bytes (zip bomb?)"
+                )
+            self.infos[name] = info
+
+    def chunks(self, name: str, size: int = 1 << 20) -> Iterable[bytes]:
+        info = self.infos[name]
+        read = 0
+        try:
+            with self.archive.open(info) as handle:
+                while chunk := handle.read(size):
+                    read += len(chunk)
+                    if read > info.file_size:
+                        raise ValueError(f"member {name} is longer than the zip declares")
+                    yield chunk
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+            raise ValueError(f"member {name} is corrupt: {exc}") from exc
+        if read != info.file_size:
+            raise ValueError(f"member {name} is shorter than the zip declares")
+
+    def read(self, name: str) -> bytes:
+        kept = self.kept.pop(name, None)
+        return kept if kept is not None else b"".join(self.chunks(name))
+
+    def close(self) -> None:
+        self.archive.close()
+
+
+def _json(data: bytes, what: str) -> Any:
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise ValueError(f"{what} is not valid JSON: {exc}") from exc
+
+
+def _field(mapping: Any, key: str, kind: type | tuple[type, ...], what: str) -> Any:
+    if not isinstance(mapping, dict) or key not in mapping:
+        raise ValueError(f"{what} lacks {key!r}")
+    value = mapping[key]
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ValueError(f"{what}: {key!r} has the wrong type")
+    return value
+
+
+def _hex_hash(text: Any, what: str) -> bytes:
+    if not isinstance(text, str) or not _HEX64.fullmatch(text):
+        raise ValueError(f"{what} is not 64 lower-case hex digits")
+    return bytes.fromhex(text)
+
+
+def _read_package_keys(package: _Zip, listed: Iterable[str]) -> tuple[dict, list]:
+    """The package's verifier keys: by 4-byte key id (hex) and as (name, key) pairs."""
+    by_id: dict[str, bytes] = {}
+    named: list[tuple[str, bytes]] = []
+    for path in sorted(p for p in listed if p.startswith("keys/")):
+        match = _KEY_FILE.fullmatch(path)
+        if not match:
+            raise ValueError(f"unexpected file {path}: keys are keys/<8 hex digits>.vkey")
+        try:
+            text = package.read(path).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{path} is not UTF-8 text") from exc
+        try:
+            name, key_id, public_key = parse_vkey(text)
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from exc
+        if key_id.hex() != match.group(1):
+            raise ValueError(f"{path} holds the key with id {key_id.hex()}, not {match.group(1)}")
+        by_id[key_id.hex()] = public_key
+        named.append((name, public_key))
+    if not named:
+        raise ValueError("the package holds no verifier keys (keys/*.vkey)")
+    return by_id, named
+
+
+def _list_files(package: _Zip, manifest: dict) -> dict[str, dict]:
+    """Every member is listed in the manifest and every listed file is present."""
+    files = _field(manifest, "files", list, "the manifest")
+    listed: dict[str, dict] = {}
+    for item in files:
+        path = _field(item, "path", str, "a manifest file entry")
+        _check_member_name(path)
+        if path in listed or path == MANIFEST_NAME:
+            raise ValueError(f"the manifest lists {path} twice")
+        listed[path] = item
+    for name in sorted(package.infos):
+        if name != MANIFEST_NAME and name not in listed:
+            raise ValueError(f"unexpected file {name}: it is not listed in the manifest")
+    for path in sorted(listed):
+        if path not in package.infos:
+            raise ValueError(f"{path} is listed in the manifest but missing from the package")
+    for required in (PDF_NAME, ENTRIES_NAME, CHECKPOINT_NAME, VERIFIER_NAME):
+        if required not in listed:
+            raise ValueError(f"the package has no {required}")
+    for path in sorted(listed):
+        known = path in (PDF_NAME, ENTRIES_NAME, CHECKPOINT_NAME, VERIFIER_NAME) or any(
+            pattern.fullmatch(path) for pattern in (_KEY_FILE, _ATTESTATION_FILE, _DATASET_FILE)
+        )
+        if not known:
+            raise ValueError(f"unexpected file {path}: it is not part of the package layout")
+    return listed
+
+
+def _check_hashes(package: _Zip, listed: dict[str, dict], paths: Iterable[str]) -> None:
+    """The listed files ``paths`` have the SHA-256 and size the manifest gives. The members
+    later checks read again are kept in memory (the PDF and the verifier are only hashed)."""
+    for path in sorted(paths):
+        expected = _hex_hash(listed[path].get("sha256"), f"the manifest's sha256 of {path}")
+        size = _field(listed[path], "size", int, f"the manifest entry of {path}")
+        digest = hashlib.sha256()
+        keep = path not in (PDF_NAME, VERIFIER_NAME)
+        parts = []
+        for chunk in package.chunks(path):
+            digest.update(chunk)
+            if keep:
+                parts.append(chunk)
+        data = b"".join(parts)
+        actual = len(data) if keep else package.infos[path].file_size
+        if actual != size or digest.digest() != expected:
+            raise ValueError(f"{path} does not match its SHA-256 and size in the manifest")
+        if keep:
+            package.kept[path] = data
+
+
+def _statement_of(envelope: Any, where: str) -> tuple[bytes, dict]:
+    try:
+        payload = _b64decode_lenient(envelope["payload"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{where}: the envelope payload is not base64") from exc
+    statement = _json(payload, f"{where}: the statement")
+    if not isinstance(statement, dict):
+        raise ValueError(f"{where}: the statement is not a JSON object")
+    return payload, statement
+
+
+def _check_entries(
+    data: bytes, project: str, keys_by_id: dict[str, bytes]
+) -> tuple[list[bytes], list[bytes], list[dict]]:
+    """Each line of ledger/entries.jsonl: numbering, leaf hash, signed statement, signature.
+
+    Returns the raw lines, the recomputed leaf hashes and, per entry, what later checks need
+    (kind, subject, digest and the decoded statement payload).
+    """
+    if data and not data.endswith(b"\n"):
+        raise ValueError(f"{ENTRIES_NAME} does not end with a newline")
+    lines = data.split(b"\n")[:-1] if data else []
+    leaves: list[bytes] = []
+    facts: list[dict] = []
+    sha256 = hashlib.sha256
+    for number, line in enumerate(lines):
+        where = f"{ENTRIES_NAME} line {number + 1}"
+        record = _json(line, where)
+        if not isinstance(record, dict) or set(record) != ENTRY_FIELDS:
+            raise ValueError(f"{where} does not have exactly the fields {sorted(ENTRY_FIELDS)}")
+        index = _field(record, "index", int, where)
+        if index != number:
+            raise ValueError(
+                f"{where} holds entry {index} where entry {number} belongs: entries must be "
+                f"numbered 0 to n-1 in order"
+            )
+        where = f"entry {index}"
+        try:
+            envelope_bytes = _b64decode_strict(_field(record, "envelope", str, where), where)
+        except ValueError as exc:
+            raise ValueError(f"{where}: the envelope is not canonical base64") from exc
+        leaves.append(sha256(b"\x00" + envelope_bytes).digest())
+        envelope = _json(envelope_bytes, f"{where}: the envelope")
+        if not isinstance(envelope, dict):
+            raise ValueError(f"{where}: the envelope is not a JSON object")
+        payload, statement = _statement_of(envelope, where)
+        kind = _field(record, "kind", str, where)
+        subject = _field(record, "subject", str, where)
+        digest = _field(record, "digest", str, where)
+        key_id = _field(record, "key_id", str, where)
+        if statement.get("predicateType") != f"{PREDICATE_TYPE_PREFIX}{kind}/v1":
+            raise ValueError(f"{where}: its kind {kind!r} is not what its signed statement says")
+        subjects = statement.get("subject")
+        try:
+            first = subjects[0]
+            signed_name, signed_digest = first["name"], first["digest"]["sha256"]
+        except (TypeError, KeyError, IndexError) as exc:
+            raise ValueError(f"{where}: the signed statement has no subject") from exc
+        if not isinstance(signed_name, str) or signed_name[:SUBJECT_MAX] != subject:
+            raise ValueError(f"{where}: its subject is not what its signed statement says")
+        if signed_digest != digest:
+            raise ValueError(f"{where}: its digest is not what its signed statement says")
+        predicate = statement.get("predicate")
+        if not isinstance(predicate, dict) or predicate.get("project") != project:
+            raise ValueError(f"{where}: the signed statement belongs to another project")
+        public_key = keys_by_id.get(key_id)
+        if public_key is None:
+            raise ValueError(f"{where} is signed by key {key_id}, which the package does not hold")
+        if not verify_envelope(envelope, {key_id: public_key}, payload_type=IN_TOTO_PAYLOAD_TYPE):
+            raise ValueError(f"{where}: the DSSE signature does not verify with key {key_id}")
+        fact = {"kind": kind, "subject": subject, "digest": digest}
+        if kind == "validation-result":
+            fact["payload"] = payload  # its attestation file must hold exactly these bytes
+        elif kind == "dataset":
+            fact["predicate"] = predicate  # names the dataset manifest and its Merkle root
+        facts.append(fact)
+    return lines, leaves, facts
+
+
+def _check_cited(manifest: dict, leaves: list[bytes], facts: list[dict]) -> int:
+    cited = _field(manifest, "evidence", list, "the manifest")
+    for item in cited:
+        index = _field(item, "index", int, "a cited evidence item")
+        if not 0 <= index < len(leaves):
+            raise ValueError(f"cited entry {index} is not in the log of {len(leaves)} entries")
+        leaf = _hex_hash(item.get("leafHash"), f"the leaf hash of cited entry {index}")
+        if leaf != leaves[index]:
+            raise ValueError(f"cited entry {index}: its leaf hash differs from the log's entry")
+        for key in ("kind", "subject"):
+            if key in item and item[key] != facts[index][key]:
+                raise ValueError(f"cited entry {index}: its {key} differs from the log's entry")
+    return len(cited)
+
+
+def _check_baseline(manifest: dict, facts: list[dict]) -> str:
+    baseline = _field(manifest, "baseline", dict, "the manifest")
+    name = _field(baseline, "name", str, "the manifest's baseline")
+    root = _field(baseline, "root", str, "the manifest's baseline")
+    index = _field(baseline, "entry", int, "the manifest's baseline")
+    if not 0 <= index < len(facts):
+        raise ValueError(f"baseline {name}: its entry {index} is not in the log")
+    fact = facts[index]
+    if (fact["kind"], fact["subject"], fact["digest"]) != ("baseline", f"baseline:{name}", root):
+        raise ValueError(f"baseline {name}: entry {index} does not record it with root {root}")
+    return name
+
+
+def _check_attestations(package: _Zip, listed: dict, facts: list[dict]) -> None:
+    wanted = {
+        f"attestations/{index:08d}.json": index
+        for index, fact in enumerate(facts)
+        if fact["kind"] == "validation-result"
+    }
+    present = sorted(p for p in listed if p.startswith("attestations/"))
+    for path in present:
+        if path not in wanted:
+            raise ValueError(f"{path} does not belong to a validation-result entry of the log")
+        if package.read(path) != facts[wanted[path]]["payload"]:
+            raise ValueError(f"{path} differs from the statement signed in entry {wanted[path]}")
+    for path in sorted(set(wanted) - set(present)):
+        raise ValueError(f"the attestation of entry {wanted[path]} ({path}) is missing")
+
+
+def _check_datasets(package: _Zip, listed: dict, facts: list[dict]) -> None:
+    wanted: dict[str, int] = {}
+    for index, fact in enumerate(facts):
+        if fact["kind"] == "dataset":
+            manifest = fact["predicate"].get("manifest")
+            digest = manifest.get("sha256") if isinstance(manifest, dict) else None
+            if not isinstance(digest, str) or not _HEX64.fullmatch(digest):
+                raise ValueError(f"entry {index}: the dataset entry names no manifest digest")
+            wanted.setdefault(f"datasets/{digest}.json", index)
+    present = sorted(p for p in listed if p.startswith("datasets/"))
+    for path in present:
+        if path not in wanted:
+            raise ValueError(f"{path} is not the manifest of a dataset entry of the log")
+        data = package.read(path)
+        if hashlib.sha256(data).hexdigest() != path[len("datasets/") : -len(".json")]:
+            raise ValueError(f"{path}: its SHA-256 is not the one in its name")
+        objects = _field(_json(data, path), "objects", list, path)
+        try:
+            root = root_hash([leaf_hash(canonical_json(o)) for o in objects]).hex()
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{path}: an object record cannot be hashed: {exc}") from exc
+        fact = facts[wanted[path]]
+        if root != fact["digest"] or root != fact["predicate"].get("merkleRoot"):
+            raise ValueError(
+                f"{path}: the Merkle root of its objects differs from entry {wanted[path]}"
+            )
+    for path in sorted(set(wanted) - set(present)):
+        raise ValueError(f"the dataset manifest of entry {wanted[path]} ({path}) is missing")
+
+
+def verify_package(
+    path: str,
+    *,
+    trusted_keys: Sequence[tuple[str, bytes]] | None = None,
+    limits: PackageLimits = DEFAULT_LIMITS,
+) -> PackageReport:
+    """Check a certification package and return what it proves; ValueError with the first
+    problem otherwise.
+
+    Nothing is extracted: members are read in memory after the zip's directory has passed the
+    :class:`PackageLimits` and the name checks. In order: the manifest lists exactly the files
+    present; it is signed by a key of the package (or one of ``trusted_keys``), whose file is
+    checked first; every other file has the SHA-256 the manifest gives; the checkpoint is
+    signed by such a key and matches the manifest; every entry is numbered in order, says what
+    its signed statement says, and its DSSE signature verifies; the Merkle root over the
+    recomputed leaf hashes is the checkpoint's root; every cited item and the baseline are in
+    the log; the attestations and dataset manifests are those the log's entries name.
+    """
+    package = _Zip(path, limits)
+    try:
+        if MANIFEST_NAME not in package.infos:
+            raise ValueError(f"the package has no {MANIFEST_NAME}")
+        manifest = _json(package.read(MANIFEST_NAME), MANIFEST_NAME)
+        if not isinstance(manifest, dict):
+            raise ValueError(f"{MANIFEST_NAME} is not a JSON object")
+        if manifest.get("format") != PACKAGE_FORMAT or manifest.get("version") != PACKAGE_VERSION:
+            raise ValueError(
+                f"{MANIFEST_NAME} is not a {PACKAGE_FORMAT} manifest of version {PACKAGE_VERSION}"
+            )
+        listed = _list_files(package, manifest)
+        key_files = [p for p in listed if p.startswith("keys/")]
+        _check_hashes(package, listed, key_files)  # the keys first: they check the signature
+        keys_by_id, named_keys = _read_package_keys(package, listed)
+        trusted = list(trusted_keys) if trusted_keys else named_keys
+        trusted_ids = {note_key_id(name, key).hex(): key for name, key in trusted}
+
+        signature = _field(manifest, "signature", dict, MANIFEST_NAME)
+        signer = _field(signature, "keyid", str, "the manifest signature")
+        if signer not in trusted_ids:
+            raise ValueError(f"the manifest is signed by key {signer}, which is not trusted")
+        try:
+            manifest_sig = _b64decode_strict(
+                _field(signature, "sig", str, "the manifest signature"), "the manifest signature"
+            )
+            signing_input = manifest_signing_input(manifest)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"the manifest signature cannot be checked: {exc}") from exc
+        if not ed25519_verify(trusted_ids[signer], signing_input, manifest_sig):
+            raise ValueError("the manifest signature does not verify: the manifest was altered")
+        _check_hashes(package, listed, set(listed) - set(key_files))
+
+        project = _field(_field(manifest, "project", dict, MANIFEST_NAME), "key", str, "project")
+        try:
+            checkpoint = verify_checkpoint(package.read(CHECKPOINT_NAME), trusted)
+        except ValueError as exc:
+            raise ValueError(f"{CHECKPOINT_NAME}: {exc}") from exc
+        claimed = _field(manifest, "checkpoint", dict, MANIFEST_NAME)
+        if (
+            claimed.get("origin") != checkpoint.origin
+            or claimed.get("size") != checkpoint.size
+            or claimed.get("root") != checkpoint.root.hex()
+        ):
+            raise ValueError("the manifest's checkpoint differs from the signed checkpoint note")
+        if not checkpoint.origin.endswith(f"/{project}"):
+            raise ValueError(f"the checkpoint is for the log {checkpoint.origin}, not {project}")
+
+        lines, leaves, facts = _check_entries(package.read(ENTRIES_NAME), project, keys_by_id)
+        if len(leaves) != checkpoint.size:
+            raise ValueError(
+                f"{ENTRIES_NAME} holds {len(leaves)} entries but the signed checkpoint covers "
+                f"{checkpoint.size}: entries are missing or were added"
+            )
+        if root_hash(leaves) != checkpoint.root:
+            raise ValueError(
+                "the Merkle root of the entries does not match the signed checkpoint: "
+                "an entry was altered, removed, added or moved"
+            )
+        cited = _check_cited(manifest, leaves, facts)
+        baseline = _check_baseline(manifest, facts)
+        _check_attestations(package, listed, facts)
+        _check_datasets(package, listed, facts)
+    finally:
+        package.close()
+    return PackageReport(
+        path=path,
+        project=project,
+        baseline=baseline,
+        size=checkpoint.size,
+        root=checkpoint.root,
+        origin=checkpoint.origin,
+        signed_by=tuple(
+            f"{s.name} (key {s.key_id.hex()})"
+            for s in checkpoint.signatures
+            if s.name in checkpoint.verified_by
+        ),
+        cited=cited,
+        signatures=signature_backend(),
+        entry_lines=tuple(lines),
+        leaves=tuple(leaves),
+    )
+
+
+def verify_growth(older: PackageReport, newer: PackageReport) -> list[bytes]:
+    """Check that ``newer``'s log extends ``older``'s: same log, no fewer entries, the older
+    entries byte for byte, and an RFC 9162 consistency proof (computed from the newer leaves)
+    that verifies between the two signed roots. Returns the proof."""
+    if older.origin != newer.origin:
+        raise ValueError(f"the packages are of different logs: {older.origin}, {newer.origin}")
+    if older.size > newer.size:
+        raise ValueError(
+            f"the newer package's log has {newer.size} entries, fewer than the older one's "
+            f"{older.size}: the log shrank"
+        )
+    for index in range(older.size):
+        if older.entry_lines[index] != newer.entry_lines[index]:
+            raise ValueError(
+                f"entry {index} differs between the two packages: the older log was rewritten"
+            )
+    proof = consistency_proof_from_leaves(newer.leaves, older.size)
+    if not verify_consistency(older.size, newer.size, proof, older.root, newer.root):
+        raise ValueError("the consistency proof between the two checkpoints does not verify")
+    return proof
+
+
+# --------------------------------------------------------------------------------------------
 # Command line
 # --------------------------------------------------------------------------------------------
 
@@ -1026,6 +1576,45 @@ def _command_checkpoint(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def _command_package(args: argparse.Namespace) -> dict[str, Any]:
+    trusted = _read_vkeys(args.trusted_key) if args.trusted_key else None
+    report = verify_package(args.package, trusted_keys=trusted)
+    summary = (
+        f"package for {report.project}, baseline {report.baseline}, {report.size} entries, "
+        f"root {report.root.hex()}, checkpoint signed by {', '.join(report.signed_by)}"
+        f"{' (pinned)' if trusted else ''}, {report.cited} cited items present; "
+        f"entry signatures checked with {report.signatures}"
+    )
+    result: dict[str, Any] = {
+        "project": report.project,
+        "baseline": report.baseline,
+        "entries": report.size,
+        "root": report.root.hex(),
+        "origin": report.origin,
+        "signed_by": list(report.signed_by),
+        "pinned": bool(trusted),
+        "cited": report.cited,
+        "signatures": report.signatures,
+    }
+    if args.previous:
+        try:
+            older = verify_package(args.previous, trusted_keys=trusted)
+        except ValueError as exc:
+            raise ValueError(f"the older package {args.previous}: {exc}") from exc
+        proof = verify_growth(older, report)
+        summary += (
+            f"; the log only grew since {args.previous} ({older.size} -> {report.size} "
+            f"entries, consistency proof of {len(proof)} hashes verified)"
+        )
+        result["previous"] = {
+            "entries": older.size,
+            "root": older.root.hex(),
+            "proof": [node.hex() for node in proof],
+        }
+    result["summary"] = summary
+    return result
+
+
 def _build_parser() -> argparse.ArgumentParser:
     common = _Parser(add_help=False)
     common.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -1044,6 +1633,23 @@ def _build_parser() -> argparse.ArgumentParser:
         "vkeys", metavar="VKEY_FILE", help="verifier keys (<name>+<id>+<key>), one per line"
     )
     checkpoint.set_defaults(handler=_command_checkpoint)
+    package = commands.add_parser(
+        "package",
+        parents=[common],
+        help="verify a certification package (the default when the first argument is a .zip)",
+    )
+    package.add_argument("package", metavar="FILE.zip", help="the certification package")
+    package.add_argument(
+        "--previous",
+        metavar="OLDER.zip",
+        help="an older package of the same project: also prove that the log only grew",
+    )
+    package.add_argument(
+        "--trusted-key",
+        metavar="VKEY_FILE",
+        help="pin the key(s) the checkpoint and manifest must be signed by, one per line",
+    )
+    package.set_defaults(handler=_command_package)
     return parser
 
 
@@ -1054,30 +1660,46 @@ def main(argv: Sequence[str] | None = None) -> int:
     a dict with a one-line ``summary`` and the details for ``--json``, or raises
     :class:`ValueError` with the reason verification failed.
     """
-    parser = _build_parser()
-    as_json = False
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0].lower().endswith(".zip"):
+        argv.insert(0, "package")  # ``python verify.py FILE.zip`` checks a package
+    as_json = "--json" in argv
     try:
-        args = parser.parse_args(argv)
+        args = _build_parser().parse_args(argv)
         as_json = args.json
         result = args.handler(args)
     except _UsageError as exc:
         reason = f"usage error: {exc} (see --help)"
     except ValueError as exc:
         reason = str(exc)
+    except RecursionError:
+        reason = "the input nests too deeply to be read"
+    except KeyboardInterrupt:
+        reason = "interrupted"
     except Exception as exc:  # noqa: BLE001 - the promise is a one-line reason, no traceback
         reason = f"internal error: {type(exc).__name__}: {exc}"
     else:
         if as_json:
-            print(json.dumps({"ok": True, **result}, sort_keys=True))
+            _emit(json.dumps({"ok": True, **result}, sort_keys=True), sys.stdout)
         else:
-            print(f"OK: {result['summary']}")
+            _emit(f"OK: {result['summary']}", sys.stdout)
         return 0
     reason = " ".join(reason.split())  # one line, whatever the message held
     if as_json:
-        print(json.dumps({"ok": False, "error": reason}, sort_keys=True))
+        _emit(json.dumps({"ok": False, "error": reason}, sort_keys=True), sys.stdout)
     else:
-        print(f"FAIL: {reason}", file=sys.stderr)
+        _emit(f"FAIL: {reason}", sys.stderr)
     return 1
+
+
+def _emit(line: str, stream) -> None:
+    """Print one line even where the terminal cannot encode every character of it."""
+    try:
+        stream.write(line + "\n")
+    except UnicodeEncodeError:
+        encoding = getattr(stream, "encoding", None) or "ascii"
+        stream.write(line.encode(encoding, "backslashreplace").decode(encoding) + "\n")
+    stream.flush()
 
 
 if __name__ == "__main__":

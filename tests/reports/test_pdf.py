@@ -1,0 +1,153 @@
+"""The PDF evidence pack: reproducible bytes, the dates of the evidence, the expected content."""
+
+import re
+import zlib
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from reportlab import rl_config
+
+from compliance import services
+from compliance.models import Baseline, ItemDefinition
+from evidence.models import Checkpoint
+from projects.models import Project
+from reports import gsn, pdf, selectors
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def demo():
+    call_command("seed_demo")
+    return Project.objects.get(key="AEB")
+
+
+def viewer():
+    return get_user_model().objects.get(username="vic")
+
+
+def render(project, *, baseline=None, checkpoint=None, compress=False):
+    baseline = baseline or selectors.baseline_named(project)
+    checkpoint = checkpoint or selectors.latest_checkpoint(project)
+    snapshot = selectors.case_snapshot(
+        user=viewer(), project=project, baseline=baseline, checkpoint=checkpoint
+    )
+    return pdf.render(
+        snapshot,
+        gsn.build(snapshot),
+        selectors.register_rows(project, checkpoint.size),
+        compress=compress,
+    )
+
+
+def text_of(data: bytes) -> str:
+    """The strings shown on the pages (uncompressed streams), joined, escapes undone."""
+    shown = re.findall(rb"\((.*?)(?<!\\)\) Tj", data)
+    text = b" ".join(shown).replace(rb"\(", b"(").replace(rb"\)", b")").replace(rb"\\", b"\\")
+    return text.decode("latin-1")
+
+
+def test_it_is_a_pdf_and_byte_identical_for_the_same_baseline(demo):
+    first = render(demo, compress=True)
+    second = render(demo, compress=True)
+    assert first.data.startswith(b"%PDF-") and first.data.rstrip().endswith(b"%%EOF")
+    assert first.data == second.data
+    assert first.pages > 10
+
+
+def test_a_later_checkpoint_or_another_baseline_changes_the_bytes(demo):
+    before = render(demo)
+    services.baseline_freeze(
+        user=get_user_model().objects.get(username="sam"), project=demo, name="v1.1"
+    )
+    at_v1 = render(demo, baseline=Baseline.objects.get(name="v1.0-demo"))
+    at_v11 = render(demo)
+    assert len({before.data, at_v1.data, at_v11.data}) == 3
+    assert "Baseline v1.1 (ledger entry" in text_of(at_v11.data)
+    assert "Baseline v1.0-demo (ledger entry" in text_of(at_v1.data)
+
+
+def test_dates_and_id_come_from_the_evidence_not_the_clock(demo):
+    checkpoint = Checkpoint.objects.filter(project=demo).order_by("-size").first()
+    data = render(demo).data
+    stamp = checkpoint.created_at.strftime("D:%Y%m%d%H%M%S+00'00'").encode()
+    assert data.count(b"/CreationDate (" + stamp + b")") == 1
+    assert data.count(b"/ModDate (" + stamp + b")") == 1
+    baseline = selectors.baseline_named(demo)
+    import hashlib
+
+    fixed = hashlib.sha256(f"{baseline.root}:{bytes(checkpoint.root).hex()}".encode()).digest()
+    assert f"/ID \n[<{fixed[:16].hex()}>".encode() in data
+    assert (rl_config.invariant, rl_config.useA85) == (0, 1)  # the switches are put back
+
+
+def test_it_holds_every_part_of_the_evidence_pack(demo):
+    result = render(demo)
+    text = text_of(result.data)
+    baseline = selectors.baseline_named(demo)
+    checkpoint = selectors.latest_checkpoint(demo)
+    for expected in (
+        "Safety case evidence pack",
+        "Autonomous emergency braking (AEB)",
+        "v1.0-demo",
+        baseline.root,
+        bytes(checkpoint.root).hex(),
+        "Contents",
+        "NOT READY for release",
+        "Operational design domain",
+        "HE-01",
+        "SG-01",
+        "FSR-002",
+        "TSR-001 (B(D))",  # a decomposition child with its ASIL
+        "Traceability matrix",
+        "review: pass v1 #",
+        "AC-02",
+        "Confirmation review: hazard analysis",
+        "Evidence register",
+        "GSN safety case",
+        "Figure 1.",
+        "python verify.py PACKAGE.zip",
+        "page 3 of",
+    ):
+        assert expected in text, expected
+    # every ledger entry is in the register, with its digest
+    first = demo.log_entries.order_by("index").first()
+    assert first.digest in text
+    assert baseline.entry.index in result.cited
+
+
+def test_the_contents_page_numbers_are_filled_in(demo):
+    data = render(demo).data
+    forms = dict(re.findall(rb"/FormXob\.toc-(\w+) (\d+) 0 R", data))
+    assert set(forms) >= {b"summary", b"register", b"gsn", b"verify"}
+    number = forms[b"verify"].decode()
+    body = re.search(
+        rb"\n" + number.encode() + rb" 0 obj\n.*?stream\r?\n(.*?)endstream", data, re.S
+    )
+    assert body and re.search(rb"\((\d+)\) Tj", body.group(1))
+
+
+def test_markup_and_pdf_syntax_in_user_text_are_shown_literally(demo):
+    item = ItemDefinition.objects.get(project=demo)
+    services.item_set(
+        user=get_user_model().objects.get(username="sam"),
+        project=demo,
+        function="<b>bold</b> & (unbalanced \\ paren",
+        boundaries=item.boundaries,
+        odd="\x07null <font size=40>big</font>",
+        assumptions=item.assumptions,
+    )
+    services.baseline_freeze(
+        user=get_user_model().objects.get(username="sam"), project=demo, name="hostile"
+    )
+    text = text_of(render(demo).data)
+    assert "<b>bold</b> & (unbalanced \\ paren" in text
+    assert "null <font size=40>big</font>" in text
+
+
+def test_compressed_streams_carry_the_same_text(demo):
+    data = render(demo, compress=True).data
+    streams = re.findall(rb"stream\r?\n(.*?)endstream", data, re.S)
+    plain = b"".join(zlib.decompress(s) for s in streams if s[:1] == b"x")
+    assert b"Evidence register" in plain
