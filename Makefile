@@ -23,8 +23,17 @@ demo: $(STAMP)
 	DEBUG=1 $(PY) manage.py run_campaign --project AEB --campaign AEB-demo --user erin --executor $(DEMO_EXECUTOR)
 	DEBUG=1 $(PY) manage.py run_campaign --project AEB --campaign NGSIM-replay --user erin --if-exists
 	DEBUG=1 $(PY) manage.py verify_ledger --project AEB
+	mkdir -p var/demo/check
+	DEBUG=1 $(PY) manage.py export_package --project AEB -o var/demo/AEB-package.zip --user sam
+	$(PY) -c "import zipfile; z = zipfile.ZipFile('var/demo/AEB-package.zip'); \
+		open('var/demo/AEB-evidence-pack.pdf', 'wb').write(z.read('evidence-pack.pdf')); \
+		open('var/demo/check/verify.py', 'wb').write(z.read('verify.py'))"
+	@echo "== the regulator's check: the package's own verify.py, standard library only"
+	cd var/demo/check && $(PYTHON) -I -S verify.py ../AEB-package.zip
 	@echo
-	@echo "Demo ready. Run 'make serve', open http://127.0.0.1:8000/admin/ or /api/docs/"
+	@echo "Demo ready: certification package var/demo/AEB-package.zip,"
+	@echo "PDF evidence pack var/demo/AEB-evidence-pack.pdf."
+	@echo "Run 'make serve', open http://127.0.0.1:8000/ or /api/docs/"
 	@echo "and log in as admin with password '$${SAFECASE_DEMO_PASSWORD:-safecase-demo}'."
 
 test: $(STAMP)
