@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "compliance",
     "validation",
     "reports",
+    "ui",
 ]
 
 MIDDLEWARE = [
@@ -115,7 +116,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "ui:login"
+LOGIN_REDIRECT_URL = "/"
 
 # Celery: without a broker, tasks run in-process (the embedded mode).
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or ""

@@ -1,0 +1,191 @@
+"""Query counts of every page, pinned on the seeded demo (after one run of its campaign).
+
+A count that changes is a regression to look at, not a number to update blindly: each page
+reads in a fixed number of queries, so the dashboard and the traceability matrix are also
+checked on a project grown several times over, where the counts must stay the same.
+
+What the counts are made of: 2 for the session and the user, 1 for the project, 1 for the
+membership (the role), then the page's own reads.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from compliance.models import (
+    Baseline,
+    HazardousEvent,
+    Requirement,
+    SafetyGoal,
+    TraceLink,
+    Verification,
+)
+from evidence import ledger
+from evidence.ledger import Record, Subject
+from validation.models import CaseResult, Run, Verdict
+
+PAGES = [
+    ("ui:projects", [], 3),
+    ("ui:dashboard", ["AEB"], 20),
+    ("ui:dashboard-runs", ["AEB"], 5),
+    ("ui:hara", ["AEB"], 9),
+    ("ui:hazardous-event", ["AEB", "HE-01"], 7),
+    ("ui:requirements", ["AEB"], 8),
+    ("ui:requirement", ["AEB", "FSR-002"], 11),
+    ("ui:matrix", ["AEB"], 9),
+    ("ui:campaigns", ["AEB"], 5),
+    ("ui:campaign-new", ["AEB"], 9),
+    ("ui:campaign", ["AEB", "campaign"], 8),
+    ("ui:run", ["AEB", "run"], 10),
+    ("ui:run-progress", ["AEB", "run"], 6),
+    ("ui:evidence", ["AEB"], 7),
+    ("ui:entry-proof", ["AEB", 3], 9),
+    ("ui:gsn", ["AEB"], 35),  # most of them reports.selectors.case_snapshot's
+    ("ui:baselines", ["AEB"], 7),
+    ("ui:asil", [], 2),
+]
+
+
+def _args(args, run):
+    return [{"campaign": run.campaign_id, "run": run.pk}.get(a, a) for a in args]
+
+
+@pytest.mark.parametrize("name,args,queries", PAGES)
+def test_query_count(as_user, demo_run, django_assert_num_queries, name, args, queries):
+    client = as_user("sam")  # a safety manager: every form and button is on the page
+    url = reverse(name, args=_args(args, demo_run))
+    with django_assert_num_queries(queries):
+        assert client.get(url).status_code == 200
+
+
+def grow(project, user, factor: int = 20) -> None:
+    """Make the project ``factor`` times bigger, with bulk inserts: requirements linked to the
+    goals and to each other, verifications, hazardous events, a second run with its results and
+    verdicts, and ledger entries."""
+    goals = list(SafetyGoal.objects.filter(project=project))
+    hazard, situation = HazardousEvent.objects.values_list("hazard", "situation").first()
+    HazardousEvent.objects.bulk_create(
+        HazardousEvent(
+            project=project,
+            code=f"HE-{100 + i}",
+            hazard_id=hazard,
+            situation_id=situation,
+            severity="S2",
+            exposure="E3",
+            controllability="C2",
+            severity_rationale="r",
+            exposure_rationale="r",
+            controllability_rationale="r",
+            asil="A",
+        )
+        for i in range(5 * factor)
+    )
+    reqs = Requirement.objects.bulk_create(
+        Requirement(
+            project=project,
+            code=f"TSR-{1000 + i}",
+            kind="TSR",
+            title=f"Grown requirement {i}",
+            asil="BCD"[i % 3],
+            status="approved" if i % 2 else "draft",
+        )
+        for i in range(15 * factor)
+    )
+    links = [
+        TraceLink(project=project, kind="derives-from", source=r, target_goal=goals[i % 3])
+        for i, r in enumerate(reqs)
+    ]
+    links += [
+        TraceLink(
+            project=project,
+            kind="derives-from",
+            source=reqs[i],
+            target_requirement=reqs[i - 1],
+            suspect=i % 7 == 0,
+        )
+        for i in range(1, len(reqs))
+    ]
+    TraceLink.objects.bulk_create(links)
+    (entry,) = ledger.append(
+        project, [Record("change", [Subject(f"grown:{i}", "0" * 64)]) for i in range(factor)]
+    )[:1]
+    Verification.objects.bulk_create(
+        Verification(
+            project=project,
+            requirement=r,
+            requirement_version=1,
+            method="test",
+            result="pass",
+            entry=entry,
+            stale=i % 5 == 0,
+        )
+        for i, r in enumerate(reqs)
+    )
+    first = Run.objects.filter(campaign__project=project).first()
+    run = Run.objects.create(
+        campaign=first.campaign,
+        executor="local",
+        status="succeeded",
+        cases_total=100 * factor,
+        started_by=user,
+    )
+    CaseResult.objects.bulk_create(
+        CaseResult(run=run, shard=0, case_id=f"c{i:06d}", scenario="CCRs", kpis={"min_ttc": 2.0})
+        for i in range(100 * factor)
+    )
+    Verdict.objects.bulk_create(
+        Verdict(
+            run=run,
+            criterion=v.criterion,
+            verdict="pass",
+            failures=0,
+            trials=100 * factor,
+            upper_bound=0.01,
+            target=v.target,
+            progress=1.0,
+        )
+        for v in first.verdicts.all()
+    )
+    # a queued run too: the dashboard then shows (and polls) a running campaign
+    Run.objects.create(campaign=first.campaign, executor="local", cases_total=10, started_by=user)
+
+
+@pytest.mark.parametrize("name,queries", [("ui:dashboard", 20), ("ui:matrix", 9)])
+def test_the_count_does_not_grow_with_the_project(
+    as_user, demo, demo_run, people, django_assert_num_queries, name, queries
+):
+    client = as_user("sam")
+    url = reverse(name, args=["AEB"])
+    before = (Requirement.objects.count(), TraceLink.objects.count())
+    with django_assert_num_queries(queries):
+        small = client.get(url)
+    grow(demo, people["erin"])
+    after = (Requirement.objects.count(), TraceLink.objects.count())
+    assert after[0] > 20 * before[0] and after[1] > 40 * before[1]
+    with django_assert_num_queries(queries):
+        big = client.get(url)
+    assert small.status_code == big.status_code == 200
+    assert b"TSR-1000" in big.content or name == "ui:dashboard"
+    if name == "ui:matrix":
+        assert b"page 1 of 7" in big.content  # 315 rows, 50 a page
+
+
+def test_a_filtered_matrix_page_costs_the_same(as_user, demo, django_assert_num_queries):
+    client = as_user("vic")
+    url = reverse("ui:matrix", args=["AEB"])
+    with django_assert_num_queries(9):
+        client.get(url, {"asil": "D", "kind": "FSR", "coverage": "unverified", "page": 1})
+
+
+def test_the_baseline_page_has_no_query_per_baseline(
+    as_user, demo, people, django_assert_num_queries
+):
+    from compliance.services import baseline_freeze
+
+    for name in ("v1.1", "v1.2", "v1.3"):
+        baseline_freeze(user=people["sam"], project=demo, name=name)
+    assert Baseline.objects.filter(project=demo).count() == 4
+    client = as_user("sam")
+    with django_assert_num_queries(7):
+        client.get(reverse("ui:baselines", args=["AEB"]))

@@ -1,0 +1,268 @@
+"""Small charts drawn on the server as inline SVG: no JavaScript, no chart library.
+
+Every function returns markup that is safe to put in a template: numbers are formatted here and
+every piece of text goes through ``format_html``, so a label taken from the database cannot
+inject markup. The charts carry a ``<title>`` and ``role="img"`` so that screen readers name
+them, and each has a table or text beside it on the page that says the same in words.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    value: float  # share reached, 0..1 (drawn capped at 1)
+    text: str  # what the bar says in words, e.g. "92 of 2,996 cases"
+    tone: str = "neutral"  # pass, fail, inconclusive or neutral: the CSS class of the bar
+
+
+@dataclass(frozen=True)
+class Point:
+    x: float
+    y: float
+    tone: str = "neutral"
+    title: str = ""
+
+
+def _num(value: float) -> str:
+    return f"{value:.1f}"
+
+
+def progress_bars(bars: Sequence[Bar], *, title: str, width: int = 560) -> SafeString:
+    """Horizontal bars, one per row: the share of a target reached, with the words beside it."""
+    row, label_w, text_w = 28, 80, 190
+    bar_w = width - label_w - text_w
+    height = row * len(bars) + 8
+    rows = []
+    for i, bar in enumerate(bars):
+        y = 4 + i * row
+        share = min(max(bar.value, 0.0), 1.0)
+        filled = 0.0 if share == 0 else max(bar_w * share, 2.0)  # a sliver stays visible
+        rows.append(
+            format_html(
+                '<g class="bar {tone}"><title>{label}: {text}</title>'
+                '<text x="0" y="{ty}" class="label">{label}</text>'
+                '<rect class="track" x="{x}" y="{y}" width="{bw}" height="18" rx="3"></rect>'
+                '<rect class="fill" x="{x}" y="{y}" width="{fw}" height="18" rx="3"></rect>'
+                '<text x="{tx}" y="{ty}" class="value">{text}</text></g>',
+                tone=bar.tone,
+                label=bar.label,
+                text=bar.text,
+                x=label_w,
+                y=y,
+                ty=y + 14,
+                bw=bar_w,
+                fw=_num(filled),
+                tx=label_w + bar_w + 8,
+            )
+        )
+    return format_html(
+        '<svg class="chart bars" role="img" viewBox="0 0 {w} {h}" width="{w}" height="{h}" '
+        'xmlns="http://www.w3.org/2000/svg"><title>{title}</title>{rows}</svg>',
+        w=width,
+        h=height,
+        title=title,
+        rows=mark_safe("".join(rows)),  # noqa: S308 (each row was built by format_html)
+    )
+
+
+def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
+    """Round tick values (steps of 1, 2 or 5 times a power of ten) covering [low, high]."""
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return []
+    if high <= low:
+        high = low + 1.0
+    raw = (high - low) / max(count, 1)
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
+    first = math.floor(low / step + 1e-9)
+    last = math.ceil(high / step - 1e-9)
+    return [round(i * step, 10) for i in range(first, last + 1)]
+
+
+def _tick_text(value: float) -> str:
+    return f"{value:g}" if abs(value) < 1e5 else f"{value:.1e}"
+
+
+def _frame(x_ticks, y_ticks, sx, sy, left, top, plot_w, plot_h, x_label, y_label) -> str:
+    parts = [
+        format_html(
+            '<rect class="frame" x="{}" y="{}" width="{}" height="{}"></rect>',
+            left,
+            top,
+            plot_w,
+            plot_h,
+        )
+    ]
+    for t in x_ticks:
+        parts.append(
+            format_html(
+                '<line class="grid" x1="{x}" y1="{t}" x2="{x}" y2="{b}"></line>'
+                '<text class="tick" x="{x}" y="{ty}" text-anchor="middle">{v}</text>',
+                x=_num(sx(t)),
+                t=top,
+                b=top + plot_h,
+                ty=top + plot_h + 16,
+                v=_tick_text(t),
+            )
+        )
+    for t in y_ticks:
+        parts.append(
+            format_html(
+                '<line class="grid" x1="{l}" y1="{y}" x2="{r}" y2="{y}"></line>'
+                '<text class="tick" x="{tx}" y="{ty}" text-anchor="end">{v}</text>',
+                y=_num(sy(t)),
+                l=left,
+                r=left + plot_w,
+                tx=left - 6,
+                ty=_num(sy(t) + 4),
+                v=_tick_text(t),
+            )
+        )
+    parts.append(
+        format_html(
+            '<text class="axis" x="{}" y="{}" text-anchor="middle">{}</text>'
+            '<text class="axis" transform="translate(14 {}) rotate(-90)" '
+            'text-anchor="middle">{}</text>',
+            left + plot_w // 2,
+            top + plot_h + 34,
+            x_label,
+            top + plot_h // 2,
+            y_label,
+        )
+    )
+    return "".join(parts)
+
+
+def scatter(
+    points: Sequence[Point],
+    *,
+    title: str,
+    x_label: str,
+    y_label: str,
+    threshold: float | None = None,
+    width: int = 560,
+    height: int = 340,
+) -> SafeString:
+    """A scatter plot of cases; ``threshold`` draws the criterion's limit as a dashed line."""
+    left, top, right, bottom = 58, 12, 12, 44
+    plot_w, plot_h = width - left - right, height - top - bottom
+    xs = [p.x for p in points] or [0.0, 1.0]
+    ys = [p.y for p in points] + ([threshold] if threshold is not None else []) or [0.0, 1.0]
+    x_ticks = nice_ticks(min(xs), max(xs))
+    y_ticks = nice_ticks(min(ys), max(ys))
+    x0, x1 = x_ticks[0], x_ticks[-1] if x_ticks[-1] > x_ticks[0] else x_ticks[0] + 1
+    y0, y1 = y_ticks[0], y_ticks[-1] if y_ticks[-1] > y_ticks[0] else y_ticks[0] + 1
+
+    def sx(v: float) -> float:
+        return left + (v - x0) / (x1 - x0) * plot_w
+
+    def sy(v: float) -> float:
+        return top + plot_h - (v - y0) / (y1 - y0) * plot_h
+
+    frame = _frame(x_ticks, y_ticks, sx, sy, left, top, plot_w, plot_h, x_label, y_label)
+    dots = format_html_join(
+        "",
+        '<circle class="dot {}" cx="{}" cy="{}" r="3.5"><title>{}</title></circle>',
+        ((p.tone, _num(sx(p.x)), _num(sy(p.y)), p.title) for p in points),
+    )
+    limit = ""
+    if threshold is not None:
+        limit = format_html(
+            '<line class="limit" x1="{}" y1="{y}" x2="{}" y2="{y}"></line>'
+            '<text class="limit-label" x="{}" y="{ty}" text-anchor="end">limit {}</text>',
+            left,
+            left + plot_w,
+            left + plot_w - 4,
+            _tick_text(threshold),
+            y=_num(sy(threshold)),
+            ty=_num(sy(threshold) - 5),
+        )
+    return format_html(
+        '<svg class="chart scatter" role="img" viewBox="0 0 {w} {h}" width="{w}" height="{h}" '
+        'xmlns="http://www.w3.org/2000/svg"><title>{title}</title>{frame}{dots}{limit}</svg>',
+        w=width,
+        h=height,
+        title=title,
+        frame=mark_safe(frame),  # noqa: S308 (built with format_html above)
+        dots=dots,
+        limit=limit,
+    )
+
+
+def histogram(
+    values: Sequence[float],
+    *,
+    title: str,
+    x_label: str,
+    bins: int = 12,
+    threshold: float | None = None,
+    width: int = 560,
+    height: int = 260,
+) -> SafeString:
+    """Vertical bars counting the cases per range of a KPI."""
+    left, top, right, bottom = 58, 12, 12, 44
+    plot_w, plot_h = width - left - right, height - top - bottom
+    low = min(values) if values else 0.0
+    high = max(values) if values else 1.0
+    if high <= low:
+        high = low + 1.0
+    step = (high - low) / bins
+    counts = [0] * bins
+    for v in values:
+        counts[min(int((v - low) / step), bins - 1)] += 1
+    y_ticks = nice_ticks(0, max(counts) or 1)
+    y1 = y_ticks[-1] or 1
+
+    def sx(v: float) -> float:
+        return left + (v - low) / (high - low) * plot_w
+
+    def sy(v: float) -> float:
+        return top + plot_h - v / y1 * plot_h
+
+    x_ticks = [t for t in nice_ticks(low, high) if low <= t <= high]
+    frame = _frame(x_ticks, y_ticks, sx, sy, left, top, plot_w, plot_h, x_label, "cases")
+    bars = format_html_join(
+        "",
+        '<rect class="column" x="{}" y="{}" width="{}" height="{}"><title>{} to {}: {} cases'
+        "</title></rect>",
+        (
+            (
+                _num(sx(low + i * step) + 1),
+                _num(sy(n)),
+                _num(max(plot_w / bins - 2, 1)),
+                _num(plot_h - (sy(n) - top)),
+                _tick_text(low + i * step),
+                _tick_text(low + (i + 1) * step),
+                n,
+            )
+            for i, n in enumerate(counts)
+        ),
+    )
+    limit = ""
+    if threshold is not None and low <= threshold <= high:
+        limit = format_html(
+            '<line class="limit" x1="{x}" y1="{}" x2="{x}" y2="{}"></line>',
+            top,
+            top + plot_h,
+            x=_num(sx(threshold)),
+        )
+    return format_html(
+        '<svg class="chart histogram" role="img" viewBox="0 0 {w} {h}" width="{w}" '
+        'height="{h}" xmlns="http://www.w3.org/2000/svg"><title>{title}</title>'
+        "{frame}{bars}{limit}</svg>",
+        w=width,
+        h=height,
+        title=title,
+        frame=mark_safe(frame),  # noqa: S308 (built with format_html above)
+        bars=bars,
+        limit=limit,
+    )

@@ -1,0 +1,308 @@
+"""Forms of the web UI. They parse and check what a person typed; the services decide.
+
+A service refuses a write with Django's ``ValidationError`` keyed by field;
+:func:`apply_service_errors` puts each message beside the field it names, so the rule the
+service enforces is what the person reads, in one place.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django import forms
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.urls import reverse
+
+from compliance import iso26262
+from compliance.models import (
+    AcceptanceCriterion,
+    Baseline,
+    Hazard,
+    HazardousEvent,
+    OperationalSituation,
+    RequirementKind,
+    RequirementStatus,
+)
+from evidence.models import Artifact, ArtifactKind
+from validation.models import Campaign, Executor, ParameterSpace, Scenario
+
+BLANK = [("", "—")]
+ASIL_FILTER = [("", "any"), *[(level, level) for level in iso26262.ASIL_LEVELS]]
+COVERAGE = [("", "any"), ("verified", "verified"), ("unverified", "not verified")]
+COVERAGE.append(("orphan", "no parent link"))
+
+
+def apply_service_errors(form: forms.Form, exc: ValidationError, aliases=None) -> None:
+    """Attach a service's ``ValidationError`` to ``form``: beside the field it names when the
+    form has that field (or an alias of it), at the top of the form otherwise."""
+    aliases = aliases or {}
+    if not hasattr(exc, "error_dict"):
+        form.add_error(None, exc.messages)
+        return
+    for name, messages in exc.message_dict.items():
+        target = aliases.get(name, name)
+        if target in form.fields:
+            form.add_error(target, messages)
+        elif name == NON_FIELD_ERRORS:
+            form.add_error(None, messages)
+        else:
+            form.add_error(None, [f"{name}: {m}" for m in messages])
+
+
+def asil_preview(severity, exposure, controllability) -> str | None:
+    """The ASIL of an S/E/C rating, or None while one of the three is missing or invalid."""
+    try:
+        return iso26262.determine_asil(severity, exposure, controllability)
+    except ValueError:
+        return None
+
+
+CLASS_MEANING = {
+    "S0": "no injuries",
+    "S1": "light to moderate injuries",
+    "S2": "severe injuries, survival probable",
+    "S3": "life-threatening or fatal injuries",
+    "E0": "incredible",
+    "E1": "very low probability",
+    "E2": "low probability",
+    "E3": "medium probability",
+    "E4": "high probability",
+    "C0": "controllable in general",
+    "C1": "simply controllable",
+    "C2": "normally controllable",
+    "C3": "difficult to control or uncontrollable",
+}
+
+
+def _choices(enum) -> list[tuple[str, str]]:
+    return BLANK + [(m.value, f"{m.value} · {CLASS_MEANING.get(m.value, '')}") for m in enum]
+
+
+class HazardousEventForm(forms.Form):
+    """A row of the HARA: a hazard in a situation rated S, E and C, each with its reason."""
+
+    code = forms.CharField(max_length=40, help_text="for example HE-07")
+    hazard = forms.ModelChoiceField(queryset=Hazard.objects.none(), empty_label="—")
+    situation = forms.ModelChoiceField(
+        queryset=OperationalSituation.objects.none(), empty_label="—"
+    )
+    severity = forms.ChoiceField(choices=_choices(iso26262.Severity))
+    severity_rationale = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
+    exposure = forms.ChoiceField(choices=_choices(iso26262.Exposure))
+    exposure_rationale = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
+    controllability = forms.ChoiceField(choices=_choices(iso26262.Controllability))
+    controllability_rationale = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
+
+    RATING_FIELDS = ("severity", "exposure", "controllability")
+
+    def __init__(self, *args, project, event: HazardousEvent | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.project = project
+        self.event = event
+        self.fields["hazard"].queryset = Hazard.objects.filter(project=project)
+        self.fields["situation"].queryset = OperationalSituation.objects.filter(project=project)
+        live = {  # htmx asks the server for the ASIL as soon as a class is chosen
+            "hx-get": reverse("ui:asil"),
+            "hx-trigger": "change",
+            "hx-target": "#asil-output",
+            "hx-swap": "outerHTML",
+            "hx-include": ", ".join(f"[name={n}]" for n in self.RATING_FIELDS),
+            # one answer at a time: a newer choice cancels the request of an older one, so a
+            # slow reply can never overwrite the ASIL of the latest S, E and C
+            "hx-sync": "closest form:replace",
+        }
+        for name in self.RATING_FIELDS:
+            self.fields[name].error_messages["required"] = f"Choose the {name} class."
+            self.fields[name].widget.attrs.update(live)
+        for name in ("severity_rationale", "exposure_rationale", "controllability_rationale"):
+            self.fields[name].error_messages["required"] = "Every rating needs a rationale."
+        if event is not None:  # the code names the event in the ledger: it stays
+            self.fields["code"].disabled = True
+            self.fields["code"].initial = event.code
+
+    def clean_code(self):
+        code = self.cleaned_data["code"].strip()
+        if (
+            self.event is None
+            and HazardousEvent.objects.filter(project=self.project, code=code).exists()
+        ):
+            raise ValidationError(f"{code} exists already; choose another code.")
+        return code
+
+    def asil(self) -> str | None:
+        """What the chosen S, E and C give, from the bound data (also for an invalid form)."""
+        values = [
+            self.data.get(self.add_prefix(n)) if self.is_bound else None for n in self.RATING_FIELDS
+        ]
+        if not self.is_bound and self.event is not None:
+            values = [getattr(self.event, n) for n in self.RATING_FIELDS]
+        return asil_preview(*values)
+
+    @classmethod
+    def initial_from(cls, event: HazardousEvent) -> dict:
+        names = ["code", *cls.RATING_FIELDS]
+        names += ["severity_rationale", "exposure_rationale", "controllability_rationale"]
+        initial = {n: getattr(event, n) for n in names}
+        initial.update(hazard=event.hazard_id, situation=event.situation_id)
+        return initial
+
+
+class RequirementForm(forms.Form):
+    title = forms.CharField(max_length=500, required=False)
+    text = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False)
+    asil = forms.CharField(label="ASIL", max_length=8, help_text="QM, A to D, or X(Y) such as B(D)")
+    status = forms.ChoiceField(choices=RequirementStatus.choices)
+
+
+class ClearSuspectForm(forms.Form):
+    comment = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Why the link still holds after the change.",
+        error_messages={"required": "Say why the link still holds."},
+    )
+
+
+class MatrixFilterForm(forms.Form):
+    asil = forms.ChoiceField(choices=ASIL_FILTER, required=False, label="ASIL")
+    kind = forms.ChoiceField(choices=[("", "any"), *RequirementKind.choices], required=False)
+    status = forms.ChoiceField(choices=[("", "any"), *RequirementStatus.choices], required=False)
+    coverage = forms.ChoiceField(choices=COVERAGE, required=False)
+
+    def filters(self) -> dict:
+        if not self.is_valid():
+            return {}
+        return {k: v for k, v in self.cleaned_data.items() if v}
+
+
+class SpaceForm(forms.Form):
+    """Sample concrete cases of a scenario: a grid, seeded random or Latin hypercube."""
+
+    scenario = forms.ModelChoiceField(queryset=Scenario.objects.none(), empty_label="—")
+    name = forms.CharField(max_length=200)
+    method = forms.ChoiceField(
+        choices=[("grid", "Full grid"), ("random", "Seeded random"), ("lhs", "Latin hypercube")]
+    )
+    ranges = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text='JSON: {"ego_speed": [10, 50, 5], "surface": {"values": ["dry", "wet"]}}',
+    )
+    fixed = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}),
+        required=False,
+        help_text='JSON of parameters every case keeps, e.g. {"scenario": "ccrs"}',
+    )
+    n = forms.IntegerField(min_value=1, max_value=100_000, initial=50, label="Cases")
+    seed = forms.IntegerField(initial=0)
+
+    def __init__(self, *args, project, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["scenario"].queryset = Scenario.objects.filter(project=project)
+
+    @staticmethod
+    def _json_object(text: str, what: str) -> dict:
+        try:
+            value = json.loads(text or "{}")
+        except ValueError as exc:
+            raise ValidationError(f"Not valid JSON: {exc}") from exc
+        if not isinstance(value, dict):
+            raise ValidationError(f"Give the {what} as a JSON object {{...}}.")
+        return value
+
+    def clean_ranges(self):
+        ranges = self._json_object(self.cleaned_data["ranges"], "ranges")
+        if not ranges:
+            raise ValidationError("Give at least one parameter range.")
+        return ranges
+
+    def clean_fixed(self):
+        return self._json_object(self.cleaned_data.get("fixed", ""), "fixed parameters")
+
+
+class CampaignForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    spaces = forms.ModelMultipleChoiceField(
+        queryset=ParameterSpace.objects.none(),
+        widget=forms.CheckboxSelectMultiple,
+        label="Parameter spaces",
+        error_messages={"required": "Pick at least one parameter space."},
+    )
+    criteria = forms.ModelMultipleChoiceField(
+        queryset=AcceptanceCriterion.objects.none(),
+        widget=forms.CheckboxSelectMultiple,
+        label="Acceptance criteria",
+        error_messages={"required": "Pick at least one acceptance criterion."},
+    )
+    executor = forms.ChoiceField(choices=Executor.choices, initial=Executor.LOCAL)
+    cap = forms.IntegerField(min_value=1, initial=10_000, help_text="most cases a run executes")
+    seed = forms.IntegerField(initial=0)
+    shard_size = forms.IntegerField(min_value=1, initial=500, help_text="cases per task")
+    sut_commit = forms.CharField(max_length=64, required=False, label="System under test commit")
+    dataset = forms.ModelChoiceField(queryset=Artifact.objects.none(), required=False)
+    model = forms.ModelChoiceField(queryset=Artifact.objects.none(), required=False)
+
+    def __init__(self, *args, project, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.project = project
+        self.fields["spaces"].queryset = (
+            ParameterSpace.objects.filter(scenario__project=project)
+            .select_related("scenario")
+            .order_by("scenario__name", "name")
+        )
+        self.fields["spaces"].label_from_instance = lambda s: (
+            f"{s.scenario.name} / {s.name} ({len(s.cases)} cases, {s.kind})"
+        )
+        self.fields["criteria"].queryset = AcceptanceCriterion.objects.filter(
+            project=project
+        ).order_by("code")
+        self.fields["criteria"].label_from_instance = lambda c: f"{c.code}: {c.description}"
+        artifacts = Artifact.objects.filter(project=project).order_by("name", "-version")
+        self.fields["dataset"].queryset = artifacts.filter(kind=ArtifactKind.DATASET)
+        self.fields["model"].queryset = artifacts.filter(kind=ArtifactKind.MODEL)
+
+    def clean_name(self):
+        name = self.cleaned_data["name"].strip()
+        if Campaign.objects.filter(project=self.project, name=name).exists():
+            raise ValidationError(f"A campaign named {name} exists already.")
+        return name
+
+
+class RunStartForm(forms.Form):
+    executor = forms.ChoiceField(choices=Executor.choices)
+
+
+class BaselineFreezeForm(forms.Form):
+    name = forms.CharField(max_length=100, help_text="for example v1.1")
+
+
+class BaselineDiffForm(forms.Form):
+    old = forms.ModelChoiceField(queryset=Baseline.objects.none(), to_field_name="name")
+    new = forms.ModelChoiceField(queryset=Baseline.objects.none(), to_field_name="name")
+
+    def __init__(self, *args, project, **kwargs):
+        super().__init__(*args, **kwargs)
+        baselines = Baseline.objects.filter(project=project).defer("content").order_by("created_at")
+        for name in ("old", "new"):
+            self.fields[name].queryset = baselines
+            self.fields[name].label_from_instance = lambda b: b.name
+        self.fields["old"].label = "From"
+        self.fields["new"].label = "To"
+
+
+class PlotForm(forms.Form):
+    """Which parameter and KPI the run's plots show, and the criterion that colours them."""
+
+    x = forms.ChoiceField(required=False, label="Parameter")
+    y = forms.ChoiceField(required=False, label="KPI")
+    criterion = forms.ChoiceField(required=False)
+
+    def __init__(self, *args, params, kpis, criteria, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["x"].choices = [(p, p) for p in params]
+        self.fields["y"].choices = [(k, k) for k in kpis]
+        self.fields["criterion"].choices = [("", "none")] + [(c, c) for c in criteria]
+
+    def choice(self, name: str, default: str) -> str:
+        if self.is_valid() and self.cleaned_data.get(name):
+            return self.cleaned_data[name]
+        return default

@@ -1,0 +1,48 @@
+"""The web UI's pages, at the site root; every project page lives under ``p/<key>/``."""
+
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from ui.views import campaigns, dashboard, evidence, hara, matrix, reports, requirements
+
+app_name = "ui"
+
+p = "p/<str:key>/"
+urlpatterns = [
+    path(
+        "login/",
+        auth_views.LoginView.as_view(
+            template_name="ui/login.html", redirect_authenticated_user=True, next_page="ui:projects"
+        ),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(next_page="ui:login"), name="logout"),
+    path("", dashboard.projects, name="projects"),
+    path("asil/", hara.asil, name="asil"),
+    path(p, dashboard.dashboard, name="dashboard"),
+    path(f"{p}live/runs/", dashboard.dashboard_runs, name="dashboard-runs"),
+    path(f"{p}ledger/verify/", dashboard.verify_ledger, name="verify-ledger"),
+    path(f"{p}hara/", hara.hara, name="hara"),
+    path(f"{p}hara/<str:code>/", hara.hazardous_event, name="hazardous-event"),
+    path(f"{p}requirements/", requirements.tree, name="requirements"),
+    path(f"{p}requirements/<str:code>/", requirements.detail, name="requirement"),
+    path(f"{p}requirements/<str:code>/edit/", requirements.edit, name="requirement-edit"),
+    path(f"{p}links/<int:pk>/clear/", requirements.clear_link, name="link-clear"),
+    path(f"{p}traceability/", matrix.matrix, name="matrix"),
+    path(f"{p}campaigns/", campaigns.campaigns, name="campaigns"),
+    path(f"{p}campaigns/new/", campaigns.campaign_new, name="campaign-new"),
+    path(f"{p}campaigns/spaces/new/", campaigns.space_new, name="space-new"),
+    path(f"{p}campaigns/<int:pk>/", campaigns.campaign, name="campaign"),
+    path(f"{p}campaigns/<int:pk>/start/", campaigns.run_start, name="run-start"),
+    path(f"{p}runs/<int:pk>/", campaigns.run, name="run"),
+    path(f"{p}runs/<int:pk>/progress/", campaigns.run_progress, name="run-progress"),
+    path(f"{p}runs/<int:pk>/cancel/", campaigns.run_cancel, name="run-cancel"),
+    path(f"{p}evidence/", evidence.entries, name="evidence"),
+    path(f"{p}evidence/<int:index>/proof/", evidence.proof, name="entry-proof"),
+    path(f"{p}gsn/", reports.gsn, name="gsn"),
+    path(f"{p}gsn.svg", reports.gsn_svg, name="gsn-svg"),
+    path(f"{p}baselines/", reports.baselines, name="baselines"),
+    path(f"{p}baselines/freeze/", reports.baseline_freeze, name="baseline-freeze"),
+    path(f"{p}baselines/<int:pk>/package/", reports.package, name="package"),
+    path(f"{p}baselines/<int:pk>/evidence-pack.pdf", reports.evidence_pack, name="evidence-pack"),
+]

@@ -1,0 +1,261 @@
+"""The campaign planner: sample parameter spaces, plan a campaign, start, watch and cancel runs,
+and read the per-case results with their KPI plots."""
+
+from __future__ import annotations
+
+import math
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404, redirect
+from django.views.decorators.http import require_POST
+
+from compliance.models import AcceptanceCriterion
+from projects.permissions import Action
+from ui import charts, selectors
+from ui.forms import CampaignForm, PlotForm, RunStartForm, SpaceForm, apply_service_errors
+from ui.views.common import is_htmx, may, paginate, project_view, render_project
+from validation import services
+from validation.models import Campaign, CaseResult, Run, RunStatus
+from validation.verdicts import CriterionSpec, case_fails
+
+RESULTS_PAGE = 25
+
+
+@project_view()
+def campaigns(request, project):
+    return render_project(
+        request,
+        project,
+        "ui/campaigns.html",
+        {"campaigns": selectors.campaign_list(project)},
+        section="campaigns",
+    )
+
+
+def _planner(request, project, *, campaign_form=None, space_form=None, status=200):
+    return render_project(
+        request,
+        project,
+        "ui/campaign_new.html",
+        {
+            "form": campaign_form or CampaignForm(project=project),
+            "space_form": space_form or SpaceForm(project=project),
+        },
+        section="campaigns",
+        status=status,
+    )
+
+
+@project_view(Action.EDIT)
+def campaign_new(request, project):
+    if request.method != "POST":
+        return _planner(request, project)
+    form = CampaignForm(request.POST, project=project)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            campaign = services.campaign_create(
+                user=request.user,
+                project=project,
+                name=data["name"],
+                description=data["description"],
+                spaces=list(data["spaces"]),
+                criteria=list(data["criteria"]),
+                executor=data["executor"],
+                cap=data["cap"],
+                seed=data["seed"],
+                shard_size=data["shard_size"],
+                sut_commit=data["sut_commit"],
+                dataset=data["dataset"],
+                model=data["model"],
+            )
+        except ValidationError as exc:
+            apply_service_errors(form, exc)
+        else:
+            messages.success(request, f"Campaign {campaign.name} planned.")
+            return redirect("ui:campaign", key=project.key, pk=campaign.pk)
+    return _planner(request, project, campaign_form=form, status=400)
+
+
+@require_POST
+@project_view(Action.EDIT)
+def space_new(request, project):
+    form = SpaceForm(request.POST, project=project)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            space = services.space_create(
+                user=request.user,
+                project=project,
+                scenario=data["scenario"],
+                name=data["name"],
+                ranges=data["ranges"],
+                method=data["method"],
+                n=data["n"],
+                seed=data["seed"],
+                fixed=data["fixed"],
+            )
+        except ValidationError as exc:
+            apply_service_errors(form, exc)
+        else:
+            messages.success(
+                request, f"Parameter space {space.name}: {len(space.cases)} cases sampled."
+            )
+            return redirect("ui:campaign-new", key=project.key)
+    return _planner(request, project, space_form=form, status=400)
+
+
+@project_view()
+def campaign(request, project, pk):
+    campaign = get_object_or_404(
+        Campaign.objects.select_related("model", "dataset", "created_by"), project=project, pk=pk
+    )
+    return render_project(
+        request,
+        project,
+        "ui/campaign_detail.html",
+        {
+            "campaign": campaign,
+            "spaces": campaign.spaces.select_related("scenario").order_by("scenario__name"),
+            "criteria": campaign.criteria.order_by("code"),
+            "runs": selectors.run_list(project).filter(campaign=campaign).order_by("-created_at"),
+            "start_form": RunStartForm(initial={"executor": campaign.executor}),
+        },
+        section="campaigns",
+    )
+
+
+@require_POST
+@project_view(Action.RUN)
+def run_start(request, project, pk):
+    campaign = get_object_or_404(Campaign, project=project, pk=pk)
+    form = RunStartForm(request.POST)
+    executor = form.cleaned_data["executor"] if form.is_valid() else None
+    try:
+        run = services.run_start(user=request.user, campaign=campaign, executor=executor)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("ui:campaign", key=project.key, pk=campaign.pk)
+    return redirect("ui:run", key=project.key, pk=run.pk)
+
+
+@require_POST
+@project_view(Action.RUN)
+def run_cancel(request, project, pk):
+    run = get_object_or_404(Run, campaign__project=project, pk=pk)
+    run = services.run_cancel(user=request.user, run=run)
+    messages.info(request, f"Run {run.pk} is {run.get_status_display().lower()}.")
+    return redirect("ui:run", key=project.key, pk=run.pk)
+
+
+def _run(project, pk) -> Run:
+    return get_object_or_404(
+        selectors.run_list(project).select_related("entry"), campaign__project=project, pk=pk
+    )
+
+
+def _progress_context(run: Run) -> dict:
+    return {
+        "run": run,
+        "progress": selectors.run_progress(run),
+        "verdicts": list(run.verdicts.select_related("criterion").order_by("criterion__code")),
+    }
+
+
+@project_view()
+def run_progress(request, project, pk):
+    """The run's status, progress and verdicts; htmx polls it every 2 s while it is active.
+
+    A poll that finds the run finished asks htmx to reload the page once, so the per-case
+    results and plots below appear without the user doing anything.
+    """
+    run = _run(project, pk)
+    response = render_project(
+        request, project, "ui/fragments/run_progress.html", _progress_context(run)
+    )
+    if is_htmx(request) and request.GET.get("poll") and run.status not in selectors.ACTIVE:
+        response["HX-Refresh"] = "true"
+    return response
+
+
+def _finite(value) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _spec(ac: AcceptanceCriterion) -> CriterionSpec:
+    """What ``validation.verdicts.case_fails`` needs to colour a case as the verdict judged it."""
+    return CriterionSpec(
+        code=ac.code,
+        unit=ac.unit,
+        confidence=ac.confidence,
+        allowed_probability=ac.allowed_failure_probability,
+        kpi=ac.kpi,
+        comparator=ac.comparator,
+        threshold=ac.threshold,
+    )
+
+
+def _plots(request, run: Run, criteria) -> dict:
+    cases = selectors.run_cases_for_plot(run)
+    params = sorted({k for _, _, p, _ in cases for k, v in p.items() if _finite(v) is not None})
+    kpis = sorted({k for _, _, _, m in cases for k, v in m.items() if _finite(v) is not None})
+    if not (params and kpis):
+        return {"plot_form": None}
+    by_code = {c.code: c for c in criteria if c.unit == "cases"}
+    asked = PlotForm(request.GET, params=params, kpis=kpis, criteria=list(by_code))
+    # Without a choice: the first per-case criterion with a KPI, its KPI against ego speed.
+    judged = [c for c in by_code.values() if c.kpi in kpis]
+    default = judged[0].code if judged and "criterion" not in request.GET else ""
+    chosen = by_code.get(asked.choice("criterion", default))
+    y = asked.choice("y", chosen.kpi if chosen and chosen.kpi in kpis else kpis[0])
+    x = asked.choice("x", "ego_speed" if "ego_speed" in params else params[0])
+    form = PlotForm(
+        {"x": x, "y": y, "criterion": chosen.code if chosen else ""},
+        params=params,
+        kpis=kpis,
+        criteria=list(by_code),
+    )
+    spec = _spec(chosen) if chosen else None
+    points, values = [], []
+    for case_id, _scenario, p, k in cases:
+        xv, yv = _finite(p.get(x)), _finite(k.get(y))
+        if yv is not None:
+            values.append(yv)
+        if xv is None or yv is None:
+            continue
+        tone = "neutral" if spec is None else ("fail" if case_fails(spec, k) else "pass")
+        points.append(charts.Point(xv, yv, tone, f"{case_id}: {x}={xv:g}, {y}={yv:g}"))
+    threshold = chosen.threshold if chosen and chosen.kpi == y else None
+    return {
+        "plot_form": form,
+        "scatter": charts.scatter(
+            points, title=f"{y} against {x}", x_label=x, y_label=y, threshold=threshold
+        )
+        if points
+        else "",
+        "histogram": charts.histogram(
+            values, title=f"Distribution of {y}", x_label=y, threshold=threshold
+        )
+        if values
+        else "",
+        "plotted": len(points),
+        "criterion": chosen,
+    }
+
+
+@project_view()
+def run(request, project, pk):
+    run = _run(project, pk)
+    criteria = list(AcceptanceCriterion.objects.filter(campaigns=run.campaign_id).order_by("code"))
+    context = _progress_context(run)
+    context["results"] = paginate(
+        request, CaseResult.objects.filter(run=run).order_by("case_id"), RESULTS_PAGE
+    )
+    context["kpi_columns"] = list(dict.fromkeys([c.kpi for c in criteria if c.kpi] + ["collision"]))
+    if run.status == RunStatus.SUCCEEDED or context["progress"]["done"]:
+        context.update(_plots(request, run, criteria))
+    context["can_cancel"] = may(request, project, Action.RUN) and context["progress"]["active"]
+    return render_project(request, project, "ui/run.html", context, section="campaigns")

@@ -1,0 +1,190 @@
+"""The GSN safety case, baselines and their differences, and the certification downloads."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.utils.http import content_disposition_header
+from django.utils.safestring import mark_safe
+from django.views.decorators.http import require_POST
+
+from compliance import services
+from compliance.models import Baseline
+from projects.permissions import Action
+from ui.forms import BaselineDiffForm, BaselineFreezeForm, apply_service_errors
+from ui.views.common import may, project_view, render_project
+
+#: Above this many nodes the drawing starts three levels deep; links open the hidden parts.
+GSN_FULL_LIMIT = 400
+GSN_DEPTH = 3
+
+
+def _gsn_context(request, project) -> dict:
+    """The safety case drawn by ``reports.gsn`` (when that module is installed)."""
+    try:
+        from reports import gsn
+        from reports.selectors import ReportError, baseline_named, case_snapshot
+    except ImportError:
+        return {"unavailable": True}
+    name = request.GET.get("baseline") or None
+    try:
+        baseline = baseline_named(project, name) if name else None
+        case = gsn.build(case_snapshot(user=request.user, project=project, baseline=baseline))
+    except ReportError as exc:
+        return {"problem": str(exc), "baseline_name": name}
+    root = request.GET.get("root")
+    if root not in case.nodes:
+        root = case.root
+    depth = None if len(case.nodes) <= GSN_FULL_LIMIT else GSN_DEPTH
+    shown = gsn.subtree(case, root, depth)
+    visible = set(shown)
+    hidden = [
+        case.nodes[n] for n in shown if any(child not in visible for child in case.supporters(n))
+    ]
+    focus = [case.nodes[c] for s in case.supporters(case.root) for c in case.supporters(s)]
+    return {
+        # to_svg writes through ElementTree, which escapes every text and attribute.
+        "svg": mark_safe(gsn.to_svg(case, root, shown)),  # noqa: S308
+        "focus": focus,
+        "root": case.nodes[root],
+        "top": case.root,
+        "counts": case.counts(),
+        "gate": case.release_gate(),
+        "status": case.status,
+        "expandable": hidden[:50],
+        "baseline_name": name,
+    }
+
+
+@project_view()
+def gsn_svg(request, project):
+    """The same drawing as a standalone SVG file, to open in a tab and zoom freely."""
+    context = _gsn_context(request, project)
+    if "svg" not in context:
+        raise Http404(context.get("problem", "The GSN renderer is not installed."))
+    return HttpResponse(context["svg"], content_type="image/svg+xml; charset=utf-8")
+
+
+@project_view()
+def gsn(request, project):
+    context = _gsn_context(request, project)
+    context["baselines"] = Baseline.objects.filter(project=project).order_by("-created_at")
+    return render_project(request, project, "ui/gsn.html", context, section="gsn")
+
+
+def _baselines(request, project, *, freeze_form=None, status=200):
+    baselines = (
+        Baseline.objects.filter(project=project)
+        .select_related("created_by", "entry")
+        .defer("content")  # every item of the model: read only for the two being compared
+    )
+    downloads = _report_modules() is not None
+    diff_form = BaselineDiffForm(request.GET or None, project=project)
+    diff = None
+    if diff_form.is_bound and diff_form.is_valid():
+        diff = services.baseline_diff(diff_form.cleaned_data["old"], diff_form.cleaned_data["new"])
+    if freeze_form is None and may(request, project, Action.REVIEW):
+        freeze_form = BaselineFreezeForm()
+    return render_project(
+        request,
+        project,
+        "ui/baselines.html",
+        {
+            "baselines": baselines.order_by("-created_at"),
+            "diff_form": diff_form,
+            "diff": diff,
+            "freeze_form": freeze_form,
+            "downloads": downloads,
+        },
+        section="baselines",
+        status=status,
+    )
+
+
+@project_view()
+def baselines(request, project):
+    return _baselines(request, project)
+
+
+@require_POST
+@project_view(Action.REVIEW)
+def baseline_freeze(request, project):
+    form = BaselineFreezeForm(request.POST)
+    if form.is_valid():
+        try:
+            baseline = services.baseline_freeze(
+                user=request.user, project=project, name=form.cleaned_data["name"]
+            )
+        except ValidationError as exc:
+            apply_service_errors(form, exc)
+        else:
+            messages.success(
+                request, f"Baseline {baseline.name} frozen: {baseline.item_count} items."
+            )
+            return redirect("ui:baselines", key=project.key)
+    return _baselines(request, project, freeze_form=form, status=400)
+
+
+def _report_modules():
+    """``reports.package`` and ``reports.pdf`` (and their selectors), or None when absent."""
+    try:
+        from reports import gsn, package, pdf, selectors
+    except ImportError:
+        return None
+    return gsn, package, pdf, selectors
+
+
+def _baseline(project, pk) -> Baseline:
+    return get_object_or_404(Baseline.objects.select_related("entry"), project=project, pk=pk)
+
+
+@require_POST
+@project_view(Action.VIEW)
+def package(request, project, pk):
+    """Build the certification package of a baseline at the latest checkpoint and send it.
+
+    A POST because the export is recorded in the ledger (``reports.package.record_export``);
+    the view permission suffices, as for ``manage.py export_package``.
+    """
+    modules = _report_modules()
+    if modules is None:
+        raise Http404("Certification packages are not available in this deployment.")
+    _gsn, package, _pdf, report_selectors = modules
+    baseline = _baseline(project, pk)
+    try:
+        built = package.build_package(user=request.user, project=project, baseline=baseline)
+    except report_selectors.ReportError as exc:
+        messages.error(request, str(exc))
+        return redirect("ui:baselines", key=project.key)
+    file_name = f"{project.key}-{baseline.name}-{built.entries}.zip"
+    package.record_export(user=request.user, project=project, package=built, file_name=file_name)
+    response = HttpResponse(built.data, content_type="application/zip")
+    response["Content-Disposition"] = content_disposition_header(True, file_name)
+    return response
+
+
+@project_view()
+def evidence_pack(request, project, pk):
+    """The PDF evidence pack of a baseline at the latest checkpoint (read only)."""
+    modules = _report_modules()
+    if modules is None:
+        raise Http404("The PDF evidence pack is not available in this deployment.")
+    gsn, _package, pdf, report_selectors = modules
+    baseline = _baseline(project, pk)
+    try:
+        checkpoint = report_selectors.latest_checkpoint(project)
+        snapshot = report_selectors.case_snapshot(
+            user=request.user, project=project, baseline=baseline, checkpoint=checkpoint
+        )
+    except report_selectors.ReportError as exc:
+        messages.error(request, str(exc))
+        return redirect("ui:baselines", key=project.key)
+    result = pdf.render(
+        snapshot, gsn.build(snapshot), report_selectors.register_rows(project, checkpoint.size)
+    )
+    file_name = f"{project.key}-{baseline.name}-{checkpoint.size}.pdf"
+    response = HttpResponse(result.data, content_type="application/pdf")
+    response["Content-Disposition"] = content_disposition_header(True, file_name)
+    return response

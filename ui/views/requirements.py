@@ -1,0 +1,113 @@
+"""The requirement tree, a requirement's detail page, its edit form and the suspect-link review."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db.models import Q
+from django.shortcuts import get_object_or_404, redirect
+from django.views.decorators.http import require_POST
+
+from compliance import services
+from compliance.models import Requirement, TraceLink
+from projects.permissions import Action
+from ui import selectors
+from ui.forms import ClearSuspectForm, RequirementForm, apply_service_errors
+from ui.views.common import may, project_view, render_project
+
+
+@project_view()
+def tree(request, project):
+    return render_project(
+        request,
+        project,
+        "ui/requirement_tree.html",
+        selectors.requirement_tree(project),
+        section="requirements",
+    )
+
+
+def _detail(request, project, requirement, *, form=None, clear_forms=None, status=200):
+    context = selectors.requirement_detail(project, requirement)
+    if form is None and may(request, project, Action.EDIT):
+        form = RequirementForm(
+            initial={
+                "title": requirement.title,
+                "text": requirement.text,
+                "asil": requirement.asil,
+                "status": requirement.status,
+            }
+        )
+    # A clear form beside every suspect link, for the roles that review (bound when it failed).
+    clear_forms = clear_forms or {}
+    if may(request, project, Action.REVIEW):
+        for link in context["links_up"] + context["links_down"]:
+            if link.suspect:
+                link.clear_form = clear_forms.get(link.pk) or ClearSuspectForm(prefix=f"l{link.pk}")
+    context.update(requirement=requirement, form=form)
+    return render_project(
+        request,
+        project,
+        "ui/requirement_detail.html",
+        context,
+        section="requirements",
+        status=status,
+    )
+
+
+@project_view()
+def detail(request, project, code):
+    requirement = get_object_or_404(Requirement, project=project, code=code)
+    return _detail(request, project, requirement)
+
+
+@require_POST
+@project_view(Action.EDIT)
+def edit(request, project, code):
+    requirement = get_object_or_404(Requirement, project=project, code=code)
+    form = RequirementForm(request.POST)
+    if form.is_valid():
+        try:
+            updated = services.requirement_update(
+                user=request.user, requirement=requirement, **form.cleaned_data
+            )
+        except ValidationError as exc:
+            apply_service_errors(form, exc)
+        else:
+            messages.success(request, f"{updated.code} saved (version {updated.version}).")
+            return redirect("ui:requirement", key=project.key, code=updated.code)
+    return _detail(request, project, requirement, form=form, status=400)
+
+
+@require_POST
+@project_view(Action.REVIEW)
+def clear_link(request, project, pk):
+    """Clear a suspect link with the reviewer's comment, then go back to the requirement."""
+    link = get_object_or_404(
+        TraceLink.objects.select_related("source", "target_requirement", "target_goal"),
+        project=project,
+        pk=pk,
+    )
+    # Back to the requirement the reviewer came from: either end of the link.
+    back = request.POST.get("back") or link.source.code
+    requirement = (
+        Requirement.objects.filter(project=project, code=back)
+        .filter(Q(links_up=link) | Q(links_down=link))
+        .first()
+        or link.source
+    )
+    form = ClearSuspectForm(request.POST, prefix=f"l{link.pk}")
+    if form.is_valid():
+        try:
+            services.link_clear_suspect(
+                user=request.user, link=link, comment=form.cleaned_data["comment"]
+            )
+        except ValidationError as exc:
+            if not link.suspect:  # cleared meanwhile (another tab, another reviewer)
+                messages.info(request, " ".join(exc.messages))
+                return redirect("ui:requirement", key=project.key, code=requirement.code)
+            apply_service_errors(form, exc)
+        else:
+            messages.success(request, f"The link {link.source.code} → {link.target.code} holds.")
+            return redirect("ui:requirement", key=project.key, code=requirement.code)
+    return _detail(request, project, requirement, clear_forms={link.pk: form}, status=400)
