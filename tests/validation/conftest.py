@@ -118,3 +118,26 @@ def offline_aws(monkeypatch):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+
+
+@pytest.fixture
+def no_collision(project, members):
+    """FSR-010 and its criterion AC-04 (no collision, p <= 0.05 at 90 %), as in the demo."""
+    from compliance import services as compliance
+
+    fsr = compliance.requirement_create(
+        user=members["engineer"], project=project, code="FSR-010", kind="FSR", asil="C"
+    )
+    return compliance.acceptance_criterion_save(
+        user=members["engineer"],
+        project=project,
+        code="AC-04",
+        requirement=fsr,
+        unit="cases",
+        allowed_failure_probability=0.05,
+        confidence=0.9,
+        kpi="min_distance",
+        comparator=">",
+        threshold=0.0,
+        description="no collision",
+    )

@@ -2,7 +2,6 @@
 
 import pytest
 
-from compliance import services as compliance
 from validation import services
 from validation.models import Run, Scenario
 
@@ -11,23 +10,9 @@ BASE = "/api/v1/projects/AEB"
 
 
 @pytest.fixture
-def campaign(project, members):
-    fsr = compliance.requirement_create(
-        user=members["engineer"], project=project, code="FSR-010", kind="FSR", asil="C"
-    )
-    ac = compliance.acceptance_criterion_save(
-        user=members["engineer"],
-        project=project,
-        code="AC-04",
-        requirement=fsr,
-        unit="cases",
-        allowed_failure_probability=0.05,
-        confidence=0.9,
-        kpi="min_distance",
-        comparator=">",
-        threshold=0.0,
-        description="no collision",
-    )
+def campaign(project, members, no_collision):
+    ac = no_collision
+    fsr = ac.requirement
     scenario = Scenario.objects.create(project=project, name="CCRs", file_name="", sha256="0" * 64)
     scenario.requirements.add(fsr)
     space = services.space_create(

@@ -2,7 +2,6 @@
 
 import pytest
 
-from compliance import services as compliance
 from validation import lake, services
 from validation.models import LandedDrive, Run, Verdict
 from validation.tasks import watch_lake_task
@@ -11,23 +10,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def watching(project, members, tmp_path):
-    fsr = compliance.requirement_create(
-        user=members["engineer"], project=project, code="FSR-010", kind="FSR", asil="C"
-    )
-    ac = compliance.acceptance_criterion_save(
-        user=members["engineer"],
-        project=project,
-        code="AC-04",
-        requirement=fsr,
-        unit="cases",
-        allowed_failure_probability=0.05,
-        confidence=0.9,
-        kpi="min_distance",
-        comparator=">",
-        threshold=0.0,
-        description="no collision",
-    )
+def watching(project, members, tmp_path, no_collision):
+    ac = no_collision
     return services.campaign_create(
         user=members["engineer"], project=project, name="fleet", spaces=[], criteria=[ac]
     )

@@ -12,7 +12,6 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from compliance import services as compliance
 from validation import services
 from validation.models import CaseResult, Run, Scenario, Verdict
 
@@ -52,7 +51,7 @@ def wait_for(condition, timeout, what):
         time.sleep(0.2)
 
 
-def test_a_killed_worker_loses_no_case(ledger_transactional_db, project, members):
+def test_a_killed_worker_loses_no_case(ledger_transactional_db, project, members, no_collision):
     if not settings.CELERY_BROKER_URL:
         pytest.skip("no CELERY_BROKER_URL: the real-worker path runs in CI against Redis")
     if connection.vendor != "postgresql":
@@ -61,22 +60,8 @@ def test_a_killed_worker_loses_no_case(ledger_transactional_db, project, members
 
     app.conf.task_always_eager = False
     app.control.purge()
-    fsr = compliance.requirement_create(
-        user=members["engineer"], project=project, code="FSR-010", kind="FSR", asil="C"
-    )
-    ac = compliance.acceptance_criterion_save(
-        user=members["engineer"],
-        project=project,
-        code="AC-04",
-        requirement=fsr,
-        unit="cases",
-        allowed_failure_probability=0.05,
-        confidence=0.9,
-        kpi="min_distance",
-        comparator=">",
-        threshold=0.0,
-        description="no collision",
-    )
+    ac = no_collision
+    fsr = ac.requirement
     scenario = Scenario.objects.create(project=project, name="CCRs", file_name="", sha256="0" * 64)
     scenario.requirements.add(fsr)
     space = services.space_create(
