@@ -154,6 +154,19 @@ class RequirementForm(forms.Form):
     status = forms.ChoiceField(choices=RequirementStatus.choices)
 
 
+class NewRequirementForm(forms.Form):
+    code = forms.CharField(max_length=40, help_text="e.g. FSR-030")
+    kind = forms.ChoiceField(choices=RequirementKind.choices)
+    title = forms.CharField(max_length=500, required=False)
+    text = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    asil = forms.CharField(label="ASIL", max_length=8, help_text="QM, A to D, or X(Y) such as B(D)")
+    parent = forms.CharField(
+        max_length=40,
+        required=False,
+        help_text="the safety goal or requirement it derives from (code), if any",
+    )
+
+
 class ClearSuspectForm(forms.Form):
     comment = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 2}),

@@ -25,6 +25,7 @@ urlpatterns = [
     path(f"{p}hara/", hara.hara, name="hara"),
     path(f"{p}hara/<str:code>/", hara.hazardous_event, name="hazardous-event"),
     path(f"{p}requirements/", requirements.tree, name="requirements"),
+    path(f"{p}requirements/new/", requirements.create, name="requirement-new"),
     path(f"{p}requirements/<str:code>/", requirements.detail, name="requirement"),
     path(f"{p}requirements/<str:code>/edit/", requirements.edit, name="requirement-edit"),
     path(f"{p}links/<int:pk>/clear/", requirements.clear_link, name="link-clear"),

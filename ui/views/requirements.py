@@ -4,27 +4,82 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_POST
 
 from compliance import services
-from compliance.models import Requirement, TraceLink
+from compliance.models import Requirement, SafetyGoal, TraceLink
 from projects.permissions import Action
 from ui import selectors
-from ui.forms import ClearSuspectForm, RequirementForm, apply_service_errors
+from ui.forms import (
+    ClearSuspectForm,
+    NewRequirementForm,
+    RequirementForm,
+    apply_service_errors,
+)
 from ui.views.common import may, project_view, render_project
 
 
 @project_view()
 def tree(request, project):
+    return _tree(request, project)
+
+
+def _tree(request, project, form=None, status=200):
+    context = selectors.requirement_tree(project)
+    if may(request, project, Action.EDIT):
+        context["new_form"] = form or NewRequirementForm()
     return render_project(
         request,
         project,
         "ui/requirement_tree.html",
-        selectors.requirement_tree(project),
+        context,
         section="requirements",
+        status=status,
     )
+
+
+@require_POST
+@project_view(Action.EDIT)
+def create(request, project):
+    """A new requirement, linked derives-from to its parent goal or requirement when given;
+    both writes in one transaction, so a refused link leaves no orphan behind."""
+    form = NewRequirementForm(request.POST)
+    if form.is_valid():
+        data = dict(form.cleaned_data)
+        parent_code = data.pop("parent").strip()
+        try:
+            with transaction.atomic():
+                requirement = services.requirement_create(
+                    user=request.user, project=project, **data
+                )
+                if parent_code:
+                    target = _parent(project, parent_code)
+                    services.link_create(
+                        user=request.user,
+                        project=project,
+                        source=requirement,
+                        kind="derives-from",
+                        **target,
+                    )
+        except ValidationError as exc:
+            apply_service_errors(form, exc, aliases={"target": "parent", "source": "asil"})
+        else:
+            messages.success(request, f"{requirement.code} created.")
+            return redirect("ui:requirement", key=project.key, code=requirement.code)
+    return _tree(request, project, form=form, status=400)
+
+
+def _parent(project, code: str) -> dict:
+    goal = SafetyGoal.objects.filter(project=project, code=code).first()
+    if goal is not None:
+        return {"target_goal": goal}
+    requirement = Requirement.objects.filter(project=project, code=code).first()
+    if requirement is None:
+        raise ValidationError({"parent": f"No safety goal or requirement {code!r} here."})
+    return {"target_requirement": requirement}
 
 
 def _detail(request, project, requirement, *, form=None, clear_forms=None, status=200):
