@@ -74,10 +74,23 @@ def _manage(*args, env_extra=None, drop=()):
 
 
 def test_missing_secret_key_is_a_clear_one_line_error():
-    result = _manage("check", drop=("SECRET_KEY", "SECRET_KEY_FILE", "DEBUG"))
+    result = _manage(
+        "check",
+        env_extra={"DATABASE_URL": "postgres://safecase@127.0.0.1:5432/safecase"},
+        drop=("SECRET_KEY", "SECRET_KEY_FILE", "DEBUG"),
+    )
     assert result.returncode != 0
     assert "SECRET_KEY is not set" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_unconfigured_management_commands_run_in_the_embedded_mode(tmp_path):
+    result = _manage(
+        "check",
+        env_extra={"SAFECASE_VAR_DIR": str(tmp_path)},
+        drop=("SECRET_KEY", "SECRET_KEY_FILE", "DEBUG", "DATABASE_URL"),
+    )
+    assert result.returncode == 0, result.stderr
 
 
 def test_production_settings_pass_check_deploy():
