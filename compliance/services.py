@@ -67,6 +67,15 @@ def _clean(obj, exclude: list[str] | None = None) -> None:
     obj.full_clean(exclude=exclude, validate_unique=True)
 
 
+def _create(user, project: Project, label: str, obj):
+    """The plain create: role check, validation, save, and the ledger entry ``label:code``."""
+    require(user, project, Action.EDIT)
+    _clean(obj)
+    obj.save()
+    _record(user, project, f"{label}:{obj.code}", obj.snapshot(), "create")
+    return obj
+
+
 # --- Item and HARA -------------------------------------------------------------------------
 
 
@@ -86,24 +95,24 @@ def item_set(*, user, project: Project, **fields) -> ItemDefinition:
 def hazard_create(
     *, user, project: Project, code: str, title: str, description: str = ""
 ) -> Hazard:
-    require(user, project, Action.EDIT)
-    hazard = Hazard(project=project, code=code, title=title, description=description)
-    _clean(hazard)
-    hazard.save()
-    _record(user, project, f"hazard:{code}", hazard.snapshot(), "create")
-    return hazard
+    return _create(
+        user,
+        project,
+        "hazard",
+        Hazard(project=project, code=code, title=title, description=description),
+    )
 
 
 @transaction.atomic
 def situation_create(
     *, user, project: Project, code: str, description: str
 ) -> OperationalSituation:
-    require(user, project, Action.EDIT)
-    situation = OperationalSituation(project=project, code=code, description=description)
-    _clean(situation)
-    situation.save()
-    _record(user, project, f"situation:{code}", situation.snapshot(), "create")
-    return situation
+    return _create(
+        user,
+        project,
+        "situation",
+        OperationalSituation(project=project, code=code, description=description),
+    )
 
 
 def _check_rating(event: HazardousEvent) -> None:
@@ -664,12 +673,12 @@ def approval_record(
 def triggering_condition_create(
     *, user, project: Project, code: str, description: str, area: int = 2
 ) -> TriggeringCondition:
-    require(user, project, Action.EDIT)
-    tc = TriggeringCondition(project=project, code=code, description=description, area=area)
-    _clean(tc)
-    tc.save()
-    _record(user, project, f"tc:{code}", tc.snapshot(), "create")
-    return tc
+    return _create(
+        user,
+        project,
+        "tc",
+        TriggeringCondition(project=project, code=code, description=description, area=area),
+    )
 
 
 @transaction.atomic
