@@ -14,6 +14,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.urls import reverse
 
 from compliance import iso26262
+from compliance.iso26262 import ConfirmationMeasure
 from compliance.models import (
     AcceptanceCriterion,
     Baseline,
@@ -319,3 +320,32 @@ class PlotForm(forms.Form):
         if self.is_valid() and self.cleaned_data.get(name):
             return self.cleaned_data[name]
         return default
+
+
+class ApprovalForm(forms.Form):
+    """A confirmation measure signed by the requesting user (the reviewer)."""
+
+    measure = forms.ChoiceField(choices=[(m.value, m.label) for m in ConfirmationMeasure])
+    work_product = forms.CharField(max_length=200, help_text="what was reviewed, with its version")
+    author = forms.ModelChoiceField(
+        queryset=None, to_field_name="username", help_text="who wrote the work product"
+    )
+    asil = forms.CharField(
+        label="ASIL", max_length=8, help_text="of the work product; decomposed ones keep the goal's"
+    )
+    outcome = forms.ChoiceField(
+        choices=[
+            ("confirmed", "Confirmed"),
+            ("confirmed_with_findings", "Confirmed with findings"),
+            ("not_confirmed", "Not confirmed"),
+        ]
+    )
+    findings = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+
+    def __init__(self, *args, project, **kwargs):
+        super().__init__(*args, **kwargs)
+        from django.contrib.auth import get_user_model
+
+        self.fields["author"].queryset = (
+            get_user_model().objects.filter(memberships__project=project).order_by("username")
+        )

@@ -3,7 +3,16 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from ui.views import campaigns, dashboard, evidence, hara, matrix, reports, requirements
+from ui.views import (
+    campaigns,
+    confirmation,
+    dashboard,
+    evidence,
+    hara,
+    matrix,
+    reports,
+    requirements,
+)
 
 app_name = "ui"
 
@@ -42,6 +51,8 @@ urlpatterns = [
     path(f"{p}evidence/<int:index>/proof/", evidence.proof, name="entry-proof"),
     path(f"{p}gsn/", reports.gsn, name="gsn"),
     path(f"{p}gsn.svg", reports.gsn_svg, name="gsn-svg"),
+    path(f"{p}confirmation/", confirmation.confirmation, name="confirmation"),
+    path(f"{p}confirmation/approve/", confirmation.approve, name="approve"),
     path(f"{p}baselines/", reports.baselines, name="baselines"),
     path(f"{p}baselines/freeze/", reports.baseline_freeze, name="baseline-freeze"),
     path(f"{p}baselines/<int:pk>/package/", reports.package, name="package"),
