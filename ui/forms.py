@@ -349,3 +349,16 @@ class ApprovalForm(forms.Form):
         self.fields["author"].queryset = (
             get_user_model().objects.filter(memberships__project=project).order_by("username")
         )
+
+
+class DecompositionForm(forms.Form):
+    """Two redundant children of the requirement and the argument that they are independent."""
+
+    first = forms.CharField(max_length=40, help_text="code of the first child, e.g. TSR-001")
+    second = forms.CharField(max_length=40, help_text="code of the second child")
+    elements = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}), help_text="the sufficiently independent elements"
+    )
+    dependent_failure_analysis = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}), help_text="the DFA the argument relies on"
+    )

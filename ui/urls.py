@@ -37,6 +37,11 @@ urlpatterns = [
     path(f"{p}requirements/new/", requirements.create, name="requirement-new"),
     path(f"{p}requirements/<str:code>/", requirements.detail, name="requirement"),
     path(f"{p}requirements/<str:code>/edit/", requirements.edit, name="requirement-edit"),
+    path(
+        f"{p}requirements/<str:code>/decompose/",
+        requirements.decompose,
+        name="requirement-decompose",
+    ),
     path(f"{p}links/<int:pk>/clear/", requirements.clear_link, name="link-clear"),
     path(f"{p}traceability/", matrix.matrix, name="matrix"),
     path(f"{p}campaigns/", campaigns.campaigns, name="campaigns"),

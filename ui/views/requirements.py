@@ -15,6 +15,7 @@ from projects.permissions import Action
 from ui import selectors
 from ui.forms import (
     ClearSuspectForm,
+    DecompositionForm,
     NewRequirementForm,
     RequirementForm,
     apply_service_errors,
@@ -82,8 +83,19 @@ def _parent(project, code: str) -> dict:
     return {"target_requirement": requirement}
 
 
-def _detail(request, project, requirement, *, form=None, clear_forms=None, status=200):
+def _detail(
+    request,
+    project,
+    requirement,
+    *,
+    form=None,
+    clear_forms=None,
+    status=200,
+    decomposition_form=None,
+):
     context = selectors.requirement_detail(project, requirement)
+    if may(request, project, Action.EDIT):
+        context["decomposition_form"] = decomposition_form or DecompositionForm()
     if form is None and may(request, project, Action.EDIT):
         form = RequirementForm(
             initial={
@@ -166,3 +178,39 @@ def clear_link(request, project, pk):
             messages.success(request, f"The link {link.source.code} → {link.target.code} holds.")
             return redirect("ui:requirement", key=project.key, code=requirement.code)
     return _detail(request, project, requirement, clear_forms={link.pk: form}, status=400)
+
+
+@require_POST
+@project_view(Action.EDIT)
+def decompose(request, project, code):
+    """Record an ASIL decomposition of this requirement (ISO 26262-9 clause 5 pairs only)."""
+    requirement = get_object_or_404(Requirement, project=project, code=code)
+    form = DecompositionForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        children = {
+            c.code: c
+            for c in Requirement.objects.filter(
+                project=project, code__in=[data["first"], data["second"]]
+            )
+        }
+        missing = [f for f in ("first", "second") if data[f] not in children]
+        for name in missing:
+            form.add_error(name, f"No requirement {data[name]!r} in {project.key}.")
+        if not missing:
+            try:
+                services.decomposition_record(
+                    user=request.user,
+                    project=project,
+                    parent=requirement,
+                    first=children[data["first"]],
+                    second=children[data["second"]],
+                    elements=data["elements"],
+                    dependent_failure_analysis=data["dependent_failure_analysis"],
+                )
+            except ValidationError as exc:
+                apply_service_errors(form, exc, aliases={"asil": "second", "parent": "first"})
+            else:
+                messages.success(request, f"Decomposition of {requirement.code} recorded.")
+                return redirect("ui:requirement", key=project.key, code=requirement.code)
+    return _detail(request, project, requirement, decomposition_form=form, status=400)
