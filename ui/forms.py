@@ -362,3 +362,38 @@ class DecompositionForm(forms.Form):
     dependent_failure_analysis = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 2}), help_text="the DFA the argument relies on"
     )
+
+
+class CriterionForm(forms.Form):
+    """A quantitative acceptance criterion: a rate per hour or km (given directly or broken
+    down from an acceptable harm rate), or an allowed failure probability per test case."""
+
+    code = forms.CharField(max_length=40, help_text="e.g. AC-05")
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
+    goal = forms.ModelChoiceField(queryset=None, required=False, to_field_name="code")
+    requirement = forms.ModelChoiceField(queryset=None, required=False, to_field_name="code")
+    unit = forms.ChoiceField(
+        choices=[("cases", "per test case"), ("h", "per hour"), ("km", "per km")]
+    )
+    allowed_failure_probability = forms.FloatField(required=False, help_text="per test case")
+    hazardous_behaviour_rate = forms.FloatField(required=False, help_text="per hour or km")
+    acceptable_harm_rate = forms.FloatField(required=False, help_text="A_H, per hour or km")
+    p_exposure = forms.FloatField(required=False, label="P_E")
+    p_not_controllable = forms.FloatField(required=False, label="P_C")
+    p_severe = forms.FloatField(required=False, label="P_S")
+    confidence = forms.FloatField(initial=0.95, min_value=0.5, max_value=0.999999)
+    tolerated_failures = forms.IntegerField(initial=0, min_value=0)
+    kpi = forms.CharField(required=False, help_text="per-case KPI, e.g. min_ttc")
+    comparator = forms.ChoiceField(
+        required=False, choices=[("", "—"), (">", ">"), (">=", ">="), ("<", "<"), ("<=", "<=")]
+    )
+    threshold = forms.FloatField(required=False)
+
+    def __init__(self, *args, project, **kwargs):
+        super().__init__(*args, **kwargs)
+        from compliance.models import Requirement, SafetyGoal
+
+        self.fields["goal"].queryset = SafetyGoal.objects.filter(project=project)
+        self.fields["requirement"].queryset = Requirement.objects.filter(
+            project=project, is_heading=False
+        )

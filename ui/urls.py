@@ -12,6 +12,7 @@ from ui.views import (
     matrix,
     reports,
     requirements,
+    sotif,
 )
 
 app_name = "ui"
@@ -56,6 +57,8 @@ urlpatterns = [
     path(f"{p}evidence/<int:index>/proof/", evidence.proof, name="entry-proof"),
     path(f"{p}gsn/", reports.gsn, name="gsn"),
     path(f"{p}gsn.svg", reports.gsn_svg, name="gsn-svg"),
+    path(f"{p}sotif/", sotif.sotif, name="sotif"),
+    path(f"{p}sotif/criteria/new/", sotif.criterion_new, name="criterion-new"),
     path(f"{p}confirmation/", confirmation.confirmation, name="confirmation"),
     path(f"{p}confirmation/approve/", confirmation.approve, name="approve"),
     path(f"{p}baselines/", reports.baselines, name="baselines"),
