@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -45,6 +44,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 from lxml import etree
+
+from validation.xmlsafe import parse_untrusted
 
 __all__ = [
     "AEB_SCENARIOS",
@@ -730,29 +731,10 @@ def generate_lake(
 # CommonRoad XML (2018b and 2020a) to tracks
 # --------------------------------------------------------------------------------------------
 
-_DTD_MARKERS = re.compile(rb"<!DOCTYPE|<!ENTITY")
-
 
 def _parse_xml(data: bytes, what: str) -> etree._Element:
-    """Parse untrusted XML bytes: no DTD, no entities, no network; a DOCTYPE is refused."""
-    if _DTD_MARKERS.search(data):
-        raise LakeError(f"{what}: DOCTYPE / ENTITY declarations are refused")
-    parser = etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
-    try:
-        root = etree.fromstring(data, parser)
-    except etree.XMLSyntaxError as exc:
-        raise LakeError(f"{what}: not well-formed XML ({exc})") from exc
-    tree = root.getroottree()
-    if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
-        raise LakeError(f"{what}: DOCTYPE declarations are refused")
+    """Parse untrusted XML bytes (see :mod:`validation.xmlsafe`)."""
+    root = parse_untrusted(data, what, LakeError)
     return root
 
 

@@ -38,6 +38,8 @@ from typing import Any
 import numpy as np
 from lxml import etree
 
+from validation.xmlsafe import parse_untrusted
+
 __all__ = [
     "Distribution",
     "Expansion",
@@ -612,30 +614,10 @@ class LogicalScenario:
 # XML
 # --------------------------------------------------------------------------------------------
 
-_DTD_MARKERS = re.compile(rb"<!DOCTYPE|<!ENTITY")
-
 
 def _parse_xml(data: bytes, what: str) -> etree._Element:
-    if not isinstance(data, bytes | bytearray):
-        raise ScenarioError(f"{what}: pass XML as bytes, not {type(data).__name__}")
-    if _DTD_MARKERS.search(data):
-        raise ScenarioError(f"{what}: DOCTYPE / ENTITY declarations are refused")
-    parser = etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
-    try:
-        root = etree.fromstring(bytes(data), parser)
-    except etree.XMLSyntaxError as exc:
-        raise ScenarioError(f"{what}: not well-formed XML ({exc})") from exc
-    info = root.getroottree().docinfo
-    if info.doctype or info.internalDTD is not None:
-        raise ScenarioError(f"{what}: DOCTYPE declarations are refused")
+    """Parse untrusted XML bytes (see :mod:`validation.xmlsafe`)."""
+    root = parse_untrusted(data, what, ScenarioError)
     if root.tag != "OpenSCENARIO":
         raise ScenarioError(f"{what}: root element is {root.tag!r}, not 'OpenSCENARIO'")
     return root
