@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import contextmanager
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
 
 from projects.models import Project
@@ -42,3 +44,15 @@ def resolve_project(key: str) -> Project:
 
 def dump(data) -> str:
     return json.dumps(data, sort_keys=True)
+
+
+@contextmanager
+def refusals_as_errors(*errors: type[Exception]):
+    """Turn a service's refusal into a one-line ``CommandError``: the messages of a
+    ``ValidationError``, or the text of any of ``errors`` (a command's domain errors)."""
+    try:
+        yield
+    except ValidationError as exc:
+        raise CommandError("; ".join(exc.messages)) from exc
+    except errors as exc:
+        raise CommandError(str(exc) or "not allowed") from exc

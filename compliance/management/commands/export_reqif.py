@@ -2,12 +2,18 @@
 
 from pathlib import Path
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.core.management.base import BaseCommand, CommandError
 from django.http import Http404
 
 from compliance.interchange import reqif_export
-from projects.cli import add_actor_arguments, dump, resolve_actor, resolve_project
+from projects.cli import (
+    add_actor_arguments,
+    dump,
+    refusals_as_errors,
+    resolve_actor,
+    resolve_project,
+)
 
 
 class Command(BaseCommand):
@@ -22,12 +28,8 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         project = resolve_project(options["project"])
         user = resolve_actor(options["user"])
-        try:
+        with refusals_as_errors(PermissionDenied, Http404):
             data = reqif_export(user=user, project=project)
-        except ValidationError as exc:
-            raise CommandError("; ".join(exc.messages)) from exc
-        except (PermissionDenied, Http404) as exc:
-            raise CommandError(str(exc) or "not allowed") from exc
         output = Path(options["output"])
         try:
             output.write_bytes(data)

@@ -8,7 +8,13 @@ from django.http import Http404
 
 from compliance.interchange import check_upload_size, reqif_import
 from compliance.models import RequirementKind
-from projects.cli import add_actor_arguments, dump, resolve_actor, resolve_project
+from projects.cli import (
+    add_actor_arguments,
+    dump,
+    refusals_as_errors,
+    resolve_actor,
+    resolve_project,
+)
 
 
 def read_upload(path: str) -> bytes:
@@ -25,12 +31,8 @@ def read_upload(path: str) -> bytes:
 
 def run_import(service, **kwargs):
     """Call an import service, turning its refusals into one-line command errors."""
-    try:
+    with refusals_as_errors(PermissionDenied, Http404):
         return service(**kwargs)
-    except ValidationError as exc:
-        raise CommandError("; ".join(exc.messages)) from exc
-    except (PermissionDenied, Http404) as exc:
-        raise CommandError(str(exc) or "not allowed") from exc
 
 
 def summary_line(report) -> str:

@@ -1,13 +1,19 @@
 """``manage.py link_commits --project KEY --repo PATH``: link commits to requirements by trailer."""
 
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.exceptions import PermissionDenied
+from django.core.management.base import BaseCommand
 from django.http import Http404
 
 from compliance.commits import GitError, link_repository
 from evidence.keys import SigningKeyError
 from evidence.ledger import LedgerError
-from projects.cli import add_actor_arguments, dump, resolve_actor, resolve_project
+from projects.cli import (
+    add_actor_arguments,
+    dump,
+    refusals_as_errors,
+    resolve_actor,
+    resolve_project,
+)
 
 
 class Command(BaseCommand):
@@ -28,16 +34,10 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         project = resolve_project(options["project"])
         user = resolve_actor(options["user"])
-        try:
+        with refusals_as_errors(GitError, LedgerError, SigningKeyError, PermissionDenied, Http404):
             result = link_repository(
                 user=user, project=project, path=options["repo"], rev=options["rev"]
             )
-        except (GitError, LedgerError, SigningKeyError) as exc:
-            raise CommandError(str(exc)) from exc
-        except ValidationError as exc:
-            raise CommandError("; ".join(exc.messages)) from exc
-        except (PermissionDenied, Http404) as exc:
-            raise CommandError(str(exc) or "not allowed") from exc
         if options["json"]:
             self.stdout.write(dump(result.as_dict()))
             return

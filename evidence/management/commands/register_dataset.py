@@ -1,15 +1,20 @@
 import sys
 import time
 
-from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
 from evidence.datasets import DatasetError
 from evidence.keys import SigningKeyError
 from evidence.ledger import LedgerError
 from evidence.services import dataset_register
 from evidence.storage import StorageError
-from projects.cli import add_actor_arguments, dump, resolve_actor, resolve_project
+from projects.cli import (
+    add_actor_arguments,
+    dump,
+    refusals_as_errors,
+    resolve_actor,
+    resolve_project,
+)
 
 
 class Progress:
@@ -44,7 +49,7 @@ class Command(BaseCommand):
         project = resolve_project(options["project"])
         user = resolve_actor(options["user"])
         progress = None if options["quiet"] or options["json"] else Progress(sys.stderr)
-        try:
+        with refusals_as_errors(DatasetError, StorageError, SigningKeyError, LedgerError):
             artifact = dataset_register(
                 user=user,
                 project=project,
@@ -52,10 +57,6 @@ class Command(BaseCommand):
                 uri=options["uri"],
                 progress=progress,
             )
-        except (DatasetError, StorageError, SigningKeyError, LedgerError) as exc:
-            raise CommandError(str(exc)) from exc
-        except ValidationError as exc:
-            raise CommandError("; ".join(exc.messages)) from exc
         summary = {
             "dataset": artifact.name,
             "version": artifact.version,

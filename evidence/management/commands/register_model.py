@@ -1,12 +1,17 @@
-from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
 from evidence.datasets import DatasetError
 from evidence.keys import SigningKeyError
 from evidence.ledger import LedgerError
 from evidence.services import model_register
 from evidence.storage import StorageError
-from projects.cli import add_actor_arguments, dump, resolve_actor, resolve_project
+from projects.cli import (
+    add_actor_arguments,
+    dump,
+    refusals_as_errors,
+    resolve_actor,
+    resolve_project,
+)
 
 
 class Command(BaseCommand):
@@ -23,7 +28,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         project = resolve_project(options["project"])
         user = resolve_actor(options["user"])
-        try:
+        with refusals_as_errors(DatasetError, StorageError, SigningKeyError, LedgerError):
             artifact = model_register(
                 user=user,
                 project=project,
@@ -31,10 +36,6 @@ class Command(BaseCommand):
                 uri=options["uri"],
                 dataset=options["dataset"],
             )
-        except (DatasetError, StorageError, SigningKeyError, LedgerError) as exc:
-            raise CommandError(str(exc)) from exc
-        except ValidationError as exc:
-            raise CommandError("; ".join(exc.messages)) from exc
         summary = {
             "model": artifact.name,
             "version": artifact.version,

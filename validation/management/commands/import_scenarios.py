@@ -1,10 +1,15 @@
 from pathlib import Path
 
-from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from evidence.keys import SigningKeyError
-from projects.cli import add_actor_arguments, dump, resolve_actor, resolve_project
+from projects.cli import (
+    add_actor_arguments,
+    dump,
+    refusals_as_errors,
+    resolve_actor,
+    resolve_project,
+)
 from validation.services import scenario_import
 
 
@@ -26,14 +31,10 @@ class Command(BaseCommand):
             path = Path(name)
             if not path.is_file():
                 raise CommandError(f"{name}: no such file")
-            try:
+            with refusals_as_errors(SigningKeyError):
                 result = scenario_import(
                     user=user, project=project, path=path, seed=options["seed"]
                 )
-            except ValidationError as exc:
-                raise CommandError("; ".join(exc.messages)) from exc
-            except SigningKeyError as exc:
-                raise CommandError(str(exc)) from exc
             for key in total:
                 total[key] += result[key]
         if options["json"]:

@@ -1,9 +1,14 @@
 import time
 
-from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from projects.cli import add_actor_arguments, dump, resolve_actor, resolve_project
+from projects.cli import (
+    add_actor_arguments,
+    dump,
+    refusals_as_errors,
+    resolve_actor,
+    resolve_project,
+)
 from validation.models import Campaign, RunStatus
 from validation.services import run_start
 
@@ -35,10 +40,8 @@ class Command(BaseCommand):
             return
         if campaign is None:
             raise CommandError(f"no campaign named {options['campaign']!r} in {project.key}")
-        try:
+        with refusals_as_errors():
             run = run_start(user=user, campaign=campaign, executor=options["executor"])
-        except ValidationError as exc:
-            raise CommandError("; ".join(exc.messages)) from exc
         deadline = time.monotonic() + options["timeout"]
         run.refresh_from_db()
         while run.status not in FINAL:
