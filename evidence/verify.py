@@ -986,6 +986,157 @@ def verify_checkpoint(
 
 
 # --------------------------------------------------------------------------------------------
+# Trust roots: key fingerprints and key rotation statements
+# --------------------------------------------------------------------------------------------
+
+#: DSSE payload type of a key rotation statement (see :func:`verify_rotation`).
+KEY_ROTATION_PAYLOAD_TYPE = "application/vnd.safecase.key-rotation+json"
+#: The ``_type`` a key rotation statement declares.
+KEY_ROTATION_TYPE = "https://safecase.dev/key-rotation/v1"
+_FINGERPRINT_SEPARATORS = re.compile(r"[\s:]")
+
+
+def key_fingerprint(name: str, public_key: bytes) -> str:
+    """Return the 64-hex-digit fingerprint of an Ed25519 note key.
+
+    fingerprint = SHA-256(name || 0x0A || 0x01 || public key), the whole digest; its first
+    8 hex digits are the note key id (:func:`note_key_id`). The short key id names a key; only
+    the full fingerprint may be used to trust one, because a key with a chosen 32-bit id can be
+    found by brute force.
+    """
+    name = _check_key_name(name)
+    key = _check_public_key(public_key)
+    return hashlib.sha256(name.encode("utf-8") + b"\n" + _ED25519_ALGORITHM + key).hexdigest()
+
+
+def parse_fingerprint(text: str) -> str:
+    """Normalise a fingerprint as a person may type it (spaces and colons allowed, any case).
+
+    Raises :class:`ValueError` unless it is 64 hex digits: a shorter key id is refused, since
+    it does not identify a key against an attacker.
+    """
+    cleaned = _FINGERPRINT_SEPARATORS.sub("", text).lower()
+    if not re.fullmatch(r"[0-9a-f]{64}", cleaned):
+        raise ValueError(
+            f"fingerprint {text!r} is not 64 hex digits (a short key id cannot establish trust)"
+        )
+    return cleaned
+
+
+@dataclass(frozen=True)
+class KeyRotation:
+    """A verified statement that the key ``next`` succeeds the key ``previous``.
+
+    Both keys signed it: the previous key authorises its successor, the next key proves that
+    its holder made the statement. Keys are ``(name, 32-byte public key)`` pairs.
+    """
+
+    previous: tuple[str, bytes]
+    next: tuple[str, bytes]
+    rotated_at: str
+
+
+def rotation_payload(previous_vkey: str, next_vkey: str, rotated_at: str) -> bytes:
+    """The canonical JSON payload of a rotation statement; keys as verifier key texts."""
+    return canonical_json(
+        {
+            "_type": KEY_ROTATION_TYPE,
+            "previous": previous_vkey,
+            "next": next_vkey,
+            "rotatedAt": rotated_at,
+        }
+    )
+
+
+def format_rotation(payload: bytes, signatures: Iterable[tuple[str, bytes]]) -> bytes:
+    """The rotation statement file: a canonical-JSON DSSE envelope with ``(key id hex,
+    signature)`` pairs, each signature over ``pae(KEY_ROTATION_PAYLOAD_TYPE, payload)``."""
+    return canonical_json(
+        {
+            "payloadType": KEY_ROTATION_PAYLOAD_TYPE,
+            "payload": base64.b64encode(payload).decode("ascii"),
+            "signatures": [
+                {"keyid": key_id, "sig": base64.b64encode(sig).decode("ascii")}
+                for key_id, sig in signatures
+            ],
+        }
+    )
+
+
+def verify_rotation(data: bytes | str) -> KeyRotation:
+    """Parse a rotation statement file and check that both keys it names signed it.
+
+    Raises :class:`ValueError` with the reason otherwise.
+    """
+    try:
+        envelope = json.loads(data)
+    except (ValueError, RecursionError) as exc:
+        raise ValueError("the rotation statement is not JSON") from exc
+    if not isinstance(envelope, dict) or envelope.get("payloadType") != KEY_ROTATION_PAYLOAD_TYPE:
+        raise ValueError(f"the rotation statement is not a {KEY_ROTATION_PAYLOAD_TYPE} envelope")
+    payload_text = envelope.get("payload")
+    if not isinstance(payload_text, str):
+        raise ValueError("the rotation statement has no payload")
+    payload = _b64decode_strict(payload_text, "the rotation statement payload")
+    try:
+        statement = json.loads(payload)
+    except (ValueError, RecursionError) as exc:
+        raise ValueError("the rotation statement payload is not JSON") from exc
+    if not isinstance(statement, dict) or statement.get("_type") != KEY_ROTATION_TYPE:
+        raise ValueError(f"the rotation statement is not of type {KEY_ROTATION_TYPE}")
+    keys = []
+    for role in ("previous", "next"):
+        text = statement.get(role)
+        if not isinstance(text, str):
+            raise ValueError(f"the rotation statement names no {role} key")
+        name, key_id, public_key = parse_vkey(text)
+        keys.append((name, key_id.hex(), public_key))
+    rotated_at = statement.get("rotatedAt")
+    if not isinstance(rotated_at, str):
+        raise ValueError("the rotation statement has no rotatedAt time")
+    (old_name, old_id, old_key), (new_name, new_id, new_key) = keys
+    if old_key == new_key:
+        raise ValueError("the rotation statement replaces a key with itself")
+    for role, key_id, public_key in (("previous", old_id, old_key), ("next", new_id, new_key)):
+        if not verify_envelope(
+            envelope, {key_id: public_key}, payload_type=KEY_ROTATION_PAYLOAD_TYPE
+        ):
+            raise ValueError(
+                f"the rotation statement {old_id} -> {new_id} is not signed by its {role} key"
+            )
+    return KeyRotation((old_name, old_key), (new_name, new_key), rotated_at)
+
+
+def trusted_closure(
+    roots: Iterable[tuple[str, bytes]], rotations: Iterable[KeyRotation]
+) -> dict[str, tuple[str, bytes]]:
+    """Every key reachable from the trust ``roots`` through verified rotation statements.
+
+    A rotation links its two keys in both directions (both signed it): trusting the new key
+    vouches for the key it replaced, whose older signatures stay valid, and trusting the old
+    key admits its successor. A key that no root reaches is never trusted, whatever statements
+    it signed itself. Returns ``{key id hex: (name, public key)}``.
+    """
+    trusted: dict[str, tuple[str, bytes]] = {}
+    for name, public_key in roots:
+        trusted[note_key_id(name, public_key).hex()] = (name, bytes(public_key))
+    links = list(rotations)
+    grew = True
+    while grew:
+        grew = False
+        for rotation in links:
+            ends = [
+                (note_key_id(n, k).hex(), (n, k)) for n, k in (rotation.previous, rotation.next)
+            ]
+            if any(key_id in trusted and trusted[key_id] == key for key_id, key in ends):
+                for key_id, key in ends:
+                    if key_id not in trusted:
+                        trusted[key_id] = key
+                        grew = True
+    return trusted
+
+
+# --------------------------------------------------------------------------------------------
 # Certification packages
 # --------------------------------------------------------------------------------------------
 
