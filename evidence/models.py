@@ -21,6 +21,8 @@ class EntryKind(models.TextChoices):
     APPROVAL = "approval", "Approval"
     REPORT = "report", "Report"
     CHANGE = "change", "Change of a work product"
+    MEMBERSHIP = "membership", "Membership change"
+    KEY_ROTATION = "key-rotation", "Signing key rotation"
 
 
 class SigningKey(models.Model):
