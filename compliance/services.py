@@ -36,10 +36,11 @@ from compliance.models import (
 )
 from evidence import ledger
 from evidence.ledger import Record, Subject
+from evidence.membership import lock_log, recorded_placements
 from evidence.models import EntryKind, LogEntry
 from evidence.verify import canonical_json
-from projects.models import Membership, Project
-from projects.permissions import Action, require
+from projects.models import Project
+from projects.permissions import ROLE_ACTIONS, Action, require, role_of
 
 
 def digest_of(data) -> str:
@@ -587,12 +588,24 @@ def baseline_diff(old: Baseline, new: Baseline) -> dict:
 # --- Confirmation measures -------------------------------------------------------------------
 
 
-def _person(project: Project, user) -> iso26262.Person:
-    membership = Membership.objects.filter(project=project, user=user).first()
+def _person(user, recorded) -> iso26262.Person:
+    """The independence facts of ``user`` as the ledger recorded them; unknown without an entry
+    (or after a recorded removal), and unknown never counts as independent."""
+    placed = recorded is not None and recorded.role is not None
     return iso26262.Person(
         user_id=user.pk,
-        team=(membership.team if membership else None) or None,
-        org_unit=(membership.org_unit if membership else None) or None,
+        team=(recorded.team if placed else None) or None,
+        org_unit=(recorded.org_unit if placed else None) or None,
+    )
+
+
+def _unrecorded(project: Project, people: dict, recorded: dict) -> str:
+    missing = [u.username for u in people.values() if u.pk not in recorded]
+    if not missing:
+        return ""
+    return (
+        f"; no membership of {', '.join(sorted(set(missing)))} is recorded in the {project.key} "
+        "ledger, so their team and organisational unit count as unknown"
     )
 
 
@@ -610,23 +623,45 @@ def approval_record(
     baseline: Baseline | None = None,
 ) -> Approval:
     """Sign a confirmation measure. Refused when the reviewer is the author or does not reach
-    the independence ISO 26262-2 Table 1 requires for the measure at the ASIL."""
+    the independence ISO 26262-2 Table 1 requires for the measure at the ASIL.
+
+    Independence is computed from the memberships as the ledger recorded them -- the latest
+    ``membership`` entry of the author and of the reviewer before this approval -- never from
+    the editable membership rows, and the approval's entry cites those entries (index, digest
+    and leaf hash). A person without such an entry (a membership from before memberships were
+    ledgered, or a superuser who is no member) has an unknown team and organisational unit:
+    they can reach I1 at most. A reviewer whose recorded role may not confirm is refused.
+    """
     require(user, project, Action.CONFIRM)
     asil = _check_asil(asil)
     if outcome not in ("confirmed", "confirmed_with_findings", "not_confirmed"):
         raise ValidationError(
             {"outcome": "Use confirmed, confirmed_with_findings or not_confirmed."}
         )
+    lock_log(project)  # nothing enters the log between reading the memberships and this entry
+    recorded = recorded_placements(project, [author, user])
+    mine = recorded.get(user.pk)
+    if mine is not None and Action.CONFIRM not in ROLE_ACTIONS.get(mine.role or "", ()):
+        raise ValidationError(
+            {
+                "reviewer": f"The {project.key} ledger records {user.username} as "
+                f"{mine.role or 'no longer a member'} (entry {mine.index}); that role may not "
+                "sign confirmation measures."
+            }
+        )
     try:
         achieved = iso26262.check_approval(
-            measure, asil, _person(project, author), _person(project, user)
+            measure,
+            asil,
+            _person(author, recorded.get(author.pk)),
+            _person(user, mine),
         )
     except iso26262.RuleViolation as exc:
-        raise ValidationError({"reviewer": str(exc)}) from exc
+        unknown = _unrecorded(project, {"a": author, "r": user}, recorded)
+        raise ValidationError({"reviewer": f"{exc}{unknown}"}) from exc
     except ValueError as exc:
         raise ValidationError({"measure": str(exc)}) from exc
     required = iso26262.required_independence(measure, iso26262.confirmation_asil(asil))
-    membership = Membership.objects.filter(project=project, user=user).first()
     snapshot = {
         "measure": measure,
         "workProduct": work_product,
@@ -639,6 +674,10 @@ def approval_record(
         "findings": findings,
         "baseline": baseline.root if baseline else None,
     }
+    memberships = {
+        "author": recorded[author.pk].citation() if author.pk in recorded else None,
+        "reviewer": mine.citation() if mine else None,
+    }
     entry = _record(
         user,
         project,
@@ -646,6 +685,7 @@ def approval_record(
         snapshot,
         "approve",
         kind=EntryKind.APPROVAL,
+        extra={"memberships": memberships},
     )
     return Approval.objects.create(
         project=project,
@@ -655,9 +695,9 @@ def approval_record(
         asil=asil,
         author=author,
         reviewer=user,
-        reviewer_role=membership.role if membership else "admin",
-        reviewer_team=membership.team if membership else "",
-        reviewer_org_unit=membership.org_unit if membership else "",
+        reviewer_role=mine.role if mine else role_of(user, project),
+        reviewer_team=mine.team if mine else "",
+        reviewer_org_unit=mine.org_unit if mine else "",
         required_independence=required,
         achieved_independence=achieved,
         outcome=outcome,
