@@ -99,7 +99,7 @@ from compliance.reqif import (
     read_reqif_archive,
     write_reqif,
 )
-from compliance.services import _on_requirement_changed
+from compliance.services import _on_requirement_changed, may_set_status
 from evidence import ledger
 from evidence.ledger import Record, Subject
 from evidence.models import EntryKind
@@ -358,6 +358,21 @@ class _Outcome:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
+
+
+def _withhold_review_statuses(user, project: Project, items: list[_Incoming], notes) -> None:
+    """Drop a status the importer's role may not set (approved, obsolete: a review decides
+    those) from the items: a new requirement is then a draft, an existing one keeps its status.
+    The report says which were withheld."""
+    for item in items:
+        status = item.fields.get("status")
+        if status is not None and not may_set_status(user, project, status):
+            del item.fields["status"]
+            notes.add(
+                "status not applied: approving or retiring a requirement is a review by a "
+                "safety manager or an administrator (draft when new, unchanged otherwise)",
+                f"{item.label}: {status}",
+            )
 
 
 def _upsert(
@@ -862,6 +877,7 @@ def reqif_import(
     report = ImportReport(tool=doc.tool)
     label = _file_label(filename)
 
+    _withhold_review_statuses(user, project, items, notes)
     with transaction.atomic():
         outcome = _upsert(user, project, items, by_code=False, default_kind=default_kind)
         by_key = {k: r for k, r in zip(keys, outcome.requirements, strict=True)}
@@ -1307,6 +1323,7 @@ def table_import(
         items.append(item)
 
     notes = _Notes()
+    _withhold_review_statuses(user, project, items, notes)
     label = _file_label(filename)
     with transaction.atomic():
         outcome = _upsert(user, project, items, by_code=True, default_kind=default_kind)

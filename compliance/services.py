@@ -29,6 +29,7 @@ from compliance.models import (
     LinkKind,
     OperationalSituation,
     Requirement,
+    RequirementStatus,
     SafetyGoal,
     TraceLink,
     TriggeringCondition,
@@ -40,7 +41,7 @@ from evidence.membership import lock_log, recorded_placements
 from evidence.models import EntryKind, LogEntry
 from evidence.verify import canonical_json
 from projects.models import Project
-from projects.permissions import ROLE_ACTIONS, Action, require, role_of
+from projects.permissions import ROLE_ACTIONS, Action, can, require, role_of
 
 
 def digest_of(data) -> str:
@@ -208,6 +209,29 @@ def _check_asil(value: str) -> str:
         raise ValidationError({"asil": f"{exc} (notation: QM, A-D, or X(Y) such as B(D))"}) from exc
 
 
+# Statuses whoever edits requirements may set. Approving a requirement, or retiring it as
+# obsolete, is a review: only a role that may review sets those (requirement_review).
+EDITOR_STATUSES = frozenset({RequirementStatus.DRAFT, RequirementStatus.IN_REVIEW})
+
+
+def may_set_status(user, project: Project, status: str) -> bool:
+    """Whether ``user``'s role in ``project`` may give a requirement ``status``."""
+    return status in EDITOR_STATUSES or can(user, project, Action.REVIEW)
+
+
+def _check_status(user, project: Project, status: str) -> None:
+    if status not in RequirementStatus.values:
+        raise ValidationError({"status": f"Use one of {', '.join(RequirementStatus.values)}."})
+    if not may_set_status(user, project, status):
+        raise ValidationError(
+            {
+                "status": f"The role {role_of(user, project)} may not set a requirement's status "
+                f"to {status}: approving or retiring a requirement is a review, by a safety "
+                "manager or an administrator."
+            }
+        )
+
+
 @transaction.atomic
 def requirement_create(
     *,
@@ -220,7 +244,10 @@ def requirement_create(
     asil: str = "QM",
     **fields,
 ) -> Requirement:
+    """Create a requirement. Its status is draft or in review unless a reviewer creates it."""
     require(user, project, Action.EDIT)
+    if "status" in fields:
+        _check_status(user, project, fields["status"])
     requirement = Requirement(
         project=project,
         code=code,
@@ -239,9 +266,29 @@ def requirement_create(
 @transaction.atomic
 def requirement_update(*, user, requirement: Requirement, **fields) -> Requirement:
     """Change a requirement. A content change bumps the version, turns every link that depends
-    on it suspect and makes older verification evidence stale."""
+    on it suspect and makes older verification evidence stale.
+
+    ``status`` may be sent only with a value the caller's role may set (see
+    :func:`requirement_review`); the refusal names the field and nothing is written.
+    """
     project = requirement.project
     require(user, project, Action.EDIT)
+    if "status" in fields:
+        _check_status(user, project, fields["status"])
+    return _requirement_change(user, requirement, fields, action="update")
+
+
+@transaction.atomic
+def requirement_review(*, user, requirement: Requirement, status: str) -> Requirement:
+    """The review of a requirement: approve it (or return it to draft or review, or retire it
+    as obsolete). Only a role that may review; recorded as a ``review`` in the ledger."""
+    require(user, requirement.project, Action.REVIEW)
+    _check_status(user, requirement.project, status)
+    return _requirement_change(user, requirement, {"status": status}, action="review")
+
+
+def _requirement_change(user, requirement: Requirement, fields: dict, *, action: str):
+    project = requirement.project
     requirement = Requirement.objects.select_for_update().get(pk=requirement.pk)
     if "asil" in fields:
         fields["asil"] = _check_asil(fields["asil"])
@@ -262,7 +309,7 @@ def requirement_update(*, user, requirement: Requirement, **fields) -> Requireme
         project,
         f"requirement:{requirement.code}",
         requirement.snapshot(),
-        "update",
+        action,
         extra={"changed": sorted(changed)},
     )
     return requirement
