@@ -231,6 +231,46 @@ def membership_seed(
     return membership
 
 
+@dataclass
+class Reconciliation:
+    recorded: list[str]  # usernames whose membership had no entry and now has one
+    differing: list[str]  # "who: row role/team/unit vs ledger ..." -- left as they are
+
+
+@transaction.atomic
+def memberships_record_existing(*, project: Project) -> Reconciliation:
+    """The operator's path for memberships made before they were ledgered: record each one
+    that has no entry, as it stands (action ``record-existing``, no acting user).
+
+    A membership whose row differs from its latest entry is not recorded: the row was changed
+    outside the services, and the ledger's version is the one approvals use. It is reported so
+    that an administrator can make the change properly, through the services.
+    """
+    lock_log(project)
+    rows = list(Membership.objects.filter(project=project).select_related("user"))
+    recorded = recorded_placements(project, [m.user for m in rows])
+    result = Reconciliation(recorded=[], differing=[])
+    for membership in rows:
+        entry = recorded.get(membership.user_id)
+        row = (membership.role, membership.team, membership.org_unit)
+        if entry is None:
+            _record(
+                project,
+                actor=None,
+                member=membership.user,
+                state=_state(membership.user, *row),
+                action="record-existing",
+                changed=PLACEMENT_FIELDS,
+            )
+            result.recorded.append(membership.user.username)
+        elif (entry.role, entry.team, entry.org_unit) != row:
+            result.differing.append(
+                f"{membership.user.username}: row {'/'.join(row)} vs entry {entry.index} "
+                f"{'/'.join(x or '' for x in (entry.role, entry.team, entry.org_unit))}"
+            )
+    return result
+
+
 # --- Reading the recorded memberships --------------------------------------------------------
 
 

@@ -295,3 +295,35 @@ class TestNoUsernameOracle:
             MEMBERS_URL, {"username": username, "role": "viewer"}, format="json"
         )
         assert response.status_code == 404
+
+
+class TestRecordingExistingMemberships:
+    def test_legacy_memberships_are_recorded_and_edited_rows_are_reported(
+        self, project, team, make_member
+    ):
+        from io import StringIO
+
+        from django.core.management import CommandError, call_command
+
+        legacy = make_member(project, Role.ASSESSOR, "old", "FSA", "External")
+        Membership.objects.filter(user=team["mate"]).update(org_unit="External")
+        out = StringIO()
+        with pytest.raises(CommandError, match="mate: row safety_manager/Safety/External"):
+            call_command("record_memberships", "--project", "AEB", stdout=out)
+        assert "recorded the membership of old" in out.getvalue()
+        entry = membership_entries(project)[-1]
+        predicate = statement(entry)["predicate"]
+        assert (predicate["action"], predicate["member"], predicate["orgUnit"]) == (
+            "record-existing",
+            "old",
+            "External",
+        )
+        assert predicate["changedBy"] is None
+        assert approve(project, legacy, team["author"]).achieved_independence == "I3"
+        # The edited row was not recorded: the ledger still says ADAS for mate.
+        with pytest.raises(ValidationError, match="I3"):
+            approve(project, team["mate"], team["author"])
+        before = LogEntry.objects.filter(project=project).count()
+        with pytest.raises(CommandError):
+            call_command("record_memberships", stdout=StringIO())
+        assert LogEntry.objects.filter(project=project).count() == before
