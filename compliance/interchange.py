@@ -449,6 +449,8 @@ def _upsert(
         if any(n in CONTENT_FIELDS for n in names):
             found.version += 1
             content_changed.append(found)
+            if found.status == RequirementStatus.APPROVED and "status" not in values:
+                found.status = RequirementStatus.IN_REVIEW  # approved was the old content
         found.updated_at = now
         changed.append(found)
         outcome.updated += 1

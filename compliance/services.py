@@ -266,7 +266,8 @@ def requirement_create(
 @transaction.atomic
 def requirement_update(*, user, requirement: Requirement, **fields) -> Requirement:
     """Change a requirement. A content change bumps the version, turns every link that depends
-    on it suspect and makes older verification evidence stale.
+    on it suspect, makes older verification evidence stale and sends an approved requirement
+    back to review (unless a reviewer sets its status in the same change).
 
     ``status`` may be sent only with a value the caller's role may set (see
     :func:`requirement_review`); the refusal names the field and nothing is written.
@@ -300,6 +301,10 @@ def _requirement_change(user, requirement: Requirement, fields: dict, *, action:
     content_changed = any(n in CONTENT_FIELDS for n in changed)
     if content_changed:
         requirement.version += 1
+        if requirement.status == RequirementStatus.APPROVED and "status" not in fields:
+            # The approval was of the old content: the new content awaits its own review.
+            requirement.status = RequirementStatus.IN_REVIEW
+            changed.append("status")
     _clean(requirement)
     requirement.save()
     if content_changed:

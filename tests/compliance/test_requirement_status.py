@@ -97,6 +97,45 @@ class TestReviewService:
         assert "status" in refused.value.message_dict
 
 
+class TestContentChangeAfterApproval:
+    def test_an_edit_of_approved_content_goes_back_to_review(self, project, members, fsr):
+        services.requirement_review(
+            user=members["safety_manager"], requirement=fsr, status="approved"
+        )
+        changed = services.requirement_update(
+            user=members["engineer"], requirement=fsr, text="Brake earlier."
+        )
+        assert (changed.status, changed.version) == ("in_review", 2)
+
+    def test_a_non_content_change_keeps_the_approval(self, project, members, fsr):
+        services.requirement_review(
+            user=members["safety_manager"], requirement=fsr, status="approved"
+        )
+        changed = services.requirement_update(
+            user=members["engineer"], requirement=fsr, section="Braking"
+        )
+        assert changed.status == "approved"
+
+    def test_a_reviewer_may_change_and_approve_at_once(self, project, members, fsr):
+        changed = services.requirement_update(
+            user=members["safety_manager"], requirement=fsr, text="x", status="approved"
+        )
+        assert changed.status == "approved"
+
+    def test_a_reimport_of_changed_content_goes_back_to_review(self, project, members, fsr):
+        services.requirement_review(
+            user=members["safety_manager"], requirement=fsr, status="approved"
+        )
+        interchange.table_import(
+            user=members["engineer"],
+            project=project,
+            data=b"code;kind;title;text\nFSR-1;FSR;;Brake now.\n",
+            filename="r.csv",
+        )
+        fsr.refresh_from_db()
+        assert (fsr.status, fsr.text) == ("in_review", "Brake now.")
+
+
 class TestImport:
     def test_an_engineers_import_does_not_approve(self, project, members):
         report = interchange.table_import(
@@ -110,12 +149,12 @@ class TestImport:
         services.requirement_review(
             user=members["safety_manager"], requirement=fsr, status="approved"
         )
-        data = b"code;kind;title;status\nFSR-1;FSR;Brake;obsolete\n"
+        data = b"code;kind;section;status\nFSR-1;FSR;Braking;obsolete\n"
         interchange.table_import(
             user=members["engineer"], project=project, data=data, filename="r.csv"
         )
         fsr.refresh_from_db()
-        assert (fsr.status, fsr.title) == ("approved", "Brake")
+        assert (fsr.status, fsr.section) == ("approved", "Braking")
 
     def test_a_safety_managers_import_applies_the_status(self, project, members):
         interchange.table_import(
