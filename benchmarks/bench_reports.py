@@ -217,16 +217,18 @@ def _measure(command: list[str], cwd: Path) -> tuple[float, float, str, str, int
 def main() -> None:
     from django.contrib.auth import get_user_model
 
-    from projects.models import Membership, Project
+    from evidence.membership import membership_seed
+    from projects.models import Project
 
     user = get_user_model().objects.create_user("reports-bench", is_superuser=True)
     author = get_user_model().objects.create_user("reports-author")
     project = Project.objects.create(key=KEY, name="Reports benchmark")
-    Membership.objects.create(
-        project=project, user=user, role="admin", team="Assessment", org_unit="Assessment"
+    # Recorded in the ledger: approvals read team and organisational unit from there.
+    membership_seed(
+        project=project, member=user, role="admin", team="Assessment", org_unit="Assessment"
     )
-    Membership.objects.create(
-        project=project, user=author, role="engineer", team="AEB", org_unit="Engineering"
+    membership_seed(
+        project=project, member=author, role="engineer", team="AEB", org_unit="Engineering"
     )
     build(project, user, author)
 

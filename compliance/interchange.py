@@ -99,7 +99,7 @@ from compliance.reqif import (
     read_reqif_archive,
     write_reqif,
 )
-from compliance.services import _on_requirement_changed
+from compliance.services import _on_requirement_changed, may_set_status
 from evidence import ledger
 from evidence.ledger import Record, Subject
 from evidence.models import EntryKind
@@ -360,6 +360,21 @@ class _Outcome:
     unchanged: int = 0
 
 
+def _withhold_review_statuses(user, project: Project, items: list[_Incoming], notes) -> None:
+    """Drop a status the importer's role may not set (approved, obsolete: a review decides
+    those) from the items: a new requirement is then a draft, an existing one keeps its status.
+    The report says which were withheld."""
+    for item in items:
+        status = item.fields.get("status")
+        if status is not None and not may_set_status(user, project, status):
+            del item.fields["status"]
+            notes.add(
+                "status not applied: approving or retiring a requirement is a review by a "
+                "safety manager or an administrator (draft when new, unchanged otherwise)",
+                f"{item.label}: {status}",
+            )
+
+
 def _upsert(
     user, project: Project, items: list[_Incoming], *, by_code: bool, default_kind: str
 ) -> _Outcome:
@@ -434,6 +449,8 @@ def _upsert(
         if any(n in CONTENT_FIELDS for n in names):
             found.version += 1
             content_changed.append(found)
+            if found.status == RequirementStatus.APPROVED and "status" not in values:
+                found.status = RequirementStatus.IN_REVIEW  # approved was the old content
         found.updated_at = now
         changed.append(found)
         outcome.updated += 1
@@ -862,6 +879,7 @@ def reqif_import(
     report = ImportReport(tool=doc.tool)
     label = _file_label(filename)
 
+    _withhold_review_statuses(user, project, items, notes)
     with transaction.atomic():
         outcome = _upsert(user, project, items, by_code=False, default_kind=default_kind)
         by_key = {k: r for k, r in zip(keys, outcome.requirements, strict=True)}
@@ -1307,6 +1325,7 @@ def table_import(
         items.append(item)
 
     notes = _Notes()
+    _withhold_review_statuses(user, project, items, notes)
     label = _file_label(filename)
     with transaction.atomic():
         outcome = _upsert(user, project, items, by_code=True, default_kind=default_kind)

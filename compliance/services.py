@@ -29,6 +29,7 @@ from compliance.models import (
     LinkKind,
     OperationalSituation,
     Requirement,
+    RequirementStatus,
     SafetyGoal,
     TraceLink,
     TriggeringCondition,
@@ -36,10 +37,11 @@ from compliance.models import (
 )
 from evidence import ledger
 from evidence.ledger import Record, Subject
+from evidence.membership import lock_log, recorded_placements
 from evidence.models import EntryKind, LogEntry
 from evidence.verify import canonical_json
-from projects.models import Membership, Project
-from projects.permissions import Action, require
+from projects.models import Project
+from projects.permissions import ROLE_ACTIONS, Action, can, require, role_of
 
 
 def digest_of(data) -> str:
@@ -207,6 +209,29 @@ def _check_asil(value: str) -> str:
         raise ValidationError({"asil": f"{exc} (notation: QM, A-D, or X(Y) such as B(D))"}) from exc
 
 
+# Statuses whoever edits requirements may set. Approving a requirement, or retiring it as
+# obsolete, is a review: only a role that may review sets those (requirement_review).
+EDITOR_STATUSES = frozenset({RequirementStatus.DRAFT, RequirementStatus.IN_REVIEW})
+
+
+def may_set_status(user, project: Project, status: str) -> bool:
+    """Whether ``user``'s role in ``project`` may give a requirement ``status``."""
+    return status in EDITOR_STATUSES or can(user, project, Action.REVIEW)
+
+
+def _check_status(user, project: Project, status: str) -> None:
+    if status not in RequirementStatus.values:
+        raise ValidationError({"status": f"Use one of {', '.join(RequirementStatus.values)}."})
+    if not may_set_status(user, project, status):
+        raise ValidationError(
+            {
+                "status": f"The role {role_of(user, project)} may not set a requirement's status "
+                f"to {status}: approving or retiring a requirement is a review, by a safety "
+                "manager or an administrator."
+            }
+        )
+
+
 @transaction.atomic
 def requirement_create(
     *,
@@ -219,7 +244,10 @@ def requirement_create(
     asil: str = "QM",
     **fields,
 ) -> Requirement:
+    """Create a requirement. Its status is draft or in review unless a reviewer creates it."""
     require(user, project, Action.EDIT)
+    if "status" in fields:
+        _check_status(user, project, fields["status"])
     requirement = Requirement(
         project=project,
         code=code,
@@ -238,9 +266,30 @@ def requirement_create(
 @transaction.atomic
 def requirement_update(*, user, requirement: Requirement, **fields) -> Requirement:
     """Change a requirement. A content change bumps the version, turns every link that depends
-    on it suspect and makes older verification evidence stale."""
+    on it suspect, makes older verification evidence stale and sends an approved requirement
+    back to review (unless a reviewer sets its status in the same change).
+
+    ``status`` may be sent only with a value the caller's role may set (see
+    :func:`requirement_review`); the refusal names the field and nothing is written.
+    """
     project = requirement.project
     require(user, project, Action.EDIT)
+    if "status" in fields:
+        _check_status(user, project, fields["status"])
+    return _requirement_change(user, requirement, fields, action="update")
+
+
+@transaction.atomic
+def requirement_review(*, user, requirement: Requirement, status: str) -> Requirement:
+    """The review of a requirement: approve it (or return it to draft or review, or retire it
+    as obsolete). Only a role that may review; recorded as a ``review`` in the ledger."""
+    require(user, requirement.project, Action.REVIEW)
+    _check_status(user, requirement.project, status)
+    return _requirement_change(user, requirement, {"status": status}, action="review")
+
+
+def _requirement_change(user, requirement: Requirement, fields: dict, *, action: str):
+    project = requirement.project
     requirement = Requirement.objects.select_for_update().get(pk=requirement.pk)
     if "asil" in fields:
         fields["asil"] = _check_asil(fields["asil"])
@@ -252,6 +301,10 @@ def requirement_update(*, user, requirement: Requirement, **fields) -> Requireme
     content_changed = any(n in CONTENT_FIELDS for n in changed)
     if content_changed:
         requirement.version += 1
+        if requirement.status == RequirementStatus.APPROVED and "status" not in fields:
+            # The approval was of the old content: the new content awaits its own review.
+            requirement.status = RequirementStatus.IN_REVIEW
+            changed.append("status")
     _clean(requirement)
     requirement.save()
     if content_changed:
@@ -261,7 +314,7 @@ def requirement_update(*, user, requirement: Requirement, **fields) -> Requireme
         project,
         f"requirement:{requirement.code}",
         requirement.snapshot(),
-        "update",
+        action,
         extra={"changed": sorted(changed)},
     )
     return requirement
@@ -587,12 +640,24 @@ def baseline_diff(old: Baseline, new: Baseline) -> dict:
 # --- Confirmation measures -------------------------------------------------------------------
 
 
-def _person(project: Project, user) -> iso26262.Person:
-    membership = Membership.objects.filter(project=project, user=user).first()
+def _person(user, recorded) -> iso26262.Person:
+    """The independence facts of ``user`` as the ledger recorded them; unknown without an entry
+    (or after a recorded removal), and unknown never counts as independent."""
+    placed = recorded is not None and recorded.role is not None
     return iso26262.Person(
         user_id=user.pk,
-        team=(membership.team if membership else None) or None,
-        org_unit=(membership.org_unit if membership else None) or None,
+        team=(recorded.team if placed else None) or None,
+        org_unit=(recorded.org_unit if placed else None) or None,
+    )
+
+
+def _unrecorded(project: Project, people: dict, recorded: dict) -> str:
+    missing = [u.username for u in people.values() if u.pk not in recorded]
+    if not missing:
+        return ""
+    return (
+        f"; no membership of {', '.join(sorted(set(missing)))} is recorded in the {project.key} "
+        "ledger, so their team and organisational unit count as unknown"
     )
 
 
@@ -610,23 +675,45 @@ def approval_record(
     baseline: Baseline | None = None,
 ) -> Approval:
     """Sign a confirmation measure. Refused when the reviewer is the author or does not reach
-    the independence ISO 26262-2 Table 1 requires for the measure at the ASIL."""
+    the independence ISO 26262-2 Table 1 requires for the measure at the ASIL.
+
+    Independence is computed from the memberships as the ledger recorded them -- the latest
+    ``membership`` entry of the author and of the reviewer before this approval -- never from
+    the editable membership rows, and the approval's entry cites those entries (index, digest
+    and leaf hash). A person without such an entry (a membership from before memberships were
+    ledgered, or a superuser who is no member) has an unknown team and organisational unit:
+    they can reach I1 at most. A reviewer whose recorded role may not confirm is refused.
+    """
     require(user, project, Action.CONFIRM)
     asil = _check_asil(asil)
     if outcome not in ("confirmed", "confirmed_with_findings", "not_confirmed"):
         raise ValidationError(
             {"outcome": "Use confirmed, confirmed_with_findings or not_confirmed."}
         )
+    lock_log(project)  # nothing enters the log between reading the memberships and this entry
+    recorded = recorded_placements(project, [author, user])
+    mine = recorded.get(user.pk)
+    if mine is not None and Action.CONFIRM not in ROLE_ACTIONS.get(mine.role or "", ()):
+        raise ValidationError(
+            {
+                "reviewer": f"The {project.key} ledger records {user.username} as "
+                f"{mine.role or 'no longer a member'} (entry {mine.index}); that role may not "
+                "sign confirmation measures."
+            }
+        )
     try:
         achieved = iso26262.check_approval(
-            measure, asil, _person(project, author), _person(project, user)
+            measure,
+            asil,
+            _person(author, recorded.get(author.pk)),
+            _person(user, mine),
         )
     except iso26262.RuleViolation as exc:
-        raise ValidationError({"reviewer": str(exc)}) from exc
+        unknown = _unrecorded(project, {"a": author, "r": user}, recorded)
+        raise ValidationError({"reviewer": f"{exc}{unknown}"}) from exc
     except ValueError as exc:
         raise ValidationError({"measure": str(exc)}) from exc
     required = iso26262.required_independence(measure, iso26262.confirmation_asil(asil))
-    membership = Membership.objects.filter(project=project, user=user).first()
     snapshot = {
         "measure": measure,
         "workProduct": work_product,
@@ -639,6 +726,10 @@ def approval_record(
         "findings": findings,
         "baseline": baseline.root if baseline else None,
     }
+    memberships = {
+        "author": recorded[author.pk].citation() if author.pk in recorded else None,
+        "reviewer": mine.citation() if mine else None,
+    }
     entry = _record(
         user,
         project,
@@ -646,6 +737,7 @@ def approval_record(
         snapshot,
         "approve",
         kind=EntryKind.APPROVAL,
+        extra={"memberships": memberships},
     )
     return Approval.objects.create(
         project=project,
@@ -655,9 +747,9 @@ def approval_record(
         asil=asil,
         author=author,
         reviewer=user,
-        reviewer_role=membership.role if membership else "admin",
-        reviewer_team=membership.team if membership else "",
-        reviewer_org_unit=membership.org_unit if membership else "",
+        reviewer_role=mine.role if mine else role_of(user, project),
+        reviewer_team=mine.team if mine else "",
+        reviewer_org_unit=mine.org_unit if mine else "",
         required_independence=required,
         achieved_independence=achieved,
         outcome=outcome,

@@ -4,10 +4,24 @@ from simple_history.admin import SimpleHistoryAdmin
 from projects.models import Membership, Project
 
 
-class MembershipInline(admin.TabularInline):
+class ReadOnlyMembership:
+    """Memberships are shown, never edited, here: a change must reach the project's ledger
+    (``evidence.membership``), which the admin's plain row edits would bypass."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class MembershipInline(ReadOnlyMembership, admin.TabularInline):
     model = Membership
     extra = 0
-    autocomplete_fields = ["user"]
+    fields = readonly_fields = ["user", "role", "team", "org_unit", "created_at"]
 
 
 @admin.register(Project)
@@ -18,7 +32,7 @@ class ProjectAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(SimpleHistoryAdmin):
+class MembershipAdmin(ReadOnlyMembership, SimpleHistoryAdmin):
     list_display = ["project", "user", "role", "team", "org_unit"]
     list_filter = ["role", "project"]
     search_fields = ["user__username", "project__key"]

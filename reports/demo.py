@@ -14,6 +14,7 @@ from django.db import transaction
 
 from compliance.models import Baseline
 from compliance.services import baseline_freeze
+from evidence.membership import membership_seed, project_create
 from projects.models import Membership, Project, Role
 from reports.demo_safety_case import seed_safety_case
 from reports.demo_validation import seed_campaign
@@ -48,19 +49,8 @@ def seed_demo() -> SeedReport:
     password = os.environ.get(DEMO_PASSWORD_ENV) or DEFAULT_DEMO_PASSWORD
     User = get_user_model()
     report = SeedReport(project=DEMO_KEY, password=password)
-    project, created = Project.objects.get_or_create(
-        key=DEMO_KEY,
-        defaults={
-            "name": "Autonomous emergency braking",
-            "description": (
-                "Detects an imminent frontal collision with a vehicle or pedestrian ahead and "
-                "brakes automatically when the driver does not react (5 to 80 km/h)."
-            ),
-        },
-    )
-    if created:
-        report.created.append(f"project {DEMO_KEY}")
-    for username, role, team, org_unit in DEMO_PEOPLE:
+    people = {}
+    for username, *_ in DEMO_PEOPLE:
         user = User.objects.filter(username=username).first()
         if user is None:
             user = User(username=username, email=f"{username}@safecase.example")
@@ -69,9 +59,25 @@ def seed_demo() -> SeedReport:
             user.set_password(password)
             user.save()
             report.created.append(f"user {username}")
-        _, made = Membership.objects.get_or_create(
-            project=project, user=user, defaults={"role": role, "team": team, "org_unit": org_unit}
+        people[username] = user
+    project = Project.objects.filter(key=DEMO_KEY).first()
+    if project is None:
+        project = project_create(
+            user=people["admin"],
+            key=DEMO_KEY,
+            name="Autonomous emergency braking",
+            description=(
+                "Detects an imminent frontal collision with a vehicle or pedestrian ahead and "
+                "brakes automatically when the driver does not react (5 to 80 km/h)."
+            ),
         )
+        report.created.append(f"project {DEMO_KEY}")
+    # Memberships through the operator's bootstrap, each recorded in the ledger: nobody sets
+    # their own, so not even the demo administrator could give himself a team.
+    for username, role, team, org_unit in DEMO_PEOPLE:
+        user = people[username]
+        made = not Membership.objects.filter(project=project, user=user).exists()
+        membership_seed(project=project, member=user, role=role, team=team, org_unit=org_unit)
         if made:
             report.created.append(f"membership {username} as {role}")
     notes = seed_safety_case(project)

@@ -292,7 +292,10 @@ def seed_safety_case(project: Project) -> list[str]:
             title=text.split(",")[0][:80],
             text=text,
             asil=asil,
-            status="approved",
+        )
+        # Erin writes the requirement; Sam's review approves it (engineers do not approve).
+        reqs[code] = services.requirement_review(
+            user=sam, requirement=reqs[code], status="approved"
         )
     services.decomposition_record(
         user=sam,

@@ -23,16 +23,28 @@ def other_project(db):
 
 @pytest.fixture
 def make_member(db, django_user_model):
-    """``make_member(project, role, username=..., team=..., org_unit=...)`` -> user."""
+    """``make_member(project, role, username=..., team=..., org_unit=..., recorded=False)`` -> user.
 
-    def make(project, role, username=None, team="", org_unit=""):
+    By default the membership row is written directly, with no ledger entry: enough for role
+    checks, and the project's log stays empty for the tests that count its entries. Approvals
+    take a person's team and organisational unit only from the ledger, so a test about
+    independence passes ``recorded=True``: the membership is then set through the operator's
+    bootstrap service and recorded as a ``membership`` entry, as the demo seed does.
+    """
+
+    def make(project, role, username=None, team="", org_unit="", recorded=False):
         username = username or f"{role}-{project.key.lower()}"
         user = django_user_model.objects.filter(username=username).first()
         if user is None:
             user = django_user_model.objects.create_user(username=username, password="pw")
-        Membership.objects.create(
-            project=project, user=user, role=role, team=team, org_unit=org_unit
-        )
+        if recorded:
+            from evidence.membership import membership_seed
+
+            membership_seed(project=project, member=user, role=role, team=team, org_unit=org_unit)
+        else:
+            Membership.objects.create(
+                project=project, user=user, role=role, team=team, org_unit=org_unit
+            )
         return user
 
     return make

@@ -149,10 +149,22 @@ class HazardousEventForm(forms.Form):
 
 
 class RequirementForm(forms.Form):
+    """Edit a requirement. ``statuses`` are the status values offered: those the person's role
+    may set, plus the current one (approving is a review, so an engineer is not offered it)."""
+
     title = forms.CharField(max_length=500, required=False)
     text = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False)
     asil = forms.CharField(label="ASIL", max_length=8, help_text="QM, A to D, or X(Y) such as B(D)")
     status = forms.ChoiceField(choices=RequirementStatus.choices)
+
+    def __init__(self, *args, statuses=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if statuses is not None:
+            self.fields["status"].choices = [
+                (value, label) for value, label in RequirementStatus.choices if value in statuses
+            ]
+            if RequirementStatus.APPROVED not in statuses:
+                self.fields["status"].help_text = "approved only by a safety manager's review"
 
 
 class NewRequirementForm(forms.Form):

@@ -131,7 +131,7 @@ class RequirementIn(serializers.Serializer):
     title = serializers.CharField(required=False, allow_blank=True, default="")
     text = serializers.CharField(required=False, allow_blank=True, default="")
     asil = serializers.CharField(max_length=8, default="QM")
-    status = serializers.ChoiceField(choices=RequirementStatus.choices, default="draft")
+    status = serializers.ChoiceField(choices=RequirementStatus.choices, required=False)
     section = serializers.CharField(required=False, allow_blank=True, default="")
 
 

@@ -39,8 +39,12 @@ def _parse(serializer_class, request, project, partial=False):
     return data.validated_data
 
 
-def list_create(name, *, queryset, out, inp=None, create=None, filters=()):
-    """Build a list (GET, paged) and create (POST, through ``create``) view for a project."""
+def list_create(name, *, queryset, out, inp=None, create=None, action=Action.EDIT, filters=()):
+    """Build a list (GET, paged) and create (POST, through ``create``) view for a project.
+
+    The POST checks that the caller's role may ``action`` (the action ``create`` requires)
+    before it reads the body, so a refused caller learns nothing from validation messages.
+    """
 
     class View(APIView):
         @extend_schema(
@@ -54,7 +58,7 @@ def list_create(name, *, queryset, out, inp=None, create=None, filters=()):
 
             @extend_schema(request=inp, responses={201: out})
             def post(self, request, key):
-                project = get_project_for_user(request.user, key)
+                project = get_project_for_user(request.user, key, action)
                 obj = create(user=request.user, project=project, **_parse(inp, request, project))
                 return Response(out(obj).data, status=201)
 
@@ -141,6 +145,7 @@ BaselineListApi = list_create(
     out=s.BaselineOut,
     inp=s.BaselineIn,
     create=services.baseline_freeze,
+    action=Action.REVIEW,
 )
 ApprovalListApi = list_create(
     "ApprovalList",
@@ -148,6 +153,7 @@ ApprovalListApi = list_create(
     out=s.ApprovalOut,
     inp=s.ApprovalIn,
     create=services.approval_record,
+    action=Action.CONFIRM,
 )
 TriggeringConditionListApi = list_create(
     "TriggeringConditionList",
@@ -174,7 +180,7 @@ class ItemApi(APIView):
 
     @extend_schema(request=s.ItemSerializer, responses=s.ItemSerializer)
     def put(self, request, key):
-        project = get_project_for_user(request.user, key)
+        project = get_project_for_user(request.user, key, Action.EDIT)
         item = services.item_set(
             user=request.user, project=project, **_parse(s.ItemSerializer, request, project)
         )
@@ -184,7 +190,7 @@ class ItemApi(APIView):
 class HazardousEventDetailApi(APIView):
     @extend_schema(request=s.HazardousEventIn, responses=s.HazardousEventOut)
     def patch(self, request, key, code):
-        project = get_project_for_user(request.user, key)
+        project = get_project_for_user(request.user, key, Action.EDIT)
         event = get_object_or_404(HazardousEvent, project=project, code=code)
         data = _parse(s.HazardousEventIn, request, project, partial=True)
         event = services.hazardous_event_save(
@@ -203,7 +209,7 @@ class RequirementDetailApi(APIView):
 
     @extend_schema(request=s.RequirementUpdateIn, responses=s.RequirementOut)
     def patch(self, request, key, code):
-        project = get_project_for_user(request.user, key)
+        project = get_project_for_user(request.user, key, Action.EDIT)
         requirement = get_object_or_404(Requirement, project=project, code=code)
         data = _parse(s.RequirementUpdateIn, request, project, partial=True)
         requirement = services.requirement_update(
@@ -215,7 +221,7 @@ class RequirementDetailApi(APIView):
 class LinkClearApi(APIView):
     @extend_schema(request=s.ClearIn, responses=s.LinkOut)
     def post(self, request, key, pk):
-        project = get_project_for_user(request.user, key)
+        project = get_project_for_user(request.user, key, Action.REVIEW)
         link = get_object_or_404(TraceLink, project=project, pk=pk)
         data = _parse(s.ClearIn, request, project)
         link = services.link_clear_suspect(user=request.user, link=link, comment=data["comment"])

@@ -18,7 +18,7 @@ from evidence.api.serializers import (
     InclusionQuery,
 )
 from projects.api.pagination import paginated
-from projects.permissions import get_project_for_user
+from projects.permissions import Action, get_project_for_user
 
 ProofOut = inline_serializer(
     "ProofOut",
@@ -112,7 +112,7 @@ class DecisionListApi(APIView):
 
     @extend_schema(request=DecisionIn, responses={201: DecisionOut})
     def post(self, request, key):
-        project = get_project_for_user(request.user, key)
+        project = get_project_for_user(request.user, key, Action.REVIEW)
         data = DecisionIn(data=request.data)
         data.is_valid(raise_exception=True)
         decision = services.decision_record(

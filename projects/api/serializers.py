@@ -46,6 +46,8 @@ class MembershipIn(serializers.Serializer):
 
 
 class MembershipUpdateIn(serializers.Serializer):
-    role = serializers.ChoiceField(choices=Role.choices)
-    team = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
-    org_unit = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    """Parsed with ``partial=True``: a field not sent is not in the result and is not changed."""
+
+    role = serializers.ChoiceField(choices=Role.choices, required=False)
+    team = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    org_unit = serializers.CharField(max_length=100, required=False, allow_blank=True)

@@ -29,7 +29,7 @@ from compliance.reqif import (
     write_reqif,
 )
 from evidence.models import LogEntry
-from projects.models import Role
+from projects.models import Membership, Role
 from tests.shared_data import shared_path
 
 pytestmark = pytest.mark.django_db
@@ -331,14 +331,14 @@ def test_relations_breaking_link_rules_are_reported_not_created(project, enginee
     assert gaps["undecomposed_asil_drops"] == ["TSR-1 (B) under FSR-1 (D)"]
 
 
-def test_asil_kind_and_status_values_are_read_or_reported(project, engineer):
+def test_asil_kind_and_status_values_are_read_or_reported(project, members):
     objects = [
         SpecObject("a", values={"ASIL": "ASIL C", "Type": "HWSR", "Status": "Approved"}, title="a"),
         SpecObject("b", values={"ASIL": "b (d)", "Kind": "Software requirement"}, title="b"),
         SpecObject("c", values={"ASIL": "high", "Kind": "Widget", "Owner": "Ann"}, title="c"),
     ]
     data = small_document(objects, extras=("ASIL", "Type", "Kind", "Status", "Owner"))
-    report = import_file(project, engineer, data, default_kind="TSR")
+    report = import_file(project, members["safety_manager"], data, default_kind="TSR")
     rows = {
         r.title: (r.asil, r.kind, r.status, r.attributes)
         for r in Requirement.objects.filter(project=project)
@@ -396,9 +396,10 @@ def build_safecase_content(project, engineer):
         title="Limit deceleration",
         text="The AEB shall limit the deceleration to 6 m/s^2.\nIt shall warn first.",
         asil="D",
-        status="approved",
         section="Safety",
     )
+    reviewer = Membership.objects.get(project=project, role=Role.SAFETY_MANAGER).user
+    fsr = services.requirement_review(user=reviewer, requirement=fsr, status="approved")
     tsr = services.requirement_create(
         user=engineer,
         project=project,
@@ -426,7 +427,8 @@ def test_export_reimports_into_an_empty_project_identically(
 ):
     build_safecase_content(project, engineer)
     data = interchange.reqif_export(user=engineer, project=project)
-    elsewhere = make_member(other_project, Role.ENGINEER)
+    # A reviewer imports: the export carries approved statuses, which only a review sets.
+    elsewhere = make_member(other_project, Role.SAFETY_MANAGER)
 
     report = import_file(other_project, elsewhere, data, "AEB.reqif")
 
@@ -463,7 +465,8 @@ def test_generated_document_round_trips_with_kinds_and_asils(
     )
     assert codes == expected
     data = interchange.reqif_export(user=engineer, project=project)
-    elsewhere = make_member(other_project, Role.ENGINEER)
+    # A reviewer imports: the export carries approved statuses, which only a review sets.
+    elsewhere = make_member(other_project, Role.SAFETY_MANAGER)
     import_file(other_project, elsewhere, data, "gen-export.reqif")
     assert requirement_rows(other_project) == requirement_rows(project)
     assert link_rows(other_project) == link_rows(project)
@@ -726,11 +729,11 @@ CSV_MAP = {
 }
 
 
-def test_csv_import_with_a_mapping_reports_bad_rows(project, engineer):
+def test_csv_import_with_a_mapping_reports_bad_rows(project, members):
     SafetyGoal.objects.create(project=project, code="SG-1", text="goal", asil="D")
     before = entries(project)
     report = interchange.table_import(
-        user=engineer,
+        user=members["safety_manager"],
         project=project,
         data=CSV_ROWS.encode("utf-8"),
         filename="reqs.csv",

@@ -310,13 +310,15 @@ class TestApprovals:
     @pytest.fixture
     def people(self, project, make_member):
         return {
-            "author": make_member(project, "engineer", "author", team="AEB", org_unit="ADAS"),
-            "teammate": make_member(project, "safety_manager", "mate", team="AEB", org_unit="ADAS"),
+            "author": make_member(project, "engineer", "author", "AEB", "ADAS", recorded=True),
+            "teammate": make_member(
+                project, "safety_manager", "mate", "AEB", "ADAS", recorded=True
+            ),
             "other_team": make_member(
-                project, "safety_manager", "other", team="Safety", org_unit="ADAS"
+                project, "safety_manager", "other", "Safety", "ADAS", recorded=True
             ),
             "assessor": make_member(
-                project, "assessor", "assessor", team="FSA", org_unit="Independent Assessment"
+                project, "assessor", "assessor", "FSA", "Independent Assessment", recorded=True
             ),
         }
 
@@ -333,9 +335,11 @@ class TestApprovals:
 
     def test_the_author_cannot_approve(self, project, people):
         author = people["author"]
-        from projects.models import Membership
+        from evidence.membership import membership_seed
 
-        Membership.objects.filter(user=author).update(role="safety_manager")
+        membership_seed(
+            project=project, member=author, role="safety_manager", team="AEB", org_unit="ADAS"
+        )
         with pytest.raises(ValidationError, match="reviewer is the author"):
             self.approve(project, author, author, asil="A")
 

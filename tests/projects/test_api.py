@@ -160,14 +160,15 @@ class TestMemberships:
         response = api(members["admin"]).get(f"{MEMBERS_URL}{foreign.pk}/")
         assert response.status_code == 404
 
-    def test_last_admin_cannot_be_demoted_or_removed(self, api, project, members):
+    def test_last_admin_cannot_be_demoted_or_removed(
+        self, api, project, members, django_user_model
+    ):
+        root = django_user_model.objects.create_superuser("root", password="pw")
         admin = Membership.objects.get(user=members["admin"])
-        response = api(members["admin"]).patch(
-            f"{MEMBERS_URL}{admin.pk}/", {"role": "viewer"}, format="json"
-        )
+        response = api(root).patch(f"{MEMBERS_URL}{admin.pk}/", {"role": "viewer"}, format="json")
         assert response.status_code == 400
         assert "role" in response.json()
-        assert api(members["admin"]).delete(f"{MEMBERS_URL}{admin.pk}/").status_code == 400
+        assert api(root).delete(f"{MEMBERS_URL}{admin.pk}/").status_code == 400
         admin.refresh_from_db()
         assert admin.role == "admin"
 

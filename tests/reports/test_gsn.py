@@ -18,9 +18,15 @@ HOSTILE = 'Brake <script>alert("x")</script> & stop ]]> \x01 "quoted" \'single\'
 @pytest.fixture
 def people(project, make_member):
     return {
-        "sam": make_member(project, Role.SAFETY_MANAGER, "sam", "Safety", "Vehicle Safety"),
-        "erin": make_member(project, Role.ENGINEER, "erin", "Perception", "Engineering"),
-        "ada": make_member(project, Role.ASSESSOR, "ada", "Assessment", "Assessment"),
+        "sam": make_member(
+            project, Role.SAFETY_MANAGER, "sam", "Safety", "Vehicle Safety", recorded=True
+        ),
+        "erin": make_member(
+            project, Role.ENGINEER, "erin", "Perception", "Engineering", recorded=True
+        ),
+        "ada": make_member(
+            project, Role.ASSESSOR, "ada", "Assessment", "Assessment", recorded=True
+        ),
         "vic": make_member(project, Role.VIEWER, "vic"),
     }
 

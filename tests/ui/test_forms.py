@@ -154,6 +154,28 @@ def test_editing_a_requirement_raises_its_version(as_user, demo):
     assert "<del>" in page and "Changed text." in page  # the version difference
 
 
+def test_only_a_reviewer_approves_a_requirement_on_the_form(as_user, demo, people):
+    from compliance.services import requirement_review
+
+    requirement = Requirement.objects.get(project=demo, code="FSR-001")
+    requirement_review(user=people["sam"], requirement=requirement, status="draft")
+    url = reverse("ui:requirement-edit", args=["AEB", "FSR-001"])
+    page = as_user("erin").get(reverse("ui:requirement", args=["AEB", "FSR-001"]))
+    assert 'value="approved"' not in page.content.decode()  # not offered to an engineer
+    data = {"title": requirement.title, "text": requirement.text, "asil": "D"}
+    response = as_user("erin").post(url, {**data, "status": "approved"})
+    assert response.status_code == 400
+    assert field_errors(response.content.decode(), "status")
+    requirement.refresh_from_db()
+    assert requirement.status == "draft"
+    assert as_user("sam").post(url, {**data, "status": "approved"}).status_code == 302
+    requirement.refresh_from_db()
+    assert requirement.status == "approved"
+    # An engineer editing the text of an approved requirement leaves its status alone.
+    response = as_user("erin").post(url, {**data, "text": "New.", "status": "approved"})
+    assert response.status_code == 302
+
+
 def test_clearing_a_suspect_link_needs_a_comment(as_user, demo):
     link = TraceLink.objects.filter(project=demo, suspect=True).select_related("source").first()
     url = reverse("ui:link-clear", args=["AEB", link.pk])

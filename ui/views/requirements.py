@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_POST
 
 from compliance import services
-from compliance.models import Requirement, SafetyGoal, TraceLink
+from compliance.models import Requirement, RequirementStatus, SafetyGoal, TraceLink
 from projects.permissions import Action
 from ui import selectors
 from ui.forms import (
@@ -103,7 +103,8 @@ def _detail(
                 "text": requirement.text,
                 "asil": requirement.asil,
                 "status": requirement.status,
-            }
+            },
+            statuses=_statuses(request, project, requirement),
         )
     # A clear form beside every suspect link, for the roles that review (bound when it failed).
     clear_forms = clear_forms or {}
@@ -132,11 +133,14 @@ def detail(request, project, code):
 @project_view(Action.EDIT)
 def edit(request, project, code):
     requirement = get_object_or_404(Requirement, project=project, code=code)
-    form = RequirementForm(request.POST)
+    form = RequirementForm(request.POST, statuses=_statuses(request, project, requirement))
     if form.is_valid():
+        data = dict(form.cleaned_data)
+        if data["status"] == requirement.status:
+            del data["status"]  # unchanged: not a status decision of this person
         try:
             updated = services.requirement_update(
-                user=request.user, requirement=requirement, **form.cleaned_data
+                user=request.user, requirement=requirement, **data
             )
         except ValidationError as exc:
             apply_service_errors(form, exc)
@@ -144,6 +148,15 @@ def edit(request, project, code):
             messages.success(request, f"{updated.code} saved (version {updated.version}).")
             return redirect("ui:requirement", key=project.key, code=updated.code)
     return _detail(request, project, requirement, form=form, status=400)
+
+
+def _statuses(request, project, requirement) -> list[str]:
+    """The statuses offered on the edit form: those the role may set, and the current one."""
+    return [
+        value
+        for value in RequirementStatus.values
+        if value == requirement.status or services.may_set_status(request.user, project, value)
+    ]
 
 
 @require_POST

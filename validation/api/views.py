@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from projects.api.pagination import paginated
-from projects.permissions import get_project_for_user
+from projects.permissions import Action, get_project_for_user
 from validation import services
 from validation.api import serializers as s
 from validation.models import Campaign, CaseResult, Run, Scenario
@@ -45,7 +45,7 @@ class CampaignListApi(APIView):
 class RunStartApi(APIView):
     @extend_schema(request=s.RunStartIn, responses={201: s.RunOut})
     def post(self, request, key, name):
-        project = get_project_for_user(request.user, key)
+        project = get_project_for_user(request.user, key, Action.RUN)
         campaign = get_object_or_404(Campaign, project=project, name=name)
         data = s.RunStartIn(data=request.data)
         data.is_valid(raise_exception=True)
@@ -72,7 +72,7 @@ class RunDetailApi(APIView):
 class RunCancelApi(APIView):
     @extend_schema(request=None, responses=s.RunOut)
     def post(self, request, key, pk):
-        project = get_project_for_user(request.user, key)
+        project = get_project_for_user(request.user, key, Action.RUN)
         run = get_object_or_404(Run, campaign__project=project, pk=pk)
         services.run_cancel(user=request.user, run=run)
         return Response(s.RunOut(_runs(project).get(pk=pk)).data)
