@@ -14,7 +14,7 @@ test's own connection, which has those powers itself.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 import dj_database_url
 
@@ -51,21 +51,29 @@ def connect_params(connection, user=None, password=None) -> dict:
 
 
 @contextmanager
-def owner_cursor(connection=None, lift_triggers=True):
+def owner_cursor(connection=None, lift_triggers=True, atomic=False):
     """A cursor with the owner's powers on the test database; the append-only triggers are
-    lifted inside the block (unless ``lift_triggers`` is false) and put back after it."""
+    lifted inside the block (unless ``lift_triggers`` is false) and put back after it. With
+    ``atomic`` the whole block, lifting included, is one transaction; otherwise each statement
+    commits on its own."""
     from django.db import connection as default_connection
+    from django.db import transaction
 
     connection = connection or default_connection
     params = owner_params(connection)
     if params is None:
-        with connection.cursor() as cursor, _lifted(cursor, connection.vendor, lift_triggers):
+        with (
+            transaction.atomic(using=connection.alias) if atomic else nullcontext(),
+            connection.cursor() as cursor,
+            _lifted(cursor, connection.vendor, lift_triggers),
+        ):
             yield cursor
         return
     import psycopg
 
     with (
         psycopg.connect(autocommit=True, **params) as owner,
+        owner.transaction() if atomic else nullcontext(),
         owner.cursor() as cursor,
         _lifted(cursor, "postgresql", lift_triggers),
     ):
