@@ -3,7 +3,7 @@
 Triggers. PostgreSQL and SQLite both refuse UPDATE and DELETE on the ledger tables with the
 message ``evidence ledger is append-only``; PostgreSQL also refuses TRUNCATE (a statement-level
 trigger, since TRUNCATE fires no row triggers; SQLite has no TRUNCATE). Migration 0002 installs
-the row triggers, 0006 the TRUNCATE ones.
+them all; 0006 adds the TRUNCATE triggers to databases migrated before they existed.
 
 Roles (PostgreSQL). A trigger only binds those who cannot drop or disable it, and only a table's
 owner (or a superuser) can. So production runs with two roles:
