@@ -2,7 +2,8 @@
 
 With ``DATABASE_URL`` pointing at PostgreSQL the benchmarks use a sibling database named
 ``<name>_bench`` (created fresh on every run); otherwise an SQLite file ``var/bench.sqlite3``.
-Call :func:`prepare` before ``django.setup()``.
+With ``DATABASE_OWNER_URL`` set as well, the owner creates, migrates and uses that database:
+the benchmarks measure speed, not privileges. Call :func:`prepare` before ``django.setup()``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def prepare() -> str:
-    url = os.environ.get("DATABASE_URL", "")
+    url = os.environ.pop("DATABASE_OWNER_URL", "") or os.environ.get("DATABASE_URL", "")
     if url.startswith(("postgres://", "postgresql://")):
         import psycopg
 

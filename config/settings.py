@@ -3,10 +3,12 @@
 The defaults are the embedded mode: an SQLite file and a ``file://`` store under ``var/``, and
 Celery tasks run in-process. Production sets ``DATABASE_URL`` (PostgreSQL),
 ``CELERY_BROKER_URL`` (Redis or RabbitMQ), ``SAFECASE_STORAGE_URL`` (``s3://bucket/prefix``),
-``SECRET_KEY`` and ``ALLOWED_HOSTS``; with ``DEBUG`` off the secure-transport settings below turn
+``SECRET_KEY`` and ``ALLOWED_HOSTS``, and ``DATABASE_OWNER_URL`` for the role that owns the
+schema (see "Database roles" below); with ``DEBUG`` off the secure-transport settings below turn
 on so that ``manage.py check --deploy`` is clean. Every variable is listed in the README.
 """
 
+import sys
 from pathlib import Path
 
 import dj_database_url
@@ -89,6 +91,35 @@ DATABASE_URL = env_str("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'safecase.sqlit
 DATABASES = {
     "default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))
 }
+
+# Database roles (PostgreSQL). DATABASE_URL is the application role: it may only read and append
+# to the ledger tables and owns nothing, so it cannot lift the append-only triggers
+# (``evidence/db.py``). DATABASE_OWNER_URL is the role that owns the schema; the commands that
+# change the schema or its grants connect as it, everything else as the application role. Its
+# post_migrate handler then grants the application role (DATABASE_APP_USER) what it may do.
+DATABASE_OWNER_URL = env_str("DATABASE_OWNER_URL") or ""
+DATABASE_APP_USER = DATABASES["default"].get("USER") or ""
+OWNER_COMMANDS = ("migrate", "grant_app_role")
+
+
+def _running_owner_command(argv: list[str]) -> bool:
+    return (
+        len(argv) > 1
+        and Path(argv[0]).name in ("manage.py", "django-admin")
+        and argv[1] in OWNER_COMMANDS
+    )
+
+
+if DATABASE_OWNER_URL and _running_owner_command(sys.argv):
+    _owner = dj_database_url.parse(DATABASE_OWNER_URL, conn_max_age=0)
+    _where = ("ENGINE", "HOST", "PORT", "NAME")
+    if [_owner.get(k) for k in _where] != [DATABASES["default"].get(k) for k in _where]:
+        raise ImproperlyConfigured(
+            "DATABASE_OWNER_URL and DATABASE_URL must name the same database "
+            "(engine, host, port and name); only the user and password differ."
+        )
+    DATABASES["default"] = _owner
+
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     if DATABASES["default"]["NAME"] not in ("", ":memory:"):
         Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,9 @@
-"""Fixtures shared by every test: people with roles in two projects, and API clients."""
+"""Fixtures shared by every test: people with roles in two projects, and API clients.
+
+With ``DATABASE_OWNER_URL`` set, the test database is created and migrated as the owner and
+every test then connects as the application role of ``DATABASE_URL``, as production runs; what
+only the owner may do goes through ``tests.owner.owner_cursor``.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,23 @@ import pytest
 from rest_framework.test import APIClient
 
 from projects.models import Membership, Project, Role
+from tests.owner import flush_database, switch_role
 from tests.s3 import s3, s3_endpoint  # noqa: F401  (fixtures)
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    """The test database is created and migrated by the owner (its post_migrate grants the
+    application role its privileges)."""
+    switch_role(owner=True)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Then the tests run as the application role; the owner drops the database at the end."""
+    switch_role(owner=False)
+    yield
+    switch_role(owner=True)
 
 
 @pytest.fixture
@@ -98,22 +119,9 @@ def fresh_store(settings, tmp_path):
 
 @pytest.fixture
 def ledger_transactional_db(transactional_db):
-    """A transactional database whose append-only ledger rows are cleared after the test.
-
-    The triggers refuse DELETE, which Django's flush between transactional tests uses on
-    SQLite; this fixture lifts them for its own clean-up only and puts them straight back.
-    """
+    """A transactional database whose append-only ledger rows are cleared after the test."""
     yield
-    from django.core.management import call_command
-    from django.db import connection
-
-    from evidence.db import drop_triggers, install_triggers
-
-    drop_triggers(connection)
-    try:
-        call_command("flush", interactive=False, verbosity=0)
-    finally:
-        install_triggers(connection)
+    flush_database()
 
 
 @pytest.fixture(autouse=True)

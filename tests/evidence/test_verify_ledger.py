@@ -3,36 +3,31 @@
 import base64
 import hashlib
 import json
-from contextlib import contextmanager
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection
 
 from evidence import ledger, verify
-from evidence.db import drop_triggers, install_triggers
 from evidence.keys import load_signing_key
 from evidence.ledger import Record, Subject
 from evidence.models import Checkpoint, LogEntry, LogHead, MerkleNode
 from evidence.storage import default_store
 from evidence.verification import verify_project
+from tests.owner import owner_cursor
 
 pytestmark = pytest.mark.django_db
 
 
-@contextmanager
 def tampering():
-    """Drop the append-only triggers, as an attacker with database access would."""
-    drop_triggers(connection)
-    try:
-        yield connection.cursor()
-    finally:
-        install_triggers(connection)
+    """Lift the append-only triggers and write as the tables' owner, as an insider with the
+    owner's powers would. (The rows must be committed for the owner's own connection to see
+    them, hence the transactional database of ``log``.)"""
+    return owner_cursor()
 
 
 @pytest.fixture
-def log(project, django_capture_on_commit_callbacks):
+def log(ledger_transactional_db, project, django_capture_on_commit_callbacks):
     for start in range(0, 20, 4):
         with django_capture_on_commit_callbacks(execute=True):
             ledger.append(

@@ -32,21 +32,15 @@ def demo_db(django_db_setup, django_db_blocker):
         yield None
         return
     from django.conf import settings
-    from django.core.management import call_command
-    from django.db import connection
 
-    from evidence.db import drop_triggers, install_triggers
     from reports.demo import seed_demo
+    from tests.owner import flush_database
 
     with django_db_blocker.unblock():
         seed_demo()
         _run_demo_campaign()
         yield settings.SAFECASE_STORAGE_URL
-        drop_triggers(connection)
-        try:
-            call_command("flush", interactive=False, verbosity=0)
-        finally:
-            install_triggers(connection)
+        flush_database()
 
 
 def _run_demo_campaign() -> None:
