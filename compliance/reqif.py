@@ -109,6 +109,8 @@ from html import escape
 from lxml import etree
 from lxml import html as lxml_html
 
+from compliance import archives
+
 __all__ = [
     "REQIF_NS",
     "XHTML_NS",
@@ -132,7 +134,7 @@ __all__ = [
 REQIF_NS = "http://www.omg.org/spec/ReqIF/20110401/reqif.xsd"
 XHTML_NS = "http://www.w3.org/1999/xhtml"
 
-DEFAULT_MAX_ARCHIVE_BYTES = 512 * 1024 * 1024
+DEFAULT_MAX_ARCHIVE_BYTES = 128 * 1024 * 1024
 DEFAULT_MAX_ARCHIVE_FILES = 1000
 
 # How many example identifiers a grouped warning lists before "and N more".
@@ -400,6 +402,10 @@ _ASCII_COMPATIBLE_ENCODINGS = frozenset(
     ).split()
 )
 _ROOT_NAME = re.compile(rb"[^\s/>]+")
+_BLANKS = re.compile(rb"[ \t\r\n]*")
+# A real prolog has an XML declaration and perhaps a comment or two; a file of millions of
+# empty comments is refused before its scan costs seconds.
+_MAX_PROLOG_ITEMS = 1000
 _ENCODING_DECL = re.compile(rb"""encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 
 
@@ -442,9 +448,8 @@ def _check_prolog(data: bytes) -> None:
             data = data[3:]
     pos = 0
     size = len(data)
-    while True:
-        while pos < size and data[pos] in b" \t\r\n":
-            pos += 1
+    for _item in range(_MAX_PROLOG_ITEMS):
+        pos = _BLANKS.match(data, pos).end()  # at C speed: a file of blanks is no slow loop
         if pos >= size:
             raise ReqIFError("the document is empty: no root element")
         if data.startswith(b"<?", pos):
@@ -482,6 +487,10 @@ def _check_prolog(data: bytes) -> None:
             return
         else:
             raise ReqIFError("malformed XML: text before the root element")
+    raise ReqIFError(
+        f"refused: more than {_MAX_PROLOG_ITEMS} comments and processing instructions before "
+        "the root element"
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -1144,9 +1153,10 @@ def read_reqif_archive(
     ``source`` is a path or the archive's bytes. The whole archive is refused (ReqIFError) if
     it has more than ``max_files`` entries, or any entry with an unsafe name (``..``, absolute
     path, drive letter, NUL), a symlink or an encrypted entry, a repeated name, or if the
-    ``.reqif`` members declare or expand to more than ``max_total_bytes`` in total; the
-    expansion is counted while decompressing and stops at the cap. Other members
-    (attachments such as images) are not read.
+    ``.reqif`` members declare or expand to more than ``max_total_bytes`` in total. The
+    expansion is counted while decompressing, keeping nothing, and stops at the cap (see
+    :mod:`compliance.archives`), so a decompression bomb costs one chunk of memory. Other
+    members (attachments such as images) are not read.
     """
     opened: io.BytesIO | str | os.PathLike[str]
     opened = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source
@@ -1175,35 +1185,11 @@ def read_reqif_archive(
                 members.append(info)
         if not members:
             raise ReqIFError("the archive contains no .reqif file")
-        declared = sum(info.file_size for info in members)
-        if declared > max_total_bytes:
-            raise ReqIFError(
-                f"archive refused: its .reqif members declare {declared} bytes uncompressed, "
-                f"more than the limit of {max_total_bytes}"
-            )
-        result: dict[str, bytes] = {}
-        total = 0
-        for info in members:
-            chunks = []
-            try:
-                with archive.open(info) as stream:
-                    while True:
-                        chunk = stream.read(1024 * 1024)
-                        if not chunk:
-                            break
-                        total += len(chunk)
-                        if total > max_total_bytes:
-                            raise ReqIFError(
-                                f"archive refused: member {info.filename!r} expands beyond the "
-                                f"limit of {max_total_bytes} bytes"
-                            )
-                        chunks.append(chunk)
-            except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError) as exc:
-                raise ReqIFError(f"archive member {info.filename!r} is corrupt: {exc}") from None
-            except (NotImplementedError, RuntimeError) as exc:
-                raise ReqIFError(f"archive member {info.filename!r} unreadable: {exc}") from None
-            result[info.filename] = b"".join(chunks)
-        return result
+        try:
+            sizes = archives.measure(archive, members, max_total_bytes, "its .reqif members")
+            return archives.read_measured(archive, members, sizes)
+        except archives.ArchiveRefused as exc:
+            raise ReqIFError(f"archive refused: {exc}") from None
 
 
 def parse_reqif_archive(

@@ -203,6 +203,12 @@ LOGGING = {
     },
 }
 
+# --- Abuse limits: login lockout, API throttles, request bodies, archive expansion. ---------
+# What an uploaded archive (.reqifz, .xlsx) may expand to in total, counted while it is
+# decompressed: a decompression bomb is refused after inflating at most this much.
+SAFECASE_MAX_EXPANDED_BYTES = env_int("SAFECASE_MAX_EXPANDED_BYTES", 128 * 1024 * 1024)
+# --- End of abuse limits. -------------------------------------------------------------------
+
 # Secure transport when not in development; TLS ends at a proxy that sets X-Forwarded-Proto.
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
