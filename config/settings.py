@@ -204,6 +204,9 @@ LOGGING = {
 }
 
 # --- Abuse limits: login lockout, API throttles, request bodies, archive expansion. ---------
+REST_FRAMEWORK |= {"DEFAULT_PARSER_CLASSES": ["config.limits.BoundedJSONParser"]}
+# JSON bodies (API and webhooks) nested deeper than this are refused with 400.
+SAFECASE_MAX_JSON_DEPTH = env_int("SAFECASE_MAX_JSON_DEPTH", 64)
 # What an uploaded archive (.reqifz, .xlsx) may expand to in total, counted while it is
 # decompressed: a decompression bomb is refused after inflating at most this much.
 SAFECASE_MAX_EXPANDED_BYTES = env_int("SAFECASE_MAX_EXPANDED_BYTES", 128 * 1024 * 1024)
