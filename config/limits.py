@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 from django.conf import settings
 from django.core.cache import caches
@@ -29,6 +30,8 @@ from rest_framework.parsers import BaseParser
 from rest_framework.renderers import JSONRenderer
 
 from projects import jsonbody
+
+logger = logging.getLogger(__name__)
 
 
 class RequestTooLarge(exceptions.APIException):
@@ -87,7 +90,11 @@ class _SettingsRate:
         if not self.rate:
             return True
         self.num_requests, self.duration = self.parse_rate(self.rate)
-        return super().allow_request(request, view)
+        try:
+            return super().allow_request(request, view)
+        except Exception:  # the cache (Redis) is down: serve rather than fail every request
+            logger.warning("API throttle cache unavailable; request not counted", exc_info=True)
+            return True
 
     def get_ident(self, request):
         return client_ip(request)

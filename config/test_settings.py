@@ -20,3 +20,13 @@ SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
 SECURE_HSTS_SECONDS = 0
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# The suite sends many API requests from one client: rates far above it, per second so the
+# counters stay short; a test that checks throttling sets its own rate. Each run counts in
+# its own process memory, never in a Redis shared with other runs.
+SAFECASE_API_THROTTLE_ANON = "10000/s"
+SAFECASE_API_THROTTLE_USER = "10000/s"
+SAFECASE_API_THROTTLE_WEBHOOK = "10000/s"
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "throttle": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "t"},
+}
