@@ -658,8 +658,9 @@ def _check_default_kind(default_kind: str) -> str:
 def _read_reqif(data: bytes, label: str) -> ReqIFDocument:
     """Parse a .reqif document or the .reqif members of a .reqifz archive (merged).
 
-    An archive may expand to ``SAFECASE_MAX_EXPANDED_BYTES`` at most, counted while
-    decompressing (see :mod:`compliance.archives`). A refusal names the file as the user
+    An archive may expand to ``SAFECASE_MAX_EXPANDED_BYTES`` at most, and to no more than
+    ``SAFECASE_MAX_EXPANSION_RATIO`` times its size, counted while decompressing (see
+    :mod:`compliance.archives`). A refusal names the file as the user
     gave it.
     """
     try:
@@ -668,6 +669,7 @@ def _read_reqif(data: bytes, label: str) -> ReqIFDocument:
                 data,
                 max_total_bytes=settings.SAFECASE_MAX_EXPANDED_BYTES,
                 max_files=DEFAULT_MAX_ARCHIVE_FILES,
+                max_ratio=settings.SAFECASE_MAX_EXPANSION_RATIO,
             )
             documents = [parse_reqif(members[name]) for name in sorted(members)]
             return _merge(documents)
@@ -1113,14 +1115,17 @@ def _check_workbook(data: bytes, label: str) -> None:
 
     Every part is decompressed once with a running count (openpyxl follows the workbook's
     relationships to parts of any name, so none is skipped) and the workbook is refused as
-    soon as the count passes ``SAFECASE_MAX_EXPANDED_BYTES``; parts other than media are
+    soon as the count passes ``SAFECASE_MAX_EXPANDED_BYTES`` or the expansion ratio (see
+    :func:`_read_reqif`); parts other than media are
     scanned for DTDs on the way.
     """
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile:
         raise _refuse(f"{label} is not a readable workbook (not a zip archive).") from None
-    cap = settings.SAFECASE_MAX_EXPANDED_BYTES
+    cap = archives.expansion_limit(
+        len(data), settings.SAFECASE_MAX_EXPANDED_BYTES, settings.SAFECASE_MAX_EXPANSION_RATIO
+    )
 
     def no_dtd(info: zipfile.ZipInfo, window: bytes) -> None:
         if info.filename.lower().startswith("xl/media/"):

@@ -254,7 +254,9 @@ REST_FRAMEWORK |= {
 SAFECASE_MAX_JSON_DEPTH = env_int("SAFECASE_MAX_JSON_DEPTH", 64)
 # What an uploaded archive (.reqifz, .xlsx) may expand to in total, counted while it is
 # decompressed: a decompression bomb is refused after inflating at most this much.
-SAFECASE_MAX_EXPANDED_BYTES = env_int("SAFECASE_MAX_EXPANDED_BYTES", 128 * 1024 * 1024)
+SAFECASE_MAX_EXPANDED_BYTES = env_int("SAFECASE_MAX_EXPANDED_BYTES", 100 * 1024 * 1024)
+# ...and to no more than this many times its own size (real XML deflates 10 to 25-fold).
+SAFECASE_MAX_EXPANSION_RATIO = env_int("SAFECASE_MAX_EXPANSION_RATIO", 200)
 # Axes logs each refused login; its start-up banner is noise in every command's output.
 LOGGING["loggers"]["axes.apps"] = {"level": "WARNING"}
 # --- End of abuse limits. -------------------------------------------------------------------

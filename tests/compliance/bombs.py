@@ -7,7 +7,9 @@ thousandfold with deflate, so 400 MB of them fit in about 400 KB.
 
 from __future__ import annotations
 
+import io
 import struct
+import zipfile
 import zlib
 from dataclasses import dataclass
 
@@ -30,24 +32,38 @@ class Member:
 
     @classmethod
     def zeros(cls, name: str, size: int, declared: int | None = None) -> Member:
-        """``size`` zero bytes, deflated (never held whole).
+        """``size`` zero bytes, deflated (never held whole)."""
+        return cls.filled(name, size, declared=declared)
+
+    @classmethod
+    def filled(
+        cls,
+        name: str,
+        size: int,
+        fill: bytes = b"\0",
+        head: bytes = b"",
+        tail: bytes = b"",
+        declared: int | None = None,
+    ) -> Member:
+        """``head``, then ``fill`` repeated, then ``tail``: ``size`` bytes, never held whole.
 
         After a full flush the compressor forgets its history, so every further megabyte of
-        zeros compresses to the same bytes: the stream is built by repeating them.
+        the fill compresses to the same bytes: the stream is built by repeating them.
         """
+        blocks, rest = divmod(size - len(head) - len(tail), MB)
+        assert blocks >= 2
         packer = zlib.compressobj(9, zlib.DEFLATED, -15)
-        block = bytes(MB)
+        block = fill * MB
+        start = packer.compress(head) + packer.flush(zlib.Z_FULL_FLUSH)
         first = packer.compress(block) + packer.flush(zlib.Z_FULL_FLUSH)
         again = packer.compress(block) + packer.flush(zlib.Z_FULL_FLUSH)
-        assert size >= 2 * MB and again == first[-len(again) :]
-        tail = bytes(size % MB)
-        compressed = b"".join(
-            [first, again * (size // MB - 1), packer.compress(tail), packer.flush()]
-        )
-        crc = 0
-        for _ in range(size // MB):
+        assert again == first
+        end = fill * rest + tail
+        compressed = b"".join([start, first * blocks, packer.compress(end), packer.flush()])
+        crc = zlib.crc32(head)
+        for _ in range(blocks):
             crc = zlib.crc32(block, crc)
-        return cls(name, compressed, zlib.crc32(tail, crc), size, declared)
+        return cls(name, compressed, zlib.crc32(end, crc), size, declared)
 
     def renamed(self, name: str, declared: int | None = None) -> Member:
         return Member(name, self.compressed, self.crc, self.size, declared)
@@ -92,3 +108,25 @@ def xlsx(bomb: Member) -> bytes:
             bomb.renamed("xl/worksheets/sheet1.xml", bomb.declared),
         ]
     )
+
+
+SHEET_HEAD = (
+    b'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org'
+    b'/spreadsheetml/2006/main"><sheetData>'
+)
+SHEET_TAIL = b"</sheetData></worksheet>"
+
+
+def workbook(sheet_size: int) -> bytes:
+    """A real workbook (made by openpyxl) whose worksheet is ``sheet_size`` bytes of blanks."""
+    from openpyxl import Workbook
+
+    buffer = io.BytesIO()
+    Workbook().save(buffer)
+    source = zipfile.ZipFile(buffer)
+    sheet = "xl/worksheets/sheet1.xml"
+    members = [
+        Member.of(i.filename, source.read(i)) for i in source.infolist() if i.filename != sheet
+    ]
+    members.append(Member.filled(sheet, sheet_size, b" ", SHEET_HEAD, SHEET_TAIL))
+    return build_zip(members)

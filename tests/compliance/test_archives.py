@@ -60,12 +60,25 @@ def test_a_reqifz_bomb_is_refused_naming_the_file(project, engineer, zeros):
     data = bombs.reqifz(zeros)
     message = refusal(interchange.reqif_import, project, engineer, data, "specs/bomb.reqifz")
     assert message.startswith("bomb.reqifz: archive refused:")
-    assert "declare 419,430,400 bytes uncompressed; the limit is 134,217,728 bytes" in message
+    limit = f"{200 * len(data):,} bytes (200 times the archive's size)"
+    assert message.endswith(f"declare 419,430,400 bytes uncompressed; the limit is {limit}")
 
 
-@pytest.mark.parametrize("declared", [1_000, 100 * bombs.MB])
+def test_a_bomb_under_the_cap_is_refused_by_its_ratio(project, engineer, settings):
+    """100 MB of zeros is within the 100 MiB cap, but no document deflates a thousandfold."""
+    data = bombs.reqifz(bombs.Member.zeros("bomb", 100 * bombs.MB))
+    message = refusal(interchange.reqif_import, project, engineer, data, "full.reqifz")
+    assert message.endswith(
+        f"the limit is {200 * len(data):,} bytes (200 times the archive's size)"
+    )
+    settings.SAFECASE_MAX_EXPANSION_RATIO = 2000  # a looser ratio lets it through to the parser
+    message = refusal(interchange.reqif_import, project, engineer, data, "full.reqifz")
+    assert message == "full.reqifz: malformed XML: text before the root element"
+
+
+@pytest.mark.parametrize("declared", [1_000, 70 * bombs.MB])
 def test_a_reqifz_whose_headers_lie_about_the_size_is_refused(project, engineer, zeros, declared):
-    """The headers say 1 KB (or 100 MB, under the cap); the member inflates to 400 MB."""
+    """The headers say 1 KB (or 70 MB, under every limit); the member inflates to 400 MB."""
     liar = bombs.reqifz(zeros.renamed("bomb", declared=declared))
     message = refusal(interchange.reqif_import, project, engineer, liar, "liar.reqifz")
     assert message.startswith("liar.reqifz: archive refused: member 'requirements.reqif' is ")
@@ -92,7 +105,9 @@ def test_an_xlsx_bomb_is_refused_naming_the_file(project, engineer, zeros):
     data = bombs.xlsx(zeros)
     message = refusal(interchange.table_import, project, engineer, data, "sheet.xlsx")
     assert message.startswith("sheet.xlsx is refused: its parts declare 419,430,")
-    assert message.endswith("bytes uncompressed; the limit is 134,217,728 bytes.")
+    assert message.endswith(
+        f"the limit is {200 * len(data):,} bytes (200 times the archive's size)."
+    )
 
 
 def test_an_xlsx_bomb_with_lying_headers_is_refused(project, engineer, zeros):
@@ -129,3 +144,10 @@ def test_an_archive_within_the_cap_still_imports(project, engineer, settings):
     settings.SAFECASE_MAX_EXPANDED_BYTES = len(document) - 1
     with pytest.raises(ValidationError, match="spec.reqifz: archive refused"):
         interchange.reqif_import(user=engineer, project=project, data=data, filename="spec.reqifz")
+
+
+def test_a_utf16_document_is_scanned_only_as_far_as_its_prolog(project, engineer):
+    """Blanks in UTF-16: only the first MiB is decoded to look for the root element."""
+    blanks = " ".encode("utf-16") + " ".encode("utf-16-le") * 10_000_000
+    message = refusal(interchange.reqif_import, project, engineer, blanks, "wide.reqif")
+    assert message == "wide.reqif: refused: no root element in the first 1 MiB of the document"
