@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import logging
 
 from django.conf import settings
@@ -97,7 +98,7 @@ class _SettingsRate:
             return True
 
     def get_ident(self, request):
-        return client_ip(request)
+        return client_ip(request) or "unknown"
 
 
 class AnonThrottle(_SettingsRate, throttling.AnonRateThrottle):
@@ -113,15 +114,26 @@ class UserThrottle(_SettingsRate, throttling.UserRateThrottle):
         return super().get_cache_key(request, view)
 
 
-def client_ip(request) -> str:
-    """The client's address, trusting ``X-Forwarded-For`` only as far as our own proxies."""
+def _address(text: str | None) -> str | None:
+    try:
+        return str(ipaddress.ip_address((text or "").strip()))
+    except ValueError:
+        return None
+
+
+def client_ip(request) -> str | None:
+    """The client's address, trusting ``X-Forwarded-For`` only as far as our own proxies.
+
+    None when there is no valid address (a request built in code, as ``force_login`` does):
+    the lockout records store addresses in an address column, which refuses anything else.
+    """
     meta = request.META
     proxies = settings.SAFECASE_PROXY_COUNT
     if proxies > 0:
-        hops = [h.strip() for h in meta.get("HTTP_X_FORWARDED_FOR", "").split(",") if h.strip()]
-        if len(hops) >= proxies:
-            return hops[-proxies]
-    return meta.get("REMOTE_ADDR", "") or "unknown"
+        hops = meta.get("HTTP_X_FORWARDED_FOR", "").split(",")
+        if len(hops) >= proxies and (seen := _address(hops[-proxies])):
+            return seen
+    return _address(meta.get("REMOTE_ADDR"))
 
 
 def lockout_response(request, original_response=None, credentials=None):

@@ -75,7 +75,8 @@ class BoundedJSONField(serializers.JSONField):
     this one parses it through :func:`loads` and checks the depth of what it is given."""
 
     def to_internal_value(self, data):
-        if self.binary or getattr(data, "is_json_string", False):
+        text = isinstance(data, (str, bytes, bytearray))
+        if text and (self.binary or getattr(data, "is_json_string", False)):
             try:
                 return loads(data, max_bytes=settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
             except JSONRefused as exc:

@@ -81,6 +81,10 @@ def test_client_ip_trusts_only_the_configured_proxies(rf, settings):
     assert client_ip(request) == "1.1.1.1"
     settings.SAFECASE_PROXY_COUNT = 3  # fewer hops than proxies: the header is not trusted
     assert client_ip(request) == "10.0.0.1"
+    settings.SAFECASE_PROXY_COUNT = 1
+    garbage = rf.get("/", REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="1.1.1.1, not-an-ip")
+    assert client_ip(garbage) == "10.0.0.1"
+    assert client_ip(rf.get("/", REMOTE_ADDR="")) is None  # stored as no address, not text
 
 
 def throttle_cache(**env) -> str:
