@@ -4,8 +4,9 @@ Python's decoder recurses once per level of nesting: a body of 100,000 ``[`` rai
 ``RecursionError`` inside it, and a document a few hundred levels deep that does parse makes
 every later recursive walk over it (serializers, canonical JSON for the ledger, rendering)
 fail the same way. Both would be HTTP 500. Every body the server parses itself (the API's
-default parser and the signed webhook bodies) goes through :func:`loads`, which refuses such
-input with a :class:`JSONRefused` whose message is meant for the client.
+default parser, the signed webhook bodies and the UI's JSON form fields) goes through
+:func:`loads`, which refuses such input with a :class:`JSONRefused` whose message is meant
+for the client.
 """
 
 from __future__ import annotations
@@ -60,11 +61,11 @@ def loads(body: bytes | str, *, max_bytes: int, depth: int | None = None):
     except RecursionError:
         raise JSONRefused(f"The JSON is nested more than {limit} levels deep.") from None
     except UnicodeDecodeError as exc:
-        raise JSONRefused(f"The body is not UTF-8 (byte {exc.start}).") from None
+        raise JSONRefused(f"Not UTF-8 (byte {exc.start}).") from None
     except JSONRefused:
         raise
     except ValueError as exc:
-        raise JSONRefused(f"The body is not valid JSON: {exc}") from None
+        raise JSONRefused(f"Not valid JSON: {exc}") from None
     if isinstance(value, (dict, list)):
         _check_depth(value, limit)
     return value
