@@ -8,7 +8,10 @@ the benchmarks measure speed, not privileges. Call :func:`prepare` before ``djan
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
@@ -63,3 +66,19 @@ def report(name: str, value: float, unit: str, target: str = "", reference: str 
     if reference:
         parts.append(reference)
     print(" | ".join(parts), flush=True)
+
+
+def run_child(script: str, *args: str) -> dict:
+    """Run ``script`` in a fresh Python on the benchmark's environment and database; return
+    the JSON object it printed last. A child's peak memory is its own, not the runner's."""
+    completed = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        cwd=ROOT,
+        env=os.environ.copy(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"the child process failed:\n{completed.stderr[-3000:]}")
+    return json.loads(completed.stdout.strip().splitlines()[-1])

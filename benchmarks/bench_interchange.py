@@ -10,13 +10,10 @@ it. Targets: import under 10 s and 500 MB, export under 5 s.
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 import time
 
-from benchmarks._setup import ROOT, report, scratch
+from benchmarks._setup import report, run_child, scratch
 
 N_REQ = int(os.environ.get("BENCH_REQIF_REQUIREMENTS", 10_000))
 N_REL = int(os.environ.get("BENCH_REQIF_RELATIONS", 5_000))
@@ -65,17 +62,7 @@ print(json.dumps({"seconds": seconds, "baseline_kb": baseline, "peak_kb": peak,
 
 
 def _import_in_child(path, key: str, username: str) -> dict:
-    completed = subprocess.run(
-        [sys.executable, "-c", CHILD, str(path), key, username],
-        cwd=ROOT,
-        env=os.environ.copy(),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if completed.returncode != 0:
-        raise RuntimeError(f"the import process failed:\n{completed.stderr[-3000:]}")
-    return json.loads(completed.stdout.strip().splitlines()[-1])
+    return run_child(CHILD, str(path), key, username)
 
 
 def main() -> None:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import os
 import re
 import subprocess
@@ -49,6 +48,7 @@ from evidence import ledger
 from evidence.ledger import Record, Subject
 from evidence.models import EntryKind
 from evidence.verify import canonical_json
+from projects import jsonbody
 from projects.models import Project
 from projects.permissions import Action, require
 
@@ -554,10 +554,6 @@ class WebhookUnauthorized(WebhookError):
     status = 401
 
 
-class WebhookNotConfigured(WebhookError):
-    status = 403
-
-
 class WebhookTooLarge(WebhookError):
     status = 413
 
@@ -577,12 +573,25 @@ class WebhookOutcome:
         return data
 
 
-def _secret(project: Project) -> bytes:
-    if not project.webhook_secret:
-        raise WebhookNotConfigured(
-            f"Project {project.key} has no webhook secret; a manager must set one first."
-        )
+# One answer for every authentication failure of an endpoint: an unknown project, a project
+# with no secret and a wrong signature or token look the same from outside, so the endpoint
+# tells nobody which project keys exist or which have webhooks set up.
+UNAUTHORIZED = "Missing or wrong {header}."
+# Compared against when there is no secret, so that every refusal does the same work.
+_NO_SECRET = os.urandom(32)
+
+
+def _secret(project: Project | None) -> bytes | None:
+    if project is None or not project.webhook_secret:
+        return None
     return project.webhook_secret.encode("utf-8")
+
+
+def _authenticate(secret: bytes | None, expected: bytes, given: bytes, header: str) -> None:
+    """Compare in constant time (digests of equal length), then refuse with one message."""
+    same = hmac.compare_digest(hashlib.sha256(expected).digest(), hashlib.sha256(given).digest())
+    if not (same and secret is not None and given):
+        raise WebhookUnauthorized(UNAUTHORIZED.format(header=header))
 
 
 def _header_bytes(value: str | None) -> bytes:
@@ -599,9 +608,11 @@ def _json(body: bytes, form: bool = False) -> dict:
         text = body.decode("utf-8")
         if form:
             text = parse_qs(text).get("payload", [""])[0]
-        payload = json.loads(text)
-    except (UnicodeDecodeError, ValueError) as exc:
+        payload = jsonbody.loads(text, max_bytes=MAX_WEBHOOK_BYTES)
+    except UnicodeDecodeError as exc:
         raise WebhookError(f"The body is not valid JSON: {exc}") from exc
+    except jsonbody.JSONRefused as exc:
+        raise WebhookError(str(exc)) from None
     if not isinstance(payload, dict):
         raise WebhookError("The body must be a JSON object.")
     return payload
@@ -714,19 +725,22 @@ def _delivery_id(value: str | None, header: str) -> str:
 
 def receive_github_push(
     *,
-    project: Project,
+    project: Project | None,
     body: bytes,
     signature: str | None,
     event: str | None,
     delivery: str | None,
     content_type: str = "application/json",
 ) -> WebhookOutcome:
-    """A GitHub delivery: ``X-Hub-Signature-256`` must be the HMAC-SHA256 of the raw body."""
-    secret = _secret(project)
+    """A GitHub delivery: ``X-Hub-Signature-256`` must be the HMAC-SHA256 of the raw body.
+
+    ``project`` is None for an unknown key; that is refused like a wrong signature.
+    """
     _check_size(body)
-    expected = b"sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest().encode("ascii")
-    if not signature or not hmac.compare_digest(expected, _header_bytes(signature.strip())):
-        raise WebhookUnauthorized("Missing or wrong X-Hub-Signature-256.")
+    secret = _secret(project)
+    mac = hmac.new(secret or _NO_SECRET, body, hashlib.sha256).hexdigest()
+    expected = b"sha256=" + mac.encode("ascii")
+    _authenticate(secret, expected, _header_bytes(signature).strip(), "X-Hub-Signature-256")
     if (event or "").strip() != "push":
         return WebhookOutcome("ignored", f"GitHub event {event!r} is not a push.")
     delivery_id = _delivery_id(delivery, "X-GitHub-Delivery")
@@ -738,17 +752,17 @@ def receive_github_push(
 
 def receive_gitlab_push(
     *,
-    project: Project,
+    project: Project | None,
     body: bytes,
     token: str | None,
     event: str | None,
     delivery: str | None,
 ) -> WebhookOutcome:
-    """A GitLab delivery: ``X-Gitlab-Token`` must equal the project's secret."""
-    secret = _secret(project)
+    """A GitLab delivery: ``X-Gitlab-Token`` must equal the project's secret (refused like a
+    wrong token when ``project`` is None or has no secret)."""
     _check_size(body)
-    if not token or not hmac.compare_digest(secret, _header_bytes(token)):
-        raise WebhookUnauthorized("Missing or wrong X-Gitlab-Token.")
+    secret = _secret(project)
+    _authenticate(secret, secret or _NO_SECRET, _header_bytes(token), "X-Gitlab-Token")
     if (event or "").strip() != "Push Hook":
         return WebhookOutcome("ignored", f"GitLab event {event!r} is not a push.")
     delivery_id = _delivery_id(delivery, "Idempotency-Key or X-Gitlab-Event-UUID")

@@ -73,7 +73,7 @@ from django.db.models import Max
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
-from compliance import iso26262
+from compliance import archives, iso26262
 from compliance.models import (
     CONTENT_FIELDS,
     Decomposition,
@@ -87,7 +87,6 @@ from compliance.models import (
 )
 from compliance.reqif import _ROLES as _READER_ROLES
 from compliance.reqif import (
-    DEFAULT_MAX_ARCHIVE_BYTES,
     DEFAULT_MAX_ARCHIVE_FILES,
     Hierarchy,
     ReqIFDocument,
@@ -121,8 +120,6 @@ __all__ = [
 SECTION_SEPARATOR = " / "
 TABLE_FIELDS = ("code", "kind", "title", "text", "asil", "status", "section", "parent")
 MAX_TABLE_ROWS = 100_000
-# How much a .reqifz or .xlsx may expand to, as a multiple of the upload limit.
-ARCHIVE_EXPANSION = 10
 MAX_WORKBOOK_ENTRIES = 10_000
 DERIVED_PREFIX = "REQ"
 
@@ -675,21 +672,27 @@ def _check_default_kind(default_kind: str) -> str:
 # --- ReqIF import ----------------------------------------------------------------------------
 
 
-def _read_reqif(data: bytes) -> ReqIFDocument:
-    """Parse a .reqif document or the .reqif members of a .reqifz archive (merged)."""
+def _read_reqif(data: bytes, label: str) -> ReqIFDocument:
+    """Parse a .reqif document or the .reqif members of a .reqifz archive (merged).
+
+    An archive may expand to ``SAFECASE_MAX_EXPANDED_BYTES`` at most, and to no more than
+    ``SAFECASE_MAX_EXPANSION_RATIO`` times its size, counted while decompressing (see
+    :mod:`compliance.archives`). A refusal names the file as the user
+    gave it.
+    """
     try:
         if data[:4] == b"PK\x03\x04":
-            cap = min(
-                DEFAULT_MAX_ARCHIVE_BYTES, ARCHIVE_EXPANSION * settings.SAFECASE_MAX_UPLOAD_BYTES
-            )
             members = read_reqif_archive(
-                data, max_total_bytes=cap, max_files=DEFAULT_MAX_ARCHIVE_FILES
+                data,
+                max_total_bytes=settings.SAFECASE_MAX_EXPANDED_BYTES,
+                max_files=DEFAULT_MAX_ARCHIVE_FILES,
+                max_ratio=settings.SAFECASE_MAX_EXPANSION_RATIO,
             )
             documents = [parse_reqif(members[name]) for name in sorted(members)]
             return _merge(documents)
         return parse_reqif(data)
     except ReqIFError as exc:
-        raise _refuse(str(exc)) from None
+        raise _refuse(f"{label}: {exc}") from None
 
 
 def _merge(documents: list[ReqIFDocument]) -> ReqIFDocument:
@@ -866,7 +869,7 @@ def reqif_import(
     require(user, project, Action.EDIT)
     check_upload_size(len(data))
     default_kind = _check_default_kind(default_kind)
-    doc = _read_reqif(bytes(data))
+    doc = _read_reqif(bytes(data), _file_label(filename))
     notes = _Notes()
     notes.extend(f"ReqIF: {w}" for w in doc.warnings)
     notes.extend(f"ReqIF (not imported): {u}" for u in doc.unmapped)
@@ -1125,54 +1128,53 @@ def _csv_rows(data: bytes) -> tuple[list, Iterator[list]]:
     return header, rows()
 
 
-def _check_workbook(data: bytes) -> None:
-    """Refuse macros, DTDs and zip bombs before openpyxl reads the workbook."""
+def _check_workbook(data: bytes, label: str) -> None:
+    """Refuse macros, DTDs and zip bombs before openpyxl reads the workbook.
+
+    Every part is decompressed once with a running count (openpyxl follows the workbook's
+    relationships to parts of any name, so none is skipped) and the workbook is refused as
+    soon as the count passes ``SAFECASE_MAX_EXPANDED_BYTES`` or the expansion ratio (see
+    :func:`_read_reqif`); parts other than media are
+    scanned for DTDs on the way.
+    """
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile:
-        raise _refuse("The .xlsx file is not a readable workbook (not a zip archive).") from None
-    cap = ARCHIVE_EXPANSION * settings.SAFECASE_MAX_UPLOAD_BYTES
+        raise _refuse(f"{label} is not a readable workbook (not a zip archive).") from None
+    cap = archives.expansion_limit(
+        len(data), settings.SAFECASE_MAX_EXPANDED_BYTES, settings.SAFECASE_MAX_EXPANSION_RATIO
+    )
+
+    def no_dtd(info: zipfile.ZipInfo, window: bytes) -> None:
+        if info.filename.lower().startswith("xl/media/"):
+            return
+        if b"<!DOCTYPE" in window or b"<!ENTITY" in window:
+            raise archives.ArchiveRefused("it contains a DTD (<!DOCTYPE or <!ENTITY)")
+
     with archive:
         infos = archive.infolist()
         if len(infos) > MAX_WORKBOOK_ENTRIES:
-            raise _refuse(f"The workbook has {len(infos)} parts, more than {MAX_WORKBOOK_ENTRIES}.")
+            raise _refuse(
+                f"{label}: the workbook has {len(infos)} parts, more than {MAX_WORKBOOK_ENTRIES}."
+            )
         if any(i.filename.lower().endswith("vbaproject.bin") for i in infos):
-            raise _refuse("The workbook contains macros (VBA); save it as a plain .xlsx.")
-        if sum(i.file_size for i in infos) > cap:
-            raise _refuse(f"The workbook expands to more than {cap:,} bytes.")
-        total = 0
-        for info in infos:
-            if not info.filename.lower().endswith((".xml", ".rels", ".vml")):
-                continue
-            if info.flag_bits & 0x1:
-                raise _refuse("The workbook is encrypted.")
-            tail = b""
-            try:
-                with archive.open(info) as stream:
-                    while chunk := stream.read(1 << 20):
-                        total += len(chunk)
-                        if total > cap:
-                            raise _refuse(f"The workbook expands to more than {cap:,} bytes.")
-                        window = tail + chunk
-                        if b"<!DOCTYPE" in window or b"<!ENTITY" in window:
-                            raise _refuse(
-                                "The workbook contains a DTD (<!DOCTYPE or <!ENTITY); refused."
-                            )
-                        tail = chunk[-16:]
-            except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError) as exc:
-                raise _refuse(f"The workbook part {info.filename!r} is corrupt: {exc}") from None
+            raise _refuse(f"{label} contains macros (VBA); save it as a plain .xlsx.")
+        if any(i.flag_bits & 0x1 for i in infos):
+            raise _refuse(f"{label}: the workbook is encrypted.")
+        try:
+            archives.measure(archive, infos, cap, "its parts", inspect=no_dtd)
+        except archives.ArchiveRefused as exc:
+            raise _refuse(f"{label} is refused: {exc}.") from None
         try:
             content_types = archive.read("[Content_Types].xml")
         except KeyError:
-            raise _refuse(
-                "The .xlsx file is not a workbook ([Content_Types].xml missing)."
-            ) from None
+            raise _refuse(f"{label} is not a workbook ([Content_Types].xml missing).") from None
         if b"macroEnabled" in content_types:
-            raise _refuse("The workbook is macro-enabled; save it as a plain .xlsx.")
+            raise _refuse(f"{label}: the workbook is macro-enabled; save it as a plain .xlsx.")
 
 
-def _xlsx_rows(data: bytes) -> tuple[list, Iterator[list]]:
-    _check_workbook(data)
+def _xlsx_rows(data: bytes, label: str) -> tuple[list, Iterator[list]]:
+    _check_workbook(data, label)
     from openpyxl import load_workbook
 
     try:
@@ -1300,7 +1302,9 @@ def table_import(
     default_kind = _check_default_kind(default_kind)
     data = bytes(data)
     kind_of_file = _table_format(data, filename)
-    header, rows = _csv_rows(data) if kind_of_file == "csv" else _xlsx_rows(data)
+    header, rows = (
+        _csv_rows(data) if kind_of_file == "csv" else _xlsx_rows(data, _file_label(filename))
+    )
     columns = _columns(header, mapping)
 
     report = ImportReport(tool=kind_of_file)

@@ -93,6 +93,7 @@ Every failure to read or write raises :class:`ReqIFError` with a message meant f
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import hashlib
 import io
@@ -108,6 +109,8 @@ from html import escape
 
 from lxml import etree
 from lxml import html as lxml_html
+
+from compliance import archives
 
 __all__ = [
     "REQIF_NS",
@@ -132,8 +135,9 @@ __all__ = [
 REQIF_NS = "http://www.omg.org/spec/ReqIF/20110401/reqif.xsd"
 XHTML_NS = "http://www.w3.org/1999/xhtml"
 
-DEFAULT_MAX_ARCHIVE_BYTES = 512 * 1024 * 1024
+DEFAULT_MAX_ARCHIVE_BYTES = 100 * 1024 * 1024
 DEFAULT_MAX_ARCHIVE_FILES = 1000
+DEFAULT_MAX_EXPANSION_RATIO = 200
 
 # How many example identifiers a grouped warning lists before "and N more".
 _MAX_EXAMPLES = 5
@@ -400,6 +404,12 @@ _ASCII_COMPATIBLE_ENCODINGS = frozenset(
     ).split()
 )
 _ROOT_NAME = re.compile(rb"[^\s/>]+")
+_BLANKS = re.compile(rb"[ \t\r\n]*")
+# A real prolog has an XML declaration and perhaps a comment or two; a file of millions of
+# empty comments is refused before its scan costs seconds.
+_MAX_PROLOG_ITEMS = 1000
+# A UTF-16 or UTF-32 document's prolog is decoded from this many bytes at most.
+_PROLOG_WINDOW = 1 << 20
 _ENCODING_DECL = re.compile(rb"""encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 
 
@@ -420,7 +430,7 @@ def _detect_wide_encoding(data: bytes) -> str | None:
     return None
 
 
-def _check_prolog(data: bytes) -> None:
+def _check_prolog(data: bytes | bytearray) -> None:
     """Refuse DTDs, unsupported encodings and non-ReqIF roots by scanning the prolog.
 
     A DOCTYPE (and with it every ENTITY declaration) may only appear in the prolog, so the
@@ -429,29 +439,34 @@ def _check_prolog(data: bytes) -> None:
     name must be ``REQ-IF`` (so a large non-ReqIF file is refused before it is parsed).
     """
     wide = _detect_wide_encoding(data)
+    cut = False
     if wide is not None:
+        # Only the prolog is scanned, so only its window is decoded (never the whole file).
+        cut = len(data) > _PROLOG_WINDOW
+        decoder = codecs.getincrementaldecoder(wide)()
         try:
-            text = data.decode(wide)
+            text = decoder.decode(bytes(data[:_PROLOG_WINDOW]), final=not cut)
         except UnicodeDecodeError:
             raise ReqIFError(f"the document is not valid {wide.upper()}") from None
         data = text.lstrip("\ufeff").encode("utf-8")
         allowed = None
+        start = 0
     else:
         allowed = _ASCII_COMPATIBLE_ENCODINGS
-        if data.startswith(b"\xef\xbb\xbf"):
-            data = data[3:]
-    pos = 0
+        start = 3 if data.startswith(b"\xef\xbb\xbf") else 0  # no slice: no copy
+    pos = start
     size = len(data)
-    while True:
-        while pos < size and data[pos] in b" \t\r\n":
-            pos += 1
+    for _item in range(_MAX_PROLOG_ITEMS):
+        pos = _BLANKS.match(data, pos).end()  # at C speed: a file of blanks is no slow loop
         if pos >= size:
+            if cut:
+                raise ReqIFError("refused: no root element in the first 1 MiB of the document")
             raise ReqIFError("the document is empty: no root element")
         if data.startswith(b"<?", pos):
             end = data.find(b"?>", pos + 2)
             if end < 0:
                 raise ReqIFError("malformed XML: unterminated processing instruction")
-            if pos == 0 and data.startswith(b"<?xml", pos):
+            if pos == start and data.startswith(b"<?xml", pos):
                 match = _ENCODING_DECL.search(data, pos, end)
                 if match and allowed is not None:
                     declared = match.group(1).decode("ascii").lower()
@@ -482,6 +497,10 @@ def _check_prolog(data: bytes) -> None:
             return
         else:
             raise ReqIFError("malformed XML: text before the root element")
+    raise ReqIFError(
+        f"refused: more than {_MAX_PROLOG_ITEMS} comments and processing instructions before "
+        "the root element"
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -792,11 +811,25 @@ class _Collector:
                     self.headline_datatypes.add(value)
 
 
-def _iterate(data: bytes, collector: _Collector) -> str:
+class _BufferReader:
+    """A file over a bytearray without copying it (``io.BytesIO`` would copy it whole)."""
+
+    def __init__(self, data: bytearray) -> None:
+        self._view = memoryview(data)
+        self._pos = 0
+
+    def read(self, size: int = -1) -> bytes:
+        end = len(self._view) if size is None or size < 0 else self._pos + size
+        chunk = self._view[self._pos : end].tobytes()
+        self._pos += len(chunk)
+        return chunk
+
+
+def _iterate(data: bytes | bytearray, collector: _Collector) -> str:
     """Stream-parse ``data`` into ``collector``; return the root element's namespace."""
     tags = [f"{{*}}{name}" for name in _RECORD_TAGS]
     context = etree.iterparse(
-        io.BytesIO(data),
+        io.BytesIO(data) if isinstance(data, bytes) else _BufferReader(data),
         events=("end",),
         tag=tags,
         resolve_entities=False,
@@ -1089,7 +1122,7 @@ def _resolve(collector: _Collector) -> ReqIFDocument:
     )
 
 
-def parse_reqif(data: bytes) -> ReqIFDocument:
+def parse_reqif(data: bytes | bytearray) -> ReqIFDocument:
     """Parse one ReqIF document (the bytes of a ``.reqif`` file) into a :class:`ReqIFDocument`.
 
     Pass bytes, not a decoded string: the XML declaration and byte order mark decide the
@@ -1099,9 +1132,9 @@ def parse_reqif(data: bytes) -> ReqIFDocument:
     """
     if isinstance(data, str):
         raise ReqIFError("parse_reqif needs the document's bytes, not a decoded str")
-    if isinstance(data, (bytearray, memoryview)):
+    if isinstance(data, memoryview):
         data = bytes(data)
-    if not isinstance(data, bytes):
+    if not isinstance(data, (bytes, bytearray)):  # an archive member arrives as a bytearray
         raise ReqIFError(f"parse_reqif needs bytes, got {type(data).__name__}")
     _check_prolog(data)
     collector = _Collector()
@@ -1138,14 +1171,17 @@ def read_reqif_archive(
     source: str | os.PathLike[str] | bytes,
     max_total_bytes: int = DEFAULT_MAX_ARCHIVE_BYTES,
     max_files: int = DEFAULT_MAX_ARCHIVE_FILES,
-) -> dict[str, bytes]:
-    """Read the ``.reqif`` members of a ``.reqifz`` archive; return ``{member name: bytes}``.
+    max_ratio: int | None = DEFAULT_MAX_EXPANSION_RATIO,
+) -> dict[str, bytearray]:
+    """Read the ``.reqif`` members of a ``.reqifz`` archive; return ``{member name: content}``.
 
     ``source`` is a path or the archive's bytes. The whole archive is refused (ReqIFError) if
     it has more than ``max_files`` entries, or any entry with an unsafe name (``..``, absolute
     path, drive letter, NUL), a symlink or an encrypted entry, a repeated name, or if the
-    ``.reqif`` members declare or expand to more than ``max_total_bytes`` in total; the
-    expansion is counted while decompressing and stops at the cap. Other members
+    ``.reqif`` members declare or expand to more than ``max_total_bytes`` in total. The
+    expansion is counted while decompressing, keeping nothing, and stops at the cap (see
+    :mod:`compliance.archives`), so a decompression bomb costs one chunk of memory; with
+    ``max_ratio``, no more than that many times the archive's own size either. Other members
     (attachments such as images) are not read.
     """
     opened: io.BytesIO | str | os.PathLike[str]
@@ -1175,35 +1211,19 @@ def read_reqif_archive(
                 members.append(info)
         if not members:
             raise ReqIFError("the archive contains no .reqif file")
-        declared = sum(info.file_size for info in members)
-        if declared > max_total_bytes:
-            raise ReqIFError(
-                f"archive refused: its .reqif members declare {declared} bytes uncompressed, "
-                f"more than the limit of {max_total_bytes}"
-            )
-        result: dict[str, bytes] = {}
-        total = 0
-        for info in members:
-            chunks = []
-            try:
-                with archive.open(info) as stream:
-                    while True:
-                        chunk = stream.read(1024 * 1024)
-                        if not chunk:
-                            break
-                        total += len(chunk)
-                        if total > max_total_bytes:
-                            raise ReqIFError(
-                                f"archive refused: member {info.filename!r} expands beyond the "
-                                f"limit of {max_total_bytes} bytes"
-                            )
-                        chunks.append(chunk)
-            except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError) as exc:
-                raise ReqIFError(f"archive member {info.filename!r} is corrupt: {exc}") from None
-            except (NotImplementedError, RuntimeError) as exc:
-                raise ReqIFError(f"archive member {info.filename!r} unreadable: {exc}") from None
-            result[info.filename] = b"".join(chunks)
-        return result
+        try:
+            limit = max_total_bytes
+            if max_ratio is not None:
+                size = (
+                    len(source)
+                    if isinstance(source, (bytes, bytearray))
+                    else os.path.getsize(source)
+                )
+                limit = archives.expansion_limit(size, max_total_bytes, max_ratio)
+            sizes = archives.measure(archive, members, limit, "its .reqif members")
+            return archives.read_measured(archive, members, sizes)
+        except archives.ArchiveRefused as exc:
+            raise ReqIFError(f"archive refused: {exc}") from None
 
 
 def parse_reqif_archive(

@@ -9,6 +9,7 @@ on so that ``manage.py check --deploy`` is clean. Every variable is listed in th
 """
 
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -233,6 +234,63 @@ LOGGING = {
         "kombu.connection": {"level": "ERROR"},
     },
 }
+
+# --- Abuse limits: login lockout, API throttles, request bodies, archive expansion. ---------
+# Reverse proxies in front of the application that append to X-Forwarded-For; the client's
+# address (for lockout and throttling) is the one the outermost of them saw. 0: REMOTE_ADDR.
+SAFECASE_PROXY_COUNT = env_int("SAFECASE_PROXY_COUNT", 0)
+# Logins (UI and admin) through django-axes: after AXES_FAILURE_LIMIT wrong passwords for one
+# username from one address, that pair is refused for the cool-off, which each refused attempt
+# restarts; the page says when to try again. Attempts are kept in the database (all processes).
+INSTALLED_APPS += ["axes"]
+MIDDLEWARE += ["axes.middleware.AxesMiddleware"]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("SAFECASE_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("SAFECASE_LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = True
+AXES_CLIENT_IP_CALLABLE = "config.limits.client_ip"
+AXES_LOCKOUT_CALLABLE = "config.limits.lockout_response"
+AXES_HTTP_RESPONSE_CODE = 429
+# API request rates per client ("N/s|min|hour|day"; empty: unlimited), counted in the
+# "throttle" cache: Redis when SAFECASE_CACHE_URL (or a Redis broker) is set, so all
+# processes share the count, else this process's memory.
+SAFECASE_API_THROTTLE_ANON = env_str("SAFECASE_API_THROTTLE_ANON") or "60/min"
+SAFECASE_API_THROTTLE_USER = env_str("SAFECASE_API_THROTTLE_USER") or "1200/min"
+SAFECASE_API_THROTTLE_WEBHOOK = env_str("SAFECASE_API_THROTTLE_WEBHOOK") or "600/min"
+_CACHE_URL = env_str("SAFECASE_CACHE_URL") or (
+    CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else ""
+)
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "throttle": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": _CACHE_URL,
+            "KEY_PREFIX": "safecase-throttle",
+        }
+        if _CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "throttle"}
+    ),
+}
+REST_FRAMEWORK |= {
+    "DEFAULT_PARSER_CLASSES": ["config.limits.BoundedJSONParser"],
+    "DEFAULT_THROTTLE_CLASSES": ["config.limits.AnonThrottle", "config.limits.UserThrottle"],
+}
+# JSON bodies (API and webhooks) nested deeper than this are refused with 400.
+SAFECASE_MAX_JSON_DEPTH = env_int("SAFECASE_MAX_JSON_DEPTH", 64)
+# What an uploaded archive (.reqifz, .xlsx) may expand to in total, counted while it is
+# decompressed: a decompression bomb is refused after inflating at most this much.
+SAFECASE_MAX_EXPANDED_BYTES = env_int("SAFECASE_MAX_EXPANDED_BYTES", 100 * 1024 * 1024)
+# ...and to no more than this many times its own size (real XML deflates 10 to 25-fold).
+SAFECASE_MAX_EXPANSION_RATIO = env_int("SAFECASE_MAX_EXPANSION_RATIO", 200)
+# Axes logs each refused login; its start-up banner is noise in every command's output.
+LOGGING["loggers"]["axes.apps"] = {"level": "WARNING"}
+# --- End of abuse limits. -------------------------------------------------------------------
 
 # Secure transport when not in development; TLS ends at a proxy that sets X-Forwarded-Proto.
 if not DEBUG:

@@ -23,3 +23,13 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Between transactional tests the owner empties the ledger tables (tests/postgresql_backend).
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":  # noqa: F405
     DATABASES["default"]["ENGINE"] = "tests.postgresql_backend"  # noqa: F405
+# The suite sends many API requests from one client: rates far above it, per second so the
+# counters stay short; a test that checks throttling sets its own rate. Each run counts in
+# its own process memory, never in a Redis shared with other runs.
+SAFECASE_API_THROTTLE_ANON = "10000/s"
+SAFECASE_API_THROTTLE_USER = "10000/s"
+SAFECASE_API_THROTTLE_WEBHOOK = "10000/s"
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "throttle": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "t"},
+}

@@ -7,9 +7,8 @@ service enforces is what the person reads, in one place.
 
 from __future__ import annotations
 
-import json
-
 from django import forms
+from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.urls import reverse
 
@@ -25,6 +24,7 @@ from compliance.models import (
     RequirementStatus,
 )
 from evidence.models import Artifact, ArtifactKind
+from projects import jsonbody
 from validation.models import Campaign, Executor, ParameterSpace, Scenario
 
 BLANK = [("", "—")]
@@ -227,9 +227,9 @@ class SpaceForm(forms.Form):
     @staticmethod
     def _json_object(text: str, what: str) -> dict:
         try:
-            value = json.loads(text or "{}")
-        except ValueError as exc:
-            raise ValidationError(f"Not valid JSON: {exc}") from exc
+            value = jsonbody.loads(text or "{}", max_bytes=settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+        except jsonbody.JSONRefused as exc:  # nested 100,000 deep is a message, not a 500
+            raise ValidationError(str(exc)) from exc
         if not isinstance(value, dict):
             raise ValidationError(f"Give the {what} as a JSON object {{...}}.")
         return value

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -25,9 +24,10 @@ _RESPONSES = {
     200: OpenApiResponse(OpenApiTypes.OBJECT, description="processed, or a duplicate delivery"),
     202: OpenApiResponse(OpenApiTypes.OBJECT, description="not a push event: ignored"),
     400: OpenApiResponse(description="malformed payload or missing delivery id"),
-    401: OpenApiResponse(description="missing or wrong signature or token"),
-    403: OpenApiResponse(description="the project has no webhook secret"),
-    404: OpenApiResponse(description="no such project"),
+    401: OpenApiResponse(
+        description="missing or wrong signature or token; also an unknown project or one "
+        "without a webhook secret, with the same body"
+    ),
     413: OpenApiResponse(description="body larger than 5 MB"),
 }
 
@@ -51,14 +51,15 @@ def _read_body(request) -> bytes:
 class _WebhookApi(APIView):
     authentication_classes: list = []  # the shared secret authenticates, not a user
     permission_classes = [AllowAny]
+    throttle_scope = "webhook"  # its own rate per sending address (SAFECASE_API_THROTTLE_WEBHOOK)
 
-    def receive(self, request, project: Project, body: bytes) -> commits.WebhookOutcome:
+    def receive(self, request, project: Project | None, body: bytes) -> commits.WebhookOutcome:
         raise NotImplementedError
 
     def post(self, request, key):
+        # An unknown key is not answered 404: the service refuses it exactly like a wrong
+        # signature, so the endpoint does not reveal which projects exist.
         project = Project.objects.filter(key=key).first()
-        if project is None:
-            raise NotFound("No such project.")
         try:
             outcome = self.receive(request, project, _read_body(request))
         except commits.WebhookError as exc:

@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 
 from compliance import interchange
 from compliance.models import RequirementKind
+from projects.jsonbody import BoundedJSONField
 from projects.permissions import Action, get_project_for_user
 
 # Room for the multipart boundaries and headers around the file itself.
@@ -33,7 +34,7 @@ class ReqIFImportIn(serializers.Serializer):
 
 class TableImportIn(serializers.Serializer):
     file = serializers.FileField(help_text=".csv (UTF-8) or .xlsx")
-    mapping = serializers.JSONField(
+    mapping = BoundedJSONField(
         binary=True,
         required=False,
         help_text='Safecase field to column header, e.g. {"code": "ID", "title": "Name"}',

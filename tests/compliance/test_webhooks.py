@@ -174,16 +174,6 @@ class TestGitHub:
         body = json.dumps({"zen": "x"}).encode()
         assert post_github(http, body, event="ping", signature="sha256=00").status_code == 401
 
-    def test_an_unknown_project_is_404(self, http, hooked):
-        assert post_github(http, github_body(), key="NOPE").status_code == 404
-
-    def test_a_project_without_a_secret_refuses_webhooks(self, http, project):
-        body = github_body()
-        response = post_github(http, body, signature=sign(body, ""))
-        assert response.status_code == 403
-        assert "no webhook secret" in response.json()["detail"]
-        assert stored(project) == (0, 0, 0)
-
     @pytest.mark.parametrize(
         "body",
         [
@@ -262,7 +252,7 @@ def gitlab_body() -> bytes:
     return json.dumps(payload).encode()
 
 
-def post_gitlab(http, body, *, token=SECRET, event="Push Hook", **ids):
+def post_gitlab(http, body, *, token=SECRET, event="Push Hook", key="AEB", **ids):
     headers = {"X-Gitlab-Event": event}
     if not ids:
         ids = {"Idempotency-Key": "g-1"}
@@ -270,7 +260,7 @@ def post_gitlab(http, body, *, token=SECRET, event="Push Hook", **ids):
     if token is not None:
         headers["X-Gitlab-Token"] = token
     return http.post(
-        "/api/v1/projects/AEB/webhooks/gitlab/",
+        f"/api/v1/projects/{key}/webhooks/gitlab/",
         data=body,
         content_type="application/json",
         headers=headers,
@@ -302,6 +292,71 @@ class TestGitLab:
         response = post_gitlab(http, gitlab_body(), event="Tag Push Hook")
         assert response.status_code == 202
         assert stored(hooked) == (0, 0, 0)
+
+
+class TestUniformRefusal:
+    """An unknown project, a project without a secret and a wrong signature or token get the
+    same answer, so the webhook URLs tell nobody which projects exist or have a secret."""
+
+    @pytest.fixture
+    def cases(self, hooked, other_project):
+        assert not other_project.webhook_secret
+        return {"unknown project": "NOPE", "no secret": other_project.key, "wrong": "AEB"}
+
+    def test_github_answers_all_three_alike(self, http, cases):
+        body = github_body()
+        answers = {
+            case: post_github(http, body, key=key, signature=sign(body, "guessed-secret"))
+            for case, key in cases.items()
+        }
+        # Even the empty secret, which a project without one would have, signs nothing.
+        answers["empty secret"] = post_github(http, body, key="LKA", signature=sign(body, ""))
+        seen = {(r.status_code, r.content) for r in answers.values()}
+        assert seen == {(401, b'{"detail":"Missing or wrong X-Hub-Signature-256."}')}
+        assert CommitLink.objects.count() == 0
+
+    def test_gitlab_answers_all_three_alike(self, http, cases):
+        answers = {
+            case: post_gitlab(http, gitlab_body(), key=key, token="guessed-token")
+            for case, key in cases.items()
+        }
+        answers["empty token"] = post_gitlab(http, gitlab_body(), key="LKA", token="")
+        seen = {(r.status_code, r.content) for r in answers.values()}
+        assert seen == {(401, b'{"detail":"Missing or wrong X-Gitlab-Token."}')}
+        assert CommitLink.objects.count() == 0
+
+
+class TestNestedJson:
+    """A signed body nested 100,000 levels deep is a 400 with a message, not a 500."""
+
+    DEEP = b"[" * 100_000 + b"]" * 100_000
+
+    @pytest.mark.parametrize("body", [DEEP, b'{"commits": ' + DEEP + b"}"])
+    def test_github(self, http, hooked, body):
+        response = post_github(http, body)
+        assert response.status_code == 400
+        assert "nested more than 64 levels" in response.json()["detail"]
+        assert stored(hooked) == (0, 0, 0)
+
+    def test_github_form_encoded(self, http, hooked):
+        body = urlencode({"payload": self.DEEP.decode()}).encode()
+        response = post_github(http, body, content_type="application/x-www-form-urlencoded")
+        assert response.status_code == 400
+        assert "nested" in response.json()["detail"]
+
+    def test_gitlab(self, http, hooked):
+        response = post_gitlab(http, self.DEEP)
+        assert response.status_code == 400
+        assert "nested more than 64 levels" in response.json()["detail"]
+        assert stored(hooked) == (0, 0, 0)
+
+    def test_just_within_the_depth_is_read(self, http, hooked):
+        # 63 levels of lists inside the payload object: deep but allowed, then refused only
+        # for what it is (not a list of commits objects).
+        body = b'{"commits": [' + b"[" * 62 + b"]" * 62 + b"]}"
+        response = post_github(http, body)
+        assert response.status_code == 400
+        assert response.json()["detail"] == "commits[0] must be an object."
 
 
 def test_the_service_checks_the_signature_before_anything_else(hooked):

@@ -261,11 +261,12 @@ def test_sampling_a_parameter_space(as_user, demo):
     [
         ("{not json", "Not valid JSON"),
         ("[1, 2]", "Give the ranges as a JSON object {...}."),
+        ("[" * 100_000 + "]" * 100_000, "The JSON is nested more than 64 levels deep."),
         ('{"ego_speed": "fast"}', "'fast': use [low, high], [low, high, step]"),
     ],
 )
 def test_bad_ranges_are_shown_beside_the_ranges(as_user, demo, ranges, message):
-    """The first two are the form's checks; the last is the service's own rule."""
+    """The first three are the form's checks; the last is the service's own rule."""
     scenario = Scenario.objects.get(project=demo, name="CCRs")
     data = {"scenario": scenario.pk, "name": "x", "method": "grid", "ranges": ranges, "n": 5}
     data["seed"] = 0
