@@ -18,8 +18,8 @@ from compliance import iso26262
 from compliance.models import AcceptanceCriterion, Approval, Baseline, Decomposition, Verification
 from compliance.selectors import gap_analysis
 from compliance.services import baseline_content
-from evidence import ledger
-from evidence.models import Artifact, Checkpoint, Decision, LogEntry
+from evidence import ledger, verify
+from evidence.models import Artifact, Checkpoint, Decision, LogEntry, SigningKey
 from projects.models import Project
 from projects.permissions import Action, require
 from validation.models import Run, RunStatus, Verdict
@@ -141,6 +141,8 @@ class CaseSnapshot:
     checkpoint_time: datetime | None = None
     origin: str = ""
     key_id: str = ""
+    key_name: str = ""
+    key_fingerprint: str = ""  # the full fingerprint a regulator compares out of band
     verifications: list[VerificationRow] = field(default_factory=list)
     runs: list[RunRow] = field(default_factory=list)
     approvals: list[ApprovalRow] = field(default_factory=list)
@@ -210,6 +212,10 @@ def case_snapshot(
         origin=ledger.origin(project),
         key_id=checkpoint.key_id,
     )
+    key = SigningKey.objects.filter(key_id=checkpoint.key_id).first()
+    if key is not None:
+        snapshot.key_name = key.name
+        snapshot.key_fingerprint = verify.key_fingerprint(key.name, bytes(key.public_key))
     inside = {"entry__index__lt": size}
     snapshot.verifications = [
         VerificationRow(code, version, method, result, summary, index)
