@@ -1262,6 +1262,9 @@ def _check_member_name(name: str) -> None:
         raise ValueError(f"member name {name!r} has characters a package never uses")
 
 
+_SMALL_MEMBER = 1 << 20  # read in one piece; larger members are read and hashed in chunks
+
+
 class _Zip:
     """A package opened read-only, its directory checked before any member is read."""
 
@@ -1334,9 +1337,26 @@ class _Zip:
         if read != info.file_size:
             raise ValueError(f"member {name} is shorter than the zip declares")
 
+    def whole(self, name: str) -> bytes:
+        """The member's bytes; one read for a small member (most are: attestations)."""
+        info = self.infos[name]
+        if info.file_size > _SMALL_MEMBER:
+            return b"".join(self.chunks(name))
+        try:
+            with self.archive.open(info) as handle:
+                data = handle.read(info.file_size + 1)  # to the end, where the CRC is checked
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+            raise ValueError(f"member {name} is corrupt: {exc}") from exc
+        if len(data) != info.file_size:
+            longer = len(data) > info.file_size
+            raise ValueError(
+                f"member {name} is {'longer' if longer else 'shorter'} than the zip declares"
+            )
+        return data
+
     def read(self, name: str) -> bytes:
         kept = self.kept.pop(name, None)
-        return kept if kept is not None else b"".join(self.chunks(name))
+        return kept if kept is not None else self.whole(name)
 
     def close(self) -> None:
         self.archive.close()
@@ -1426,7 +1446,8 @@ def _list_files(package: _Zip, manifest: dict) -> dict[str, dict]:
     listed: dict[str, dict] = {}
     for item in files:
         path = _field(item, "path", str, "a manifest file entry")
-        _check_member_name(path)
+        if path not in package.infos:  # the names of members were checked when it was opened
+            _check_member_name(path)
         if path in listed or path == MANIFEST_NAME:
             raise ValueError(f"the manifest lists {path} twice")
         listed[path] = item
@@ -1455,15 +1476,16 @@ def _check_hashes(package: _Zip, listed: dict[str, dict], paths: Iterable[str]) 
     for path in sorted(paths):
         expected = _hex_hash(listed[path].get("sha256"), f"the manifest's sha256 of {path}")
         size = _field(listed[path], "size", int, f"the manifest entry of {path}")
-        digest = hashlib.sha256()
         keep = path not in (PDF_NAME, VERIFIER_NAME)
-        parts = []
-        for chunk in package.chunks(path):
-            digest.update(chunk)
-            if keep:
-                parts.append(chunk)
-        data = b"".join(parts)
-        actual = len(data) if keep else package.infos[path].file_size
+        if keep or package.infos[path].file_size <= _SMALL_MEMBER:
+            data = package.whole(path)
+            digest = hashlib.sha256(data)
+            actual = len(data)
+        else:
+            digest = hashlib.sha256()
+            for chunk in package.chunks(path):
+                digest.update(chunk)
+            actual = package.infos[path].file_size
         if actual != size or digest.digest() != expected:
             raise ValueError(f"{path} does not match its SHA-256 and size in the manifest")
         if keep:
@@ -1489,37 +1511,74 @@ _CHUNK_ENTRIES = 2048
 _entry_job: tuple[list[bytes], str, dict[str, bytes]] | None = None
 
 
-def _check_entries(
-    data: bytes, project: str, keys_by_id: dict[str, bytes], *, workers: int | None = None
-) -> tuple[list[bytes], list[bytes], list[dict], set[str]]:
-    """Each line of ledger/entries.jsonl: numbering, leaf hash, signed statement, signature.
-
-    Returns the raw lines, the recomputed leaf hashes, per entry what later checks need
-    (kind, subject, digest and the decoded statement payload), and the ids of the signing keys.
+class _EntryChecks:
+    """The checks of each line of ledger/entries.jsonl: numbering, leaf hash, signed statement,
+    signature (see :func:`_check_entry_range`), started now and collected by :meth:`result`.
 
     The Ed25519 checks dominate the time, and entries are independent of each other, so a
     large log is checked in ranges by ``workers`` processes (default: one per CPU, at most 8)
-    when the platform offers them, in one process otherwise. Ranges are collected in order,
-    so the problem reported is the first one in the log, exactly as a single pass finds it.
+    when the platform offers them, in this process otherwise. The workers start at once, so
+    they run while this process hashes the package's other files; the ranges are collected in
+    order, so the problem reported is the first one in the log, as a single pass finds it.
+    Always :meth:`close` it.
     """
-    if data and not data.endswith(b"\n"):
-        raise ValueError(f"{ENTRIES_NAME} does not end with a newline")
-    lines = data.split(b"\n")[:-1] if data else []
-    if workers is None:
-        workers = _cpu_count() if len(lines) >= PARALLEL_MIN_ENTRIES else 1
-    # Ranges small enough that every worker gets several (an even share despite uneven load).
-    step = max(1, min(_CHUNK_ENTRIES, -(-len(lines) // (4 * max(1, workers)))))
-    ranges = [(lo, min(lo + step, len(lines))) for lo in range(0, len(lines), step)]
-    leaves: list[bytes] = []
-    facts: list[dict] = []
-    signers: set[str] = set()
-    for part_leaves, part_facts, part_signers in _map_ranges(
-        ranges, (lines, project, keys_by_id), max(1, min(workers, len(ranges)))
+
+    def __init__(
+        self, data: bytes, project: str, keys_by_id: dict[str, bytes], workers: int | None
     ):
-        leaves += part_leaves
-        facts += part_facts
-        signers |= part_signers
-    return lines, leaves, facts, signers
+        self.data = data
+        self.lines = data.split(b"\n")[:-1] if data else []
+        count = len(self.lines)
+        if workers is None:
+            workers = _cpu_count() if count >= PARALLEL_MIN_ENTRIES else 1
+        # Ranges small enough that every worker gets several (an even share under uneven load).
+        step = max(1, min(_CHUNK_ENTRIES, -(-count // (4 * max(1, workers)))))
+        self.ranges = [(lo, min(lo + step, count)) for lo in range(0, count, step)]
+        self.job = (self.lines, project, keys_by_id)
+        self.pool = None
+        self.parts: Iterable[tuple] = ()
+        if workers > 1 and len(self.ranges) > 1:
+            try:
+                import multiprocessing
+
+                methods = multiprocessing.get_all_start_methods()
+                context = multiprocessing.get_context("fork" if "fork" in methods else None)
+                self.pool = context.Pool(
+                    min(workers, len(self.ranges)),
+                    initializer=_set_entry_job,
+                    initargs=(self.job,),
+                )
+            except (ImportError, OSError, ValueError, NotImplementedError):
+                self.pool = None  # no processes here (a sandbox, no semaphores): one pass
+        if self.pool is not None:
+            self.parts = self.pool.imap(_check_entry_range, self.ranges)
+
+    def result(self) -> tuple[list[bytes], list[bytes], list[dict], set[str]]:
+        """The raw lines, the recomputed leaf hashes, per entry what later checks need (kind,
+        subject, digest, the decoded statement payload), and the ids of the signing keys;
+        ValueError with the first problem."""
+        if self.data and not self.data.endswith(b"\n"):
+            raise ValueError(f"{ENTRIES_NAME} does not end with a newline")
+        if self.pool is None:
+            _set_entry_job(self.job)
+            self.parts = map(_check_entry_range, self.ranges)
+        leaves: list[bytes] = []
+        facts: list[dict] = []
+        signers: set[str] = set()
+        try:
+            for part_leaves, part_facts, part_signers in self.parts:
+                leaves += part_leaves
+                facts += part_facts
+                signers |= part_signers
+        finally:
+            _set_entry_job(None)
+        return self.lines, leaves, facts, signers
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool.join()
+            self.pool = None
 
 
 def _cpu_count() -> int:
@@ -1530,34 +1589,7 @@ def _cpu_count() -> int:
     return max(1, min(count, 8))
 
 
-def _map_ranges(ranges: list[tuple[int, int]], job: tuple, workers: int) -> Iterable[tuple]:
-    """``_check_entry_range`` over ``ranges``, in order, in ``workers`` processes if > 1."""
-    global _entry_job
-    pool = None
-    if workers > 1:
-        try:
-            import multiprocessing
-
-            methods = multiprocessing.get_all_start_methods()
-            context = multiprocessing.get_context("fork" if "fork" in methods else None)
-            pool = context.Pool(workers, initializer=_set_entry_job, initargs=(job,))
-        except (ImportError, OSError, ValueError, NotImplementedError):
-            pool = None  # no processes here (a sandbox, no semaphores): one pass instead
-    if pool is None:
-        _entry_job = job
-        try:
-            yield from (_check_entry_range(r) for r in ranges)
-        finally:
-            _entry_job = None
-        return
-    try:
-        yield from pool.imap(_check_entry_range, ranges)
-    finally:
-        pool.terminate()
-        pool.join()
-
-
-def _set_entry_job(job: tuple) -> None:
+def _set_entry_job(job: tuple | None) -> None:
     global _entry_job
     _entry_job = job
 
@@ -1771,10 +1803,11 @@ def verify_package(
     says ``origin_verified=False``; with them, a package whose checkpoint, manifest or any
     entry is signed by a key outside that closure raises :class:`OriginError`.
 
-    ``workers`` is how many processes check the entries (see :func:`_check_entries`).
+    ``workers`` is how many processes check the entries (see :class:`_EntryChecks`).
     """
     fingerprints = [parse_fingerprint(text) for text in trusted_fingerprints or ()]
     package = _Zip(path, limits)
+    entry_checks = None
     try:
         if MANIFEST_NAME not in package.infos:
             raise ValueError(f"the package has no {MANIFEST_NAME}")
@@ -1803,10 +1836,13 @@ def verify_package(
             raise ValueError(f"the manifest signature cannot be checked: {exc}") from exc
         if not ed25519_verify(keys_by_id[signer], signing_input, manifest_sig):
             raise ValueError("the manifest signature does not verify: the manifest was altered")
-        _check_hashes(package, listed, set(listed) - set(key_files))
+        project = _field(_field(manifest, "project", dict, MANIFEST_NAME), "key", str, "project")
+        # The entries first, so that their checks run while the other files are hashed.
+        _check_hashes(package, listed, [ENTRIES_NAME])
+        entry_checks = _EntryChecks(package.read(ENTRIES_NAME), project, keys_by_id, workers)
+        _check_hashes(package, listed, set(listed) - set(key_files) - {ENTRIES_NAME})
         rotations = _read_rotations(package, listed)
 
-        project = _field(_field(manifest, "project", dict, MANIFEST_NAME), "key", str, "project")
         note = package.read(CHECKPOINT_NAME)
         try:
             checkpoint = verify_checkpoint(note, named_keys)
@@ -1822,9 +1858,7 @@ def verify_package(
         if not checkpoint.origin.endswith(f"/{project}"):
             raise ValueError(f"the checkpoint is for the log {checkpoint.origin}, not {project}")
 
-        lines, leaves, facts, entry_signers = _check_entries(
-            package.read(ENTRIES_NAME), project, keys_by_id, workers=workers
-        )
+        lines, leaves, facts, entry_signers = entry_checks.result()
         if len(leaves) != checkpoint.size:
             raise ValueError(
                 f"{ENTRIES_NAME} holds {len(leaves)} entries but the signed checkpoint covers "
@@ -1840,6 +1874,8 @@ def verify_package(
         _check_attestations(package, listed, facts)
         _check_datasets(package, listed, facts)
     finally:
+        if entry_checks is not None:
+            entry_checks.close()
         package.close()
     signed_by = tuple(
         (s.name, s.key_id.hex()) for s in checkpoint.signatures if s.name in checkpoint.verified_by
