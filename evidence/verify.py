@@ -1541,8 +1541,10 @@ class _EntryChecks:
             try:
                 import multiprocessing
 
-                methods = multiprocessing.get_all_start_methods()
-                context = multiprocessing.get_context("fork" if "fork" in methods else None)
+                # fork where it is safe and cheap (Linux); elsewhere the platform's default,
+                # which starts fresh interpreters that import this file again.
+                linux = sys.platform.startswith("linux")
+                context = multiprocessing.get_context("fork" if linux else None)
                 self.pool = context.Pool(
                     min(workers, len(self.ranges)),
                     initializer=_set_entry_job,

@@ -670,6 +670,16 @@ def test_the_log_only_grew_between_two_packages(tmp_path, packages):
     assert f"the log only grew since older.zip ({older} -> {older + 1} entries" in result.stdout
 
 
+def test_the_older_package_must_verify_against_the_same_trust_roots(tmp_path, packages, forged):
+    folder = tmp_path / "regulator"
+    folder.mkdir()
+    (folder / "older.zip").write_bytes(forged["data"])
+    refused(
+        run(tmp_path, packages["newer"], "--previous", "older.zip"),
+        "the older package older.zip: not signed by a trusted key",
+    )
+
+
 def test_a_shorter_newer_log_fails(tmp_path, packages):
     folder = tmp_path / "regulator"
     folder.mkdir()
