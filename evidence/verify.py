@@ -1940,10 +1940,11 @@ def _establish_origin(
     a root reaches it, by the same public key, through doubly signed rotation statements.
     """
     problems = []
+    unmatched = []  # worth saying only if nothing else establishes the origin
     for fingerprint in fingerprints:
         matches = {k for k in package_keys if key_fingerprint(k[0], k[1]) == fingerprint}
         if not matches:
-            problems.append(f"the trusted fingerprint {fingerprint} matches no key it carries")
+            unmatched.append(f"the trusted fingerprint {fingerprint} matches no key it carries")
         roots.extend(sorted(matches))
     closure = trusted_closure(roots, rotations)
     untrusted = sorted(
@@ -1961,7 +1962,7 @@ def _establish_origin(
     if problems or checkpoint is None:
         raise OriginError(
             f"not signed by a trusted key: the package claims {', '.join(claimed)}, and "
-            + "; ".join(problems)
+            + "; ".join(unmatched + problems)
         )
     verified = {
         (s.name, s.key_id) for s in checkpoint.signatures if s.name in checkpoint.verified_by

@@ -588,6 +588,10 @@ def test_a_rotation_chain_from_the_trusted_key_verifies(tmp_path, packages, key)
     )
     by_new = run(tmp_path, data, "--trusted-fingerprint", new.fingerprint, trust=False)
     assert by_new.returncode == 0, by_new.stderr  # the new key vouches for its predecessor
+    # Trusting both keys suits packages made before the rotation too.
+    both = ["--trusted-fingerprint", new.fingerprint, "--trusted-fingerprint"]
+    before = run(tmp_path, packages["newer"], *both, genuine_fingerprint(), trust=False)
+    assert before.returncode == 0, before.stderr
     assert run(tmp_path, data, trust=False).returncode == 3
 
 
