@@ -48,7 +48,7 @@ from reportlab.platypus import (
 )
 
 from reports import gsn
-from reports.selectors import CaseSnapshot
+from reports.selectors import CaseSnapshot, signing_key_identity
 
 CHUNK = 400
 FONT, BOLD = "Helvetica", "Helvetica-Bold"
@@ -368,7 +368,7 @@ def render(
     if snapshot.baseline_name is None or snapshot.checkpoint_time is None:
         raise ValueError("an evidence pack is made for a baseline at a checkpoint")
     styles = _styles()
-    pack = _Pack(snapshot, case, styles)
+    pack = _Pack(snapshot, case, styles, signing_key_identity(snapshot.key_id))
     story = pack.story(register)
     moment = snapshot.checkpoint_time.astimezone(UTC)
     stamp = moment.strftime("D:%Y%m%d%H%M%S+00'00'")
@@ -389,8 +389,9 @@ def render(
 
 
 class _Pack:
-    def __init__(self, snapshot: CaseSnapshot, case: gsn.SafetyCase, styles):
+    def __init__(self, snapshot: CaseSnapshot, case: gsn.SafetyCase, styles, key: tuple[str, str]):
         self.s = snapshot
+        self.key_name, self.key_fingerprint = key
         self.case = case
         self.st = styles
         self.cited: set[int] = set()
@@ -452,8 +453,8 @@ class _Pack:
                     ("Ledger", s.origin),
                     ("Checkpoint size", f"{s.size} entries"),
                     ("Checkpoint root", s.checkpoint_root.hex()),
-                    ("Signing key", f"{s.key_name}+{s.key_id}" if s.key_name else s.key_id),
-                    ("Signing key fingerprint", _fingerprint(s.key_fingerprint)),
+                    ("Signing key", f"{self.key_name}+{s.key_id}" if self.key_name else s.key_id),
+                    ("Signing key fingerprint", _fingerprint(self.key_fingerprint)),
                     ("Safety case status", f"top goal {self.case.status}"),
                 ],
                 widths=(110, self.width - 110),

@@ -141,8 +141,6 @@ class CaseSnapshot:
     checkpoint_time: datetime | None = None
     origin: str = ""
     key_id: str = ""
-    key_name: str = ""
-    key_fingerprint: str = ""  # the full fingerprint a regulator compares out of band
     verifications: list[VerificationRow] = field(default_factory=list)
     runs: list[RunRow] = field(default_factory=list)
     approvals: list[ApprovalRow] = field(default_factory=list)
@@ -161,6 +159,16 @@ class CaseSnapshot:
     def highest_asil(self) -> str:
         asils = [g.get("asil", "QM") for g in self.items("goal")]
         return iso26262.safety_goal_asil(asils) if asils else "QM"
+
+
+def signing_key_identity(key_id: str) -> tuple[str, str]:
+    """The name and full fingerprint of the registered key ``key_id`` (empty if unknown): what
+    the PDF cover shows, for a regulator to compare with the fingerprint the operator
+    publishes. Shown, never trusted: the regulator's verifier trusts only what it is given."""
+    key = SigningKey.objects.filter(key_id=key_id).first()
+    if key is None:
+        return "", ""
+    return key.name, verify.key_fingerprint(key.name, bytes(key.public_key))
 
 
 def baseline_named(project: Project, name: str | None = None) -> Baseline:
@@ -212,10 +220,6 @@ def case_snapshot(
         origin=ledger.origin(project),
         key_id=checkpoint.key_id,
     )
-    key = SigningKey.objects.filter(key_id=checkpoint.key_id).first()
-    if key is not None:
-        snapshot.key_name = key.name
-        snapshot.key_fingerprint = verify.key_fingerprint(key.name, bytes(key.public_key))
     inside = {"entry__index__lt": size}
     snapshot.verifications = [
         VerificationRow(code, version, method, result, summary, index)
