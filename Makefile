@@ -6,6 +6,9 @@ STAMP := $(VENV)/.installed
 
 # The demo campaign runs on Spark in local mode when Java is installed, else in-process.
 DEMO_EXECUTOR ?= $(shell command -v java >/dev/null 2>&1 && echo spark || echo local)
+# The public keys the ledger publishes (keys/ of the default store, SAFECASE_STORAGE_URL): what
+# a regulator obtains from the operator, independently of the package, to verify its origin.
+DEMO_STORE_KEYS ?= var/store/keys
 
 .PHONY: install demo test serve bench lint worker clean
 
@@ -28,8 +31,12 @@ demo: $(STAMP)
 	$(PY) -c "import zipfile; z = zipfile.ZipFile('var/demo/AEB-package.zip'); \
 		open('var/demo/AEB-evidence-pack.pdf', 'wb').write(z.read('evidence-pack.pdf')); \
 		open('var/demo/check/verify.py', 'wb').write(z.read('verify.py'))"
-	@echo "== the regulator's check: the package's own verify.py, standard library only"
-	cd var/demo/check && $(PYTHON) -I -S verify.py ../AEB-package.zip
+	@echo "== the regulator's check: the package's own verify.py, standard library only,"
+	@echo "   trusting the key the operator publishes in the store ($(DEMO_STORE_KEYS)/), never one from the package"
+	awk 1 $(DEMO_STORE_KEYS)/*.vkey > var/demo/check/trusted.vkey
+	@echo "   trusted fingerprint(s), as the operator publishes them:"
+	$(PYTHON) -I -S evidence/verify.py fingerprint var/demo/check/trusted.vkey
+	cd var/demo/check && $(PYTHON) -I -S verify.py ../AEB-package.zip --trusted-key trusted.vkey
 	@echo
 	@echo "Demo ready: certification package var/demo/AEB-package.zip,"
 	@echo "PDF evidence pack var/demo/AEB-evidence-pack.pdf."

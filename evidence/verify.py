@@ -32,11 +32,29 @@ malformed input; the checkpoint functions raise :class:`ValueError` with a reada
 
 Command line (see :func:`main`)::
 
+    python verify.py FILE.zip [--trusted-fingerprint HEX]... [--trusted-key VKEY_FILE]...
+                              [--previous OLDER.zip] [--json]
     python verify.py checkpoint NOTE_FILE VKEY_FILE
-    python verify.py FILE.zip [--previous OLDER.zip] [--trusted-key VKEY_FILE] [--json]
+    python verify.py fingerprint VKEY_FILE
 
-The second form is short for ``python verify.py package FILE.zip ...``. It exits 0 with a
-one-line summary when the package is intact, 1 with the first problem otherwise.
+The first form is short for ``python verify.py package FILE.zip ...``. A package's integrity
+and completeness are checked with the keys it carries; its origin only against the trust roots
+the verifier supplies: ``--trusted-fingerprint`` (the 64-hex-digit fingerprint the operator
+publishes; ``create_signing_key`` prints it and the PDF cover shows it), ``--trusted-key`` (a
+file of verifier keys, for example from the keys/ folder of the store the ledger publishes to),
+extended through the doubly signed key rotation statements the package carries. A key found
+inside a package is never trusted for origin: whoever rewrites a package can put their own
+there.
+
+Exit codes:
+
+* 0: verified against a trusted key; one line beginning ``OK:`` naming the trusted
+  fingerprint(s).
+* 1: invalid or tampered, or signed by a key the given trust roots do not reach
+  (``FAIL: <first problem>`` on standard error).
+* 2: usage error (bad arguments, unreadable trust roots, a short key id as a fingerprint).
+* 3: intact and complete but origin not verified, because no trust root was given: one line
+  beginning ``ORIGIN NOT VERIFIED`` that says what to pass. Never a line beginning ``OK``.
 """
 
 from __future__ import annotations
@@ -47,6 +65,7 @@ import binascii
 import hashlib
 import json
 import math
+import os
 import re
 import sys
 import zipfile
@@ -649,9 +668,19 @@ def _ed25519_verify_pure(public_key: bytes, message: bytes, signature: bytes) ->
     return _points_equal(_scalar_mult(s, _BASE), _point_add(point_r, _scalar_mult(k, point_a)))
 
 
+# Loaded public keys by their bytes: a package holds a few keys and tens of thousands of
+# signatures, and loading the key again for each one was a measurable share of the time.
+_LOADED_KEYS: dict[bytes, Any] = {}
+
+
 def _ed25519_verify_cryptography(public_key: bytes, message: bytes, signature: bytes) -> bool:
     try:
-        key = Ed25519PublicKey.from_public_bytes(public_key)  # type: ignore[union-attr]
+        key = _LOADED_KEYS.get(public_key)
+        if key is None:
+            if len(_LOADED_KEYS) >= 64:
+                _LOADED_KEYS.clear()
+            key = Ed25519PublicKey.from_public_bytes(public_key)  # type: ignore[union-attr]
+            _LOADED_KEYS[public_key] = key
         key.verify(signature, message)
     except UnsupportedAlgorithm:  # an OpenSSL built without Ed25519
         return _ed25519_verify_pure(public_key, message, signature)
@@ -1161,6 +1190,7 @@ SUBJECT_MAX = 500  # the ledger keeps the first 500 characters of the first subj
 _MEMBER_NAME = re.compile(r"[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)*")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _KEY_FILE = re.compile(r"keys/([0-9a-f]{8})\.vkey")
+_ROTATION_FILE = re.compile(r"keys/rotations/([0-9a-f]{8})-([0-9a-f]{8})\.json")
 _ATTESTATION_FILE = re.compile(r"attestations/([0-9]{8,})\.json")
 _DATASET_FILE = re.compile(r"datasets/([0-9a-f]{64})\.json")
 
@@ -1199,6 +1229,14 @@ class PackageReport:
     signatures: str  # which Ed25519 implementation checked the entry signatures
     entry_lines: tuple[bytes, ...]
     leaves: tuple[bytes, ...]
+    #: True only when trust roots were given and every signature traces back to one of them.
+    origin_verified: bool = False
+    #: The fingerprints of the trust roots the signatures trace back to (empty if unverified).
+    trusted_by: tuple[str, ...] = ()
+    #: The keys the package claims signed it, as ``name+keyid`` (never trusted for origin).
+    claimed: tuple[str, ...] = ()
+    #: How many verified key rotation statements the package carries.
+    rotations: int = 0
 
 
 def manifest_signing_input(manifest: dict[str, Any]) -> bytes:
@@ -1222,6 +1260,9 @@ def _check_member_name(name: str) -> None:
         raise ValueError(f"member name {name!r} escapes the package folder or is not normalised")
     if len(name) > 255 or not _MEMBER_NAME.fullmatch(name):
         raise ValueError(f"member name {name!r} has characters a package never uses")
+
+
+_SMALL_MEMBER = 1 << 20  # read in one piece; larger members are read and hashed in chunks
 
 
 class _Zip:
@@ -1296,17 +1337,37 @@ class _Zip:
         if read != info.file_size:
             raise ValueError(f"member {name} is shorter than the zip declares")
 
+    def whole(self, name: str) -> bytes:
+        """The member's bytes; one read for a small member (most are: attestations)."""
+        info = self.infos[name]
+        if info.file_size > _SMALL_MEMBER:
+            return b"".join(self.chunks(name))
+        try:
+            with self.archive.open(info) as handle:
+                data = handle.read(info.file_size + 1)  # to the end, where the CRC is checked
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+            raise ValueError(f"member {name} is corrupt: {exc}") from exc
+        if len(data) != info.file_size:
+            longer = len(data) > info.file_size
+            raise ValueError(
+                f"member {name} is {'longer' if longer else 'shorter'} than the zip declares"
+            )
+        return data
+
     def read(self, name: str) -> bytes:
         kept = self.kept.pop(name, None)
-        return kept if kept is not None else b"".join(self.chunks(name))
+        return kept if kept is not None else self.whole(name)
 
     def close(self) -> None:
         self.archive.close()
 
 
+_decode_json = json.JSONDecoder().decode  # json.loads minus its per-call argument handling
+
+
 def _json(data: bytes, what: str) -> Any:
     try:
-        return json.loads(data.decode("utf-8"))
+        return _decode_json(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise ValueError(f"{what} is not valid JSON: {exc}") from exc
 
@@ -1331,6 +1392,8 @@ def _read_package_keys(package: _Zip, listed: Iterable[str]) -> tuple[dict, list
     by_id: dict[str, bytes] = {}
     named: list[tuple[str, bytes]] = []
     for path in sorted(p for p in listed if p.startswith("keys/")):
+        if _ROTATION_FILE.fullmatch(path):
+            continue  # read by _read_rotations
         match = _KEY_FILE.fullmatch(path)
         if not match:
             raise ValueError(f"unexpected file {path}: keys are keys/<8 hex digits>.vkey")
@@ -1351,13 +1414,40 @@ def _read_package_keys(package: _Zip, listed: Iterable[str]) -> tuple[dict, list
     return by_id, named
 
 
+def _read_rotations(package: _Zip, listed: Iterable[str]) -> list[KeyRotation]:
+    """The package's key rotation statements, each signed by both of its keys.
+
+    A statement that does not verify, or whose file name does not name its two keys, makes the
+    package invalid: it is a file the exporter would never have written. A valid statement
+    only ever extends trust that a verifier's own root already reaches (:func:`trusted_closure`).
+    """
+    rotations = []
+    for path in sorted(p for p in listed if p.startswith("keys/rotations/")):
+        match = _ROTATION_FILE.fullmatch(path)
+        if not match:
+            raise ValueError(
+                f"unexpected file {path}: rotation statements are "
+                f"keys/rotations/<old key id>-<new key id>.json"
+            )
+        try:
+            rotation = verify_rotation(package.read(path))
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from exc
+        ids = (note_key_id(*rotation.previous).hex(), note_key_id(*rotation.next).hex())
+        if ids != match.groups():
+            raise ValueError(f"{path} holds the rotation {ids[0]} -> {ids[1]}, not its name's")
+        rotations.append(rotation)
+    return rotations
+
+
 def _list_files(package: _Zip, manifest: dict) -> dict[str, dict]:
     """Every member is listed in the manifest and every listed file is present."""
     files = _field(manifest, "files", list, "the manifest")
     listed: dict[str, dict] = {}
     for item in files:
         path = _field(item, "path", str, "a manifest file entry")
-        _check_member_name(path)
+        if path not in package.infos:  # the names of members were checked when it was opened
+            _check_member_name(path)
         if path in listed or path == MANIFEST_NAME:
             raise ValueError(f"the manifest lists {path} twice")
         listed[path] = item
@@ -1372,7 +1462,8 @@ def _list_files(package: _Zip, manifest: dict) -> dict[str, dict]:
             raise ValueError(f"the package has no {required}")
     for path in sorted(listed):
         known = path in (PDF_NAME, ENTRIES_NAME, CHECKPOINT_NAME, VERIFIER_NAME) or any(
-            pattern.fullmatch(path) for pattern in (_KEY_FILE, _ATTESTATION_FILE, _DATASET_FILE)
+            pattern.fullmatch(path)
+            for pattern in (_KEY_FILE, _ROTATION_FILE, _ATTESTATION_FILE, _DATASET_FILE)
         )
         if not known:
             raise ValueError(f"unexpected file {path}: it is not part of the package layout")
@@ -1385,15 +1476,16 @@ def _check_hashes(package: _Zip, listed: dict[str, dict], paths: Iterable[str]) 
     for path in sorted(paths):
         expected = _hex_hash(listed[path].get("sha256"), f"the manifest's sha256 of {path}")
         size = _field(listed[path], "size", int, f"the manifest entry of {path}")
-        digest = hashlib.sha256()
         keep = path not in (PDF_NAME, VERIFIER_NAME)
-        parts = []
-        for chunk in package.chunks(path):
-            digest.update(chunk)
-            if keep:
-                parts.append(chunk)
-        data = b"".join(parts)
-        actual = len(data) if keep else package.infos[path].file_size
+        if keep or package.infos[path].file_size <= _SMALL_MEMBER:
+            data = package.whole(path)
+            digest = hashlib.sha256(data)
+            actual = len(data)
+        else:
+            digest = hashlib.sha256()
+            for chunk in package.chunks(path):
+                digest.update(chunk)
+            actual = package.infos[path].file_size
         if actual != size or digest.digest() != expected:
             raise ValueError(f"{path} does not match its SHA-256 and size in the manifest")
         if keep:
@@ -1411,34 +1503,141 @@ def _statement_of(envelope: Any, where: str) -> tuple[bytes, dict]:
     return payload, statement
 
 
-def _check_entries(
-    data: bytes, project: str, keys_by_id: dict[str, bytes]
-) -> tuple[list[bytes], list[bytes], list[dict]]:
-    """Each line of ledger/entries.jsonl: numbering, leaf hash, signed statement, signature.
+#: Below this many entries a package is checked in one process: starting workers costs more.
+PARALLEL_MIN_ENTRIES = 4096
+_CHUNK_ENTRIES = 2048
 
-    Returns the raw lines, the recomputed leaf hashes and, per entry, what later checks need
-    (kind, subject, digest and the decoded statement payload).
+# What a worker process checks: set once per worker (inherited on fork), then read by range.
+_entry_job: tuple[list[bytes], str, dict[str, bytes]] | None = None
+
+
+class _EntryChecks:
+    """The checks of each line of ledger/entries.jsonl: numbering, leaf hash, signed statement,
+    signature (see :func:`_check_entry_range`), started now and collected by :meth:`result`.
+
+    The Ed25519 checks dominate the time, and entries are independent of each other, so a
+    large log is checked in ranges by ``workers`` processes (default: one per CPU, at most 8)
+    when the platform offers them, in this process otherwise. The workers start at once, so
+    they run while this process hashes the package's other files; the ranges are collected in
+    order, so the problem reported is the first one in the log, as a single pass finds it.
+    Always :meth:`close` it.
     """
-    if data and not data.endswith(b"\n"):
-        raise ValueError(f"{ENTRIES_NAME} does not end with a newline")
-    lines = data.split(b"\n")[:-1] if data else []
+
+    def __init__(
+        self, data: bytes, project: str, keys_by_id: dict[str, bytes], workers: int | None
+    ):
+        self.data = data
+        self.lines = data.split(b"\n")[:-1] if data else []
+        count = len(self.lines)
+        if workers is None:
+            workers = _cpu_count() if count >= PARALLEL_MIN_ENTRIES else 1
+        # Ranges small enough that every worker gets several (an even share under uneven load).
+        step = max(1, min(_CHUNK_ENTRIES, -(-count // (4 * max(1, workers)))))
+        self.ranges = [(lo, min(lo + step, count)) for lo in range(0, count, step)]
+        self.job = (self.lines, project, keys_by_id)
+        self.pool = None
+        self.parts: Iterable[tuple] = ()
+        if workers > 1 and len(self.ranges) > 1:
+            try:
+                import multiprocessing
+
+                # fork where it is safe and cheap (Linux); elsewhere the platform's default,
+                # which starts fresh interpreters that import this file again.
+                linux = sys.platform.startswith("linux")
+                context = multiprocessing.get_context("fork" if linux else None)
+                self.pool = context.Pool(
+                    min(workers, len(self.ranges)),
+                    initializer=_set_entry_job,
+                    initargs=(self.job,),
+                )
+            except (ImportError, OSError, ValueError, NotImplementedError):
+                self.pool = None  # no processes here (a sandbox, no semaphores): one pass
+        if self.pool is not None:
+            self.parts = self.pool.imap(_check_entry_range, self.ranges)
+
+    def result(self) -> tuple[list[bytes], list[bytes], list[dict], set[str]]:
+        """The raw lines, the recomputed leaf hashes, per entry what later checks need (kind,
+        subject, digest, the decoded statement payload), and the ids of the signing keys;
+        ValueError with the first problem."""
+        if self.data and not self.data.endswith(b"\n"):
+            raise ValueError(f"{ENTRIES_NAME} does not end with a newline")
+        if self.pool is None:
+            _set_entry_job(self.job)
+            self.parts = map(_check_entry_range, self.ranges)
+        leaves: list[bytes] = []
+        facts: list[dict] = []
+        signers: set[str] = set()
+        try:
+            for part_leaves, part_facts, part_signers in self.parts:
+                leaves += part_leaves
+                facts += part_facts
+                signers |= part_signers
+        finally:
+            _set_entry_job(None)
+        return self.lines, leaves, facts, signers
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool.join()
+            self.pool = None
+
+
+def _cpu_count() -> int:
+    try:
+        count = len(os.sched_getaffinity(0))  # the CPUs this process may run on (Linux)
+    except (AttributeError, OSError):
+        count = os.cpu_count() or 1
+    return max(1, min(count, 8))
+
+
+def _set_entry_job(job: tuple | None) -> None:
+    global _entry_job
+    _entry_job = job
+
+
+def _check_entry_range(bounds: tuple[int, int]) -> tuple[list[bytes], list[dict], set[str]]:
+    """Check entries ``lo`` to ``hi - 1`` of the job set by :func:`_set_entry_job`."""
+    assert _entry_job is not None
+    lines, project, keys_by_id = _entry_job
+    lo, hi = bounds
     leaves: list[bytes] = []
     facts: list[dict] = []
+    signers: set[str] = set()
     sha256 = hashlib.sha256
-    for number, line in enumerate(lines):
+    predicate_types = {}
+    for number in range(lo, hi):
         where = f"{ENTRIES_NAME} line {number + 1}"
-        record = _json(line, where)
-        if not isinstance(record, dict) or set(record) != ENTRY_FIELDS:
+        record = _json(lines[number], where)
+        if not isinstance(record, dict) or record.keys() != ENTRY_FIELDS:
             raise ValueError(f"{where} does not have exactly the fields {sorted(ENTRY_FIELDS)}")
-        index = _field(record, "index", int, where)
+        index, kind, subject, digest, key_id, envelope_text = (
+            record["index"],
+            record["kind"],
+            record["subject"],
+            record["digest"],
+            record["key_id"],
+            record["envelope"],
+        )
+        if type(index) is not int:
+            raise ValueError(f"{where}: 'index' has the wrong type")
         if index != number:
             raise ValueError(
                 f"{where} holds entry {index} where entry {number} belongs: entries must be "
                 f"numbered 0 to n-1 in order"
             )
         where = f"entry {index}"
+        for key, value in (
+            ("envelope", envelope_text),
+            ("kind", kind),
+            ("subject", subject),
+            ("digest", digest),
+            ("key_id", key_id),
+        ):
+            if type(value) is not str:
+                raise ValueError(f"{where}: {key!r} has the wrong type")
         try:
-            envelope_bytes = _b64decode_strict(_field(record, "envelope", str, where), where)
+            envelope_bytes = _b64decode_strict(envelope_text, where)
         except ValueError as exc:
             raise ValueError(f"{where}: the envelope is not canonical base64") from exc
         leaves.append(sha256(b"\x00" + envelope_bytes).digest())
@@ -1446,11 +1645,10 @@ def _check_entries(
         if not isinstance(envelope, dict):
             raise ValueError(f"{where}: the envelope is not a JSON object")
         payload, statement = _statement_of(envelope, where)
-        kind = _field(record, "kind", str, where)
-        subject = _field(record, "subject", str, where)
-        digest = _field(record, "digest", str, where)
-        key_id = _field(record, "key_id", str, where)
-        if statement.get("predicateType") != f"{PREDICATE_TYPE_PREFIX}{kind}/v1":
+        predicate_type = predicate_types.get(kind)
+        if predicate_type is None:
+            predicate_type = predicate_types[kind] = f"{PREDICATE_TYPE_PREFIX}{kind}/v1"
+        if statement.get("predicateType") != predicate_type:
             raise ValueError(f"{where}: its kind {kind!r} is not what its signed statement says")
         subjects = statement.get("subject")
         try:
@@ -1468,7 +1666,7 @@ def _check_entries(
         public_key = keys_by_id.get(key_id)
         if public_key is None:
             raise ValueError(f"{where} is signed by key {key_id}, which the package does not hold")
-        if not verify_envelope(envelope, {key_id: public_key}, payload_type=IN_TOTO_PAYLOAD_TYPE):
+        if not _in_toto_signed(envelope, payload, key_id, public_key):
             raise ValueError(f"{where}: the DSSE signature does not verify with key {key_id}")
         fact = {"kind": kind, "subject": subject, "digest": digest}
         if kind == "validation-result":
@@ -1476,7 +1674,27 @@ def _check_entries(
         elif kind == "dataset":
             fact["predicate"] = predicate  # names the dataset manifest and its Merkle root
         facts.append(fact)
-    return lines, leaves, facts
+        signers.add(key_id)
+    return leaves, facts, signers
+
+
+def _in_toto_signed(envelope: dict, payload: bytes, key_id: str, public_key: bytes) -> bool:
+    """:func:`verify_envelope` for an in-toto envelope with one known key, over the payload
+    the caller has already decoded (decoding it twice was a measurable share of the time)."""
+    signatures = envelope.get("signatures")
+    if envelope.get("payloadType") != IN_TOTO_PAYLOAD_TYPE or not isinstance(signatures, list):
+        return False
+    message = pae(IN_TOTO_PAYLOAD_TYPE, payload)
+    for entry in signatures:
+        try:
+            if entry["keyid"] != key_id:
+                continue
+            signature = _b64decode_lenient(entry["sig"])
+        except (KeyError, TypeError, ValueError):
+            continue  # one malformed signature does not spoil the others
+        if ed25519_verify(public_key, message, signature):
+            return True
+    return False
 
 
 def _check_cited(manifest: dict, leaves: list[bytes], facts: list[dict]) -> int:
@@ -1553,25 +1771,45 @@ def _check_datasets(package: _Zip, listed: dict, facts: list[dict]) -> None:
         raise ValueError(f"the dataset manifest of entry {wanted[path]} ({path}) is missing")
 
 
+class OriginError(ValueError):
+    """The package is intact but not signed by a key the verifier's trust roots reach."""
+
+
 def verify_package(
     path: str,
     *,
     trusted_keys: Sequence[tuple[str, bytes]] | None = None,
+    trusted_fingerprints: Sequence[str] | None = None,
     limits: PackageLimits = DEFAULT_LIMITS,
+    workers: int | None = None,
 ) -> PackageReport:
     """Check a certification package and return what it proves; ValueError with the first
     problem otherwise.
 
-    Nothing is extracted: members are read in memory after the zip's directory has passed the
-    :class:`PackageLimits` and the name checks. In order: the manifest lists exactly the files
-    present; it is signed by a key of the package (or one of ``trusted_keys``), whose file is
-    checked first; every other file has the SHA-256 the manifest gives; the checkpoint is
-    signed by such a key and matches the manifest; every entry is numbered in order, says what
-    its signed statement says, and its DSSE signature verifies; the Merkle root over the
-    recomputed leaf hashes is the checkpoint's root; every cited item and the baseline are in
-    the log; the attestations and dataset manifests are those the log's entries name.
+    Two questions, answered separately. Integrity and completeness use the keys the package
+    carries: nothing is extracted, members are read in memory after the zip's directory has
+    passed the :class:`PackageLimits` and the name checks. In order: the manifest lists exactly
+    the files present; it is signed by a key of the package, whose file is checked first; every
+    other file has the SHA-256 the manifest gives; the rotation statements are signed by both
+    their keys; the checkpoint is signed by a package key and matches the manifest; every entry
+    is numbered in order, says what its signed statement says, and its DSSE signature
+    verifies; the Merkle root over the recomputed leaf hashes is the checkpoint's root; every
+    cited item and the baseline are in the log; the attestations and dataset manifests are
+    those the log's entries name.
+
+    Origin never rests on those keys: whoever rewrites a package can put their own key in it.
+    It is established only from the trust roots the verifier supplies, ``trusted_keys``
+    (``(name, public key)`` pairs) and ``trusted_fingerprints`` (64 hex digits, see
+    :func:`key_fingerprint`; one trusts the package key whose fingerprint it is), extended by
+    the package's rotation statements (:func:`trusted_closure`). Without trust roots the report
+    says ``origin_verified=False``; with them, a package whose checkpoint, manifest or any
+    entry is signed by a key outside that closure raises :class:`OriginError`.
+
+    ``workers`` is how many processes check the entries (see :class:`_EntryChecks`).
     """
+    fingerprints = [parse_fingerprint(text) for text in trusted_fingerprints or ()]
     package = _Zip(path, limits)
+    entry_checks = None
     try:
         if MANIFEST_NAME not in package.infos:
             raise ValueError(f"the package has no {MANIFEST_NAME}")
@@ -1586,13 +1824,11 @@ def verify_package(
         key_files = [p for p in listed if p.startswith("keys/")]
         _check_hashes(package, listed, key_files)  # the keys first: they check the signature
         keys_by_id, named_keys = _read_package_keys(package, listed)
-        trusted = list(trusted_keys) if trusted_keys else named_keys
-        trusted_ids = {note_key_id(name, key).hex(): key for name, key in trusted}
 
         signature = _field(manifest, "signature", dict, MANIFEST_NAME)
         signer = _field(signature, "keyid", str, "the manifest signature")
-        if signer not in trusted_ids:
-            raise ValueError(f"the manifest is signed by key {signer}, which is not trusted")
+        if signer not in keys_by_id:
+            raise ValueError(f"the manifest is signed by key {signer}, which the package lacks")
         try:
             manifest_sig = _b64decode_strict(
                 _field(signature, "sig", str, "the manifest signature"), "the manifest signature"
@@ -1600,13 +1836,18 @@ def verify_package(
             signing_input = manifest_signing_input(manifest)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"the manifest signature cannot be checked: {exc}") from exc
-        if not ed25519_verify(trusted_ids[signer], signing_input, manifest_sig):
+        if not ed25519_verify(keys_by_id[signer], signing_input, manifest_sig):
             raise ValueError("the manifest signature does not verify: the manifest was altered")
-        _check_hashes(package, listed, set(listed) - set(key_files))
-
         project = _field(_field(manifest, "project", dict, MANIFEST_NAME), "key", str, "project")
+        # The entries first, so that their checks run while the other files are hashed.
+        _check_hashes(package, listed, [ENTRIES_NAME])
+        entry_checks = _EntryChecks(package.read(ENTRIES_NAME), project, keys_by_id, workers)
+        _check_hashes(package, listed, set(listed) - set(key_files) - {ENTRIES_NAME})
+        rotations = _read_rotations(package, listed)
+
+        note = package.read(CHECKPOINT_NAME)
         try:
-            checkpoint = verify_checkpoint(package.read(CHECKPOINT_NAME), trusted)
+            checkpoint = verify_checkpoint(note, named_keys)
         except ValueError as exc:
             raise ValueError(f"{CHECKPOINT_NAME}: {exc}") from exc
         claimed = _field(manifest, "checkpoint", dict, MANIFEST_NAME)
@@ -1619,7 +1860,7 @@ def verify_package(
         if not checkpoint.origin.endswith(f"/{project}"):
             raise ValueError(f"the checkpoint is for the log {checkpoint.origin}, not {project}")
 
-        lines, leaves, facts = _check_entries(package.read(ENTRIES_NAME), project, keys_by_id)
+        lines, leaves, facts, entry_signers = entry_checks.result()
         if len(leaves) != checkpoint.size:
             raise ValueError(
                 f"{ENTRIES_NAME} holds {len(leaves)} entries but the signed checkpoint covers "
@@ -1635,24 +1876,103 @@ def verify_package(
         _check_attestations(package, listed, facts)
         _check_datasets(package, listed, facts)
     finally:
+        if entry_checks is not None:
+            entry_checks.close()
         package.close()
-    return PackageReport(
+    signed_by = tuple(
+        (s.name, s.key_id.hex()) for s in checkpoint.signatures if s.name in checkpoint.verified_by
+    )
+    claimed_keys = [f"{name}+{key_id}" for name, key_id in signed_by]
+    manifest_key = next(
+        (f"{name}+{signer}" for name, key in named_keys if note_key_id(name, key).hex() == signer),
+        signer,
+    )
+    if manifest_key not in claimed_keys:
+        claimed_keys.append(manifest_key)
+    report = PackageReport(
         path=path,
         project=project,
         baseline=baseline,
         size=checkpoint.size,
         root=checkpoint.root,
         origin=checkpoint.origin,
-        signed_by=tuple(
-            f"{s.name} (key {s.key_id.hex()})"
-            for s in checkpoint.signatures
-            if s.name in checkpoint.verified_by
-        ),
+        signed_by=tuple(f"{name} (key {key_id})" for name, key_id in signed_by),
         cited=cited,
         signatures=signature_backend(),
         entry_lines=tuple(lines),
         leaves=tuple(leaves),
+        claimed=tuple(claimed_keys),
+        rotations=len(rotations),
     )
+    if not (trusted_keys or fingerprints):
+        return report
+    trusted_by = _establish_origin(
+        roots=list(trusted_keys or ()),
+        fingerprints=fingerprints,
+        package_keys=named_keys + [k for r in rotations for k in (r.previous, r.next)],
+        rotations=rotations,
+        note=note,
+        signers={signer, *entry_signers},
+        keys_by_id=keys_by_id,
+        claimed=report.claimed,
+    )
+    return replace(report, origin_verified=True, trusted_by=trusted_by)
+
+
+def _establish_origin(
+    *,
+    roots: list[tuple[str, bytes]],
+    fingerprints: list[str],
+    package_keys: list[tuple[str, bytes]],
+    rotations: list[KeyRotation],
+    note: bytes,
+    signers: set[str],
+    keys_by_id: dict[str, bytes],
+    claimed: Sequence[str],
+) -> tuple[str, ...]:
+    """Check that the checkpoint, the manifest and every entry were signed by keys the
+    verifier's trust roots reach; return the fingerprints of the roots the checkpoint's
+    signature traces back to, or raise :class:`OriginError`.
+
+    A fingerprint is resolved to the package key (or a key a rotation statement names) whose
+    fingerprint it is: SHA-256 binds name and key, so that key is the genuine one. The key
+    files of the package are otherwise only a lookup table; a key they hold is trusted only if
+    a root reaches it, by the same public key, through doubly signed rotation statements.
+    """
+    problems = []
+    unmatched = []  # worth saying only if nothing else establishes the origin
+    for fingerprint in fingerprints:
+        matches = {k for k in package_keys if key_fingerprint(k[0], k[1]) == fingerprint}
+        if not matches:
+            unmatched.append(f"the trusted fingerprint {fingerprint} matches no key it carries")
+        roots.extend(sorted(matches))
+    closure = trusted_closure(roots, rotations)
+    untrusted = sorted(
+        key_id
+        for key_id in signers
+        if key_id not in closure or closure[key_id][1] != keys_by_id.get(key_id)
+    )
+    if untrusted:
+        problems.append(f"key(s) {', '.join(untrusted)} sign it but no trust root reaches them")
+    try:
+        checkpoint = verify_checkpoint(note, list(closure.values()))
+    except ValueError as exc:
+        problems.append(f"its checkpoint: {exc}")
+        checkpoint = None
+    if problems or checkpoint is None:
+        raise OriginError(
+            f"not signed by a trusted key: the package claims {', '.join(claimed)}, and "
+            + "; ".join(unmatched + problems)
+        )
+    verified = {
+        (s.name, s.key_id) for s in checkpoint.signatures if s.name in checkpoint.verified_by
+    }
+    trusted_by = []
+    for name, public_key in roots:
+        reach = trusted_closure([(name, public_key)], rotations)
+        if any((n, note_key_id(n, k)) in verified for n, k in reach.values()):
+            trusted_by.append(key_fingerprint(name, public_key))
+    return tuple(sorted(set(trusted_by)))
 
 
 def verify_growth(older: PackageReport, newer: PackageReport) -> list[bytes]:
@@ -1724,17 +2044,61 @@ def _command_checkpoint(args: argparse.Namespace) -> dict[str, Any]:
         "size": checkpoint.size,
         "root": checkpoint.root.hex(),
         "signed_by": list(checkpoint.verified_by),
+        "origin_verified": True,  # against the verifier keys given on the command line
     }
 
 
+#: Exit codes of the command line (also in its ``--help``).
+EXIT_VERIFIED = 0
+EXIT_INVALID = 1
+EXIT_USAGE = 2
+EXIT_ORIGIN_NOT_VERIFIED = 3
+
+EXIT_CODES = f"""exit codes:
+  {EXIT_VERIFIED}  verified: intact, complete, and signed by a key your trust roots reach
+     (--trusted-key / --trusted-fingerprint); the line begins OK: and names them
+  {EXIT_INVALID}  invalid or tampered, or signed by a key your trust roots do not reach
+     (FAIL: and the first problem found)
+  {EXIT_USAGE}  usage error (bad arguments, unreadable or malformed trust roots, a short key id
+     given as a fingerprint)
+  {EXIT_ORIGIN_NOT_VERIFIED}  intact and complete, but its origin is not verified because no trust
+     root was given (a line beginning ORIGIN NOT VERIFIED says what to pass)
+
+Trust roots come from the operator, independently of the package (for example the
+published fingerprint, or the keys/ folder of the store the ledger publishes to).
+A key or fingerprint found inside a package never establishes where it came from."""
+
+
+class _Outcome(Exception):
+    """A result that is not success: its exit code and its one-line message."""
+
+    def __init__(self, code: int, message: str, result: dict[str, Any] | None = None):
+        super().__init__(message)
+        self.code = code
+        self.result = result or {}
+
+
+def _trust_roots(args: argparse.Namespace) -> tuple[list[tuple[str, bytes]], list[str]]:
+    """The verifier's trust roots from the command line; usage errors when unreadable."""
+    keys: list[tuple[str, bytes]] = []
+    try:
+        for path in args.trusted_key or ():
+            keys.extend(_read_vkeys(path))
+        fingerprints = [parse_fingerprint(text) for text in args.trusted_fingerprint or ()]
+    except ValueError as exc:
+        raise _UsageError(str(exc)) from exc
+    return keys, fingerprints
+
+
 def _command_package(args: argparse.Namespace) -> dict[str, Any]:
-    trusted = _read_vkeys(args.trusted_key) if args.trusted_key else None
-    report = verify_package(args.package, trusted_keys=trusted)
+    keys, fingerprints = _trust_roots(args)
+    pinned = bool(keys or fingerprints)
+    roots = {"trusted_keys": keys, "trusted_fingerprints": fingerprints, "workers": args.jobs}
+    report = verify_package(args.package, **roots)
     summary = (
         f"package for {report.project}, baseline {report.baseline}, {report.size} entries, "
-        f"root {report.root.hex()}, checkpoint signed by {', '.join(report.signed_by)}"
-        f"{' (pinned)' if trusted else ''}, {report.cited} cited items present; "
-        f"entry signatures checked with {report.signatures}"
+        f"root {report.root.hex()}, checkpoint signed by {', '.join(report.signed_by)}, "
+        f"{report.cited} cited items present; entry signatures checked with {report.signatures}"
     )
     result: dict[str, Any] = {
         "project": report.project,
@@ -1743,13 +2107,16 @@ def _command_package(args: argparse.Namespace) -> dict[str, Any]:
         "root": report.root.hex(),
         "origin": report.origin,
         "signed_by": list(report.signed_by),
-        "pinned": bool(trusted),
+        "claimed_keys": list(report.claimed),
+        "origin_verified": report.origin_verified,
+        "trusted_by": list(report.trusted_by),
+        "rotations": report.rotations,
         "cited": report.cited,
         "signatures": report.signatures,
     }
     if args.previous:
         try:
-            older = verify_package(args.previous, trusted_keys=trusted)
+            older = verify_package(args.previous, **roots)
         except ValueError as exc:
             raise ValueError(f"the older package {args.previous}: {exc}") from exc
         proof = verify_growth(older, report)
@@ -1762,16 +2129,47 @@ def _command_package(args: argparse.Namespace) -> dict[str, Any]:
             "root": older.root.hex(),
             "proof": [node.hex() for node in proof],
         }
-    result["summary"] = summary
+    if not pinned:
+        result["summary"] = f"intact and complete: {summary}"
+        raise _Outcome(
+            EXIT_ORIGIN_NOT_VERIFIED,
+            f"ORIGIN NOT VERIFIED: the package for {report.project} is intact and complete, "
+            f"but who made it is not established: it claims to be signed by "
+            f"{', '.join(report.claimed)}, and a key inside a package proves nothing about its "
+            f"origin. Obtain the installation's key fingerprint from the operator, independently "
+            f"of this package (for example the keys/ folder of their store, or the fingerprint "
+            f"they publish), and run again with --trusted-fingerprint <64 hex digits> or "
+            f"--trusted-key <verifier key file>. ({summary})",
+            result,
+        )
+    rotated = f" through {report.rotations} rotation statement(s)" if report.rotations else ""
+    result["summary"] = (
+        f"{summary}; origin verified: signed by keys that the trusted fingerprint(s) "
+        f"{', '.join(report.trusted_by)} reach{rotated}"
+    )
     return result
+
+
+def _command_fingerprint(args: argparse.Namespace) -> dict[str, Any]:
+    try:
+        keys = _read_vkeys(args.vkeys)
+    except ValueError as exc:
+        raise _UsageError(str(exc)) from exc
+    listed = [
+        {"key": f"{name}+{note_key_id(name, key).hex()}", "fingerprint": key_fingerprint(name, key)}
+        for name, key in keys
+    ]
+    return {"lines": [f"{k['fingerprint']}  {k['key']}" for k in listed], "keys": listed}
 
 
 def _build_parser() -> argparse.ArgumentParser:
     common = _Parser(add_help=False)
     common.add_argument("--json", action="store_true", help="print the result as JSON")
+    layout = {"epilog": EXIT_CODES, "formatter_class": argparse.RawDescriptionHelpFormatter}
     parser = _Parser(
         prog="verify.py",
         description="Verify Safecase evidence offline, with the Python standard library only.",
+        **layout,
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     checkpoint = commands.add_parser(
@@ -1784,63 +2182,104 @@ def _build_parser() -> argparse.ArgumentParser:
         "vkeys", metavar="VKEY_FILE", help="verifier keys (<name>+<id>+<key>), one per line"
     )
     checkpoint.set_defaults(handler=_command_checkpoint)
+    fingerprint = commands.add_parser(
+        "fingerprint",
+        parents=[common],
+        help="print the 64-hex-digit fingerprint of each verifier key in a file",
+    )
+    fingerprint.add_argument(
+        "vkeys", metavar="VKEY_FILE", help="verifier keys (<name>+<id>+<key>), one per line"
+    )
+    fingerprint.set_defaults(handler=_command_fingerprint)
     package = commands.add_parser(
         "package",
         parents=[common],
         help="verify a certification package (the default when the first argument is a .zip)",
+        description="Verify a certification package: integrity and completeness with the keys "
+        "it carries, origin only against the trust roots you give.",
+        **layout,
     )
     package.add_argument("package", metavar="FILE.zip", help="the certification package")
     package.add_argument(
         "--previous",
         metavar="OLDER.zip",
-        help="an older package of the same project: also prove that the log only grew",
+        help="an older package of the same project: also prove that the log only grew "
+        "(it must verify against the same trust roots)",
     )
     package.add_argument(
         "--trusted-key",
+        action="append",
         metavar="VKEY_FILE",
-        help="pin the key(s) the checkpoint and manifest must be signed by, one per line",
+        help="a trust root: verifier key(s) of the installation, one per line, obtained from "
+        "the operator, not from the package (repeatable)",
+    )
+    package.add_argument(
+        "--trusted-fingerprint",
+        action="append",
+        metavar="HEX",
+        help="a trust root: the installation key's 64-hex-digit fingerprint as the operator "
+        "publishes it (create_signing_key prints it, the PDF cover shows it); repeatable",
+    )
+    package.add_argument(
+        "--jobs",
+        type=int,
+        metavar="N",
+        help="processes that check entry signatures (default: one per CPU for large packages; "
+        "1 checks everything in this process)",
     )
     package.set_defaults(handler=_command_package)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return 0 when the evidence verifies, 1 with a reason otherwise.
+    """Run the command line and return its exit code (see :data:`EXIT_CODES`).
 
     Each command is a ``_command_*`` function registered in :func:`_build_parser`; it returns
-    a dict with a one-line ``summary`` and the details for ``--json``, or raises
-    :class:`ValueError` with the reason verification failed.
+    a dict with a one-line ``summary`` and the details for ``--json``, raises
+    :class:`ValueError` with the reason verification failed, :class:`_UsageError` for bad
+    arguments, or :class:`_Outcome` for an intact package whose origin is not verified.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0].lower().endswith(".zip"):
         argv.insert(0, "package")  # ``python verify.py FILE.zip`` checks a package
     as_json = "--json" in argv
+    result: dict[str, Any] = {}
     try:
         args = _build_parser().parse_args(argv)
         as_json = args.json
         result = args.handler(args)
     except _UsageError as exc:
-        reason = f"usage error: {exc} (see --help)"
+        code, reason = EXIT_USAGE, f"usage error: {exc} (see --help)"
+    except _Outcome as exc:
+        code, reason, result = exc.code, str(exc), exc.result
     except ValueError as exc:
-        reason = str(exc)
+        code, reason = EXIT_INVALID, str(exc)
     except RecursionError:
-        reason = "the input nests too deeply to be read"
+        code, reason = EXIT_INVALID, "the input nests too deeply to be read"
     except KeyboardInterrupt:
-        reason = "interrupted"
+        code, reason = EXIT_INVALID, "interrupted"
     except Exception as exc:  # noqa: BLE001 - the promise is a one-line reason, no traceback
-        reason = f"internal error: {type(exc).__name__}: {exc}"
+        code, reason = EXIT_INVALID, f"internal error: {type(exc).__name__}: {exc}"
     else:
         if as_json:
-            _emit(json.dumps({"ok": True, **result}, sort_keys=True), sys.stdout)
+            body = {"ok": True, "exit": EXIT_VERIFIED, **result}
+            body.pop("lines", None)
+            _emit(json.dumps(body, sort_keys=True), sys.stdout)
+        elif "lines" in result:  # a listing, not a verdict: no OK
+            for line in result["lines"]:
+                _emit(line, sys.stdout)
         else:
             _emit(f"OK: {result['summary']}", sys.stdout)
-        return 0
+        return EXIT_VERIFIED
     reason = " ".join(reason.split())  # one line, whatever the message held
     if as_json:
-        _emit(json.dumps({"ok": False, "error": reason}, sort_keys=True), sys.stdout)
+        body = {"origin_verified": False, **result, "ok": False, "exit": code, "error": reason}
+        _emit(json.dumps(body, sort_keys=True), sys.stdout)
+    elif code == EXIT_ORIGIN_NOT_VERIFIED:
+        _emit(reason, sys.stdout)
     else:
         _emit(f"FAIL: {reason}", sys.stderr)
-    return 1
+    return code
 
 
 def _emit(line: str, stream) -> None:

@@ -9,6 +9,8 @@ time on every member, fixed permissions, DEFLATE at a fixed level) holding::
     ledger/entries.jsonl     every entry of the project's log at the checkpoint
     ledger/checkpoint.note   the signed checkpoint covering exactly those entries
     keys/<key id>.vkey       every registered public key of the ledger
+    keys/rotations/<old id>-<new id>.json
+                             every key rotation statement the store holds (signed by both keys)
     attestations/<n>.json    the in-toto statement of each validation-result entry
     datasets/<sha256>.json   the manifest of each registered dataset snapshot
     verify.py                a byte copy of evidence/verify.py, the regulator's verifier
@@ -16,6 +18,11 @@ time on every member, fixed permissions, DEFLATE at a fixed level) holding::
 The manifest is signed (Ed25519, deterministic) with the ledger key over its canonical JSON
 without the signature, so the PDF is as authentic as the log: altering it means altering its
 hash in the manifest, which breaks the signature.
+
+The keys in the package only let ``verify.py`` check integrity; where the package came from is
+established against trust roots the regulator obtains out of band (the fingerprint the operator
+publishes, shown on the PDF cover too, or the store's ``keys/`` folder), extended through the
+rotation statements the package carries.
 
 Exporting is recorded in the ledger (kind ``report``, subject ``package:<file name>``, digest
 the SHA-256 of the zip) after the package is built. A package cannot hold the record of its
@@ -49,6 +56,7 @@ from reports.selectors import ReportError
 
 COMPRESS_LEVEL = 6
 FILE_MODE = 0o100644  # a regular file, rw-r--r--
+ROTATIONS_PREFIX = "keys/rotations/"  # the same path in the store and in the package
 
 
 @dataclass(frozen=True)
@@ -91,6 +99,7 @@ def build_package(
     files: dict[str, bytes] = {verify.PDF_NAME: pdf.data}
     files.update(_ledger_files(project, checkpoint))
     files.update(_key_files())
+    files.update(_rotation_files())
     files[verify.VERIFIER_NAME] = Path(verify.__file__).read_bytes()
 
     cited = selectors.leaf_hashes(project, set(pdf.cited) | set(case.cited_entries()))
@@ -130,7 +139,10 @@ def build_package(
             "Recorded in the ledger after this package was built: kind report, subject "
             "package:<file name>, digest the SHA-256 of the zip. The next package carries it."
         ),
-        "verify": "python verify.py <package>.zip [--previous <older package>.zip]",
+        "verify": (
+            "python verify.py <package>.zip --trusted-fingerprint <the signing key fingerprint "
+            "the operator publishes> [--previous <older package>.zip]"
+        ),
     }
     signature = signing_key.sign(verify.manifest_signing_input(manifest))
     manifest["signature"] = {
@@ -198,6 +210,12 @@ def export_package(
         partial.unlink(missing_ok=True)
         raise
     return Export(path=path, package=package, entry=entry)
+
+
+def signing_key_fingerprint() -> str:
+    """The full fingerprint of the key that signs packages, as the operator publishes it."""
+    key = load_signing_key()
+    return verify.key_fingerprint(log_name(), key.public)
 
 
 def _iso(checkpoint: Checkpoint) -> str:
@@ -270,6 +288,31 @@ def _key_files() -> dict[str, bytes]:
     current = load_signing_key()
     keys.setdefault(current.key_id, verify.format_vkey(log_name(), current.public))
     return {f"keys/{key_id}.vkey": (text + "\n").encode("ascii") for key_id, text in keys.items()}
+
+
+def _rotation_files() -> dict[str, bytes]:
+    """Every key rotation statement in the store, at the same path in the package.
+
+    Each is checked first (both keys signed it, its name names them): an invalid statement in
+    the store would make every package fail, and may be a planted one, so the export stops.
+    """
+    store = default_store()
+    files: dict[str, bytes] = {}
+    try:
+        names = [o.key for o in store.list(ROTATIONS_PREFIX) if o.key.endswith(".json")]
+        for name in names:
+            files[name] = store.get_bytes(name)
+    except StorageError as exc:
+        raise ReportError("the key rotation statements cannot be read from the store") from exc
+    for name, data in files.items():
+        try:
+            rotation = verify.verify_rotation(data)
+        except ValueError as exc:
+            raise ReportError(f"{name} in the store is not a valid rotation: {exc}") from exc
+        ids = [verify.note_key_id(*key).hex() for key in (rotation.previous, rotation.next)]
+        if name != f"{ROTATIONS_PREFIX}{ids[0]}-{ids[1]}.json":
+            raise ReportError(f"{name} in the store holds the rotation {ids[0]} -> {ids[1]}")
+    return files
 
 
 def _zip(files: dict[str, bytes], checkpoint: Checkpoint) -> bytes:

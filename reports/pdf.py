@@ -48,7 +48,7 @@ from reportlab.platypus import (
 )
 
 from reports import gsn
-from reports.selectors import CaseSnapshot
+from reports.selectors import CaseSnapshot, signing_key_identity
 
 CHUNK = 400
 FONT, BOLD = "Helvetica", "Helvetica-Bold"
@@ -368,7 +368,7 @@ def render(
     if snapshot.baseline_name is None or snapshot.checkpoint_time is None:
         raise ValueError("an evidence pack is made for a baseline at a checkpoint")
     styles = _styles()
-    pack = _Pack(snapshot, case, styles)
+    pack = _Pack(snapshot, case, styles, signing_key_identity(snapshot.key_id))
     story = pack.story(register)
     moment = snapshot.checkpoint_time.astimezone(UTC)
     stamp = moment.strftime("D:%Y%m%d%H%M%S+00'00'")
@@ -389,8 +389,9 @@ def render(
 
 
 class _Pack:
-    def __init__(self, snapshot: CaseSnapshot, case: gsn.SafetyCase, styles):
+    def __init__(self, snapshot: CaseSnapshot, case: gsn.SafetyCase, styles, key: tuple[str, str]):
         self.s = snapshot
+        self.key_name, self.key_fingerprint = key
         self.case = case
         self.st = styles
         self.cited: set[int] = set()
@@ -452,7 +453,8 @@ class _Pack:
                     ("Ledger", s.origin),
                     ("Checkpoint size", f"{s.size} entries"),
                     ("Checkpoint root", s.checkpoint_root.hex()),
-                    ("Signing key", s.key_id),
+                    ("Signing key", f"{self.key_name}+{s.key_id}" if self.key_name else s.key_id),
+                    ("Signing key fingerprint", _fingerprint(self.key_fingerprint)),
                     ("Safety case status", f"top goal {self.case.status}"),
                 ],
                 widths=(110, self.width - 110),
@@ -460,8 +462,10 @@ class _Pack:
             Spacer(1, 10 * mm),
             _p(
                 "This document is part of a certification package. Every claim in it cites "
-                "entries of the project's tamper-evident evidence ledger (#index). Check the "
-                "package with the verifier it carries: python verify.py PACKAGE.zip "
+                "entries of the project's tamper-evident evidence ledger (#index). Compare the "
+                "signing key fingerprint above with the one the operator publishes, obtained "
+                "independently of this package, and check the package with the verifier it "
+                "carries: python verify.py PACKAGE.zip --trusted-fingerprint FINGERPRINT "
                 f"(section {self.numbers['verify']}).",
                 self.st["small"],
             ),
@@ -1072,24 +1076,33 @@ class _Pack:
         steps = [
             "You need Python 3 and nothing else. Unpack nothing: the verifier reads the zip in "
             "memory.",
-            "Run: python verify.py PACKAGE.zip (the verify.py inside the package, or your own "
-            "copy of it). It prints OK and a summary, or FAIL and the first problem found.",
+            "Obtain the installation's signing key fingerprint from the operator, independently "
+            "of this package (they publish it, and their store's keys/ folder holds the key). "
+            "It must equal the one on the cover; a fingerprint or key taken from the package "
+            "itself proves nothing, since whoever rewrites a package can put their own there.",
+            "Run: python verify.py PACKAGE.zip --trusted-fingerprint FINGERPRINT (or "
+            "--trusted-key KEY.vkey) with the verify.py inside the package or your own copy. "
+            "Exit code 0 and a line beginning OK: verified against your key; 1 and FAIL: "
+            "tampered, or not signed by your key; 2: usage error; 3 and ORIGIN NOT VERIFIED: "
+            "intact, but you gave no trust root.",
             "It refuses unsafe or unexpected archives (names leaving the folder, duplicates, "
             "files not in the manifest, members that expand far beyond their compressed size).",
             "It checks the manifest's signature, then every file against the SHA-256 in the "
             "manifest, so this PDF is the one the manifest lists.",
-            "It verifies the checkpoint signature (ledger/checkpoint.note) with the package's "
-            "verifier keys, recomputes the leaf hash of every entry of ledger/entries.jsonl "
-            "from its exact bytes, checks the numbering 0..n-1, rebuilds the RFC 9162 Merkle "
+            "It verifies the checkpoint signature (ledger/checkpoint.note), recomputes the "
+            "leaf hash of every entry of ledger/entries.jsonl from its exact bytes, checks the "
+            "numbering 0..n-1, rebuilds the RFC 9162 Merkle "
             f"root and compares it with the signed one ({s.size} entries, root "
             f"{s.checkpoint_root.hex()}).",
             "It verifies each entry's DSSE signature and that its kind, subject and digest are "
             "those of its signed in-toto statement, then that every ledger entry this document "
             "cites is in the log with the same leaf hash, and that the attestations and dataset "
             "manifests are the ones the log names.",
-            "Pin the installation's key with --trusted-key KEY.vkey (from a source you trust, "
-            "not from the package) and compare the checkpoint root with the copy Safecase "
-            f"publishes outside its database (checkpoints/{s.project_key}/ in its store).",
+            "It accepts the origin only if the manifest, the checkpoint and every entry are "
+            "signed by your trusted key, or by its successor through a key rotation statement "
+            "signed by both keys (keys/rotations/ in the package). Compare the checkpoint root "
+            "with the copy Safecase publishes outside its database "
+            f"(checkpoints/{s.project_key}/ in its store).",
             "With an older package of the same project, run python verify.py NEW.zip "
             "--previous OLD.zip: it proves the log only grew (RFC 9162 consistency proof, and "
             "the older entries byte for byte), so no evidence was removed or rewritten.",
@@ -1098,6 +1111,13 @@ class _Pack:
             "cannot contain the record of its own making; the next package carries it.",
         ]
         return [_p(f"{n}. {text}", self.st["body"]) for n, text in enumerate(steps, start=1)]
+
+
+def _fingerprint(text: str) -> str:
+    """A fingerprint in groups of eight hex digits, easier to compare by eye."""
+    if not text:
+        return "not registered"
+    return " ".join(text[i : i + 8] for i in range(0, len(text), 8))
 
 
 # --------------------------------------------------------------------------------------------

@@ -18,8 +18,8 @@ from compliance import iso26262
 from compliance.models import AcceptanceCriterion, Approval, Baseline, Decomposition, Verification
 from compliance.selectors import gap_analysis
 from compliance.services import baseline_content
-from evidence import ledger
-from evidence.models import Artifact, Checkpoint, Decision, LogEntry
+from evidence import ledger, verify
+from evidence.models import Artifact, Checkpoint, Decision, LogEntry, SigningKey
 from projects.models import Project
 from projects.permissions import Action, require
 from validation.models import Run, RunStatus, Verdict
@@ -159,6 +159,16 @@ class CaseSnapshot:
     def highest_asil(self) -> str:
         asils = [g.get("asil", "QM") for g in self.items("goal")]
         return iso26262.safety_goal_asil(asils) if asils else "QM"
+
+
+def signing_key_identity(key_id: str) -> tuple[str, str]:
+    """The name and full fingerprint of the registered key ``key_id`` (empty if unknown): what
+    the PDF cover shows, for a regulator to compare with the fingerprint the operator
+    publishes. Shown, never trusted: the regulator's verifier trusts only what it is given."""
+    key = SigningKey.objects.filter(key_id=key_id).first()
+    if key is None:
+        return "", ""
+    return key.name, verify.key_fingerprint(key.name, bytes(key.public_key))
 
 
 def baseline_named(project: Project, name: str | None = None) -> Baseline:

@@ -943,24 +943,24 @@ def test_cli_rejects_a_tampered_checkpoint_with_one_line(checkpoint_files, capsy
 
 
 @pytest.mark.parametrize(
-    "argv_tail, reason",
+    "argv_tail, reason, code",
     [
-        (["missing.note", "log.vkey"], "cannot read"),
-        (["checkpoint.note"], "usage error"),
-        (["checkpoint.note", "checkpoint.note"], "verifier key"),
+        (["missing.note", "log.vkey"], "cannot read", 1),
+        (["checkpoint.note"], "usage error", 2),
+        (["checkpoint.note", "checkpoint.note"], "verifier key", 1),
     ],
 )
-def test_cli_failures_are_one_line(checkpoint_files, capsys, argv_tail, reason):
+def test_cli_failures_are_one_line(checkpoint_files, capsys, argv_tail, reason, code):
     directory = checkpoint_files[0].parent
     argv = ["checkpoint", *(str(directory / name) for name in argv_tail)]
-    assert verify.main(argv) == 1
+    assert verify.main(argv) == code
     captured = capsys.readouterr()
     assert captured.err.startswith("FAIL: ") and captured.err.count("\n") == 1
     assert reason in captured.err
 
 
 def test_cli_without_a_command_fails_cleanly(capsys):
-    assert verify.main([]) == 1
+    assert verify.main([]) == 2
     assert capsys.readouterr().err.startswith("FAIL: usage error")
 
 

@@ -1,10 +1,12 @@
-"""The package verifier (``python verify.py FILE.zip``) against tampered packages.
+"""The package verifier (``python verify.py FILE.zip``) against tampered and forged packages.
 
 Each case changes one thing and, where a shallower check would otherwise catch it first, puts
 the manifest (and, for the log's own checks, the checkpoint) back in order with the real
 ledger key, so that the check under test is the one that fails. Every run is a subprocess of
-``python -I verify.py`` from a folder holding only the verifier: exit 1, one line, a clear
-reason, no traceback.
+``python -I verify.py`` from a folder holding only the verifier and, as a regulator holds it,
+the installation's genuine verifier key obtained outside the package: exit 1, one line, a
+clear reason, no traceback. The forgeries re-sign a whole package with a key of their own and
+show that only a trust root from outside the package tells them apart.
 """
 
 import base64
@@ -127,14 +129,26 @@ def set_entries(files, records) -> None:
     files["ledger/entries.jsonl"] = b"".join(verify.canonical_json(r) + b"\n" for r in records)
 
 
-def run(tmp_path, data: bytes, *args, package_name="package.zip", s_flag=False):
+def genuine_vkey() -> str:
+    """The installation's verifier key, as the operator publishes it (never from a package)."""
+    return verify.format_vkey(log_name(), load_signing_key().public) + "\n"
+
+
+def genuine_fingerprint() -> str:
+    return verify.key_fingerprint(log_name(), load_signing_key().public)
+
+
+def run(tmp_path, data: bytes, *args, package_name="package.zip", s_flag=False, trust=True):
+    """Run the verifier on ``data``; ``trust`` adds ``--trusted-key`` with the genuine key."""
     folder = tmp_path / "regulator"
     folder.mkdir(exist_ok=True)
     (folder / "verify.py").write_bytes(VERIFIER)
     (folder / package_name).write_bytes(data)
+    (folder / "trusted.vkey").write_text(genuine_vkey())
     flags = ["-I", "-S"] if s_flag else ["-I"]
+    roots = ["--trusted-key", "trusted.vkey"] if trust else []
     return subprocess.run(
-        [sys.executable, *flags, "verify.py", package_name, *args],
+        [sys.executable, *flags, "verify.py", package_name, *args, *roots],
         cwd=folder,
         capture_output=True,
         text=True,
@@ -157,6 +171,8 @@ def test_the_untouched_package_verifies(tmp_path, packages):
     assert "cited items present" in result.stdout and "signed by safecase.local/ledger" in (
         result.stdout
     )
+    assert "origin verified: signed by keys that the trusted fingerprint(s) " in result.stdout
+    assert genuine_fingerprint() in result.stdout
 
 
 @pytest.mark.parametrize(
@@ -197,7 +213,7 @@ def test_a_manifest_signed_by_another_key_is_not_trusted(tmp_path, packages, key
     signature = foreign.sign(verify.manifest_signing_input(manifest))
     manifest["signature"] = {"keyid": "00000000", "sig": base64.b64encode(signature).decode()}
     files["manifest.json"] = json.dumps(manifest).encode()
-    refused(run(tmp_path, pack(files)), "signed by key 00000000, which is not trusted")
+    refused(run(tmp_path, pack(files)), "signed by key 00000000, which the package lacks")
 
 
 def test_a_missing_entry_is_caught(tmp_path, packages, key):
@@ -340,31 +356,312 @@ def test_a_truncated_or_absent_package_is_refused(tmp_path, packages):
     refused(result, "cannot read absent.zip")
 
 
-def test_a_pinned_key_rejects_a_package_rebuilt_with_another_key(tmp_path, packages, key):
-    """Whoever rewrites the whole package with their own key makes it self-consistent; pinning
-    the installation's key is what catches it."""
+class FreshKey:
+    """A newly generated Ed25519 key under the installation's signer name, as a forger (or an
+    operator rotating keys) would make one; signs like :class:`evidence.keys.LoadedKey`."""
+
+    def __init__(self, name=None):
+        self.name = name or log_name()
+        self.private = Ed25519PrivateKey.generate()
+        self.public = self.private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        self.key_id = verify.note_key_id(self.name, self.public).hex()
+        self.vkey = verify.format_vkey(self.name, self.public)
+        self.fingerprint = verify.key_fingerprint(self.name, self.public)
+
+    def sign(self, message):
+        return self.private.sign(message)
+
+
+def resign_entry(record: dict, key, change=None) -> dict:
+    """The entry re-signed by ``key``; ``change(statement)`` may alter its statement first."""
+    envelope = json.loads(base64.b64decode(record["envelope"]))
+    payload = base64.b64decode(envelope["payload"])
+    if change is not None:
+        statement = json.loads(payload)
+        change(statement)
+        payload = verify.canonical_json(statement)
+    signature = key.sign(verify.pae(envelope["payloadType"], payload))
+    envelope["payload"] = base64.b64encode(payload).decode()
+    envelope["signatures"] = [{"keyid": key.key_id, "sig": base64.b64encode(signature).decode()}]
+    return {
+        **record,
+        "key_id": key.key_id,
+        "envelope": base64.b64encode(verify.canonical_json(envelope)).decode(),
+    }
+
+
+def seal(files, key) -> None:
+    """Cited leaf hashes brought in line with the entries, then checkpoint and manifest signed
+    by ``key``: what whoever holds ``key`` can make of a package."""
+    leaves = {
+        record["index"]: verify.leaf_hash(base64.b64decode(record["envelope"])).hex()
+        for record in entries(files)
+    }
+    manifest = manifest_of(files)
+    for item in manifest["evidence"]:
+        item["leafHash"] = leaves[item["index"]]
+    files["manifest.json"] = json.dumps(manifest).encode()
+    sign_checkpoint(files, key)
+
+
+def flip_outcome(statement: dict) -> None:
+    """Turn the approval's recorded outcome around, wherever the statement keeps it."""
+
+    def walk(node):
+        if isinstance(node, dict):
+            for name, value in node.items():
+                if name == "outcome" and isinstance(value, str):
+                    node[name] = "rejected" if value != "rejected" else "confirmed"
+                    return True
+                if walk(value):
+                    return True
+        elif isinstance(node, list):
+            return any(walk(item) for item in node)
+        return False
+
+    assert walk(statement["predicate"]), statement["predicate"]
+
+
+@pytest.fixture(scope="module")
+def forged(packages):
+    """The attack of the issue, end to end: one approval's outcome changed, the PDF replaced,
+    every entry, the checkpoint and the manifest re-signed with a freshly generated key that
+    carries the same signer name, and the key file in keys/ swapped for the forger's."""
     files = unpack(packages["newer"])
+    forger = FreshKey()
+    records = entries(files)
+    approval = next(r for r in records if r["kind"] == "approval")
+    records = [resign_entry(r, forger, flip_outcome if r is approval else None) for r in records]
+    set_entries(files, records)
+    files["evidence-pack.pdf"] = b"%PDF-1.4\n% a pack that tells another story\n%%EOF\n"
+    for name in [n for n in files if n.startswith("keys/")]:
+        del files[name]
+    files[f"keys/{forger.key_id}.vkey"] = (forger.vkey + "\n").encode()
+    seal(files, forger)
+    return {"data": pack(files), "forger": forger, "approval": approval["index"]}
 
-    class Foreign:
-        private = Ed25519PrivateKey.generate()
-        public = private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-        key_id = verify.note_key_id(log_name(), public).hex()
 
-        def sign(self, message):
-            return self.private.sign(message)
+def no_ok_line(result) -> None:
+    lines = (result.stdout + result.stderr).splitlines()
+    assert not [line for line in lines if line.startswith("OK")], lines
 
-    foreign = Foreign()
-    files[f"keys/{foreign.key_id}.vkey"] = (
-        verify.format_vkey(log_name(), foreign.public) + "\n"
-    ).encode()
-    sign_checkpoint(files, foreign)
+
+def test_a_forged_package_is_intact_but_its_origin_is_not_verified(tmp_path, forged):
+    """Without a trust root the forgery is self-consistent, and that is all that is said."""
+    result = run(tmp_path, forged["data"], trust=False)
+    assert result.returncode == 3, (result.stdout, result.stderr)
+    no_ok_line(result)
+    assert result.stdout.startswith("ORIGIN NOT VERIFIED") and result.stderr == ""
+    assert result.stdout.count("\n") == 1
+    forger = forged["forger"]
+    assert f"{log_name()}+{forger.key_id}" in result.stdout  # the key it claims, by name and id
+    assert "--trusted-fingerprint" in result.stdout and "--trusted-key" in result.stdout
+    assert "independently of this package" in result.stdout
+    assert forger.fingerprint not in result.stdout  # never offered as something to trust
+    as_json = json.loads(run(tmp_path, forged["data"], "--json", trust=False).stdout)
+    assert as_json["ok"] is False and as_json["origin_verified"] is False
+    assert as_json["exit"] == 3
+
+
+def test_a_forged_package_is_refused_with_the_genuine_key_or_fingerprint(tmp_path, forged):
+    refused(run(tmp_path, forged["data"]), "not signed by a trusted key")
+    by_fingerprint = run(
+        tmp_path, forged["data"], "--trusted-fingerprint", genuine_fingerprint(), trust=False
+    )
+    refused(by_fingerprint, "not signed by a trusted key")
+    assert f"{log_name()}+{forged['forger'].key_id}" in by_fingerprint.stderr
+    as_json = json.loads(run(tmp_path, forged["data"], "--json").stdout)
+    assert as_json["ok"] is False and as_json["exit"] == 1
+
+
+def test_the_genuine_package_passes_with_the_genuine_key_or_fingerprint(tmp_path, packages):
+    fingerprint = genuine_fingerprint()
+    by_key = run(tmp_path, packages["newer"], s_flag=True)
+    assert by_key.returncode == 0, by_key.stderr
+    assert by_key.stdout.startswith("OK: ") and fingerprint in by_key.stdout
+    grouped = " ".join(fingerprint[i : i + 8] for i in range(0, 64, 8)).upper()
+    by_fingerprint = run(tmp_path, packages["newer"], "--trusted-fingerprint", grouped, trust=False)
+    assert by_fingerprint.returncode == 0, by_fingerprint.stderr
+    assert by_fingerprint.stdout.startswith("OK: ") and fingerprint in by_fingerprint.stdout
+    as_json = json.loads(run(tmp_path, packages["newer"], "--json").stdout)
+    assert as_json["ok"] is True and as_json["origin_verified"] is True
+    assert as_json["exit"] == 0 and as_json["trusted_by"] == [fingerprint]
+
+
+def test_the_genuine_package_without_a_trust_root_is_not_ok(tmp_path, packages):
+    result = run(tmp_path, packages["newer"], trust=False)
+    assert result.returncode == 3, result.stderr
+    no_ok_line(result)
+    assert result.stdout.startswith("ORIGIN NOT VERIFIED")
+
+
+@pytest.mark.parametrize(
+    "args, reason",
+    [
+        (["--trusted-fingerprint", "GENUINE8"], "a short key id cannot establish trust"),
+        (["--trusted-fingerprint", "not-hex"], "is not 64 hex digits"),
+        (["--trusted-key", "absent.vkey"], "cannot read verifier key file absent.vkey"),
+        (["--no-such-option"], "unrecognized arguments"),
+    ],
+)
+def test_usage_errors_exit_2(tmp_path, packages, args, reason):
+    args = [genuine_fingerprint()[:8] if a == "GENUINE8" else a for a in args]
+    result = run(tmp_path, packages["newer"], *args, trust=False)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert result.stderr.startswith("FAIL: usage error: ") and reason in result.stderr
+    no_ok_line(result)
+
+
+def test_the_help_documents_the_exit_codes(tmp_path):
+    folder = tmp_path / "regulator"
+    folder.mkdir()
+    (folder / "verify.py").write_bytes(VERIFIER)
+    for command in ([], ["package"]):
+        result = subprocess.run(
+            [sys.executable, "-I", "-S", "verify.py", *command, "--help"],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+        )
+        assert result.returncode == 0
+        for text in ("exit codes:", "  0  verified", "  1  invalid", "  2  usage", "  3  intact"):
+            assert text in result.stdout, (text, result.stdout)
+        assert "ORIGIN NOT VERIFIED" in result.stdout
+    assert "--trusted-fingerprint" in result.stdout and "--trusted-key" in result.stdout
+    assert "Exit codes:" in verify.__doc__ and "ORIGIN NOT VERIFIED" in verify.__doc__
+
+
+def test_the_fingerprint_command_prints_what_to_compare(tmp_path):
+    folder = tmp_path / "regulator"
+    folder.mkdir()
+    (folder / "verify.py").write_bytes(VERIFIER)
+    other = FreshKey("other.example/ledger")
+    (folder / "keys.vkey").write_text(genuine_vkey() + other.vkey + "\n")
+    result = subprocess.run(
+        [sys.executable, "-I", "-S", "verify.py", "fingerprint", "keys.vkey"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    key_id = load_signing_key().key_id
+    assert result.stdout.splitlines() == [
+        f"{genuine_fingerprint()}  {log_name()}+{key_id}",
+        f"{other.fingerprint}  other.example/ledger+{other.key_id}",
+    ]
+
+
+def rotation_statement(old, new, signers) -> bytes:
+    """A rotation statement old -> new, signed by ``signers`` (both keys for a valid one)."""
+    payload = verify.rotation_payload(
+        verify.format_vkey(log_name(), old.public),
+        verify.format_vkey(log_name(), new.public),
+        "2026-01-01T00:00:00Z",
+    )
+    message = verify.pae(verify.KEY_ROTATION_PAYLOAD_TYPE, payload)
+    return verify.format_rotation(payload, [(k.key_id, k.sign(message)) for k in signers])
+
+
+def rotated(packages, key, *, statement=True, signers=None, successor=None):
+    """The package as the installation makes it after rotating from ``key`` to a new key: the
+    last entries, the checkpoint and the manifest signed by the new key, both public keys and
+    (unless ``statement`` is false) the rotation statement in the package."""
+    new = successor or FreshKey()
+    files = unpack(packages["newer"])
+    records = entries(files)
+    cut = len(records) - 5
+    set_entries(files, records[:cut] + [resign_entry(r, new) for r in records[cut:]])
+    files[f"keys/{new.key_id}.vkey"] = (new.vkey + "\n").encode()
+    if statement:
+        name = f"keys/rotations/{key.key_id}-{new.key_id}.json"
+        files[name] = rotation_statement(key, new, signers or (key, new))
+    seal(files, new)
+    return pack(files), new
+
+
+def test_a_rotation_chain_from_the_trusted_key_verifies(tmp_path, packages, key):
+    data, new = rotated(packages, key)
+    result = run(tmp_path, data)
+    assert result.returncode == 0, result.stderr
+    assert genuine_fingerprint() in result.stdout and "through 1 rotation statement" in (
+        result.stdout
+    )
+    by_new = run(tmp_path, data, "--trusted-fingerprint", new.fingerprint, trust=False)
+    assert by_new.returncode == 0, by_new.stderr  # the new key vouches for its predecessor
+    # Trusting both keys suits packages made before the rotation too.
+    both = ["--trusted-fingerprint", new.fingerprint, "--trusted-fingerprint"]
+    before = run(tmp_path, packages["newer"], *both, genuine_fingerprint(), trust=False)
+    assert before.returncode == 0, before.stderr
+    assert run(tmp_path, data, trust=False).returncode == 3
+
+
+def test_without_the_rotation_statement_the_new_key_is_not_trusted(tmp_path, packages, key):
+    data, new = rotated(packages, key, statement=False)
+    refused(run(tmp_path, data), "not signed by a trusted key")
+    assert f"{new.key_id}" in run(tmp_path, data).stderr
+
+
+@pytest.mark.parametrize("signer", ["old", "new"])
+def test_a_rotation_statement_signed_by_one_key_only_is_refused(tmp_path, packages, key, signer):
+    new = FreshKey()
+    data, _ = rotated(packages, key, signers=[key if signer == "old" else new], successor=new)
+    missing = "next" if signer == "old" else "previous"
+    result = run(tmp_path, data)
+    refused(result, f"is not signed by its {missing} key")
+    assert run(tmp_path, data, trust=False).returncode == 1
+
+
+def test_a_planted_rotation_does_not_extend_trust(tmp_path, packages, key, forged):
+    """A forger cannot sign for the genuine key, so a statement linking it to the forger's key
+    never verifies; a statement between two keys of the forger's is valid but reaches nothing
+    the regulator trusts."""
+    forger = forged["forger"]
+    files = unpack(forged["data"])
+    files[f"keys/rotations/{key.key_id}-{forger.key_id}.json"] = rotation_statement(
+        key, forger, [forger]
+    )
+    seal(files, forger)
+    refused(run(tmp_path, pack(files)), "is not signed by its previous key")
+
+    accomplice = FreshKey()
+    files = unpack(forged["data"])
+    files[f"keys/{accomplice.key_id}.vkey"] = (accomplice.vkey + "\n").encode()
+    files[f"keys/rotations/{accomplice.key_id}-{forger.key_id}.json"] = rotation_statement(
+        accomplice, forger, [accomplice, forger]
+    )
+    seal(files, forger)
     data = pack(files)
-    assert run(tmp_path, data).returncode == 0  # self-consistent
-    pin = tmp_path / "trusted.vkey"
-    pin.write_text(verify.format_vkey(log_name(), key.public) + "\n")
-    refused(run(tmp_path, data, "--trusted-key", str(pin)), "is not trusted")
-    pinned = run(tmp_path, packages["newer"], "--trusted-key", str(pin))
-    assert pinned.returncode == 0 and "(pinned)" in pinned.stdout
+    refused(run(tmp_path, data), "not signed by a trusted key")
+    refused(
+        run(tmp_path, data, "--trusted-fingerprint", genuine_fingerprint(), trust=False),
+        "not signed by a trusted key",
+    )
+    assert run(tmp_path, data, trust=False).returncode == 3
+
+
+def test_a_rotation_file_that_names_other_keys_is_refused(tmp_path, packages, key):
+    new = FreshKey()
+    files = unpack(packages["newer"])
+    files[f"keys/rotations/{new.key_id}-{key.key_id}.json"] = rotation_statement(
+        key, new, [key, new]
+    )
+    sign_manifest(files, manifest_of(files), key)
+    refused(run(tmp_path, pack(files)), f"holds the rotation {key.key_id} -> {new.key_id}")
+
+
+def test_an_entry_signed_by_an_untrusted_key_is_refused(tmp_path, packages, key):
+    """Checkpoint and manifest by the genuine key, one entry by a key the package also carries:
+    intact, but not all of it comes from the trusted key."""
+    stranger = FreshKey()
+    files = unpack(packages["newer"])
+    records = entries(files)
+    records[3] = resign_entry(records[3], stranger)
+    set_entries(files, records)
+    files[f"keys/{stranger.key_id}.vkey"] = (stranger.vkey + "\n").encode()
+    seal(files, key)
+    data = pack(files)
+    refused(run(tmp_path, data), f"key(s) {stranger.key_id} sign it but no trust root")
+    assert run(tmp_path, data, trust=False).returncode == 3
 
 
 def test_the_log_only_grew_between_two_packages(tmp_path, packages):
@@ -375,6 +672,16 @@ def test_the_log_only_grew_between_two_packages(tmp_path, packages):
     assert result.returncode == 0, result.stderr
     older = len(unpack(packages["older"])["ledger/entries.jsonl"].splitlines())
     assert f"the log only grew since older.zip ({older} -> {older + 1} entries" in result.stdout
+
+
+def test_the_older_package_must_verify_against_the_same_trust_roots(tmp_path, packages, forged):
+    folder = tmp_path / "regulator"
+    folder.mkdir()
+    (folder / "older.zip").write_bytes(forged["data"])
+    refused(
+        run(tmp_path, packages["newer"], "--previous", "older.zip"),
+        "the older package older.zip: not signed by a trusted key",
+    )
 
 
 def test_a_shorter_newer_log_fails(tmp_path, packages):
@@ -435,7 +742,15 @@ def test_json_output_and_the_package_subcommand(tmp_path, packages):
     assert result.returncode == 0 and body["ok"] is True and body["project"] == "AEB"
     folder = tmp_path / "regulator"
     explicit = subprocess.run(
-        [sys.executable, "-I", "verify.py", "package", "package.zip"],
+        [
+            sys.executable,
+            "-I",
+            "verify.py",
+            "package",
+            "package.zip",
+            "--trusted-key",
+            "trusted.vkey",
+        ],
         cwd=folder,
         capture_output=True,
         text=True,
@@ -454,3 +769,25 @@ def test_in_process_limits_can_be_tightened(tmp_path, packages):
         verify.verify_package(str(path), limits=verify.PackageLimits(max_member_bytes=1000))
     report = verify.verify_package(str(path))
     assert report.project == "AEB" and report.size == len(report.leaves)
+    assert not report.origin_verified and report.trusted_by == ()
+    trusted = verify.verify_package(str(path), trusted_fingerprints=[genuine_fingerprint()])
+    assert trusted.origin_verified and trusted.trusted_by == (genuine_fingerprint(),)
+
+
+def test_entries_checked_in_worker_processes_give_the_same_answers(tmp_path, packages, key):
+    """The parallel pass reports what the single pass does, including the first bad entry."""
+    path = tmp_path / "p.zip"
+    path.write_bytes(packages["newer"])
+    one = verify.verify_package(str(path), workers=1)
+    two = verify.verify_package(str(path), workers=2)
+    assert (two.leaves, two.entry_lines, two.root) == (one.leaves, one.entry_lines, one.root)
+    files = unpack(packages["newer"])
+    records = entries(files)
+    for index in (len(records) - 3, len(records) - 1):
+        records[index] = {**resign_entry(records[index], FreshKey()), "key_id": key.key_id}
+    set_entries(files, records)
+    sign_checkpoint(files, key)
+    path.write_bytes(pack(files))
+    for workers in (1, 2, 3):
+        with pytest.raises(ValueError, match=f"entry {len(records) - 3}: the DSSE signature"):
+            verify.verify_package(str(path), workers=workers)

@@ -17,11 +17,14 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from evidence import verify
+from evidence.keys import load_signing_key, log_name
 from evidence.models import LogEntry
 from evidence.services import dataset_register
+from evidence.storage import default_store
 from projects.models import Project
 from reports import selectors
 from reports.package import build_package, export_package
+from reports.selectors import ReportError
 
 pytestmark = pytest.mark.django_db
 
@@ -41,16 +44,25 @@ def members(data: bytes) -> dict[str, bytes]:
         return {name: archive.read(name) for name in archive.namelist()}
 
 
-def run_verifier(tmp_path, package: bytes, *args, site=False):
-    """``python -I -S verify.py package.zip`` from a folder holding only the package's verifier
-    (``-S``: no site-packages, so no cryptography and nothing but the standard library)."""
+def published_vkey() -> str:
+    """The installation's verifier key as the operator publishes it (the store's keys/ folder
+    holds the same text), which a regulator obtains independently of any package."""
+    return verify.format_vkey(log_name(), load_signing_key().public) + "\n"
+
+
+def run_verifier(tmp_path, package: bytes, *args, site=False, trust=True):
+    """``python -I -S verify.py package.zip --trusted-key trusted.vkey`` from a folder holding
+    only the package's verifier and the published key (``-S``: no site-packages, so no
+    cryptography and nothing but the standard library)."""
     folder = tmp_path / "regulator"
     folder.mkdir(exist_ok=True)
     (folder / "verify.py").write_bytes(members(package)["verify.py"])
     (folder / "package.zip").write_bytes(package)
+    (folder / "trusted.vkey").write_text(published_vkey())
     flags = ["-I"] if site else ["-I", "-S"]
+    roots = ["--trusted-key", "trusted.vkey"] if trust else []
     return subprocess.run(
-        [sys.executable, *flags, "verify.py", "package.zip", *args],
+        [sys.executable, *flags, "verify.py", "package.zip", *args, *roots],
         cwd=folder,
         capture_output=True,
         text=True,
@@ -246,6 +258,7 @@ def test_the_shipped_verifier_accepts_the_package_with_the_standard_library_only
     assert result.stderr == ""
     assert sorted(p.name for p in (tmp_path / "regulator").iterdir()) == [
         "package.zip",
+        "trusted.vkey",
         "verify.py",
     ]  # nothing written beside it
     with_site = run_verifier(tmp_path, package.data, site=True)
@@ -283,6 +296,8 @@ def test_a_grown_log_verifies_against_the_older_package(demo, tmp_path):
             str(tmp_path / "two.zip"),
             "--previous",
             str(tmp_path / "one.zip"),
+            "--trusted-fingerprint",
+            verify.key_fingerprint(log_name(), load_signing_key().public),
         ],
         cwd=folder,
         capture_output=True,
@@ -323,3 +338,57 @@ def test_the_demo_with_its_campaign_exports_and_verifies(ledger_transactional_db
     assert run_entry.index in cited
     result = run_verifier(tmp_path, package.data)
     assert result.returncode == 0, result.stderr
+
+
+def rotation_to_a_new_key() -> tuple[str, bytes]:
+    """A rotation statement from the installation's key to a new one, as the operator's
+    rotation writes it: signed by both keys. Returns its store path and bytes."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    old = load_signing_key()
+    new = Ed25519PrivateKey.generate()
+    new_public = new.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    new_id = verify.note_key_id(log_name(), new_public).hex()
+    payload = verify.rotation_payload(
+        verify.format_vkey(log_name(), old.public),
+        verify.format_vkey(log_name(), new_public),
+        "2026-01-01T00:00:00Z",
+    )
+    message = verify.pae(verify.KEY_ROTATION_PAYLOAD_TYPE, payload)
+    statement = verify.format_rotation(
+        payload, [(old.key_id, old.sign(message)), (new_id, new.sign(message))]
+    )
+    return f"keys/rotations/{old.key_id}-{new_id}.json", statement
+
+
+def test_rotation_statements_in_the_store_travel_in_the_package(demo, tmp_path):
+    name, statement = rotation_to_a_new_key()
+    default_store().put_bytes(name, statement)
+    package = build_package(user=user(), project=demo)
+    files = members(package.data)
+    assert files[name] == statement
+    listed = {f["path"]: f for f in json.loads(files["manifest.json"])["files"]}
+    assert listed[name]["sha256"] == hashlib.sha256(statement).hexdigest()
+    result = run_verifier(tmp_path, package.data, site=True)
+    assert result.returncode == 0, result.stderr
+    assert "through 1 rotation statement(s)" in result.stdout
+
+
+def test_an_invalid_rotation_statement_in_the_store_stops_the_export(demo):
+    name, statement = rotation_to_a_new_key()
+    envelope = json.loads(statement)
+    envelope["signatures"] = envelope["signatures"][1:]  # the new key's signature only
+    default_store().put_bytes(name, verify.canonical_json(envelope))
+    with pytest.raises(ReportError, match="is not a valid rotation: .* not signed by its previous"):
+        build_package(user=user(), project=demo)
+
+
+def test_without_a_trust_root_the_shipped_verifier_says_what_to_pass(demo, tmp_path):
+    package = build_package(user=user(), project=demo)
+    result = run_verifier(tmp_path, package.data, trust=False)
+    assert result.returncode == 3, result.stderr
+    assert result.stdout.startswith("ORIGIN NOT VERIFIED") and "--trusted-fingerprint" in (
+        result.stdout
+    )
+    assert not [line for line in result.stdout.splitlines() if line.startswith("OK")]

@@ -111,6 +111,14 @@ def test_it_holds_every_part_of_the_evidence_pack(demo):
         "page 3 of",
     ):
         assert expected in text, expected
+    # the full fingerprint of the signing key, for comparison with the operator's
+    from evidence.keys import load_signing_key, log_name
+    from evidence.verify import key_fingerprint
+
+    fingerprint = key_fingerprint(log_name(), load_signing_key().public)
+    grouped = " ".join(fingerprint[i : i + 8] for i in range(0, 64, 8))
+    assert "Signing key fingerprint" in text and grouped in text
+    assert "--trusted-fingerprint" in text
     # every ledger entry is in the register, with its digest
     first = demo.log_entries.order_by("index").first()
     assert first.digest in text

@@ -7,7 +7,7 @@ from django.http import Http404
 from evidence.keys import SigningKeyError
 from evidence.ledger import LedgerError
 from projects.cli import add_actor_arguments, dump, resolve_actor, resolve_project
-from reports.package import export_package
+from reports.package import export_package, signing_key_fingerprint
 from reports.selectors import ReportError
 
 
@@ -60,6 +60,9 @@ class Command(BaseCommand):
             "cited": package.cited,
             "pages": package.pages,
             "ledger_entry": export.entry.index,
+            # The signing key's fingerprint, which the regulator must obtain from the operator
+            # (not from the package) to verify where the package came from.
+            "fingerprint": signing_key_fingerprint(),
         }
         if options["json"]:
             self.stdout.write(dump(summary))
@@ -68,5 +71,6 @@ class Command(BaseCommand):
             f"wrote {export.path} ({len(package.data):,} bytes, sha256 {package.sha256}): "
             f"{project.key} baseline {summary['baseline']}, {package.entries} ledger entries, "
             f"{package.pages} PDF pages, {package.cited} cited items; recorded as ledger entry "
-            f"{export.entry.index}. Check it with: python verify.py {export.path.name}"
+            f"{export.entry.index}. Check it with: python verify.py {export.path.name} "
+            f"--trusted-fingerprint {summary['fingerprint']}"
         )
