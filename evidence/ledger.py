@@ -23,9 +23,25 @@ from django.utils import timezone
 from evidence import verify
 from evidence.db import bulk_insert
 from evidence.keys import LoadedKey, load_signing_key, log_name
-from evidence.models import Checkpoint, LogEntry, LogHead, MerkleNode, SigningKey
-from evidence.storage import StorageError, default_store
+from evidence.models import (
+    Checkpoint,
+    LogEntry,
+    LogHead,
+    MerkleNode,
+    PendingPublication,
+    SigningKey,
+)
+from evidence.publication import (
+    RollbackError,
+    check_not_rolled_back,
+    checkpoint_store_key,
+    publish_checkpoint,
+    publish_pending,
+)
+from evidence.trust import trusted_signer
 from projects.models import Project
+
+__all__ = ["checkpoint_store_key", "publish_checkpoint"]  # kept importable from here
 
 logger = logging.getLogger(__name__)
 
@@ -192,6 +208,7 @@ def append(
     user_id = user.pk if getattr(user, "pk", None) else None
 
     head = _lock_head(project)
+    _check_head(project, head)
     size = head.size
     packed = bytes(head.frontier)
     frontier = [packed[i : i + 32] for i in range(0, len(packed), 32)]
@@ -257,7 +274,9 @@ def append(
     head.frontier = b"".join(value for _, value in stack)
     head.save(update_fields=["size", "root", "frontier"])
     checkpoint = _sign_checkpoint(project, head.size, root, key)
-    transaction.on_commit(lambda: publish_checkpoint(checkpoint))
+    PendingPublication.objects.create(project=project, checkpoint=checkpoint)
+    state = (head.size, root, bytes(head.frontier))
+    transaction.on_commit(lambda: _after_commit(project, state))
     if fetch:
         return list(LogEntry.objects.filter(project=project, index__gte=size).order_by("index"))
     return entries
@@ -288,32 +307,81 @@ def _sign_checkpoint(project: Project, size: int, root: bytes, key: LoadedKey) -
     )
 
 
-def checkpoint_store_key(project_key: str, size: int) -> str:
-    return f"checkpoints/{project_key}/{size:015d}.note"
+# Per process: project id -> (size, root, frontier) of a head already checked against its
+# latest checkpoint, so that appends in a row check it once.
+_checked_heads: dict[int, tuple[int, bytes, bytes]] = {}
 
 
-def publish_checkpoint(checkpoint: Checkpoint) -> bool:
-    """Write the checkpoint to the store (never replacing a different one). False on failure.
+def _after_commit(project: Project, state: tuple[int, bytes, bytes]) -> None:
+    """Publish this append's checkpoint and any earlier one still queued for the project.
 
-    A failure is logged, not raised: the append has committed. ``verify_ledger`` reports
-    checkpoints that were never published and ``publish_checkpoints`` catches up.
+    A failure is logged, not raised: the append has committed, and its checkpoint stays queued
+    for the next append, the periodic task and ``publish_checkpoints``.
     """
-    store = default_store()
+    _checked_heads[project.pk] = state
+    publish_pending(project)
+
+
+def _check_head(project: Project, head: LogHead) -> None:
+    """Refuse to extend a log whose head the application did not write, or that the store
+    shows was rolled back.
+
+    The head row is derived state that anyone with database access can move; appending after a
+    forged head would have the next genuine checkpoint bless the forgery. So the head must equal
+    the latest checkpoint, that checkpoint must be signed by a trusted key (never a key merely
+    found in the key table), and the frontier must fold to the root. Checked once per head
+    state per process: an ordinary append costs no query and no store request here.
+    """
+    root, frontier = bytes(head.root), bytes(head.frontier)
+    state = (head.size, root, frontier)
+    if _checked_heads.get(project.pk) != state:
+        _check_latest_checkpoint(project, head.size, root)
+        hashes = [frontier[i : i + 32] for i in range(0, len(frontier), 32)]
+        if len(hashes) != len(_frontier_positions(head.size)) or _fold(hashes) != root:
+            raise LedgerError(_tampered(project, "its head's frontier does not fold to its root"))
     try:
-        store.put_bytes(
-            checkpoint_store_key(checkpoint.project.key, checkpoint.size),
-            checkpoint.note.encode("utf-8"),
-            overwrite=False,
+        check_not_rolled_back(project, head.size, root)
+    except RollbackError as exc:
+        raise LedgerError(str(exc)) from None
+    _checked_heads[project.pk] = state
+
+
+def _check_latest_checkpoint(project: Project, size: int, root: bytes) -> None:
+    latest = Checkpoint.objects.filter(project=project).order_by("-size").first()
+    if latest is None and size == 0:
+        return
+    if latest is None or latest.size != size or bytes(latest.root) != root:
+        found = f"size {latest.size}" if latest else "none"
+        raise LedgerError(
+            _tampered(project, f"its head (size {size}) is not its latest checkpoint ({found})")
         )
-        vkey_name = f"keys/{checkpoint.key_id}.vkey"
-        if not store.exists(vkey_name):
-            key = SigningKey.objects.get(key_id=checkpoint.key_id)
-            vkey = verify.format_vkey(key.name, bytes(key.public_key))
-            store.put_bytes(vkey_name, vkey.encode("utf-8"), overwrite=False)
-    except StorageError as exc:
-        logger.warning("checkpoint %s not published: %s", checkpoint, exc)
-        return False
-    return True
+    signer = trusted_signer(latest.key_id)
+    if signer is None:
+        raise LedgerError(
+            _tampered(
+                project,
+                f"its latest checkpoint (size {size}) is signed by key {latest.key_id}, "
+                "which is not trusted",
+            )
+        )
+    try:
+        note = verify.verify_checkpoint(latest.note, [signer], origin=origin(project))
+    except ValueError as exc:
+        raise LedgerError(_tampered(project, f"its latest checkpoint: {exc}")) from None
+    if note.size != size or note.root != root:
+        raise LedgerError(_tampered(project, "its latest checkpoint disagrees with its note"))
+
+
+def _tampered(project: Project, what: str) -> str:
+    return (
+        f"the log of {project.key} was changed outside the application: {what}. "
+        "Nothing was appended; run verify_ledger"
+    )
+
+
+def forget_checked_heads() -> None:
+    """Drop the per-process record of checked heads (between tests, or after a restore)."""
+    _checked_heads.clear()
 
 
 def head_of(project: Project) -> tuple[int, bytes]:

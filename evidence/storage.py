@@ -79,7 +79,14 @@ class FileStore:
     def exists(self, key: str) -> bool:
         return self._path(key).exists()
 
+    def _require_root(self) -> None:
+        """A store whose root folder is missing is unreachable, not empty: listing it must not
+        report "nothing published" when the URL points at the wrong place."""
+        if not self.root.is_dir():
+            raise StorageError(f"{self.url} does not exist or is not a folder")
+
     def list(self, prefix: str = "") -> Iterator[StoredObject]:
+        self._require_root()
         base = self.root / prefix if prefix else self.root
         if not base.exists():
             return
@@ -87,6 +94,26 @@ class FileStore:
             p for p in base.rglob("*") if p.is_file() and not p.name.startswith(".")
         ):
             yield StoredObject(key=path.relative_to(self.root).as_posix(), size=path.stat().st_size)
+
+    def keys_after(self, folder: str, start_after: str, limit: int) -> list[str]:
+        """Up to ``limit`` keys directly in ``folder`` that sort after ``start_after``, in order.
+
+        One directory read; the ledger's rollback check asks it before each append.
+        """
+        self._require_root()
+        base = self._path(folder)
+        try:
+            with os.scandir(base) as entries:
+                names = [
+                    e.name
+                    for e in entries
+                    if not e.name.startswith(".") and f"{folder}/{e.name}" > start_after
+                ]
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise StorageError(f"cannot list {self.url}/{folder}: {exc.strerror}") from exc
+        return [f"{folder}/{name}" for name in sorted(names)[:limit]]
 
     def check(self) -> None:
         try:
@@ -200,6 +227,18 @@ class S3Store:
                     yield StoredObject(key=item["Key"][skip:], size=item["Size"])
         except (ClientError, BotoCoreError) as exc:
             raise StorageError(f"S3 list on {self.url} failed: {exc}") from exc
+
+    def keys_after(self, folder: str, start_after: str, limit: int) -> list[str]:
+        """Up to ``limit`` keys under ``folder`` that sort after ``start_after``: one request."""
+        skip = len(self.prefix) + 1 if self.prefix else 0
+        response = self._call(
+            "list",
+            self.client.list_objects_v2,
+            Prefix=self._key(folder) + "/",
+            StartAfter=self._key(start_after),
+            MaxKeys=limit,
+        )
+        return [item["Key"][skip:] for item in response.get("Contents", [])]
 
     def check(self) -> None:
         self._call("head_bucket", self.client.head_bucket)

@@ -80,6 +80,7 @@ def signing_key():
 def fresh_store(settings, tmp_path):
     """Each test publishes checkpoints and manifests to a store of its own."""
     store = tmp_path / "store"
+    store.mkdir()
     settings.SAFECASE_STORAGE_URL = store.as_uri()
     return store
 

@@ -1,0 +1,233 @@
+"""Publishing checkpoints to the store, and reading the store to stop a rolled-back log.
+
+A checkpoint reaches the store after its append has committed. Until the store holds it, it is
+queued in :class:`evidence.models.PendingPublication`; the queue is drained by the append itself
+(after commit), by the next append to the project, by the periodic task
+``evidence.publish_checkpoints`` and by ``manage.py publish_checkpoints``, which also compares
+the whole log with the store and publishes any checkpoint the queue lost.
+
+The store is what the database cannot rewrite, so before each append :func:`check_not_rolled_back`
+asks it whether the log was ever longer than the database now says (a restored backup, a
+rollback): such an append would fork history, and it is refused. The check costs at most one
+listing of the checkpoints after the head: the latest published checkpoint each process has
+seen or written is remembered, and the store is asked again only when the database head moved
+past it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+
+from evidence import verify
+from evidence.keys import log_name
+from evidence.models import Checkpoint, PendingPublication, SigningKey
+from evidence.storage import StorageError, default_store
+from projects.models import Project
+
+logger = logging.getLogger(__name__)
+
+_NOTE_NAME = re.compile(r"(\d{15})\.note")
+
+
+class RollbackError(Exception):
+    """The store shows a longer or different log than the database: appending would fork it."""
+
+
+def checkpoint_folder(project_key: str) -> str:
+    return f"checkpoints/{project_key}"
+
+
+def checkpoint_store_key(project_key: str, size: int) -> str:
+    return f"{checkpoint_folder(project_key)}/{size:015d}.note"
+
+
+def size_of(store_key: str) -> int | None:
+    """The tree size a checkpoint's store key names, or None for any other object."""
+    match = _NOTE_NAME.fullmatch(store_key.rsplit("/", 1)[-1])
+    return int(match.group(1)) if match else None
+
+
+# Per process: store URL and project key -> (size, root) of the latest checkpoint known to be
+# in the store (written by this process or read back from it).
+_latest_published: dict[tuple[str, str], tuple[int, bytes]] = {}
+# Store URL and key id of verifier keys this process has seen in the store.
+_vkeys_published: set[tuple[str, str]] = set()
+
+
+def _remember(store, project_key: str, size: int, root: bytes) -> None:
+    known = _latest_published.get((store.url, project_key))
+    if known is None or known[0] < size:
+        _latest_published[(store.url, project_key)] = (size, bytes(root))
+
+
+def forget() -> None:
+    """Drop what this process remembers of the store (between tests, or after a restore)."""
+    _latest_published.clear()
+    _vkeys_published.clear()
+
+
+def publish_checkpoint(checkpoint: Checkpoint, store=None) -> bool:
+    """Write one checkpoint (and its key's verifier key) to the store; False on failure.
+
+    An object is never replaced: a different checkpoint already at that key is a failure that
+    stays visible (the queue keeps it, ``verify_ledger`` names the difference).
+    """
+    store = store or default_store()
+    project_key = checkpoint.project.key
+    try:
+        store.put_bytes(
+            checkpoint_store_key(project_key, checkpoint.size),
+            checkpoint.note.encode("utf-8"),
+            overwrite=False,
+        )
+        if (store.url, checkpoint.key_id) not in _vkeys_published:
+            if store.exists(f"keys/{checkpoint.key_id}.vkey"):
+                _vkeys_published.add((store.url, checkpoint.key_id))
+            else:
+                key = SigningKey.objects.get(key_id=checkpoint.key_id)
+                publish_vkey(key.name, bytes(key.public_key), store)
+    except StorageError as exc:
+        logger.warning("checkpoint %s not published (it stays queued): %s", checkpoint, exc)
+        return False
+    _remember(store, project_key, checkpoint.size, bytes(checkpoint.root))
+    return True
+
+
+def publish_vkey(name: str, public: bytes, store=None) -> str:
+    """Write a key's verifier-key text to the store's ``keys/`` folder; return its store key.
+
+    This is where a regulator or an operator fetches the key independently of any package."""
+    store = store or default_store()
+    vkey = verify.format_vkey(name, public)
+    key_id = verify.note_key_id(name, public).hex()
+    store_key = f"keys/{key_id}.vkey"
+    store.put_bytes(store_key, vkey.encode("utf-8"), overwrite=False)
+    _vkeys_published.add((store.url, key_id))
+    return store_key
+
+
+@dataclass
+class PublishReport:
+    published: list[tuple[str, int]] = field(default_factory=list)
+    unpublished: list[tuple[str, int]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def _publish_in_order(checkpoints, store, report: PublishReport) -> None:
+    failed = False
+    for checkpoint in checkpoints:
+        key = checkpoint.project.key
+        if not failed and publish_checkpoint(checkpoint, store):
+            report.published.append((key, checkpoint.size))
+            PendingPublication.objects.filter(checkpoint=checkpoint).delete()
+        else:
+            failed = True  # keep the order: a later checkpoint waits for an earlier one
+            report.unpublished.append((key, checkpoint.size))
+
+
+def publish_pending(project: Project | None = None, store=None) -> PublishReport:
+    """Publish the queued checkpoints (of one project, or all), oldest first."""
+    store = store or default_store()
+    report = PublishReport()
+    queued = PendingPublication.objects.select_related("checkpoint__project")
+    if project is not None:
+        queued = queued.filter(project=project)
+    by_project: dict[int, list[Checkpoint]] = {}
+    for row in queued.order_by("project_id", "checkpoint__size"):
+        by_project.setdefault(row.project_id, []).append(row.checkpoint)
+    for checkpoints in by_project.values():
+        _publish_in_order(checkpoints, store, report)
+    return report
+
+
+def reconcile(project: Project, trust, store=None) -> PublishReport:
+    """Publish every checkpoint of the project's log that the store lacks, queued or not.
+
+    Only checkpoints signed by a trusted key are published; another is reported and left out.
+    """
+    store = store or default_store()
+    report = PublishReport()
+    try:
+        present = {size_of(item.key) for item in store.list(checkpoint_folder(project.key))} - {
+            None
+        }
+    except StorageError:
+        report.problems.append(f"{project.key}: the store cannot be reached or listed")
+        return report
+    keys = trust.pairs()
+    missing = []
+    for checkpoint in (
+        Checkpoint.objects.filter(project=project).exclude(size__in=present).order_by("size")
+    ):
+        try:
+            verify.verify_checkpoint(checkpoint.note, keys, origin=_origin(project))
+        except ValueError as exc:
+            report.problems.append(
+                f"{project.key}: checkpoint at size {checkpoint.size} is not published: {exc}"
+            )
+            report.unpublished.append((project.key, checkpoint.size))
+            continue
+        missing.append(checkpoint)
+    _publish_in_order(missing, store, report)
+    PendingPublication.objects.filter(project=project, checkpoint__size__in=present).delete()
+    return report
+
+
+def _origin(project: Project) -> str:
+    return f"{log_name()}/{project.key}"
+
+
+def check_not_rolled_back(project: Project, size: int, root: bytes, store=None) -> None:
+    """Raise :class:`RollbackError` when the store shows a log longer than ``size`` or a
+    different one at ``size``.
+
+    When this process already knows the store's latest checkpoint for the project at the head
+    or beyond, no store request is made. Otherwise one listing names the published checkpoints
+    at ``size`` and after; the checkpoint at ``size`` is read back only the first time. A store
+    that cannot be reached does not stop the append (its checkpoint is queued; ``/healthz`` and
+    ``verify_ledger`` report the lag).
+    """
+    store = store or default_store()
+    cache_key = (store.url, project.key)
+    known = _latest_published.get(cache_key)
+    if known is not None and known[0] >= size:
+        if known[0] > size:
+            raise RollbackError(_ahead(project, known[0], size))
+        if known[1] != bytes(root):
+            raise RollbackError(_differs(project, size))
+        return
+    folder = checkpoint_folder(project.key)
+    start = checkpoint_store_key(project.key, size - 1) if size else f"{folder}/"
+    try:
+        found = [s for s in map(size_of, store.keys_after(folder, start, 2)) if s is not None]
+        if any(s > size for s in found):
+            raise RollbackError(_ahead(project, max(found), size))
+        if size in found:
+            note = verify.parse_checkpoint(store.get_bytes(checkpoint_store_key(project.key, size)))
+            if note.root != bytes(root):
+                raise RollbackError(_differs(project, size))
+            _remember(store, project.key, size, note.root)
+    except StorageError as exc:
+        logger.warning("the store could not be asked whether %s was rolled back: %s", project, exc)
+    except ValueError:
+        raise RollbackError(
+            f"the published checkpoint of {project.key} at size {size} cannot be read"
+        ) from None
+
+
+def _ahead(project: Project, published: int, size: int) -> str:
+    return (
+        f"the store holds a checkpoint of {project.key} at size {published} but the database's "
+        f"log has only {size} entries: the database was rolled back (a restored backup?). "
+        "Nothing was appended; restore the missing entries, then run verify_ledger"
+    )
+
+
+def _differs(project: Project, size: int) -> str:
+    return (
+        f"the database's log of {project.key} at size {size} differs from the checkpoint "
+        "published at that size: the database was rolled back and rewritten. Nothing was "
+        "appended; run verify_ledger"
+    )
