@@ -208,7 +208,7 @@ def append(
     user_id = user.pk if getattr(user, "pk", None) else None
 
     head = _lock_head(project)
-    _check_head(project, head)
+    _check_head(project, head, key.key_id)
     size = head.size
     packed = bytes(head.frontier)
     frontier = [packed[i : i + 32] for i in range(0, len(packed), 32)]
@@ -275,7 +275,7 @@ def append(
     head.save(update_fields=["size", "root", "frontier"])
     checkpoint = _sign_checkpoint(project, head.size, root, key)
     PendingPublication.objects.create(project=project, checkpoint=checkpoint)
-    state = (head.size, root, bytes(head.frontier))
+    state = (head.size, root, bytes(head.frontier), key.key_id)
     transaction.on_commit(lambda: _after_commit(project, state))
     if fetch:
         return list(LogEntry.objects.filter(project=project, index__gte=size).order_by("index"))
@@ -307,12 +307,12 @@ def _sign_checkpoint(project: Project, size: int, root: bytes, key: LoadedKey) -
     )
 
 
-# Per process: project id -> (size, root, frontier) of a head already checked against its
-# latest checkpoint, so that appends in a row check it once.
-_checked_heads: dict[int, tuple[int, bytes, bytes]] = {}
+# Per process: project id -> (size, root, frontier, signing key id) of a head already checked
+# against its latest checkpoint, so that appends in a row check it once.
+_checked_heads: dict[int, tuple[int, bytes, bytes, str]] = {}
 
 
-def _after_commit(project: Project, state: tuple[int, bytes, bytes]) -> None:
+def _after_commit(project: Project, state: tuple[int, bytes, bytes, str]) -> None:
     """Publish this append's checkpoint and any earlier one still queued for the project.
 
     A failure is logged, not raised: the append has committed, and its checkpoint stays queued
@@ -322,7 +322,7 @@ def _after_commit(project: Project, state: tuple[int, bytes, bytes]) -> None:
     publish_pending(project)
 
 
-def _check_head(project: Project, head: LogHead) -> None:
+def _check_head(project: Project, head: LogHead, key_id: str) -> None:
     """Refuse to extend a log whose head the application did not write, or that the store
     shows was rolled back.
 
@@ -333,7 +333,7 @@ def _check_head(project: Project, head: LogHead) -> None:
     state per process: an ordinary append costs no query and no store request here.
     """
     root, frontier = bytes(head.root), bytes(head.frontier)
-    state = (head.size, root, frontier)
+    state = (head.size, root, frontier, key_id)
     if _checked_heads.get(project.pk) != state:
         _check_latest_checkpoint(project, head.size, root)
         hashes = [frontier[i : i + 32] for i in range(0, len(frontier), 32)]

@@ -150,9 +150,7 @@ def reconcile(project: Project, trust, store=None) -> PublishReport:
     store = store or default_store()
     report = PublishReport()
     try:
-        present = {size_of(item.key) for item in store.list(checkpoint_folder(project.key))} - {
-            None
-        }
+        present = published_sizes(project, store)
     except StorageError:
         report.problems.append(f"{project.key}: the store cannot be reached or listed")
         return report
@@ -173,6 +171,25 @@ def reconcile(project: Project, trust, store=None) -> PublishReport:
     _publish_in_order(missing, store, report)
     PendingPublication.objects.filter(project=project, checkpoint__size__in=present).delete()
     return report
+
+
+def published_sizes(project: Project, store) -> set[int]:
+    """Sizes of the project's checkpoints in the store (one listing); StorageError if the
+    store cannot be listed."""
+    found = {size_of(item.key) for item in store.list(checkpoint_folder(project.key))}
+    return found - {None}
+
+
+def removed_from_store(project: Project, store) -> list[int]:
+    """Sizes of checkpoints that are neither in the store nor queued: they were published
+    (or their queue row was deleted) and are gone from the store."""
+    present = published_sizes(project, store)
+    return list(
+        Checkpoint.objects.filter(project=project, pending__isnull=True)
+        .exclude(size__in=present)
+        .order_by("size")
+        .values_list("size", flat=True)
+    )
 
 
 def _origin(project: Project) -> str:

@@ -82,7 +82,9 @@ def _store_rotations(store, trust: Trust) -> list[tuple[str, bytes]]:
             if item.key.endswith(".json"):
                 found.append((item.key, store.get_bytes(item.key)))
     except StorageError:
-        trust.problems.append("the store cannot be read for key rotation statements")
+        trust.problems.append(
+            "the store cannot be reached or listed, so its key rotation statements cannot be read"
+        )
     return found
 
 

@@ -205,6 +205,7 @@ def verify_project(
         expected[note.size] = note.root
         created[note.size] = cp.created_at
 
+    signed = set(expected)  # sizes of the database's trusted checkpoints
     published = _published(project, result, keys, store)
     if published is not None:
         result.published = len(published)
@@ -229,6 +230,13 @@ def verify_project(
                 "restored backup?) or entries were removed",
                 count,
             )
+    beyond = sorted(s for s in signed if s > count)
+    if beyond:
+        result.fail(
+            f"checkpoints of {project.key} signed by a trusted key at sizes {_listed(beyond)} "
+            f"cover more than the {count} entries stored: entries were removed",
+            count,
+        )
     covered = max((s for s in expected if s <= count), default=0)
     if covered < count and result.first_bad_index is None:
         result.fail(

@@ -3,46 +3,19 @@
 import base64
 import hashlib
 import json
-from contextlib import contextmanager
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection
 
 from evidence import ledger, verify
-from evidence.db import drop_triggers, install_triggers
 from evidence.keys import load_signing_key
-from evidence.ledger import Record, Subject
 from evidence.models import Checkpoint, LogEntry, LogHead, MerkleNode
 from evidence.storage import default_store
 from evidence.verification import verify_project
+from tests.evidence.conftest import tampering
 
 pytestmark = pytest.mark.django_db
-
-
-@contextmanager
-def tampering():
-    """Drop the append-only triggers, as an attacker with database access would."""
-    drop_triggers(connection)
-    try:
-        yield connection.cursor()
-    finally:
-        install_triggers(connection)
-
-
-@pytest.fixture
-def log(project, django_capture_on_commit_callbacks):
-    for start in range(0, 20, 4):
-        with django_capture_on_commit_callbacks(execute=True):
-            ledger.append(
-                project,
-                [
-                    Record("decision", [Subject(f"d{i}", f"{i:064x}")], {"i": i})
-                    for i in range(start, start + 4)
-                ],
-            )
-    return project
 
 
 def run(*args):
