@@ -2,9 +2,12 @@
 
 :func:`append` is the one writer of :class:`LogEntry`, :class:`MerkleNode` and
 :class:`Checkpoint` rows. Each call is one transaction: the project's :class:`LogHead` row is
-locked, the records get the next gapless indexes, the new perfect-subtree hashes and a signed
-checkpoint are written, and the checkpoint is published to the store once the transaction has
-committed. Either every record of a batch is in the log or none is.
+locked and checked (it must be the latest checkpoint, signed by a trusted key, and the store
+must not hold a longer or different log: see :func:`_check_head`), the records get the next
+gapless indexes, the new perfect-subtree hashes and a signed checkpoint are written with the
+checkpoint queued for publication, and the queue is published to the store once the
+transaction has committed (:mod:`evidence.publication`). Either every record of a batch is in
+the log or none is.
 
 The hashing, proofs and note formats come from :mod:`evidence.verify`, the same file that ships
 in certification packages, so what Safecase computes and what an assessor checks are one code.
@@ -13,7 +16,6 @@ in certification packages, so what Safecase computes and what an assessor checks
 from __future__ import annotations
 
 import base64
-import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -34,16 +36,11 @@ from evidence.models import (
 from evidence.publication import (
     RollbackError,
     check_not_rolled_back,
-    checkpoint_store_key,
-    publish_checkpoint,
+    checkpoint_store_key,  # noqa: F401  (its old home)
     publish_pending,
 )
 from evidence.trust import trusted_signer
 from projects.models import Project
-
-__all__ = ["checkpoint_store_key", "publish_checkpoint"]  # kept importable from here
-
-logger = logging.getLogger(__name__)
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
