@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from evidence import verify
 from evidence.keys import log_name
 from evidence.models import Checkpoint, PendingPublication, SigningKey
-from evidence.storage import StorageError, default_store
+from evidence.storage import ConflictError, StorageError, default_store
 from projects.models import Project
 
 logger = logging.getLogger(__name__)
@@ -54,6 +54,9 @@ def size_of(store_key: str) -> int | None:
 _latest_published: dict[tuple[str, str], tuple[int, bytes]] = {}
 # Store URL and key id of verifier keys this process has seen in the store.
 _vkeys_published: set[tuple[str, str]] = set()
+# Store URL and project key -> a size at which the store refused this process's checkpoint
+# because it holds a different one: the database forked from the published log.
+_conflicts: dict[tuple[str, str], int] = {}
 
 
 def _remember(store, project_key: str, size: int, root: bytes) -> None:
@@ -66,6 +69,7 @@ def forget() -> None:
     """Drop what this process remembers of the store (between tests, or after a restore)."""
     _latest_published.clear()
     _vkeys_published.clear()
+    _conflicts.clear()
 
 
 def publish_checkpoint(checkpoint: Checkpoint, store=None) -> bool:
@@ -88,6 +92,10 @@ def publish_checkpoint(checkpoint: Checkpoint, store=None) -> bool:
             else:
                 key = SigningKey.objects.get(key_id=checkpoint.key_id)
                 publish_vkey(key.name, bytes(key.public_key), store)
+    except ConflictError as exc:
+        _conflicts[(store.url, project_key)] = checkpoint.size
+        logger.error("checkpoint %s conflicts with the published log: %s", checkpoint, exc)
+        return False
     except StorageError as exc:
         logger.warning("checkpoint %s not published (it stays queued): %s", checkpoint, exc)
         return False
@@ -202,12 +210,16 @@ def check_not_rolled_back(project: Project, size: int, root: bytes, store=None) 
 
     When this process already knows the store's latest checkpoint for the project at the head
     or beyond, no store request is made. Otherwise one listing names the published checkpoints
-    at ``size`` and after; the checkpoint at ``size`` is read back only the first time. A store
-    that cannot be reached does not stop the append (its checkpoint is queued; ``/healthz`` and
-    ``verify_ledger`` report the lag).
+    at ``size`` and after. The checkpoint at ``size`` is read back only by a process that has
+    not seen the store yet: later, a different log at the same size can only come from appends
+    made while the store was unreachable, and their publication then conflicts, which this
+    process remembers. A store that cannot be reached does not stop the append (its checkpoint
+    is queued; ``/healthz`` and ``verify_ledger`` report the lag).
     """
     store = store or default_store()
     cache_key = (store.url, project.key)
+    if cache_key in _conflicts:
+        raise RollbackError(_differs(project, _conflicts[cache_key]))
     known = _latest_published.get(cache_key)
     if known is not None and known[0] >= size:
         if known[0] > size:
@@ -221,11 +233,13 @@ def check_not_rolled_back(project: Project, size: int, root: bytes, store=None) 
         found = [s for s in map(size_of, store.keys_after(folder, start, 2)) if s is not None]
         if any(s > size for s in found):
             raise RollbackError(_ahead(project, max(found), size))
-        if size in found:
+        if size in found and known is None:
             note = verify.parse_checkpoint(store.get_bytes(checkpoint_store_key(project.key, size)))
             if note.root != bytes(root):
                 raise RollbackError(_differs(project, size))
             _remember(store, project.key, size, note.root)
+        elif size in found:
+            _remember(store, project.key, size, bytes(root))
     except StorageError as exc:
         logger.warning("the store could not be asked whether %s was rolled back: %s", project, exc)
     except ValueError:

@@ -22,6 +22,10 @@ class StorageError(Exception):
     """The store cannot be reached or refused an operation; the message says which."""
 
 
+class ConflictError(StorageError):
+    """An object that is never replaced exists with other content."""
+
+
 def _clean_key(key: str) -> str:
     path = PurePosixPath(key)
     if path.is_absolute() or ".." in path.parts or not path.parts:
@@ -56,7 +60,7 @@ class FileStore:
             if not overwrite and path.exists():
                 if path.read_bytes() == data:
                     return
-                raise StorageError(
+                raise ConflictError(
                     f"{self.url}/{key} exists with other content; it is never replaced"
                 )
             tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
@@ -170,7 +174,7 @@ class S3Store:
             if self.exists(key):
                 if self.get_bytes(key) == data:
                     return
-                raise StorageError(
+                raise ConflictError(
                     f"{self.url}/{key} exists with other content; it is never replaced"
                 )
         days = self.retention_days()

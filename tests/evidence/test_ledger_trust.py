@@ -459,6 +459,25 @@ class TestRollback:
         assert not ok
         assert "checkpoint at size 20 differs from the copy published to the store" in error
 
+    def test_a_conflicting_publication_stops_the_process_appending(
+        self, log, settings, tmp_path, django_capture_on_commit_callbacks
+    ):
+        """Grown back past the store while it was down: the listing shows nothing beyond the
+        head, but publishing the queue collides with the published log."""
+        roll_back(log, 16)
+        publication.forget()
+        good = unreachable_store(settings, tmp_path)
+        append(log, 4, commit=django_capture_on_commit_callbacks)
+        append(log, 4, commit=django_capture_on_commit_callbacks)
+        settings.SAFECASE_STORAGE_URL = good
+        with pytest.raises(CommandError, match="AEB at sizes 20, 24 are still unpublished"):
+            call_command("publish_checkpoints", stdout=StringIO())
+        with pytest.raises(LedgerError, match="at size 20 differs from the checkpoint published"):
+            append(log, commit=django_capture_on_commit_callbacks)
+        ok, _, error = verify_ledger("--project", "AEB")
+        assert not ok
+        assert "checkpoint at size 20 differs from the copy published to the store" in error
+
     def test_a_wiped_log_cannot_start_again(self, log, django_capture_on_commit_callbacks):
         roll_back(log, 0)
         publication.forget()
