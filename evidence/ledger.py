@@ -37,7 +37,7 @@ from evidence.publication import (
     RollbackError,
     check_not_rolled_back,
     checkpoint_store_key,  # noqa: F401  (its old home)
-    publish_pending,
+    publish_new,
 )
 from evidence.trust import trusted_signer
 from projects.models import Project
@@ -273,7 +273,7 @@ def append(
     checkpoint = _sign_checkpoint(project, head.size, root, key)
     PendingPublication.objects.create(project=project, checkpoint=checkpoint)
     state = (head.size, root, bytes(head.frontier), key.key_id)
-    transaction.on_commit(lambda: _after_commit(project, state))
+    transaction.on_commit(lambda: _after_commit(project, state, checkpoint))
     if fetch:
         return list(LogEntry.objects.filter(project=project, index__gte=size).order_by("index"))
     return entries
@@ -309,14 +309,16 @@ def _sign_checkpoint(project: Project, size: int, root: bytes, key: LoadedKey) -
 _checked_heads: dict[int, tuple[int, bytes, bytes, str]] = {}
 
 
-def _after_commit(project: Project, state: tuple[int, bytes, bytes, str]) -> None:
-    """Publish this append's checkpoint and any earlier one still queued for the project.
+def _after_commit(
+    project: Project, state: tuple[int, bytes, bytes, str], checkpoint: Checkpoint
+) -> None:
+    """Publish this append's checkpoint, and the project's older queued ones.
 
     A failure is logged, not raised: the append has committed, and its checkpoint stays queued
     for the next append, the periodic task and ``publish_checkpoints``.
     """
     _checked_heads[project.pk] = state
-    publish_pending(project)
+    publish_new(checkpoint)
 
 
 def _check_head(project: Project, head: LogHead, key_id: str) -> None:

@@ -6,6 +6,7 @@ default, PostgreSQL when ``DATABASE_URL`` names one.
 """
 
 import base64
+import datetime
 import hashlib
 import json
 from io import StringIO
@@ -16,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.conf import settings as django_settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import timezone
 
 from evidence import ledger, publication, verify
 from evidence.keys import LoadedKey, generate_key_file, load_signing_key, log_name, public_bytes
@@ -370,6 +372,8 @@ class TestStore:
         append(log, commit=django_capture_on_commit_callbacks)
         append(other_project, commit=django_capture_on_commit_callbacks)
         settings.SAFECASE_STORAGE_URL = good
+        a_minute_ago = timezone.now() - datetime.timedelta(minutes=1)
+        PendingPublication.objects.update(created_at=a_minute_ago)  # no longer in flight
         append(log, commit=django_capture_on_commit_callbacks)
         assert published_sizes()[-2:] == [21, 22]
         assert list(PendingPublication.objects.values_list("project__key", flat=True)) == ["LKA"]
