@@ -74,6 +74,7 @@ def forget() -> None:
     _latest_published.clear()
     _vkeys_published.clear()
     _conflicts.clear()
+    _backlog_checked.clear()
 
 
 def publish_checkpoint(checkpoint: Checkpoint, store=None) -> bool:
@@ -127,6 +128,9 @@ class PublishReport:
     problems: list[str] = field(default_factory=list)
 
 
+# Project id -> when this process last looked for older queued checkpoints.
+_backlog_checked: dict[int, datetime.datetime] = {}
+
 #: A queued checkpoint younger than this is left to the append that made it (it publishes its
 #: own checkpoint right after committing); an older one is caught up by the next append.
 IN_FLIGHT = datetime.timedelta(seconds=10)
@@ -154,8 +158,14 @@ def publish_new(checkpoint: Checkpoint) -> None:
     if not publish_checkpoint(checkpoint, store):
         return
     dequeue([checkpoint.pk])
-    cutoff = timezone.now() - IN_FLIGHT
-    backlog = PendingPublication.objects.filter(project=checkpoint.project, created_at__lt=cutoff)
+    now = timezone.now()
+    last = _backlog_checked.get(checkpoint.project_id)
+    if last is not None and now - last < IN_FLIGHT:
+        return  # looked less than IN_FLIGHT ago: anything queued since is still in flight
+    _backlog_checked[checkpoint.project_id] = now
+    backlog = PendingPublication.objects.filter(
+        project=checkpoint.project, created_at__lt=now - IN_FLIGHT
+    )
     if backlog.exists():
         publish_pending(checkpoint.project, store)
 

@@ -374,6 +374,7 @@ class TestStore:
         settings.SAFECASE_STORAGE_URL = good
         a_minute_ago = timezone.now() - datetime.timedelta(minutes=1)
         PendingPublication.objects.update(created_at=a_minute_ago)  # no longer in flight
+        publication.forget()  # a minute later, in whichever process appends next
         append(log, commit=django_capture_on_commit_callbacks)
         assert published_sizes()[-2:] == [21, 22]
         assert list(PendingPublication.objects.values_list("project__key", flat=True)) == ["LKA"]
