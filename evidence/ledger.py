@@ -35,8 +35,11 @@ from evidence.models import (
 )
 from evidence.publication import (
     RollbackError,
+    StoreView,
     check_not_rolled_back,
     checkpoint_store_key,  # noqa: F401  (its old home)
+    look,
+    needs_look,
     publish_new,
 )
 from evidence.trust import trusted_signer
@@ -204,8 +207,9 @@ def append(
     envelopes = [_envelope(key, _statement(project, r, user, now)) for r in records]
     user_id = user.pk if getattr(user, "pk", None) else None
 
+    view = _look_before_locking(project)
     head = _lock_head(project)
-    _check_head(project, head, key.key_id)
+    _check_head(project, head, key.key_id, view)
     size = head.size
     packed = bytes(head.frontier)
     frontier = [packed[i : i + 32] for i in range(0, len(packed), 32)]
@@ -271,7 +275,12 @@ def append(
     head.frontier = b"".join(value for _, value in stack)
     head.save(update_fields=["size", "root", "frontier"])
     checkpoint = _sign_checkpoint(project, head.size, root, key)
-    PendingPublication.objects.create(project=project, checkpoint=checkpoint)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {PendingPublication._meta.db_table} "  # noqa: S608
+            "(project_id, checkpoint_id, created_at) VALUES (%s, %s, %s)",
+            [project.pk, checkpoint.pk, stamp],
+        )
     state = (head.size, root, bytes(head.frontier), key.key_id)
     transaction.on_commit(lambda: _after_commit(project, state, checkpoint))
     if fetch:
@@ -307,6 +316,8 @@ def _sign_checkpoint(project: Project, size: int, root: bytes, key: LoadedKey) -
 # Per process: project id -> (size, root, frontier, signing key id) of a head already checked
 # against its latest checkpoint, so that appends in a row check it once.
 _checked_heads: dict[int, tuple[int, bytes, bytes, str]] = {}
+# Project id -> whether another process had moved the head when this one last appended.
+_contended: dict[int, bool] = {}
 
 
 def _after_commit(
@@ -321,7 +332,17 @@ def _after_commit(
     publish_new(checkpoint)
 
 
-def _check_head(project: Project, head: LogHead, key_id: str) -> None:
+def _look_before_locking(project: Project) -> StoreView | None:
+    """List the store before taking the lock when another process is likely to have moved the
+    head since this one last appended (it did last time): the listing then costs no lock time.
+    In a process that appends alone, its own publications answer and nothing is listed."""
+    last = _checked_heads.get(project.pk)
+    if last is None or not _contended.get(project.pk) or not needs_look(project, last[0] + 1):
+        return None
+    return look(project, last[0])
+
+
+def _check_head(project: Project, head: LogHead, key_id: str, view=None) -> None:
     """Refuse to extend a log whose head the application did not write, or that the store
     shows was rolled back.
 
@@ -333,20 +354,29 @@ def _check_head(project: Project, head: LogHead, key_id: str) -> None:
     """
     root, frontier = bytes(head.root), bytes(head.frontier)
     state = (head.size, root, frontier, key_id)
-    if _checked_heads.get(project.pk) != state:
+    last = _checked_heads.get(project.pk)
+    _contended[project.pk] = last is not None and last != state
+    if last != state:
         _check_latest_checkpoint(project, head.size, root)
         hashes = [frontier[i : i + 32] for i in range(0, len(frontier), 32)]
         if len(hashes) != len(_frontier_positions(head.size)) or _fold(hashes) != root:
             raise LedgerError(_tampered(project, "its head's frontier does not fold to its root"))
     try:
-        check_not_rolled_back(project, head.size, root)
+        check_not_rolled_back(project, head.size, root, view)
     except RollbackError as exc:
         raise LedgerError(str(exc)) from None
     _checked_heads[project.pk] = state
 
 
 def _check_latest_checkpoint(project: Project, size: int, root: bytes) -> None:
-    latest = Checkpoint.objects.filter(project=project).order_by("-size").first()
+    with connection.cursor() as cursor:  # written out: this runs under the log lock
+        cursor.execute(
+            f"SELECT size, root, note, key_id FROM {Checkpoint._meta.db_table} "  # noqa: S608
+            "WHERE project_id = %s ORDER BY size DESC LIMIT 1",
+            [project.pk],
+        )
+        row = cursor.fetchone()
+    latest = row and Checkpoint(size=row[0], root=bytes(row[1]), note=row[2], key_id=row[3])
     if latest is None and size == 0:
         return
     if latest is None or latest.size != size or bytes(latest.root) != root:
@@ -381,6 +411,7 @@ def _tampered(project: Project, what: str) -> str:
 def forget_checked_heads() -> None:
     """Drop the per-process record of checked heads (between tests, or after a restore)."""
     _checked_heads.clear()
+    _contended.clear()
 
 
 def head_of(project: Project) -> tuple[int, bytes]:

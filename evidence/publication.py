@@ -253,17 +253,62 @@ def _origin(project: Project) -> str:
     return f"{log_name()}/{project.key}"
 
 
-def check_not_rolled_back(project: Project, size: int, root: bytes, store=None) -> None:
+#: Checkpoint keys one store listing asks for: one request on S3 whatever the number.
+LISTING_LIMIT = 1000
+
+
+@dataclass(frozen=True)
+class StoreView:
+    """The sizes of the published checkpoints from ``start`` on, as one listing saw them."""
+
+    start: int
+    sizes: tuple[int, ...] | None  # None: the store could not be listed
+    complete: bool  # the listing reached the end of the folder
+
+    def covers(self, size: int) -> bool:
+        """Whether this view answers "is anything published beyond ``size``?"."""
+        if self.start > size:
+            return False
+        return self.complete or bool(self.sizes and max(self.sizes) > size)
+
+
+def look(project: Project, start: int, store=None) -> StoreView:
+    """One listing of the project's published checkpoints from size ``start`` on."""
+    store = store or default_store()
+    folder = checkpoint_folder(project.key)
+    after = checkpoint_store_key(project.key, start - 1) if start else f"{folder}/"
+    try:
+        keys = store.keys_after(folder, after, LISTING_LIMIT)
+    except StorageError as exc:
+        logger.warning("the store could not be asked whether %s was rolled back: %s", project, exc)
+        return StoreView(start, None, True)
+    sizes = tuple(s for s in map(size_of, keys) if s is not None)
+    return StoreView(start, sizes, len(keys) < LISTING_LIMIT)
+
+
+def needs_look(project: Project, size: int, store=None) -> bool:
+    """Whether an append at ``size`` would have to ask the store (this process does not know
+    its latest published checkpoint at or beyond ``size``)."""
+    store = store or default_store()
+    known = _latest_published.get((store.url, project.key))
+    return known is None or known[0] < size
+
+
+def check_not_rolled_back(
+    project: Project, size: int, root: bytes, view: StoreView | None = None, store=None
+) -> None:
     """Raise :class:`RollbackError` when the store shows a log longer than ``size`` or a
     different one at ``size``.
 
     When this process already knows the store's latest checkpoint for the project at the head
     or beyond, no store request is made. Otherwise one listing names the published checkpoints
-    at ``size`` and after. The checkpoint at ``size`` is read back only by a process that has
-    not seen the store yet: later, a different log at the same size can only come from appends
-    made while the store was unreachable, and their publication then conflicts, which this
-    process remembers. A store that cannot be reached does not stop the append (its checkpoint
-    is queued; ``/healthz`` and ``verify_ledger`` report the lag).
+    from ``size`` on; an appender that expects contention passes ``view``, taken before it
+    locked the log, so that the listing does not lengthen the lock. The checkpoint at ``size``
+    is read back only by a process that has not seen the store yet: later, a different log at
+    the same size can only come from appends made while the store was unreachable, and their
+    publication then conflicts, which this process remembers. A store that cannot be reached
+    does not stop the append (its checkpoint is queued; ``/healthz`` and ``verify_ledger``
+    report the lag).
     """
     store = store or default_store()
     cache_key = (store.url, project.key)
@@ -276,25 +321,28 @@ def check_not_rolled_back(project: Project, size: int, root: bytes, store=None) 
         if known[1] != bytes(root):
             raise RollbackError(_differs(project, size))
         return
-    folder = checkpoint_folder(project.key)
-    start = checkpoint_store_key(project.key, size - 1) if size else f"{folder}/"
+    if view is None or not view.covers(size):
+        view = look(project, size, store)
+    if view.sizes is None:
+        return
+    if any(s > size for s in view.sizes):
+        raise RollbackError(_ahead(project, max(view.sizes), size))
+    if size not in view.sizes:
+        return
+    if known is not None:
+        _remember(store, project.key, size, bytes(root))
+        return
     try:
-        found = [s for s in map(size_of, store.keys_after(folder, start, 2)) if s is not None]
-        if any(s > size for s in found):
-            raise RollbackError(_ahead(project, max(found), size))
-        if size in found and known is None:
-            note = verify.parse_checkpoint(store.get_bytes(checkpoint_store_key(project.key, size)))
-            if note.root != bytes(root):
-                raise RollbackError(_differs(project, size))
-            _remember(store, project.key, size, note.root)
-        elif size in found:
-            _remember(store, project.key, size, bytes(root))
-    except StorageError as exc:
-        logger.warning("the store could not be asked whether %s was rolled back: %s", project, exc)
+        note = verify.parse_checkpoint(store.get_bytes(checkpoint_store_key(project.key, size)))
+    except StorageError:
+        return
     except ValueError:
         raise RollbackError(
             f"the published checkpoint of {project.key} at size {size} cannot be read"
         ) from None
+    if note.root != bytes(root):
+        raise RollbackError(_differs(project, size))
+    _remember(store, project.key, size, note.root)
 
 
 def _ahead(project: Project, published: int, size: int) -> str:
