@@ -3,7 +3,7 @@ from django.core.management.base import BaseCommand, CommandError
 from evidence.publication import PublishReport, publish_pending, reconcile, removed_from_store
 from evidence.storage import StorageError, default_store
 from evidence.trust import load_trust
-from projects.cli import dump, resolve_project
+from projects.cli import dump, resolve_projects
 from projects.models import Project
 
 
@@ -24,11 +24,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="print a JSON summary")
 
     def handle(self, *args, **options):
-        projects = (
-            [resolve_project(options["project"])]
-            if options["project"]
-            else list(Project.objects.order_by("key"))
-        )
+        projects = resolve_projects(options["project"])
         store = default_store()
         trust = load_trust(store) if options["all"] else None
         report = PublishReport()
