@@ -138,8 +138,10 @@ def _configured_roots(store, rotations, trust: Trust) -> list[tuple[str, bytes]]
                 roots += [(name, public) for name, _, public in map(verify.parse_vkey, lines)]
                 if not lines:
                     raise ValueError("the file holds no verifier key")
-            except (OSError, ValueError, UnicodeDecodeError) as exc:
-                trust.problems.append(f"{where} is not a readable verifier-key file: {exc}")
+            except OSError as exc:  # the message would name the path: say only why
+                trust.problems.append(f"{where} cannot be read: {exc.strerror}")
+            except (ValueError, UnicodeDecodeError) as exc:
+                trust.problems.append(f"{where} is not a verifier-key file: {exc}")
             continue
         try:
             fingerprint = verify.parse_fingerprint(item)
