@@ -102,9 +102,10 @@ class FileStore:
     def keys_after(self, folder: str, start_after: str, limit: int) -> list[str]:
         """Up to ``limit`` keys directly in ``folder`` that sort after ``start_after``, in order.
 
-        One directory read; the ledger's rollback check asks it before each append.
+        One directory read; the ledger's rollback check asks it before each append. A missing
+        folder holds nothing (a new store: the first publication creates it); :meth:`list`, which
+        ``verify_ledger`` uses, refuses a missing root instead.
         """
-        self._require_root()
         base = self._path(folder)
         try:
             with os.scandir(base) as entries:
