@@ -177,15 +177,27 @@ def _lock_head(project: Project) -> LogHead:
     """The project's log head, locked until the transaction ends.
 
     The row lock makes concurrent appenders to one project queue here (on SQLite the IMMEDIATE
-    transaction already locks the database), so indexes stay gapless and unique.
+    transaction already locks the database), so indexes stay gapless and unique. Written out:
+    every other appender waits while the lock is held.
     """
-    head = LogHead.objects.select_for_update().filter(project=project).first()
-    if head is None:
-        LogHead.objects.get_or_create(
-            project=project, defaults={"size": 0, "root": EMPTY_ROOT, "frontier": b""}
-        )
-        head = LogHead.objects.select_for_update().get(project=project)
-    return head
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    sql = (
+        f"SELECT id, size, root, frontier FROM {LogHead._meta.db_table} "  # noqa: S608
+        f"WHERE project_id = %s{lock}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [project.pk])
+        row = cursor.fetchone()
+        if row is None:
+            LogHead.objects.get_or_create(
+                project=project, defaults={"size": 0, "root": EMPTY_ROOT, "frontier": b""}
+            )
+            cursor.execute(sql, [project.pk])
+            row = cursor.fetchone()
+    head_id, size, root, frontier = row
+    return LogHead(
+        id=head_id, project=project, size=size, root=bytes(root), frontier=bytes(frontier)
+    )
 
 
 @transaction.atomic
@@ -369,6 +381,7 @@ def _check_head(project: Project, head: LogHead, key_id: str, view=None) -> None
 
 
 def _check_latest_checkpoint(project: Project, size: int, root: bytes) -> None:
+    """The head must be the latest checkpoint, signed by a trusted key."""
     with connection.cursor() as cursor:  # written out: this runs under the log lock
         cursor.execute(
             f"SELECT size, root, note, key_id FROM {Checkpoint._meta.db_table} "  # noqa: S608
