@@ -107,18 +107,18 @@ class FileStore:
         ``verify_ledger`` uses, refuses a missing root instead.
         """
         base = self._path(folder)
+        prefix = f"{folder}/"
+        if start_after.startswith(prefix):
+            after = start_after[len(prefix) :]
+        else:  # the whole folder sorts after start_after, or none of it does
+            after = "" if prefix > start_after else "\U0010ffff"
         try:
-            with os.scandir(base) as entries:
-                names = [
-                    e.name
-                    for e in entries
-                    if not e.name.startswith(".") and f"{folder}/{e.name}" > start_after
-                ]
+            names = [n for n in os.listdir(base) if n > after and n[0] != "."]
         except FileNotFoundError:
             return []
         except OSError as exc:
             raise StorageError(f"cannot list {self.url}/{folder}: {exc.strerror}") from exc
-        return [f"{folder}/{name}" for name in sorted(names)[:limit]]
+        return [prefix + name for name in sorted(names)[:limit]]
 
     def check(self) -> None:
         try:
