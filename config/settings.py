@@ -170,6 +170,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "validation.watch_lake",
         "schedule": float(env_int("SAFECASE_WATCH_INTERVAL", 30)),
     },
+    # Checkpoints an append could not publish (store down) are retried this often (seconds).
+    "publish-checkpoints": {
+        "task": "evidence.publish_checkpoints",
+        "schedule": float(env_int("SAFECASE_PUBLISH_INTERVAL", 60)),
+    },
 }
 # A task a killed worker had taken but not acknowledged is delivered again after this many
 # seconds (Redis); keep it above the longest shard.
@@ -183,6 +188,13 @@ SAFECASE_SIGNING_KEY_FILE = env_str("SAFECASE_SIGNING_KEY_FILE") or str(
     VAR_DIR / "keys" / "ledger.key"
 )
 SAFECASE_LOG_NAME = env_str("SAFECASE_LOG_NAME") or "safecase.local/ledger"
+# Keys verify_ledger trusts besides the configured key's public half and the keys reached from
+# them by signed rotation statements: comma-separated verifier-key files or 64-hex fingerprints.
+SAFECASE_TRUSTED_KEYS = [
+    item.strip() for item in (env_str("SAFECASE_TRUSTED_KEYS") or "").split(",") if item.strip()
+]
+# Seconds a checkpoint may stay unpublished before verify_ledger and /healthz report a failure.
+SAFECASE_PUBLISH_GRACE = env_int("SAFECASE_PUBLISH_GRACE", 300)
 # Retention of evidence written to an S3 bucket with Object Lock enabled (COMPLIANCE mode).
 SAFECASE_RETENTION_DAYS = env_int("SAFECASE_RETENTION_DAYS", 3650)
 # Largest upload or imported file accepted, in bytes.

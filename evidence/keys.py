@@ -2,8 +2,10 @@
 
 The private key lives in a file (``SAFECASE_SIGNING_KEY_FILE``, default ``var/keys/ledger.key``,
 PEM PKCS#8), never in the database. Every public key ever used is registered in
-:class:`evidence.models.SigningKey`, so a checkpoint signed before a rotation still verifies.
-``manage.py create_signing_key`` creates the first key and rotates it later.
+:class:`evidence.models.SigningKey` for display, but a row establishes no trust: verification
+trusts the configured key, ``SAFECASE_TRUSTED_KEYS`` and the keys that signed rotation
+statements link to them (:mod:`evidence.trust`). ``manage.py create_signing_key`` creates the
+first key, publishes its public half to the store and rotates it later.
 """
 
 from __future__ import annotations
@@ -60,9 +62,7 @@ def _load(path: str, mtime_ns: int) -> LoadedKey:
         raise SigningKeyError(f"signing key at {path} cannot be read: {exc}") from exc
     if not isinstance(private, Ed25519PrivateKey):
         raise SigningKeyError(f"signing key at {path} is not an Ed25519 key")
-    public = private.public_key().public_bytes(
-        serialization.Encoding.Raw, serialization.PublicFormat.Raw
-    )
+    public = public_bytes(private)
     return LoadedKey(private=private, public=public, key_id=key_id_for(public))
 
 
@@ -76,12 +76,15 @@ def load_signing_key() -> LoadedKey:
     return _load(str(path), mtime)
 
 
-def generate_key_file(path: Path) -> bytes:
-    """Write a new Ed25519 key to ``path`` (mode 0600), replacing any old one.
+def public_bytes(private: Ed25519PrivateKey) -> bytes:
+    return private.public_key().public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    )
 
-    Returns the raw 32-byte public key.
-    """
-    private = Ed25519PrivateKey.generate()
+
+def write_key_file(path: Path, private: Ed25519PrivateKey) -> None:
+    """Write ``private`` to ``path`` (mode 0600) by atomic replacement: a reader sees the old
+    key or the new one, never a partial file."""
     pem = private.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
@@ -94,6 +97,13 @@ def generate_key_file(path: Path) -> bytes:
         os.fsync(handle.fileno())
     os.replace(tmp, path)
     _load.cache_clear()
-    return private.public_key().public_bytes(
-        serialization.Encoding.Raw, serialization.PublicFormat.Raw
-    )
+
+
+def generate_key_file(path: Path) -> bytes:
+    """Write a new Ed25519 key to ``path`` (mode 0600), replacing any old one.
+
+    Returns the raw 32-byte public key.
+    """
+    private = Ed25519PrivateKey.generate()
+    write_key_file(path, private)
+    return public_bytes(private)

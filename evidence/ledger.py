@@ -2,9 +2,12 @@
 
 :func:`append` is the one writer of :class:`LogEntry`, :class:`MerkleNode` and
 :class:`Checkpoint` rows. Each call is one transaction: the project's :class:`LogHead` row is
-locked, the records get the next gapless indexes, the new perfect-subtree hashes and a signed
-checkpoint are written, and the checkpoint is published to the store once the transaction has
-committed. Either every record of a batch is in the log or none is.
+locked and checked (it must be the latest checkpoint, signed by a trusted key, and the store
+must not hold a longer or different log: see :func:`_check_head`), the records get the next
+gapless indexes, the new perfect-subtree hashes and a signed checkpoint are written with the
+checkpoint queued for publication, and the queue is published to the store once the
+transaction has committed (:mod:`evidence.publication`). Either every record of a batch is in
+the log or none is.
 
 The hashing, proofs and note formats come from :mod:`evidence.verify`, the same file that ships
 in certification packages, so what Safecase computes and what an assessor checks are one code.
@@ -13,7 +16,6 @@ in certification packages, so what Safecase computes and what an assessor checks
 from __future__ import annotations
 
 import base64
-import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -23,11 +25,25 @@ from django.utils import timezone
 from evidence import verify
 from evidence.db import bulk_insert
 from evidence.keys import LoadedKey, load_signing_key, log_name
-from evidence.models import Checkpoint, LogEntry, LogHead, MerkleNode, SigningKey
-from evidence.storage import StorageError, default_store
+from evidence.models import (
+    Checkpoint,
+    LogEntry,
+    LogHead,
+    MerkleNode,
+    PendingPublication,
+    SigningKey,
+)
+from evidence.publication import (
+    RollbackError,
+    StoreView,
+    check_not_rolled_back,
+    checkpoint_store_key,  # noqa: F401  (its old home)
+    look,
+    needs_look,
+    publish_new,
+)
+from evidence.trust import trusted_signer
 from projects.models import Project
-
-logger = logging.getLogger(__name__)
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
@@ -161,15 +177,27 @@ def _lock_head(project: Project) -> LogHead:
     """The project's log head, locked until the transaction ends.
 
     The row lock makes concurrent appenders to one project queue here (on SQLite the IMMEDIATE
-    transaction already locks the database), so indexes stay gapless and unique.
+    transaction already locks the database), so indexes stay gapless and unique. Written out:
+    every other appender waits while the lock is held.
     """
-    head = LogHead.objects.select_for_update().filter(project=project).first()
-    if head is None:
-        LogHead.objects.get_or_create(
-            project=project, defaults={"size": 0, "root": EMPTY_ROOT, "frontier": b""}
-        )
-        head = LogHead.objects.select_for_update().get(project=project)
-    return head
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    sql = (
+        f"SELECT id, size, root, frontier FROM {LogHead._meta.db_table} "  # noqa: S608
+        f"WHERE project_id = %s{lock}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [project.pk])
+        row = cursor.fetchone()
+        if row is None:
+            LogHead.objects.get_or_create(
+                project=project, defaults={"size": 0, "root": EMPTY_ROOT, "frontier": b""}
+            )
+            cursor.execute(sql, [project.pk])
+            row = cursor.fetchone()
+    head_id, size, root, frontier = row
+    return LogHead(
+        id=head_id, project=project, size=size, root=bytes(root), frontier=bytes(frontier)
+    )
 
 
 @transaction.atomic
@@ -191,7 +219,9 @@ def append(
     envelopes = [_envelope(key, _statement(project, r, user, now)) for r in records]
     user_id = user.pk if getattr(user, "pk", None) else None
 
+    view = _look_before_locking(project)
     head = _lock_head(project)
+    _check_head(project, head, key.key_id, view)
     size = head.size
     packed = bytes(head.frontier)
     frontier = [packed[i : i + 32] for i in range(0, len(packed), 32)]
@@ -257,7 +287,14 @@ def append(
     head.frontier = b"".join(value for _, value in stack)
     head.save(update_fields=["size", "root", "frontier"])
     checkpoint = _sign_checkpoint(project, head.size, root, key)
-    transaction.on_commit(lambda: publish_checkpoint(checkpoint))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {PendingPublication._meta.db_table} "  # noqa: S608
+            "(project_id, checkpoint_id, created_at) VALUES (%s, %s, %s)",
+            [project.pk, checkpoint.pk, stamp],
+        )
+    state = (head.size, root, bytes(head.frontier), key.key_id)
+    transaction.on_commit(lambda: _after_commit(project, state, checkpoint))
     if fetch:
         return list(LogEntry.objects.filter(project=project, index__gte=size).order_by("index"))
     return entries
@@ -288,32 +325,106 @@ def _sign_checkpoint(project: Project, size: int, root: bytes, key: LoadedKey) -
     )
 
 
-def checkpoint_store_key(project_key: str, size: int) -> str:
-    return f"checkpoints/{project_key}/{size:015d}.note"
+# Per process: project id -> (size, root, frontier, signing key id) of a head already checked
+# against its latest checkpoint, so that appends in a row check it once.
+_checked_heads: dict[int, tuple[int, bytes, bytes, str]] = {}
+# Project id -> whether another process had moved the head when this one last appended.
+_contended: dict[int, bool] = {}
 
 
-def publish_checkpoint(checkpoint: Checkpoint) -> bool:
-    """Write the checkpoint to the store (never replacing a different one). False on failure.
+def _after_commit(
+    project: Project, state: tuple[int, bytes, bytes, str], checkpoint: Checkpoint
+) -> None:
+    """Publish this append's checkpoint, and the project's older queued ones.
 
-    A failure is logged, not raised: the append has committed. ``verify_ledger`` reports
-    checkpoints that were never published and ``publish_checkpoints`` catches up.
+    A failure is logged, not raised: the append has committed, and its checkpoint stays queued
+    for the next append, the periodic task and ``publish_checkpoints``.
     """
-    store = default_store()
+    _checked_heads[project.pk] = state
+    publish_new(checkpoint)
+
+
+def _look_before_locking(project: Project) -> StoreView | None:
+    """List the store before taking the lock when another process is likely to have moved the
+    head since this one last appended (it did last time): the listing then costs no lock time.
+    In a process that appends alone, its own publications answer and nothing is listed."""
+    last = _checked_heads.get(project.pk)
+    if last is None or not _contended.get(project.pk) or not needs_look(project, last[0] + 1):
+        return None
+    return look(project, last[0])
+
+
+def _check_head(project: Project, head: LogHead, key_id: str, view=None) -> None:
+    """Refuse to extend a log whose head the application did not write, or that the store
+    shows was rolled back.
+
+    The head row is derived state that anyone with database access can move; appending after a
+    forged head would have the next genuine checkpoint bless the forgery. So the head must equal
+    the latest checkpoint, that checkpoint must be signed by a trusted key (never a key merely
+    found in the key table), and the frontier must fold to the root. Checked once per head
+    state per process: an ordinary append costs no query and no store request here.
+    """
+    root, frontier = bytes(head.root), bytes(head.frontier)
+    state = (head.size, root, frontier, key_id)
+    last = _checked_heads.get(project.pk)
+    _contended[project.pk] = last is not None and last != state
+    if last != state:
+        _check_latest_checkpoint(project, head.size, root)
+        hashes = [frontier[i : i + 32] for i in range(0, len(frontier), 32)]
+        if len(hashes) != len(_frontier_positions(head.size)) or _fold(hashes) != root:
+            raise LedgerError(_tampered(project, "its head's frontier does not fold to its root"))
     try:
-        store.put_bytes(
-            checkpoint_store_key(checkpoint.project.key, checkpoint.size),
-            checkpoint.note.encode("utf-8"),
-            overwrite=False,
+        check_not_rolled_back(project, head.size, root, view)
+    except RollbackError as exc:
+        raise LedgerError(str(exc)) from None
+    _checked_heads[project.pk] = state
+
+
+def _check_latest_checkpoint(project: Project, size: int, root: bytes) -> None:
+    """The head must be the latest checkpoint, signed by a trusted key."""
+    with connection.cursor() as cursor:  # written out: this runs under the log lock
+        cursor.execute(
+            f"SELECT size, root, note, key_id FROM {Checkpoint._meta.db_table} "  # noqa: S608
+            "WHERE project_id = %s ORDER BY size DESC LIMIT 1",
+            [project.pk],
         )
-        vkey_name = f"keys/{checkpoint.key_id}.vkey"
-        if not store.exists(vkey_name):
-            key = SigningKey.objects.get(key_id=checkpoint.key_id)
-            vkey = verify.format_vkey(key.name, bytes(key.public_key))
-            store.put_bytes(vkey_name, vkey.encode("utf-8"), overwrite=False)
-    except StorageError as exc:
-        logger.warning("checkpoint %s not published: %s", checkpoint, exc)
-        return False
-    return True
+        row = cursor.fetchone()
+    latest = row and Checkpoint(size=row[0], root=bytes(row[1]), note=row[2], key_id=row[3])
+    if latest is None and size == 0:
+        return
+    if latest is None or latest.size != size or bytes(latest.root) != root:
+        found = f"size {latest.size}" if latest else "none"
+        raise LedgerError(
+            _tampered(project, f"its head (size {size}) is not its latest checkpoint ({found})")
+        )
+    signer = trusted_signer(latest.key_id)
+    if signer is None:
+        raise LedgerError(
+            _tampered(
+                project,
+                f"its latest checkpoint (size {size}) is signed by key {latest.key_id}, "
+                "which is not trusted",
+            )
+        )
+    try:
+        note = verify.verify_checkpoint(latest.note, [signer], origin=origin(project))
+    except ValueError as exc:
+        raise LedgerError(_tampered(project, f"its latest checkpoint: {exc}")) from None
+    if note.size != size or note.root != root:
+        raise LedgerError(_tampered(project, "its latest checkpoint disagrees with its note"))
+
+
+def _tampered(project: Project, what: str) -> str:
+    return (
+        f"the log of {project.key} was changed outside the application: {what}. "
+        "Nothing was appended; run verify_ledger"
+    )
+
+
+def forget_checked_heads() -> None:
+    """Drop the per-process record of checked heads (between tests, or after a restore)."""
+    _checked_heads.clear()
+    _contended.clear()
 
 
 def head_of(project: Project) -> tuple[int, bytes]:

@@ -131,6 +131,28 @@ class Checkpoint(models.Model):
         return f"{self.project_id} checkpoint at {self.size}"
 
 
+class PendingPublication(models.Model):
+    """A checkpoint the store has not yet confirmed: the publication work queue.
+
+    Not evidence and not append-only (checkpoint rows cannot be updated, so their publication
+    state lives here): the append inserts a row in its own transaction, and whoever publishes
+    the checkpoint (the append after commit, the next append, the periodic task or
+    ``publish_checkpoints``) deletes it. Deleting rows by hand hides nothing: ``verify_ledger``
+    compares the checkpoints in the database with the store, and reports a checkpoint missing
+    from the store as removed unless it is queued here and younger than the grace period.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="+")
+    checkpoint = models.OneToOneField(Checkpoint, on_delete=models.CASCADE, related_name="pending")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["project", "checkpoint"]
+
+    def __str__(self) -> str:
+        return f"pending publication of {self.checkpoint}"
+
+
 class ArtifactKind(models.TextChoices):
     DATASET = "dataset", "Dataset snapshot"
     MODEL = "model", "Model"

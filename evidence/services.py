@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
+from dataclasses import dataclass
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
+from django.utils import timezone
 
-from evidence import ledger
+from evidence import keys, ledger, publication, trust, verify
 from evidence.datasets import Manifest, Progress, file_digest, snapshot
 from evidence.ledger import Record, Subject
 from evidence.models import Artifact, ArtifactKind, Decision, EntryKind
@@ -167,4 +171,77 @@ def decision_record(
         consequences=consequences,
         decided_by=user,
         entry=entry,
+    )
+
+
+@dataclass(frozen=True)
+class Rotation:
+    previous: str  # name+keyid
+    next: str
+    fingerprint: str  # of the new key
+    statement_key: str  # where the statement is in the store
+    projects: int  # logs that recorded it
+
+
+def signing_key_rotate() -> Rotation:
+    """Replace the installation's signing key so that trust follows the new key.
+
+    An operator's action on the installation (run by ``create_signing_key --rotate`` on the
+    server that holds the key file), so no project role is checked. In order, so that a failure
+    at any step leaves the old key in force and nothing half-trusted:
+
+    1. a rotation statement naming both keys is signed by the old key (it authorises its
+       successor) and by the new one (its holder made the statement);
+    2. the new public key and the statement go to the store (``keys/<id>.vkey``,
+       ``keys/rotations/<old>-<new>.json``), never replacing an object;
+    3. every project's log records a key-rotation entry carrying the statement, signed by the
+       old key, all in one transaction;
+    4. only then the key file is replaced, atomically.
+
+    The old key stays trusted through the statement, so everything it signed still verifies.
+    """
+    old = keys.load_signing_key()
+    name = keys.log_name()
+    private = Ed25519PrivateKey.generate()
+    public = keys.public_bytes(private)
+    new_id = verify.note_key_id(name, public).hex()
+    payload = verify.rotation_payload(
+        verify.format_vkey(name, old.public),
+        verify.format_vkey(name, public),
+        timezone.now().isoformat().replace("+00:00", "Z"),
+    )
+    message = verify.pae(verify.KEY_ROTATION_PAYLOAD_TYPE, payload)
+    statement = verify.format_rotation(
+        payload, [(old.key_id, old.sign(message)), (new_id, private.sign(message))]
+    )
+    verify.verify_rotation(statement)  # both signatures, before anything is written
+
+    store = default_store()
+    publication.publish_vkey(name, old.public, store)
+    publication.publish_vkey(name, public, store)
+    statement_key = trust.rotation_store_key(old.key_id, new_id)
+    store.put_bytes(statement_key, statement, overwrite=False)
+
+    record = Record(
+        kind=EntryKind.KEY_ROTATION,
+        subjects=[Subject(f"key:{new_id}", hashlib.sha256(statement).hexdigest())],
+        predicate={
+            "previous": old.key_id,
+            "next": new_id,
+            "statement": base64.b64encode(statement).decode("ascii"),
+        },
+    )
+    projects = list(Project.objects.order_by("key"))
+    with transaction.atomic():
+        for project in projects:
+            ledger.append(project, [record])
+    keys.write_key_file(keys.key_path(), private)
+    ledger.register_key(keys.load_signing_key())
+    trust.forget()
+    return Rotation(
+        previous=f"{name}+{old.key_id}",
+        next=f"{name}+{new_id}",
+        fingerprint=verify.key_fingerprint(name, public),
+        statement_key=statement_key,
+        projects=len(projects),
     )

@@ -22,6 +22,10 @@ class StorageError(Exception):
     """The store cannot be reached or refused an operation; the message says which."""
 
 
+class ConflictError(StorageError):
+    """An object that is never replaced exists with other content."""
+
+
 def _clean_key(key: str) -> str:
     path = PurePosixPath(key)
     if path.is_absolute() or ".." in path.parts or not path.parts:
@@ -56,7 +60,7 @@ class FileStore:
             if not overwrite and path.exists():
                 if path.read_bytes() == data:
                     return
-                raise StorageError(
+                raise ConflictError(
                     f"{self.url}/{key} exists with other content; it is never replaced"
                 )
             tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
@@ -79,7 +83,14 @@ class FileStore:
     def exists(self, key: str) -> bool:
         return self._path(key).exists()
 
+    def _require_root(self) -> None:
+        """A store whose root folder is missing is unreachable, not empty: listing it must not
+        report "nothing published" when the URL points at the wrong place."""
+        if not self.root.is_dir():
+            raise StorageError(f"{self.url} does not exist or is not a folder")
+
     def list(self, prefix: str = "") -> Iterator[StoredObject]:
+        self._require_root()
         base = self.root / prefix if prefix else self.root
         if not base.exists():
             return
@@ -87,6 +98,27 @@ class FileStore:
             p for p in base.rglob("*") if p.is_file() and not p.name.startswith(".")
         ):
             yield StoredObject(key=path.relative_to(self.root).as_posix(), size=path.stat().st_size)
+
+    def keys_after(self, folder: str, start_after: str, limit: int) -> list[str]:
+        """Up to ``limit`` keys directly in ``folder`` that sort after ``start_after``, in order.
+
+        One directory read; the ledger's rollback check asks it before each append. A missing
+        folder holds nothing (a new store: the first publication creates it); :meth:`list`, which
+        ``verify_ledger`` uses, refuses a missing root instead.
+        """
+        base = self._path(folder)
+        prefix = f"{folder}/"
+        if start_after.startswith(prefix):
+            after = start_after[len(prefix) :]
+        else:  # the whole folder sorts after start_after, or none of it does
+            after = "" if prefix > start_after else "\U0010ffff"
+        try:
+            names = [n for n in os.listdir(base) if n > after and n[0] != "."]
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise StorageError(f"cannot list {self.url}/{folder}: {exc.strerror}") from exc
+        return [prefix + name for name in sorted(names)[:limit]]
 
     def check(self) -> None:
         try:
@@ -143,7 +175,7 @@ class S3Store:
             if self.exists(key):
                 if self.get_bytes(key) == data:
                     return
-                raise StorageError(
+                raise ConflictError(
                     f"{self.url}/{key} exists with other content; it is never replaced"
                 )
         days = self.retention_days()
@@ -200,6 +232,18 @@ class S3Store:
                     yield StoredObject(key=item["Key"][skip:], size=item["Size"])
         except (ClientError, BotoCoreError) as exc:
             raise StorageError(f"S3 list on {self.url} failed: {exc}") from exc
+
+    def keys_after(self, folder: str, start_after: str, limit: int) -> list[str]:
+        """Up to ``limit`` keys under ``folder`` that sort after ``start_after``: one request."""
+        skip = len(self.prefix) + 1 if self.prefix else 0
+        response = self._call(
+            "list",
+            self.client.list_objects_v2,
+            Prefix=self._key(folder) + "/",
+            StartAfter=self._key(start_after),
+            MaxKeys=limit,
+        )
+        return [item["Key"][skip:] for item in response.get("Contents", [])]
 
     def check(self) -> None:
         self._call("head_bucket", self.client.head_bucket)

@@ -1,27 +1,43 @@
 """Recompute a project's log and compare it with every checkpoint, in the database and outside.
 
-This is what ``manage.py verify_ledger`` runs. It trusts nothing stored: each leaf hash is
-recomputed from the envelope bytes, the root is rebuilt while streaming, every checkpoint's
-signature is checked against the registered keys, and the roots are compared with the
-checkpoints published to the store, so that a database rewritten consistently (entries, nodes
-and checkpoints together) is still caught by the copies it could not reach.
+This is what ``manage.py verify_ledger`` runs. It trusts nothing stored in the database:
+
+- keys come from :mod:`evidence.trust` (the configured key, ``SAFECASE_TRUSTED_KEYS``, signed
+  rotation statements), never from the key table; a key row that these do not reach is named,
+  and so is every checkpoint it signed and every entry that claims it;
+- each leaf hash is recomputed from the envelope bytes and the root rebuilt while streaming;
+  every entry must be covered by a checkpoint signed by a trusted key, so an entry appended
+  with a planted key (and a checkpoint it signed) fails even without ``--signatures``, and the
+  uncovered entries are named with the key id they claim; ``--signatures`` additionally checks
+  each entry's own signature against the trusted keys;
+- the roots are compared with the checkpoints published to the store, so that a database
+  rewritten consistently is still caught by the copies it could not reach; a store that cannot
+  be listed, a checkpoint missing from it (unless queued and younger than
+  ``SAFECASE_PUBLISH_GRACE``) and a store ahead of the database are failures;
+- the head row is recomputed (size, root, frontier) and any difference is reported.
 """
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 
 from evidence import verify
-from evidence.ledger import EMPTY_ROOT, checkpoint_store_key, origin
-from evidence.models import Checkpoint, LogEntry, LogHead, SigningKey
+from evidence.ledger import EMPTY_ROOT, origin
+from evidence.models import Checkpoint, LogEntry, LogHead, PendingPublication
+from evidence.publication import checkpoint_folder, size_of
 from evidence.storage import StorageError, default_store
+from evidence.trust import Trust, load_trust
 from projects.models import Project
 
 CHUNK = 50_000
+MAX_LISTED = 10  # sizes or indexes named in one message
 
 
 @dataclass
@@ -45,66 +61,214 @@ class VerifyResult:
             self.first_bad_index = index
 
 
-def _trusted_keys() -> tuple[list[tuple[str, bytes]], dict[str, bytes]]:
-    rows = list(SigningKey.objects.all())
-    return [(k.name, bytes(k.public_key)) for k in rows], {
-        k.key_id: bytes(k.public_key) for k in rows
-    }
+def _listed(values: list[int]) -> str:
+    shown = ", ".join(str(v) for v in values[:MAX_LISTED])
+    return shown + (f" and {len(values) - MAX_LISTED} more" if len(values) > MAX_LISTED else "")
 
 
-def _published(project: Project, result: VerifyResult, keys) -> dict[int, bytes]:
-    """Roots of the checkpoints published to the store, by size (each signature checked)."""
-    roots: dict[int, bytes] = {}
-    store = default_store()
-    prefix = checkpoint_store_key(project.key, 0).rsplit("/", 1)[0]
+def _signer(note_text: str) -> str:
+    """Name the key(s) a note claims to be signed by, as name+keyid."""
     try:
-        for item in store.list(prefix):
+        note = verify.parse_checkpoint(note_text)
+    except ValueError:
+        return "an unreadable signature"
+    return ", ".join(f"{s.name}+{s.key_id.hex()}" for s in note.signatures)
+
+
+def _published(project: Project, result: VerifyResult, keys, store) -> dict[int, bytes] | None:
+    """Roots of the checkpoints published to the store, by size (each signature checked), or
+    None when the store cannot be reached or listed."""
+    roots: dict[int, bytes] = {}
+    try:
+        for item in store.list(checkpoint_folder(project.key)):
+            if size_of(item.key) is None:
+                continue
             text = store.get_bytes(item.key)
             try:
                 note = verify.verify_checkpoint(text, keys, origin=origin(project))
             except ValueError as exc:
                 result.fail(f"published checkpoint {item.key}: {exc}")
                 continue
+            if note.size != size_of(item.key):
+                result.fail(f"published checkpoint {item.key} is for size {note.size}")
+                continue
             roots[note.size] = note.root
-    except StorageError as exc:
-        result.fail(f"published checkpoints cannot be read: {exc}")
+    except StorageError:
+        result.fail(
+            f"the store cannot be reached or listed, so the checkpoints of {project.key} "
+            "published outside the database cannot be compared (check SAFECASE_STORAGE_URL)"
+        )
+        return None
     return roots
 
 
-def verify_project(project: Project, *, signatures: bool = False) -> VerifyResult:
-    result = VerifyResult(project=project.key)
-    keys, keys_by_id = _trusted_keys()
-    head = LogHead.objects.filter(project=project).first()
-    head_size, head_root = (head.size, bytes(head.root)) if head else (0, EMPTY_ROOT)
+def _check_trust(project: Project, result: VerifyResult, trust: Trust) -> set[str]:
+    """Report trust problems and untrusted key rows; return the untrusted rows' key ids."""
+    for problem in trust.problems:
+        result.fail(problem)
+    untrusted = trust.untrusted_rows()
+    for row in untrusted:
+        result.fail(
+            f"signing key {row} in the database is not trusted: it is not the configured key, "
+            "not in SAFECASE_TRUSTED_KEYS and no signed rotation statement reaches it"
+        )
+    return {row.key_id for row in untrusted}
 
-    # Checkpoints in the database: signature, and that the columns say what the note says.
+
+def _check_entry_keys(project: Project, result: VerifyResult, trust: Trust, start: int) -> None:
+    """Name the entries from ``start`` on (those no trusted checkpoint covers) whose recorded
+    key id is not a trusted key's: one query over the index, no signatures.
+
+    Entries below ``start`` are bound to trusted keys by the recomputed roots of checkpoints
+    those keys signed; the key id column is not part of the hash, so scanning it across the
+    whole log (over a second per million entries) would prove nothing more.
+    """
+    entries = LogEntry.objects.filter(project=project, index__gte=start)
+    bad = list(
+        entries.exclude(key_id__in=sorted(trust.keys))
+        .order_by("index")
+        .values_list("index", "key_id")[: MAX_LISTED + 1]
+    )
+    for index, key_id in bad[:MAX_LISTED]:
+        result.fail(f"entry {index} is signed by key {key_id}, which is not trusted", index)
+    if len(bad) > MAX_LISTED:
+        result.fail("more entries are signed by untrusted keys")
+
+
+def _check_store(
+    project: Project,
+    result: VerifyResult,
+    expected: dict[int, bytes],
+    published: dict[int, bytes],
+    created: dict[int, datetime.datetime],
+) -> None:
+    """Checkpoints in the database but not in the store: queued and young, or a failure."""
+    grace = settings.SAFECASE_PUBLISH_GRACE
+    now = timezone.now()
+    queued = set(
+        PendingPublication.objects.filter(project=project).values_list(
+            "checkpoint__size", flat=True
+        )
+    )
+    late, removed = [], []
+    for size in sorted(set(expected) - set(published)):
+        if size not in queued:
+            removed.append(size)
+        elif (now - created[size]).total_seconds() > grace:
+            late.append(size)
+        else:
+            result.unpublished += 1
+    if expected and not published and (late or removed):
+        result.fail(
+            f"the store holds no checkpoint for {project.key}, whose log has "
+            f"{len(expected)} (sizes {_listed(sorted(expected))})"
+        )
+    elif removed:
+        result.fail(
+            f"checkpoints of {project.key} at sizes {_listed(removed)} are not in the store "
+            "although they were published: they were removed from it"
+        )
+    if late:
+        result.unpublished += len(late)
+        result.fail(
+            f"checkpoints of {project.key} at sizes {_listed(late)} are unpublished for longer "
+            f"than the grace of {grace} s: the store refuses writes (run publish_checkpoints)"
+        )
+
+
+def verify_project(
+    project: Project, *, signatures: bool = False, trust: Trust | None = None
+) -> VerifyResult:
+    result = VerifyResult(project=project.key)
+    store = default_store()
+    trust = trust if trust is not None else load_trust(store)
+    untrusted_ids = _check_trust(project, result, trust)
+    keys, keys_by_id = trust.pairs(), trust.by_id()
+    head = LogHead.objects.filter(project=project).first()
+    head_size, head_root, head_frontier = (
+        (head.size, bytes(head.root), bytes(head.frontier)) if head else (0, EMPTY_ROOT, b"")
+    )
+
+    # Checkpoints in the database: signature by a trusted key, and that the columns say what
+    # the note says.
     expected: dict[int, bytes] = {}
+    created: dict[int, datetime.datetime] = {}
     for cp in Checkpoint.objects.filter(project=project).order_by("size").iterator():
         result.checkpoints += 1
         try:
             note = verify.verify_checkpoint(cp.note, keys, origin=origin(project))
         except ValueError as exc:
-            result.fail(f"checkpoint at size {cp.size}: {exc}", min(cp.size, head_size))
+            why = (
+                f"signed by {_signer(cp.note)}, which is not trusted"
+                if cp.key_id in untrusted_ids or "not signed by any" in str(exc)
+                else str(exc)
+            )
+            result.fail(f"checkpoint at size {cp.size}: {why}", max(cp.size - 1, 0))
             continue
         if note.size != cp.size or note.root != bytes(cp.root):
             result.fail(f"checkpoint at size {cp.size} disagrees with its own signed note")
+            continue
         expected[note.size] = note.root
+        created[note.size] = cp.created_at
 
-    published = _published(project, result, keys)
-    result.published = len(published)
-    result.unpublished = len(set(expected) - set(published))
-    for size, root in published.items():
-        if size in expected and expected[size] != root:
-            result.fail(f"checkpoint at size {size} differs from the copy published to the store")
-        if size > head_size:
+    signed = set(expected)  # sizes of the database's trusted checkpoints
+    published = _published(project, result, keys, store)
+    if published is not None:
+        result.published = len(published)
+        _check_store(project, result, expected, published, created)
+        for size, root in published.items():
+            if size in expected and expected[size] != root:
+                result.fail(
+                    f"checkpoint at size {size} differs from the copy published to the store"
+                )
+            expected[size] = root  # the published copy is the one the database cannot rewrite
+
+    stack, count, last_good_size = _recompute(project, result, expected, signatures, keys_by_id)
+    result.entries = count
+    if published:
+        latest = max(published)
+        if latest > count:
             result.fail(
-                f"the store holds a checkpoint at size {size} but the log has only {head_size} "
-                "entries: entries were removed",
-                head_size,
+                f"the store holds a checkpoint of {project.key} at size {latest} but the "
+                f"database's log has only {count} entries: the database was rolled back (a "
+                "restored backup?) or entries were removed",
+                count,
             )
-        expected[size] = root  # the published copy is the one the database cannot rewrite
+    beyond = sorted(s for s in signed if s > count)
+    if beyond:
+        result.fail(
+            f"checkpoints of {project.key} signed by a trusted key at sizes {_listed(beyond)} "
+            f"cover more than the {count} entries stored: entries were removed",
+            count,
+        )
+    covered = max((s for s in expected if s <= count), default=0)
+    if covered < count:
+        if not signatures:
+            _check_entry_keys(project, result, trust, covered)
+        result.fail(
+            f"entries {covered} to {count - 1} of {project.key} are covered by no checkpoint "
+            "signed by a trusted key",
+            covered if result.first_bad_index is None else None,
+        )
+    _check_head(result, (head_size, head_root, head_frontier), stack, count, last_good_size)
+    return result
 
-    # Stream every entry: gapless indexes, leaf hashes, roots at each checkpoint size.
+
+def _check_head(result: VerifyResult, head, stack: list[bytes], count: int, good: int) -> None:
+    """The head row is derived state: recompute it and name every difference."""
+    head_size, head_root, head_frontier = head
+    if result.first_bad_index is not None:
+        return  # an entry already failed: the head differs because of it
+    if head_size != count:
+        result.fail(f"the log head says {head_size} entries but {count} are stored", count)
+    if head_root != _root(stack):
+        result.fail("the log head's root does not match the entries", good)
+    if head_frontier != b"".join(stack):
+        result.fail("the log head's frontier does not match the entries", good)
+
+
+def _recompute(project, result, expected, signatures, keys_by_id):
+    """Stream every entry: gapless indexes, leaf hashes, roots at each checkpoint size."""
     stack: list[bytes] = []  # hashes of the perfect subtrees so far, left to right
     last_good_size = 0
     count = 0
@@ -122,7 +286,11 @@ def verify_project(project: Project, *, signatures: bool = False) -> VerifyResul
         if signatures:
             result.signatures_checked += 1
             if not _signature_ok(envelope, keys_by_id):
-                result.fail(f"entry {index}: envelope signature does not verify", index)
+                result.fail(
+                    f"entry {index}: envelope signature does not verify against a trusted key "
+                    f"(it names key {_envelope_keyid(envelope)})",
+                    index,
+                )
         # Leaf number ``index`` completes one perfect subtree per trailing 1 bit of ``index``.
         value = leaf
         for _ in range((~index & (index + 1)).bit_length() - 1):
@@ -140,12 +308,7 @@ def verify_project(project: Project, *, signatures: bool = False) -> VerifyResul
                 )
             else:
                 last_good_size = count
-    result.entries = count
-    if count != head_size and result.first_bad_index is None:
-        result.fail(f"the log head says {head_size} entries but {count} are stored", count)
-    elif count == head_size and _root(stack) != head_root and result.first_bad_index is None:
-        result.fail("the log head's root does not match the entries", last_good_size)
-    return result
+    return stack, count, last_good_size
 
 
 def _stream_entries(project: Project):
@@ -185,3 +348,10 @@ def _signature_ok(envelope: bytes, keys_by_id: dict[str, bytes]) -> bool:
     except ValueError:
         return False
     return isinstance(parsed, dict) and verify.verify_envelope(parsed, keys_by_id)
+
+
+def _envelope_keyid(envelope: bytes) -> str:
+    try:
+        return ", ".join(str(sig.get("keyid")) for sig in json.loads(envelope)["signatures"])
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return "none readable"

@@ -42,6 +42,11 @@ def resolve_project(key: str) -> Project:
     return project
 
 
+def resolve_projects(key: str | None) -> list[Project]:
+    """The project named by ``--project``, or every project (in key order) when none is."""
+    return [resolve_project(key)] if key else list(Project.objects.order_by("key"))
+
+
 def dump(data) -> str:
     return json.dumps(data, sort_keys=True)
 

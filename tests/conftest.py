@@ -110,9 +110,21 @@ def signing_key():
 
 
 @pytest.fixture(autouse=True)
+def fresh_ledger_caches():
+    """Forget what this process remembered of earlier tests' logs, store and trusted keys."""
+    from evidence import ledger, publication, trust
+
+    yield
+    ledger.forget_checked_heads()
+    publication.forget()
+    trust.forget()
+
+
+@pytest.fixture(autouse=True)
 def fresh_store(settings, tmp_path):
     """Each test publishes checkpoints and manifests to a store of its own."""
     store = tmp_path / "store"
+    store.mkdir()
     settings.SAFECASE_STORAGE_URL = store.as_uri()
     return store
 

@@ -20,6 +20,6 @@ def backwards(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("evidence", "0004_entry_kinds_membership_rotation")]
+    dependencies = [("evidence", "0005_pending_publication")]
 
     operations = [migrations.RunPython(forwards, backwards)]

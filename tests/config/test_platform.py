@@ -21,22 +21,68 @@ class TestHealth:
         response = client.get("/healthz")
         assert response.status_code == 200
         body = response.json()
-        assert body["status"] == "ok"
-        assert set(body["checks"]) == {"database", "broker", "storage"}
+        assert body == {
+            "status": "ok",
+            "checks": {
+                "database": "ok",
+                "broker": "ok",
+                "storage": "ok",
+                "publication": "ok",
+            },
+        }
 
-    def test_unwritable_storage_is_503(self, client, settings, tmp_path):
+    def test_unwritable_storage_is_503_and_anonymous_callers_learn_no_details(
+        self, client, settings, tmp_path
+    ):
         blocker = tmp_path / "a-file"
         blocker.write_text("not a folder")
         settings.SAFECASE_STORAGE_URL = (blocker / "store").as_uri()
         response = client.get("/healthz")
         assert response.status_code == 503
-        assert response.json()["checks"]["storage"].startswith("error")
+        body = response.json()
+        assert body["status"] == "failing"
+        assert body["checks"]["storage"] == "failing"
+        assert "reasons" not in body
+        assert str(tmp_path) not in response.content.decode()
+
+    def test_staff_get_a_short_reason_without_exception_text(
+        self, client, settings, tmp_path, django_user_model
+    ):
+        blocker = tmp_path / "a-file"
+        blocker.write_text("not a folder")
+        settings.SAFECASE_STORAGE_URL = (blocker / "store").as_uri()
+        staff = django_user_model.objects.create_user("ops", password="pw", is_staff=True)
+        client.force_login(staff)
+        response = client.get("/healthz")
+        assert response.status_code == 503
+        assert response.json()["reasons"] == {"storage": "the store cannot be reached or written"}
+        assert str(tmp_path) not in response.content.decode()
 
     def test_unreachable_broker_is_503(self, client, settings):
         settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"
         response = client.get("/healthz")
         assert response.status_code == 503
-        assert response.json()["checks"]["broker"].startswith("error")
+        body = response.json()
+        assert body["checks"]["broker"] == "failing"
+        assert "127.0.0.1" not in response.content.decode()
+
+    def test_publication_lag_past_the_grace_period_is_503(
+        self, client, settings, project, tmp_path, django_capture_on_commit_callbacks
+    ):
+        from evidence import ledger
+
+        blocker = tmp_path / "a-file"
+        blocker.write_text("not a folder")
+        good_store = settings.SAFECASE_STORAGE_URL
+        settings.SAFECASE_STORAGE_URL = (blocker / "store").as_uri()
+        with django_capture_on_commit_callbacks(execute=True):
+            ledger.append(project, [ledger.Record("decision", [ledger.Subject("d", "0" * 64)], {})])
+        settings.SAFECASE_STORAGE_URL = good_store  # the store is back; the queue is not empty
+        assert client.get("/healthz").status_code == 200  # within the grace period
+        settings.SAFECASE_PUBLISH_GRACE = 0
+        response = client.get("/healthz")
+        assert response.status_code == 503
+        assert response.json()["checks"]["publication"] == "failing"
 
 
 @pytest.mark.django_db

@@ -2,6 +2,8 @@
 
 import base64
 import json
+from io import StringIO
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -9,7 +11,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.utils import DatabaseError
 
 from evidence import ledger, verify
-from evidence.keys import SigningKeyError, generate_key_file, load_signing_key
+from evidence.keys import SigningKeyError, load_signing_key
 from evidence.ledger import LedgerError, Record, Subject
 from evidence.models import Checkpoint, LogEntry, LogHead, MerkleNode, SigningKey
 from evidence.storage import default_store
@@ -184,10 +186,14 @@ class TestCheckpoints:
         assert cp.note.splitlines()[0] == f"{settings.SAFECASE_LOG_NAME}/AEB"
 
     def test_a_rotated_key_still_verifies_old_checkpoints(self, project, settings, tmp_path):
+        from django.core.management import call_command
+
+        key_file = tmp_path / "ledger.key"
+        key_file.write_bytes(Path(settings.SAFECASE_SIGNING_KEY_FILE).read_bytes())
+        settings.SAFECASE_SIGNING_KEY_FILE = str(key_file)
         ledger.append(project, [record(0)])
         old_id = load_signing_key().key_id
-        settings.SAFECASE_SIGNING_KEY_FILE = str(tmp_path / "new.key")
-        generate_key_file(tmp_path / "new.key")
+        call_command("create_signing_key", "--rotate", stdout=StringIO())
         ledger.append(project, [record(1)])
         assert load_signing_key().key_id != old_id
         keys = [(k.name, bytes(k.public_key)) for k in SigningKey.objects.all()]

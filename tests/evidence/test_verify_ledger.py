@@ -10,34 +10,12 @@ from django.core.management.base import CommandError
 
 from evidence import ledger, verify
 from evidence.keys import load_signing_key
-from evidence.ledger import Record, Subject
 from evidence.models import Checkpoint, LogEntry, LogHead, MerkleNode
 from evidence.storage import default_store
 from evidence.verification import verify_project
-from tests.owner import owner_cursor
+from tests.evidence.conftest import tampering
 
 pytestmark = pytest.mark.django_db
-
-
-def tampering():
-    """Lift the append-only triggers and write as the tables' owner, as an insider with the
-    owner's powers would. (The rows must be committed for the owner's own connection to see
-    them, hence the transactional database of ``log``.)"""
-    return owner_cursor()
-
-
-@pytest.fixture
-def log(ledger_transactional_db, project, django_capture_on_commit_callbacks):
-    for start in range(0, 20, 4):
-        with django_capture_on_commit_callbacks(execute=True):
-            ledger.append(
-                project,
-                [
-                    Record("decision", [Subject(f"d{i}", f"{i:064x}")], {"i": i})
-                    for i in range(start, start + 4)
-                ],
-            )
-    return project
 
 
 def run(*args):
@@ -181,10 +159,10 @@ def test_a_tampered_published_checkpoint_is_reported(log):
     assert any("published checkpoint" in p for p in report["problems"])
 
 
-def test_signatures_flag_catches_a_re_signed_forgery_that_hashes_alone_miss(
+def test_a_re_signed_forgery_without_a_trusted_checkpoint_is_caught_with_and_without_signatures(
     log, settings, tmp_path
 ):
-    """An entry signed by an unregistered key, with every hash and checkpoint recomputed."""
+    """An entry signed by an unregistered key, with every hash and the head recomputed."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     entry = LogEntry.objects.get(project=log, index=19)
@@ -220,10 +198,15 @@ def test_signatures_flag_catches_a_re_signed_forgery_that_hashes_alone_miss(
             [verify.root_hash(hashes), log.pk],
         )
     (default_store().root / ledger.checkpoint_store_key("AEB", 20)).unlink()
-    assert verify_project(log).ok  # the hashes alone are consistent
+    # The hashes alone are consistent, but no checkpoint by a trusted key covers the last four.
+    result = verify_project(log)
+    assert not result.ok
+    assert result.first_bad_index == 16
+    assert "entries 16 to 19 of AEB are covered by no checkpoint" in result.problems[0]
     result = verify_project(log, signatures=True)
     assert not result.ok
     assert result.first_bad_index == 19
+    assert any(p.startswith("entry 19: envelope signature does not") for p in result.problems)
 
 
 def test_human_output_names_each_project(log, other_project):

@@ -3,8 +3,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from evidence.verification import verify_project
-from projects.cli import resolve_project
-from projects.models import Project
+from projects.cli import resolve_projects
 
 
 class Command(BaseCommand):
@@ -21,9 +20,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="print a JSON summary")
 
     def handle(self, *args, **options):
-        projects = (
-            [resolve_project(options["project"])] if options["project"] else Project.objects.all()
-        )
+        projects = resolve_projects(options["project"])
         results = [verify_project(p, signatures=options["signatures"]) for p in projects]
         bad = next((r for r in results if not r.ok), None)
         if options["json"]:
