@@ -145,11 +145,15 @@ def dequeue(checkpoint_ids: list[int]) -> None:
     """
     if not checkpoint_ids:
         return
-    with transaction.atomic():
+    marks = ", ".join(["%s"] * len(checkpoint_ids))
+    delete = (
+        f"DELETE FROM {PendingPublication._meta.db_table} "  # noqa: S608
+        f"WHERE checkpoint_id IN ({marks})"
+    )
+    with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        PendingPublication.objects.filter(checkpoint_id__in=checkpoint_ids).delete()
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        cursor.execute(delete, checkpoint_ids)
 
 
 def publish_new(checkpoint: Checkpoint) -> None:
