@@ -61,12 +61,21 @@ def _run_demo_campaign() -> None:
 
 
 @pytest.fixture
-def demo(demo_db, db, settings):
-    """The seeded project, inside the test's rolled-back transaction, with the store that
-    holds its published checkpoints and dataset manifests."""
+def demo(demo_db, db, settings, tmp_path):
+    """The seeded project, inside the test's rolled-back transaction, with a copy of the store
+    that holds its published checkpoints and dataset manifests.
+
+    The copy is the test's own: a checkpoint the test publishes and then rolls back stays in
+    it, where the shared store would later show the committed demo as a rolled-back log."""
+    import shutil
+    from pathlib import Path
+    from urllib.parse import unquote, urlparse
+
     from projects.models import Project
 
-    settings.SAFECASE_STORAGE_URL = demo_db
+    store = tmp_path / "demo-store"
+    shutil.copytree(Path(unquote(urlparse(demo_db).path)), store)
+    settings.SAFECASE_STORAGE_URL = store.as_uri()
 
     return Project.objects.get(key="AEB")
 

@@ -69,16 +69,21 @@ def browser():
 
 
 @pytest.fixture
-def site(browser, demo_db, ledger_transactional_db, live_server, settings):
+def site(browser, demo_db, ledger_transactional_db, live_server, settings, tmp_path):
     """The seeded demo behind the live server.
 
     The package's committed demo (``demo_db``) may still be in the database when these tests
-    run, or may have been flushed by the previous one; seeding again is idempotent either way,
-    and the store is the one the demo's dataset manifests and checkpoints went to.
+    run, with its store; or the previous test flushed it, and the demo is seeded again into a
+    store of its own: beside the old store, which still holds the flushed log's checkpoints,
+    a new log would rightly be refused as a rolled-back database.
     """
+    from projects.models import Project
     from reports.demo import seed_demo
 
-    settings.SAFECASE_STORAGE_URL = demo_db
+    if Project.objects.filter(key="AEB").exists():
+        settings.SAFECASE_STORAGE_URL = demo_db
+    else:
+        settings.SAFECASE_STORAGE_URL = (tmp_path / "store").as_uri()
     seed_demo()
     SHOTS.mkdir(parents=True, exist_ok=True)
     return live_server.url
