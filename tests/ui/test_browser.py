@@ -76,7 +76,7 @@ def site(browser, demo_db, ledger_transactional_db, live_server, settings):
     run, or may have been flushed by the previous one; seeding again is idempotent either way,
     and the store is the one the demo's dataset manifests and checkpoints went to.
     """
-    from reports.demo import seed_demo
+    from demo.seed import seed_demo
 
     settings.SAFECASE_STORAGE_URL = demo_db
     seed_demo()
