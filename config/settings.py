@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "validation",
     "reports",
     "ui",
+    "demo",
 ]
 
 MIDDLEWARE = [

@@ -35,7 +35,7 @@ from evidence.models import EntryKind, LogEntry, LogHead
 from evidence.verify import canonical_json
 from projects.models import Membership, Project, Role
 from projects.permissions import Action, require
-from projects.services import keep_an_admin
+from projects.services import SystemActor, keep_an_admin, require_system
 
 PLACEMENT_FIELDS = ("role", "team", "org_unit")
 
@@ -229,6 +229,33 @@ def membership_seed(
         changed=PLACEMENT_FIELDS,
     )
     return membership
+
+
+@transaction.atomic
+def project_bootstrap(
+    *,
+    actor: SystemActor,
+    key: str,
+    name: str,
+    description: str,
+    admin,
+    members: list[tuple],
+) -> tuple[Project, list[str]]:
+    """The operator's bootstrap of a project: create it when missing (``admin``, a staff user,
+    becomes its creator) and seed each ``(user, role, team, org_unit)`` of ``members`` through
+    :func:`membership_seed`. Idempotent; returns the project and what it created."""
+    require_system(actor)
+    created = []
+    project = Project.objects.filter(key=key).first()
+    if project is None:
+        project = project_create(user=admin, key=key, name=name, description=description)
+        created.append(f"project {key}")
+    for member, role, team, org_unit in members:
+        made = not Membership.objects.filter(project=project, user=member).exists()
+        membership_seed(project=project, member=member, role=role, team=team, org_unit=org_unit)
+        if made:
+            created.append(f"membership {member.username} as {role}")
+    return project, created
 
 
 @dataclass

@@ -6,11 +6,51 @@ so those services live in :mod:`evidence.membership` (``projects`` may not impor
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
 from projects.models import Membership, Project, Role
 from projects.permissions import Action, require
+
+
+@dataclass(frozen=True)
+class SystemActor:
+    """The installation acting on its own authority: the operator's bootstrap run from the
+    command line (the demo seed, an installation's first set-up) by someone who already holds the
+    signing key. No request ever carries it, so the web cannot reach what only it may do; the
+    ledger records its changes with no acting user (``changedBy`` null)."""
+
+    username = None
+    pk = None
+
+
+#: The one system actor.
+SYSTEM = SystemActor()
+
+
+def require_system(actor) -> None:
+    """Refuse anyone but the system actor (a bootstrap service called with a person)."""
+    if actor is not SYSTEM:
+        raise PermissionDenied("Only the installation's bootstrap may do this.")
+
+
+@transaction.atomic
+def user_bootstrap(*, actor: SystemActor, username: str, email: str, password: str, staff=False):
+    """The operator's bootstrap of a login: ``(user, created)``. An existing user stays as it
+    is (password included); a new one is a superuser when ``staff``."""
+    require_system(actor)
+    User = get_user_model()
+    user = User.objects.filter(username=username).first()
+    if user is not None:
+        return user, False
+    user = User(username=username, email=email, is_staff=staff, is_superuser=staff)
+    user.set_password(password)
+    user.full_clean()
+    user.save()
+    return user, True
 
 
 @transaction.atomic

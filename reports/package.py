@@ -24,10 +24,11 @@ established against trust roots the regulator obtains out of band (the fingerpri
 publishes, shown on the PDF cover too, or the store's ``keys/`` folder), extended through the
 rotation statements the package carries.
 
-Exporting is recorded in the ledger (kind ``report``, subject ``package:<file name>``, digest
-the SHA-256 of the zip) after the package is built. A package cannot hold the record of its
-own making; the next package of the project carries it. Only the view permission is needed:
-exporting changes no work product, and the entry records who exported.
+Exporting (``reports.services``) is recorded in the ledger (kind ``report``, subject
+``package:<file name>``, digest the SHA-256 of the zip) after the package is built. A package
+cannot hold the record of its own making; the next package of the project carries it. Only the
+view permission is needed: exporting changes no work product, and the entry records who
+exported.
 """
 
 from __future__ import annotations
@@ -36,16 +37,14 @@ import base64
 import hashlib
 import io
 import json
-import os
 import zipfile
 from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
 
 from compliance.models import Baseline
-from evidence import ledger, verify
+from evidence import verify
 from evidence.keys import load_signing_key, log_name
-from evidence.ledger import Record, Subject
 from evidence.models import Checkpoint, EntryKind, LogEntry, SigningKey
 from evidence.storage import StorageError, default_store
 from projects.models import Project
@@ -67,13 +66,6 @@ class Package:
     entries: int
     cited: int
     pages: int
-
-
-@dataclass(frozen=True)
-class Export:
-    path: Path
-    package: Package
-    entry: LogEntry
 
 
 def build_package(
@@ -161,55 +153,6 @@ def build_package(
         cited=len(cited),
         pages=pdf.pages,
     )
-
-
-def record_export(*, user, project: Project, package: Package, file_name: str) -> LogEntry:
-    """Record in the ledger that ``package`` was exported as ``file_name``."""
-    require(user, project, Action.VIEW)
-    manifest = package.manifest
-    (entry,) = ledger.append(
-        project,
-        [
-            Record(
-                EntryKind.REPORT,
-                [Subject(f"package:{file_name}", package.sha256)],
-                {
-                    "report": "certification-package",
-                    "file": file_name,
-                    "bytes": len(package.data),
-                    "baseline": manifest["baseline"],
-                    "checkpoint": {
-                        "size": manifest["checkpoint"]["size"],
-                        "root": manifest["checkpoint"]["root"],
-                    },
-                },
-            )
-        ],
-        user=user,
-    )
-    return entry
-
-
-def export_package(
-    *, user, project: Project, path: Path, baseline_name: str | None = None
-) -> Export:
-    """Build the package, write it to ``path`` and record the export in the ledger.
-
-    The file is written beside ``path`` first and renamed into place once the ledger entry is
-    committed, so a failed export leaves neither a file nor an entry behind.
-    """
-    baseline = selectors.baseline_named(project, baseline_name)
-    package = build_package(user=user, project=project, baseline=baseline)
-    path = Path(path)
-    partial = path.with_name(f".{path.name}.partial")
-    try:
-        partial.write_bytes(package.data)
-        entry = record_export(user=user, project=project, package=package, file_name=path.name)
-        os.replace(partial, path)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
-    return Export(path=path, package=package, entry=entry)
 
 
 def signing_key_fingerprint() -> str:

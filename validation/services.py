@@ -201,6 +201,51 @@ def space_create(
     return space
 
 
+@transaction.atomic
+def space_from_drives(
+    *, user, project: Project, scenario: Scenario, name: str, drives: list[dict]
+) -> ParameterSpace:
+    """A space whose concrete cases are recorded drives, each ``{"uri": ..., ...}`` (replayed,
+    not simulated). Its digest covers the drives, so a run's ledger entry names them."""
+    require(user, project, Action.EDIT)
+    if scenario.project_id != project.pk:
+        raise ValidationError({"scenario": "The scenario belongs to another project."})
+    if not drives or not all(isinstance(d, dict) and isinstance(d.get("uri"), str) for d in drives):
+        raise ValidationError({"drives": "Give at least one drive, each with a uri."})
+    return _drives_space(scenario, name, drives)
+
+
+def _drives_space(scenario: Scenario, name: str, drives: list[dict]) -> ParameterSpace:
+    ranges = {"drives": True}
+    space, _ = ParameterSpace.objects.update_or_create(
+        scenario=scenario,
+        name=name,
+        defaults={
+            "kind": "drives",
+            "ranges": ranges,
+            "cases": drives,
+            "seed": None,
+            "sha256": _digest({"ranges": ranges, "kind": "drives", "cases": drives}),
+        },
+    )
+    return space
+
+
+@transaction.atomic
+def scenario_requirements_set(
+    *, user, project: Project, scenario: Scenario, requirements
+) -> Scenario:
+    """The requirements a scenario verifies (all of ``project``), replacing those it had."""
+    require(user, project, Action.EDIT)
+    requirements = list(requirements)
+    if scenario.project_id != project.pk or any(r.project_id != project.pk for r in requirements):
+        raise ValidationError(
+            {"requirements": f"The scenario and its requirements must belong to {project.key}."}
+        )
+    scenario.requirements.set(requirements)
+    return scenario
+
+
 def _dimension(spec):
     if isinstance(spec, dict) and isinstance(spec.get("values"), list) and spec["values"]:
         return list(spec["values"])
@@ -573,12 +618,10 @@ def watch_poll(campaign: Campaign) -> Run | None:
                 {c.requirement_id for c in campaign.criteria.all() if c.requirement_id}
             )
         stamp = timezone.now().strftime("%Y%m%dT%H%M%S%f")
-        space = ParameterSpace.objects.create(
-            scenario=scenario,
-            name=f"landed-{stamp}",
-            kind="drives",
-            ranges={"drives": True},
-            cases=[
+        space = _drives_space(
+            scenario,
+            f"landed-{stamp}",
+            [
                 {"uri": uri, "key": key, "case": case}
                 for key, _, uri in new
                 for case in _cases_in(uri)

@@ -327,3 +327,47 @@ class TestRecordingExistingMemberships:
         with pytest.raises(CommandError):
             call_command("record_memberships", stdout=StringIO())
         assert LogEntry.objects.filter(project=project).count() == before
+
+
+class TestBootstrap:
+    """The operator's bootstrap: only the system actor creates people and projects this way."""
+
+    def test_only_the_system_actor_bootstraps(self, project, members):
+        from projects.services import SYSTEM, user_bootstrap
+
+        with pytest.raises(PermissionDenied):
+            user_bootstrap(actor=members["admin"], username="x", email="x@a.example", password="p")
+        with pytest.raises(PermissionDenied):
+            services.project_bootstrap(
+                actor=members["admin"], key="ALKS", name="x", description="", admin=None, members=[]
+            )
+        user, created = user_bootstrap(
+            actor=SYSTEM, username="boss", email="boss@a.example", password="pw-1", staff=True
+        )
+        assert created and user.is_staff and user.is_superuser and user.check_password("pw-1")
+        again, created = user_bootstrap(
+            actor=SYSTEM, username="boss", email="other@a.example", password="pw-2"
+        )
+        assert (again.pk, created, again.check_password("pw-1")) == (user.pk, False, True)
+
+    def test_a_project_is_bootstrapped_once_with_ledgered_memberships(self, django_user_model):
+        from projects.services import SYSTEM, user_bootstrap
+
+        boss, _ = user_bootstrap(
+            actor=SYSTEM, username="boss", email="b@a.example", password="pw", staff=True
+        )
+        eng, _ = user_bootstrap(actor=SYSTEM, username="eng", email="e@a.example", password="pw")
+        people = [(boss, Role.ADMIN, "Office", "Vehicle"), (eng, Role.ENGINEER, "AEB", "ADAS")]
+        project, created = services.project_bootstrap(
+            actor=SYSTEM, key="ALKS", name="x", description="d", admin=boss, members=people
+        )
+        assert created == ["project ALKS", "membership eng as engineer"]
+        actions = [statement(e)["predicate"]["action"] for e in membership_entries(project)]
+        assert actions == ["create-project", "seed", "seed"]
+        again, created = services.project_bootstrap(
+            actor=SYSTEM, key="ALKS", name="x", description="d", admin=boss, members=people
+        )
+        assert (again.pk, created) == (project.pk, [])
+        assert len(membership_entries(project)) == 3
+        placements = set(project.memberships.values_list("user__username", "role", "team"))
+        assert placements == {("boss", "admin", "Office"), ("eng", "engineer", "AEB")}

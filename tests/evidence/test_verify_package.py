@@ -41,7 +41,8 @@ def packages(django_db_setup, django_db_blocker, tmp_path_factory):
     from evidence import ledger
     from evidence.services import dataset_register
     from projects.models import Membership, Project
-    from reports.package import build_package, record_export
+    from reports.package import build_package
+    from reports.services import record_export
 
     lake = tmp_path_factory.mktemp("lake")
     for n in range(3):

@@ -23,8 +23,9 @@ from evidence.services import dataset_register
 from evidence.storage import default_store
 from projects.models import Project
 from reports import selectors
-from reports.package import build_package, export_package
+from reports.package import build_package
 from reports.selectors import ReportError
+from reports.services import export_package
 
 pytestmark = pytest.mark.django_db
 

@@ -1,6 +1,6 @@
 """Fixtures of the web UI tests: the seeded demo project, once for the whole package.
 
-Seeding the demo (``reports.demo.seed_demo``) takes a few seconds, so it is committed once
+Seeding the demo (``demo.seed.seed_demo``) takes a few seconds, so it is committed once
 before the first UI test and every test then runs inside a transaction that is rolled back, as
 pytest-django's ``db`` fixture does. When the package is done the rows are removed the way
 ``ledger_transactional_db`` does it (the append-only ledger triggers are lifted for the flush
@@ -33,7 +33,7 @@ def demo_db(django_db_setup, django_db_blocker):
         return
     from django.conf import settings
 
-    from reports.demo import seed_demo
+    from demo.seed import seed_demo
     from tests.owner import flush_database
 
     with django_db_blocker.unblock():

@@ -77,8 +77,8 @@ def site(browser, demo_db, ledger_transactional_db, live_server, settings, tmp_p
     store of its own: beside the old store, which still holds the flushed log's checkpoints,
     a new log would rightly be refused as a rolled-back database.
     """
+    from demo.seed import seed_demo
     from projects.models import Project
-    from reports.demo import seed_demo
 
     if Project.objects.filter(key="AEB").exists():
         settings.SAFECASE_STORAGE_URL = demo_db

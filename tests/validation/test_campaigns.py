@@ -272,3 +272,78 @@ def test_a_running_job_is_polled_again_until_it_ends(
     run.refresh_from_db()
     assert run.status == "succeeded"
     assert CaseResult.objects.filter(run=run).count() == run.cases_total
+
+
+def test_a_replay_space_has_a_digest_that_its_runs_record(
+    project, members, criterion, tmp_path, django_capture_on_commit_callbacks
+):
+    from django.core.exceptions import PermissionDenied, ValidationError
+
+    from validation import lake
+
+    drives = []
+    for number, name in enumerate(["drive-a", "drive-b"]):
+        table = lake.generate_drive(name, {"scenario": "ccrs", "ego_speed": 30}, seed=number)
+        lake.write_tracks(table, tmp_path / f"{name}.parquet")
+        drives.append({"uri": (tmp_path / f"{name}.parquet").as_uri(), "case": name})
+    engineer = members["engineer"]
+    scenario = services.scenario_define(
+        user=engineer, project=project, name="replay", parameters=[{"name": "drive"}]
+    )
+    with pytest.raises(PermissionDenied):
+        services.space_from_drives(
+            user=members["viewer"], project=project, scenario=scenario, name="r", drives=drives
+        )
+    with pytest.raises(ValidationError):
+        services.space_from_drives(
+            user=engineer, project=project, scenario=scenario, name="r", drives=[{"case": "x"}]
+        )
+    space = services.space_from_drives(
+        user=engineer, project=project, scenario=scenario, name="recordings", drives=drives
+    )
+    other = services.space_from_drives(
+        user=engineer, project=project, scenario=scenario, name="first", drives=drives[:1]
+    )
+    assert len(space.sha256) == 64 and space.sha256 != other.sha256
+    assert (space.kind, space.ranges, space.cases) == ("drives", {"drives": True}, drives)
+    campaign = services.campaign_create(
+        user=engineer, project=project, name="replay", spaces=[space], criteria=[criterion]
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        run = services.run_start(user=engineer, campaign=campaign)
+    run.refresh_from_db()
+    assert run.status == "succeeded", run.error
+    assert run.cases_total == 2
+    assert statement(run.entry)["predicate"]["inputs"]["spaces"] == [space.sha256]
+
+
+def test_the_requirements_a_scenario_verifies_are_set_by_an_editor_of_its_project(
+    project, other_project, members, criterion, outsider
+):
+    from django.core.exceptions import PermissionDenied, ValidationError
+
+    scenario = services.scenario_define(
+        user=members["engineer"], project=project, name="cut-in", parameters=[{"name": "gap"}]
+    )
+    with pytest.raises(PermissionDenied):
+        services.scenario_requirements_set(
+            user=members["viewer"],
+            project=project,
+            scenario=scenario,
+            requirements=[criterion.requirement],
+        )
+    foreign = compliance.requirement_create(
+        user=outsider, project=other_project, code="FSR-001", kind="FSR", asil="B"
+    )
+    with pytest.raises(ValidationError):
+        services.scenario_requirements_set(
+            user=members["engineer"], project=project, scenario=scenario, requirements=[foreign]
+        )
+    assert not scenario.requirements.exists()
+    services.scenario_requirements_set(
+        user=members["engineer"],
+        project=project,
+        scenario=scenario,
+        requirements=[criterion.requirement],
+    )
+    assert list(scenario.requirements.values_list("code", flat=True)) == ["FSR-010"]

@@ -128,12 +128,13 @@ def baseline_freeze(request, project):
 
 
 def _report_modules():
-    """``reports.package`` and ``reports.pdf`` (and their selectors), or None when absent."""
+    """``reports.package`` and ``reports.pdf`` (and their selectors and services), or None when
+    absent."""
     try:
-        from reports import gsn, package, pdf, selectors
+        from reports import gsn, package, pdf, selectors, services
     except ImportError:
         return None
-    return gsn, package, pdf, selectors
+    return gsn, package, pdf, selectors, services
 
 
 def _baseline(project, pk) -> Baseline:
@@ -145,13 +146,13 @@ def _baseline(project, pk) -> Baseline:
 def package(request, project, pk):
     """Build the certification package of a baseline at the latest checkpoint and send it.
 
-    A POST because the export is recorded in the ledger (``reports.package.record_export``);
+    A POST because the export is recorded in the ledger (``reports.services.record_export``);
     the view permission suffices, as for ``manage.py export_package``.
     """
     modules = _report_modules()
     if modules is None:
         raise Http404("Certification packages are not available in this deployment.")
-    _gsn, package, _pdf, report_selectors = modules
+    _gsn, package, _pdf, report_selectors, report_services = modules
     baseline = _baseline(project, pk)
     try:
         built = package.build_package(user=request.user, project=project, baseline=baseline)
@@ -159,7 +160,9 @@ def package(request, project, pk):
         messages.error(request, str(exc))
         return redirect("ui:baselines", key=project.key)
     file_name = f"{project.key}-{baseline.name}-{built.entries}.zip"
-    package.record_export(user=request.user, project=project, package=built, file_name=file_name)
+    report_services.record_export(
+        user=request.user, project=project, package=built, file_name=file_name
+    )
     response = HttpResponse(built.data, content_type="application/zip")
     response["Content-Disposition"] = content_disposition_header(True, file_name)
     return response
@@ -171,7 +174,7 @@ def evidence_pack(request, project, pk):
     modules = _report_modules()
     if modules is None:
         raise Http404("The PDF evidence pack is not available in this deployment.")
-    gsn, _package, pdf, report_selectors = modules
+    gsn, _package, pdf, report_selectors, _services = modules
     baseline = _baseline(project, pk)
     try:
         checkpoint = report_selectors.latest_checkpoint(project)

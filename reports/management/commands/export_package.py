@@ -7,8 +7,9 @@ from django.http import Http404
 from evidence.keys import SigningKeyError
 from evidence.ledger import LedgerError
 from projects.cli import add_actor_arguments, dump, resolve_actor, resolve_project
-from reports.package import export_package, signing_key_fingerprint
+from reports.package import signing_key_fingerprint
 from reports.selectors import ReportError
+from reports.services import export_package
 
 
 class Command(BaseCommand):

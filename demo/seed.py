@@ -9,15 +9,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from compliance.models import Baseline
 from compliance.services import baseline_freeze
-from evidence.membership import membership_seed, project_create
-from projects.models import Membership, Project, Role
-from reports.demo_safety_case import seed_safety_case
-from reports.demo_validation import seed_campaign
+from demo.safety_case import seed_safety_case
+from demo.validation import seed_campaign
+from evidence.membership import project_bootstrap
+from projects.models import Role
+from projects.services import SYSTEM, user_bootstrap
 
 DEMO_KEY = "AEB"
 DEMO_PASSWORD_ENV = "SAFECASE_DEMO_PASSWORD"
@@ -45,41 +45,36 @@ class SeedReport:
 
 @transaction.atomic
 def seed_demo() -> SeedReport:
+    """Seed as the operator's bootstrap (the system actor) for people, the project and its
+    memberships, then as those people for everything else, through the services."""
     _ensure_signing_key()
     password = os.environ.get(DEMO_PASSWORD_ENV) or DEFAULT_DEMO_PASSWORD
-    User = get_user_model()
     report = SeedReport(project=DEMO_KEY, password=password)
     people = {}
     for username, *_ in DEMO_PEOPLE:
-        user = User.objects.filter(username=username).first()
-        if user is None:
-            user = User(username=username, email=f"{username}@safecase.example")
-            user.is_staff = username == "admin"
-            user.is_superuser = username == "admin"
-            user.set_password(password)
-            user.save()
-            report.created.append(f"user {username}")
-        people[username] = user
-    project = Project.objects.filter(key=DEMO_KEY).first()
-    if project is None:
-        project = project_create(
-            user=people["admin"],
-            key=DEMO_KEY,
-            name="Autonomous emergency braking",
-            description=(
-                "Detects an imminent frontal collision with a vehicle or pedestrian ahead and "
-                "brakes automatically when the driver does not react (5 to 80 km/h)."
-            ),
+        people[username], made = user_bootstrap(
+            actor=SYSTEM,
+            username=username,
+            email=f"{username}@safecase.example",
+            password=password,
+            staff=username == "admin",
         )
-        report.created.append(f"project {DEMO_KEY}")
+        if made:
+            report.created.append(f"user {username}")
     # Memberships through the operator's bootstrap, each recorded in the ledger: nobody sets
     # their own, so not even the demo administrator could give himself a team.
-    for username, role, team, org_unit in DEMO_PEOPLE:
-        user = people[username]
-        made = not Membership.objects.filter(project=project, user=user).exists()
-        membership_seed(project=project, member=user, role=role, team=team, org_unit=org_unit)
-        if made:
-            report.created.append(f"membership {username} as {role}")
+    project, created = project_bootstrap(
+        actor=SYSTEM,
+        key=DEMO_KEY,
+        name="Autonomous emergency braking",
+        description=(
+            "Detects an imminent frontal collision with a vehicle or pedestrian ahead and "
+            "brakes automatically when the driver does not react (5 to 80 km/h)."
+        ),
+        admin=people["admin"],
+        members=[(people[name], role, team, unit) for name, role, team, unit in DEMO_PEOPLE],
+    )
+    report.created.extend(created)
     notes = seed_safety_case(project)
     if notes:
         report.created.append("safety case (item, HARA, goals, requirements, SOTIF, approvals)")
@@ -89,8 +84,7 @@ def seed_demo() -> SeedReport:
         report.created.append("validation scenarios and the demo campaign")
         report.notes.extend(notes)
     if not Baseline.objects.filter(project=project, name=DEMO_BASELINE).exists():
-        sam = User.objects.get(username="sam")
-        baseline = baseline_freeze(user=sam, project=project, name=DEMO_BASELINE)
+        baseline = baseline_freeze(user=people["sam"], project=project, name=DEMO_BASELINE)
         report.created.append(f"baseline {baseline.name} ({baseline.root[:16]}...)")
     return report
 

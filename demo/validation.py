@@ -108,8 +108,12 @@ def seed_campaign(project: Project) -> list[str]:
     esmini = shared.joinpath(*ESMINI_CUT_IN)
     if esmini.exists():
         counts = services.scenario_import(user=erin, project=project, path=esmini)
-        scenario = project.scenarios.get(name="cut-in")
-        scenario.requirements.set(Requirement.objects.filter(project=project, code="SOTIF-001"))
+        scenario = services.scenario_requirements_set(
+            user=erin,
+            project=project,
+            scenario=project.scenarios.get(name="cut-in"),
+            requirements=Requirement.objects.filter(project=project, code="SOTIF-001"),
+        )
         spaces.append(scenario.spaces.get())
         notes.append(f"imported the esmini cut-in: {counts['cases']} concrete cases")
     else:
@@ -217,12 +221,8 @@ def _seed_replay(project: Project, user, shared: Path) -> list[str]:
         sotif_area=3,
         requirements=Requirement.objects.filter(project=project, code="SOTIF-001"),
     )
-    space = services.ParameterSpace.objects.create(
-        scenario=scenario,
-        name="recordings",
-        kind="drives",
-        ranges={"drives": True},
-        cases=cases,
+    space = services.space_from_drives(
+        user=user, project=project, scenario=scenario, name="recordings", drives=cases
     )
     services.campaign_create(
         user=user,

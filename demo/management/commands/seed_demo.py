@@ -2,7 +2,7 @@ import json
 
 from django.core.management.base import BaseCommand
 
-from reports.demo import seed_demo
+from demo.seed import seed_demo
 
 
 class Command(BaseCommand):
