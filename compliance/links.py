@@ -62,6 +62,8 @@ __all__ = [
     "LinkGraph",
     "Violation",
     "check_on_violation",
+    "end_violation",
+    "graph_violation",
     "link_batch_write",
     "violation",
 ]
@@ -176,8 +178,17 @@ def violation(
 
     ``graph`` may be a callable that builds it: it is only needed for a derives-from link.
     """
+    broken = end_violation(project, source, kind, target)
+    if broken is not None or kind != LinkKind.DERIVES_FROM:
+        return broken
+    return graph_violation(graph() if callable(graph) else graph, source, kind, target)
+
+
+def end_violation(
+    project: Project, source: Requirement, kind: str, target: Requirement | SafetyGoal
+) -> Violation | None:
+    """The rules that look only at the link itself: ``project``, ``kind``, ``self``."""
     link = f"{source.code} {kind} {target.code}"
-    is_goal = isinstance(target, SafetyGoal)
     if source.project_id != project.pk or target.project_id != project.pk:
         return Violation(
             "project", "target", "Both ends of a link must belong to this project.", link
@@ -186,18 +197,24 @@ def violation(
         return Violation(
             "kind", "kind", f"Unknown link kind {kind!r}; use {', '.join(LinkKind.values)}.", link
         )
-    if not is_goal and target.pk == source.pk:
+    if not isinstance(target, SafetyGoal) and target.pk == source.pk:
         return Violation("self", "target", f"{source.code} cannot link to itself.", link)
+    return None
+
+
+def graph_violation(
+    graph: LinkGraph, source: Requirement, kind: str, target: Requirement | SafetyGoal
+) -> Violation | None:
+    """The rules that look at the project's links: ``cycle`` and ``asil`` (derives-from)."""
     if kind != LinkKind.DERIVES_FROM:
         return None
-    if callable(graph):
-        graph = graph()
+    is_goal = isinstance(target, SafetyGoal)
     if not is_goal and graph.reaches(target.pk, source.pk):
         return Violation(
             "cycle",
             "target",
             f"{source.code} derives-from {target.code} would close a cycle.",
-            link,
+            f"{source.code} {kind} {target.code}",
         )
     if not iso26262.inherits_correctly(target.asil, source.asil) and (
         is_goal or (target.pk, source.pk) not in graph.decomposed
@@ -274,6 +291,9 @@ class LinkBatch:
         """Plan one link; return None when it is (or already was) in place, else the reason
         it is not created. ``where`` names the relation or row in a refusal."""
         is_goal = isinstance(target, SafetyGoal)
+        broken = end_violation(self.project, source, kind, target)
+        if broken is not None:
+            return self._refuse(broken, where)
         triple = (source.pk, kind, None if is_goal else target.pk, target.pk if is_goal else None)
         if identifier:
             if identifier in self.claimed:
@@ -298,13 +318,11 @@ class LinkBatch:
             )
         if previous is not None:
             self._unindex(previous)  # the relation changed in the tool: move the link
-        broken = violation(self.graph, self.project, source, kind, target)
+        broken = graph_violation(self.graph, source, kind, target)
         if broken is not None and (self.on_violation == REFUSE or not broken.may_be_noted):
             if previous is not None:
                 self._index(previous)
-            if self.on_violation == REFUSE:
-                self.refused.append(f"{where}: {broken.message}" if where else broken.message)
-            return broken.message.rstrip(".")
+            return self._refuse(broken, where)
         if broken is not None:
             self.note(ASIL_NOTE, broken.link)
         if previous is not None:
@@ -334,6 +352,13 @@ class LinkBatch:
         self._index(link)
         return None
 
+    def _refuse(self, broken: Violation, where: str) -> str:
+        """Keep ``broken`` for the refusal of a ``"refuse"`` import; the reason for
+        ``unmapped``."""
+        if self.on_violation == REFUSE:
+            self.refused.append(f"{where}: {broken.message}" if where else broken.message)
+        return broken.message.rstrip(".")
+
 
 @transaction.atomic
 def link_batch_write(batch: LinkBatch) -> None:
@@ -353,7 +378,7 @@ def link_batch_write(batch: LinkBatch) -> None:
             {
                 "links": [
                     "The import breaks the trace-link rules and was refused; nothing was "
-                    "written (import with on_violation=note to keep the rest and list them):",
+                    "written (on_violation note imports the rest and lists them):",
                     *listed,
                 ]
             }

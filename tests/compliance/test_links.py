@@ -19,7 +19,7 @@ from django.core.management.base import CommandError
 from lxml import etree
 
 from compliance import interchange, links, services
-from compliance.models import Decomposition, Requirement, TraceLink
+from compliance.models import Decomposition, Requirement, SafetyGoal, TraceLink
 from evidence.models import LogEntry
 from tests.shared_data import shared_path
 
@@ -332,3 +332,26 @@ def test_the_commands_take_the_choice(project, engineer, case, tmp_path, capsys)
     )
     assert "extra-relation" in capsys.readouterr().out
     assert not linked(project, source, target)
+
+
+def test_a_child_below_a_safety_goal_is_a_violation_on_every_path(api, project, engineer, case):
+    goal = SafetyGoal.objects.create(project=project, code="SG-1", text="Avoid it", asil="D")
+    child = case["free"][0]  # QM
+    response = api(engineer).post(
+        f"{BASE}/links/",
+        {"source": child.code, "kind": "derives-from", "target_goal": goal.code},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert "lowering an ASIL" in str(response.json())
+    data = f"code,parent\n{child.code},{goal.code}\n".encode()
+    before = snapshot(project)
+    with pytest.raises(ValidationError, match="lowering an ASIL"):
+        interchange.table_import(user=engineer, project=project, data=data, filename="g.csv")
+    assert snapshot(project) == before
+    report = interchange.table_import(
+        user=engineer, project=project, data=data, filename="g.csv", on_violation=links.NOTE
+    )
+    assert report.links == 1
+    assert any(f"{child.code} (QM) under SG-1 (D)" in w for w in report.warnings)
+    assert TraceLink.objects.filter(source=child, target_goal=goal).exists()
