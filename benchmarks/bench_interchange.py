@@ -5,7 +5,9 @@ The import runs in a child process so that its peak memory is its own and not th
 runner's (read from ``VmHWM`` in /proc, since ``ru_maxrss`` keeps the parent's peak across
 fork and exec on Linux); the figure reported is the peak of that process minus what it held
 after Django started and the file was read, and the whole-process peak is printed beside
-it. Targets: import under 10 s and 500 MB, export under 5 s.
+it. Targets: import under 10 s and 500 MB, export under 5 s. The generated ASILs are random,
+so some relations lower an ASIL: the import runs with ``on_violation="note"`` to import them
+all and warn (the default would refuse the file).
 """
 
 from __future__ import annotations
@@ -53,7 +55,8 @@ project = Project.objects.get(key=key)
 data = open(path, "rb").read()
 baseline = peak_kb()
 started = time.perf_counter()
-result = reqif_import(user=user, project=project, data=data, filename="generated.reqif")
+result = reqif_import(user=user, project=project, data=data, filename="generated.reqif",
+                      on_violation="note")
 seconds = time.perf_counter() - started
 peak = peak_kb()
 print(json.dumps({"seconds": seconds, "baseline_kb": baseline, "peak_kb": peak,

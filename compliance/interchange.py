@@ -32,11 +32,15 @@ ReqIF import (:func:`reqif_import`)
     * A content change (title, text, ASIL, kind) bumps the version and turns the links of
       the requirement suspect, as :func:`compliance.services.requirement_update` does.
     * SPEC-RELATIONs become trace links. The relation type name picks the kind (see
-      :func:`link_kind_for`). A relation that would break a rule of
-      :func:`compliance.services.link_create` (a self link, a derives-from cycle, an end that
-      is not in the project, a repeat of another relation) is not created and is listed in
-      ``unmapped``; a derives-from link that lowers the ASIL without a recorded decomposition
-      is created (the gap analysis shows it) and reported in ``warnings``.
+      :func:`link_kind_for`). Every link is checked by the trace-link policy of
+      :mod:`compliance.links`, the one :func:`compliance.services.link_create` uses (an end
+      outside the project, a self link, a derives-from cycle, a derives-from link that lowers
+      the ASIL without a recorded decomposition). ``on_violation`` chooses what a broken rule
+      does: ``"refuse"`` (the default) refuses the whole import, naming the relations, and
+      writes nothing; ``"note"`` imports the rest, creates an ASIL-lowering link and reports
+      it in ``warnings`` (the gap analysis shows it), and lists a link that cannot exist (a
+      self link, a cycle) in ``unmapped``. A relation whose end is not a requirement of the
+      project, or that repeats another relation, is listed in ``unmapped`` in both modes.
 
 ReqIF export (:func:`reqif_export`)
     ReqIF 1.2 with every requirement and heading, the attributes ASIL, Kind, Status, Version,
@@ -50,7 +54,8 @@ Tables (:func:`table_import`)
     columns; see :data:`TABLE_FIELDS`. Rows are matched by code. A row with an invalid code,
     kind, ASIL or status is not imported and is listed in ``unmapped`` with its row number;
     a ``parent`` column (codes of requirements or safety goals, separated by spaces, commas or
-    semicolons) creates derives-from links under the same rules as ReqIF relations.
+    semicolons) creates derives-from links under the same rules and the same
+    ``on_violation`` as ReqIF relations.
 """
 
 from __future__ import annotations
@@ -74,9 +79,9 @@ from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from compliance import archives, iso26262
+from compliance.links import REFUSE, LinkBatch, check_on_violation, link_batch_write
 from compliance.models import (
     CONTENT_FIELDS,
-    Decomposition,
     LinkKind,
     Requirement,
     RequirementKind,
@@ -474,183 +479,6 @@ def _derived_counter(taken: set[str]) -> Iterator[str]:
             yield code
 
 
-# --- Links: the rules of link_create, checked for a whole batch ------------------------------
-
-
-class _Links:
-    """Plans trace links for an import with the rules of ``services.link_create``.
-
-    Keeps the project's derives-from graph in memory (with the links planned so far) so that
-    cycles are found without a query per link.
-    """
-
-    def __init__(self, user, project: Project, notes: _Notes) -> None:
-        self.user = user
-        self.project = project
-        self.notes = notes
-        self.up: dict[int, set[int]] = defaultdict(set)
-        self.triples: dict[tuple, TraceLink] = {}
-        self.by_identifier: dict[str, TraceLink] = {}
-        for link in TraceLink.objects.filter(project=project):
-            self._index(link)
-        self.decomposed = set()
-        for parent, first, second in Decomposition.objects.filter(project=project).values_list(
-            "parent_id", "first_id", "second_id"
-        ):
-            self.decomposed.update({(parent, first), (parent, second)})
-        self.new: list[TraceLink] = []
-        self.changed: dict[int, TraceLink] = {}
-        self.claimed: set[str] = set()
-
-    @staticmethod
-    def _triple(source_id, kind, target_requirement_id, target_goal_id) -> tuple:
-        return (source_id, kind, target_requirement_id, target_goal_id)
-
-    def _index(self, link: TraceLink) -> None:
-        self.triples[
-            self._triple(link.source_id, link.kind, link.target_requirement_id, link.target_goal_id)
-        ] = link
-        if link.reqif_identifier:
-            self.by_identifier[link.reqif_identifier] = link
-        if link.kind == LinkKind.DERIVES_FROM and link.target_requirement_id:
-            self.up[link.source_id].add(link.target_requirement_id)
-
-    def _unindex(self, link: TraceLink) -> None:
-        triple = self._triple(
-            link.source_id, link.kind, link.target_requirement_id, link.target_goal_id
-        )
-        if self.triples.get(triple) is link:
-            del self.triples[triple]
-        if link.kind == LinkKind.DERIVES_FROM and link.target_requirement_id:
-            self.up[link.source_id].discard(link.target_requirement_id)
-
-    def _reaches(self, start: int, goal: int) -> bool:
-        seen, todo = set(), [start]
-        while todo:
-            node = todo.pop()
-            if node == goal:
-                return True
-            if node not in seen:
-                seen.add(node)
-                todo.extend(self.up.get(node, ()))
-        return False
-
-    def add(
-        self,
-        source: Requirement,
-        kind: str,
-        target: Requirement | SafetyGoal,
-        identifier: str = "",
-    ) -> str | None:
-        """Plan one link; return None when it is (or already was) in place, else the reason
-        it is refused."""
-        is_goal = isinstance(target, SafetyGoal)
-        target_req_id = None if is_goal else target.pk
-        target_goal_id = target.pk if is_goal else None
-        if source.project_id != self.project.pk or target.project_id != self.project.pk:
-            return "both ends of a link must belong to this project"
-        if target_req_id == source.pk:
-            return f"{source.code} cannot link to itself"
-        triple = self._triple(source.pk, kind, target_req_id, target_goal_id)
-        if identifier:
-            if identifier in self.claimed:
-                return f"relation identifier {identifier!r} is used more than once"
-            self.claimed.add(identifier)
-        previous = self.by_identifier.get(identifier) if identifier else None
-        if (
-            previous is not None
-            and self._triple(
-                previous.source_id,
-                previous.kind,
-                previous.target_requirement_id,
-                previous.target_goal_id,
-            )
-            == triple
-        ):
-            return None  # re-import of the same relation
-        same = self.triples.get(triple)
-        if same is not None:
-            if not identifier:
-                return None  # a table row naming a parent it is already linked to
-            if not same.reqif_identifier and previous is None:
-                same.reqif_identifier = identifier  # a link made in Safecase, now identified
-                self.by_identifier[identifier] = same
-                if same.pk:
-                    self.changed[same.pk] = same
-                return None
-            return (
-                f"repeats the link {source.code} {kind} {target.code} of relation "
-                f"{same.reqif_identifier or '(made in Safecase)'}"
-            )
-        if previous is not None:
-            self._unindex(previous)  # the relation changed in the tool: move the link
-        if (
-            kind == LinkKind.DERIVES_FROM
-            and target_req_id is not None
-            and self._reaches(target_req_id, source.pk)
-        ):
-            if previous is not None:
-                self._index(previous)
-            return f"{source.code} derives-from {target.code} would close a cycle"
-        if kind == LinkKind.DERIVES_FROM and not iso26262.inherits_correctly(
-            target.asil, source.asil
-        ):
-            if is_goal or (target.pk, source.pk) not in self.decomposed:
-                self.notes.add(
-                    "derives-from link lowers the ASIL without a recorded decomposition "
-                    "(ISO 26262-9 clause 5); imported, listed in the gap analysis",
-                    f"{source.code} ({source.asil}) under {target.code} ({target.asil})",
-                )
-        if previous is not None:
-            previous.kind = kind
-            previous.source = source
-            previous.target_requirement = None if is_goal else target
-            previous.target_goal = target if is_goal else None
-            previous.source_version = source.version
-            previous.target_version = getattr(target, "version", 1)
-            previous.suspect = False
-            previous.suspect_reason = ""
-            self._index(previous)
-            if previous.pk:
-                self.changed[previous.pk] = previous
-            return None
-        link = TraceLink(
-            project=self.project,
-            kind=kind,
-            source=source,
-            target_requirement=None if is_goal else target,
-            target_goal=target if is_goal else None,
-            source_version=source.version,
-            target_version=getattr(target, "version", 1),
-            reqif_identifier=identifier,
-        )
-        self.new.append(link)
-        self._index(link)
-        return None
-
-    def save(self) -> None:
-        if self.changed:
-            bulk_update_with_history(
-                list(self.changed.values()),
-                TraceLink,
-                [
-                    "kind",
-                    "source",
-                    "target_requirement",
-                    "target_goal",
-                    "source_version",
-                    "target_version",
-                    "suspect",
-                    "suspect_reason",
-                    "reqif_identifier",
-                ],
-                batch_size=_BATCH,
-                default_user=self.user,
-            )
-        if self.new:
-            bulk_create_with_history(self.new, TraceLink, batch_size=_BATCH, default_user=self.user)
-
-
 def _record_import(user, project: Project, subject: str, data: bytes, predicate: dict) -> None:
     digest = hashlib.sha256(data).hexdigest()
     ledger.append(
@@ -858,17 +686,25 @@ def _incoming_object(
 
 
 def reqif_import(
-    *, user, project: Project, data: bytes, filename: str, default_kind: str = "FSR"
+    *,
+    user,
+    project: Project,
+    data: bytes,
+    filename: str,
+    default_kind: str = "FSR",
+    on_violation: str = REFUSE,
 ) -> ImportReport:
     """Import a ReqIF document (``.reqif`` bytes) or archive (``.reqifz``) into ``project``.
 
     One transaction and one ledger entry. Raises :class:`UploadTooLarge` over the upload
     limit and ``ValidationError`` (key ``file``) for a file that cannot be read safely, in
-    which case nothing is written.
+    which case nothing is written. ``on_violation`` (``"refuse"`` or ``"note"``) says what a
+    relation breaking a trace-link rule does: see :mod:`compliance.links`.
     """
     require(user, project, Action.EDIT)
     check_upload_size(len(data))
     default_kind = _check_default_kind(default_kind)
+    on_violation = check_on_violation(on_violation)
     doc = _read_reqif(bytes(data), _file_label(filename))
     notes = _Notes()
     notes.extend(f"ReqIF: {w}" for w in doc.warnings)
@@ -901,7 +737,7 @@ def reqif_import(
         def end(ref: str) -> Requirement | None:
             return by_key.get(ref) or earlier.get(_identifier_key(ref))
 
-        links = _Links(user, project, notes)
+        links = LinkBatch(user, project, on_violation=on_violation, note=notes.add)
         for relation in doc.relations:
             kind, known = link_kind_for(relation.type_name)
             source, target = end(relation.source), end(relation.target)
@@ -911,7 +747,13 @@ def reqif_import(
                 ref = relation.source if source is None else relation.target
                 reason = f"the {missing_end} {ref!r} is not a requirement of this project"
             else:
-                reason = links.add(source, kind, target, _identifier_key(relation.identifier))
+                reason = links.add(
+                    source,
+                    kind,
+                    target,
+                    _identifier_key(relation.identifier),
+                    where=f"relation {relation.identifier}",
+                )
             if reason is not None:
                 report.unmapped.append(
                     {
@@ -930,7 +772,7 @@ def reqif_import(
                     "imported as derives-from",
                     relation.identifier,
                 )
-        links.save()
+        link_batch_write(links)
 
         report.headings = sum(1 for item in items if item.fields["is_heading"])
         report.requirements = len(items) - report.headings
@@ -1293,13 +1135,16 @@ def table_import(
     filename: str,
     mapping: dict[str, str] | None = None,
     default_kind: str = "FSR",
+    on_violation: str = REFUSE,
 ) -> ImportReport:
     """Import requirements from a CSV or XLSX table; ``mapping`` maps the fields of
     :data:`TABLE_FIELDS` to column headers (unmapped fields match headers of their own name,
-    ignoring case). One transaction and one ledger entry."""
+    ignoring case). One transaction and one ledger entry. ``on_violation`` as for
+    :func:`reqif_import`."""
     require(user, project, Action.EDIT)
     check_upload_size(len(data))
     default_kind = _check_default_kind(default_kind)
+    on_violation = check_on_violation(on_violation)
     data = bytes(data)
     kind_of_file = _table_format(data, filename)
     header, rows = (
@@ -1337,7 +1182,7 @@ def table_import(
             requirements = {r.code: r for r in Requirement.objects.filter(project=project)}
             requirements.update({r.code: r for r in outcome.requirements})
             goals = {g.code: g for g in SafetyGoal.objects.filter(project=project)}
-            links = _Links(user, project, notes)
+            links = LinkBatch(user, project, on_violation=on_violation, note=notes.add)
             for number, index, codes in parents:
                 source = outcome.requirements[index]
                 for code in dict.fromkeys(codes):
@@ -1345,14 +1190,16 @@ def table_import(
                     if target is None:
                         reason = "no requirement or safety goal with this code in the project"
                     else:
-                        reason = links.add(source, LinkKind.DERIVES_FROM, target)
+                        reason = links.add(
+                            source, LinkKind.DERIVES_FROM, target, where=f"row {number}"
+                        )
                     if reason is None:
                         report.links += 1
                     else:
                         report.unmapped.append(
                             {"row": number, "code": source.code, "parent": code, "reason": reason}
                         )
-            links.save()
+            link_batch_write(links)
         report.requirements = len(items)
         report.created, report.updated = outcome.created, outcome.updated
         report.unchanged = outcome.unchanged

@@ -8,13 +8,12 @@ it into HTTP 400, the commands into a one-line error) and writes nothing.
 from __future__ import annotations
 
 import hashlib
-from collections import defaultdict
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 
-from compliance import iso26262, statistics
+from compliance import iso26262, links, statistics
 from compliance.models import (
     CONTENT_FIELDS,
     AcceptanceCriterion,
@@ -26,7 +25,6 @@ from compliance.models import (
     HazardousBehaviour,
     HazardousEvent,
     ItemDefinition,
-    LinkKind,
     OperationalSituation,
     Requirement,
     RequirementStatus,
@@ -332,29 +330,6 @@ def _on_requirement_changed(requirement: Requirement) -> None:
     ).update(stale=True, stale_reason=f"older than {requirement.code} v{requirement.version}")
 
 
-def _derives_from_reaches(project: Project, start: int, goal: int) -> bool:
-    """Whether following derives-from links upward from ``start`` reaches ``goal``."""
-    edges = defaultdict(list)
-    rows = TraceLink.objects.filter(
-        project=project, kind=LinkKind.DERIVES_FROM, target_requirement__isnull=False
-    ).values_list("source_id", "target_requirement_id")
-    for source, target in rows:
-        edges[source].append(target)
-    seen, todo = set(), [start]
-    while todo:
-        node = todo.pop()
-        if node == goal:
-            return True
-        if node not in seen:
-            seen.add(node)
-            todo.extend(edges[node])
-    return False
-
-
-def _decomposed(parent: Requirement, child: Requirement) -> bool:
-    return Decomposition.objects.filter(Q(first=child) | Q(second=child), parent=parent).exists()
-
-
 @transaction.atomic
 def link_create(
     *,
@@ -370,31 +345,9 @@ def link_create(
     if (target_requirement is None) == (target_goal is None):
         raise ValidationError({"target": "Link to exactly one requirement or safety goal."})
     target = target_requirement or target_goal
-    if source.project_id != project.pk or target.project_id != project.pk:
-        raise ValidationError({"target": "Both ends of a link must belong to this project."})
-    if kind not in LinkKind.values:
-        raise ValidationError(
-            {"kind": f"Unknown link kind {kind!r}; use {', '.join(LinkKind.values)}."}
-        )
-    if target_requirement is not None and target_requirement.pk == source.pk:
-        raise ValidationError({"target": "A requirement cannot link to itself."})
-    if kind == LinkKind.DERIVES_FROM:
-        if target_requirement is not None and _derives_from_reaches(
-            project, target_requirement.pk, source.pk
-        ):
-            raise ValidationError(
-                {"target": f"{source.code} derives-from {target.code} would close a cycle."}
-            )
-        if not iso26262.inherits_correctly(target.asil, source.asil) and not (
-            target_requirement is not None and _decomposed(target_requirement, source)
-        ):
-            raise ValidationError(
-                {
-                    "source": f"{source.code} has ASIL {source.asil}, below its parent "
-                    f"{target.code} ({target.asil}); lowering an ASIL needs a recorded "
-                    "decomposition (ISO 26262-9 clause 5)."
-                }
-            )
+    broken = links.violation(lambda: links.LinkGraph(project), project, source, kind, target)
+    if broken is not None:
+        raise broken.error()
     link = TraceLink(
         project=project,
         kind=kind,

@@ -16,7 +16,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from compliance import interchange
+from compliance import interchange, links
 from compliance.models import RequirementKind
 from projects.jsonbody import BoundedJSONField
 from projects.permissions import Action, get_project_for_user
@@ -25,11 +25,22 @@ from projects.permissions import Action, get_project_for_user
 MULTIPART_SLACK = 64 * 1024
 
 
+def _on_violation_field() -> serializers.ChoiceField:
+    return serializers.ChoiceField(
+        choices=links.ON_VIOLATION,
+        default=links.REFUSE,
+        help_text="what a link breaking a trace-link rule does: refuse (the whole import is "
+        "refused, nothing written) or note (the rest is imported; an ASIL-lowering link is "
+        "created and warned about, a self link or a cycle is listed as not imported)",
+    )
+
+
 class ReqIFImportIn(serializers.Serializer):
     file = serializers.FileField(help_text=".reqif or .reqifz")
     default_kind = serializers.ChoiceField(
         choices=RequirementKind.choices, default=RequirementKind.FSR
     )
+    on_violation = _on_violation_field()
 
 
 class TableImportIn(serializers.Serializer):
@@ -42,6 +53,7 @@ class TableImportIn(serializers.Serializer):
     default_kind = serializers.ChoiceField(
         choices=RequirementKind.choices, default=RequirementKind.FSR
     )
+    on_violation = _on_violation_field()
 
     def validate_mapping(self, value):
         if not isinstance(value, dict) or not all(
@@ -104,7 +116,11 @@ class _UploadApi(APIView):
 
 _UPLOAD_RESPONSES = {
     200: ImportReportOut,
-    400: OpenApiResponse(OpenApiTypes.OBJECT, description="the file was refused; nothing written"),
+    400: OpenApiResponse(
+        OpenApiTypes.OBJECT,
+        description="the file was refused (or, with on_violation=refuse, a link broke a "
+        "trace-link rule); nothing written",
+    ),
     413: OpenApiResponse(OpenApiTypes.OBJECT, description="the upload is over the size limit"),
 }
 

@@ -310,7 +310,7 @@ def test_relations_breaking_link_rules_are_reported_not_created(project, enginee
         SpecRelation("r7", "c", "a", "test case"),  # repeats r6 (c verifies a)
         SpecRelation("r8", "c", "a", "traces to"),  # unknown type: derives-from, warned
     ]
-    report = import_file(project, engineer, small_document(objects, relations))
+    report = import_file(project, engineer, small_document(objects, relations), on_violation="note")
 
     reasons = {item["relation"]: item["reason"] for item in report.unmapped}
     assert set(reasons) == {"r3", "r4", "r5", "r7"}
@@ -451,7 +451,9 @@ def test_export_reimports_into_an_empty_project_identically(
 def test_generated_document_round_trips_with_kinds_and_asils(
     project, other_project, engineer, make_member
 ):
-    report = import_file(project, engineer, generate_reqif(120, 60, seed=5), "gen.reqif")
+    report = import_file(
+        project, engineer, generate_reqif(120, 60, seed=5), "gen.reqif", on_violation="note"
+    )
     assert report.requirements + report.headings == 125
     assert report.links + len(report.unmapped) == 60
     kinds = set(
@@ -467,7 +469,7 @@ def test_generated_document_round_trips_with_kinds_and_asils(
     data = interchange.reqif_export(user=engineer, project=project)
     # A reviewer imports: the export carries approved statuses, which only a review sets.
     elsewhere = make_member(other_project, Role.SAFETY_MANAGER)
-    import_file(other_project, elsewhere, data, "gen-export.reqif")
+    import_file(other_project, elsewhere, data, "gen-export.reqif", on_violation="note")
     assert requirement_rows(other_project) == requirement_rows(project)
     assert link_rows(other_project) == link_rows(project)
 
@@ -738,6 +740,7 @@ def test_csv_import_with_a_mapping_reports_bad_rows(project, members):
         data=CSV_ROWS.encode("utf-8"),
         filename="reqs.csv",
         mapping=CSV_MAP,
+        on_violation="note",
     )
     assert entries(project) == before + 1
     assert report.tool == "csv"
@@ -778,16 +781,20 @@ def test_csv_import_with_a_mapping_reports_bad_rows(project, members):
 
 def test_csv_parent_cycle_is_refused_and_reimport_updates(project, engineer):
     data = b"code,title,asil,parent\nFSR-1,A,D,FSR-2\nFSR-2,B,D,FSR-1\n"
-    report = interchange.table_import(user=engineer, project=project, data=data, filename="a.csv")
+    report = interchange.table_import(
+        user=engineer, project=project, data=data, filename="a.csv", on_violation="note"
+    )
     assert report.links == 1
     (refused,) = report.unmapped
     assert refused["row"] == 3 and "cycle" in refused["reason"]
 
-    again = interchange.table_import(user=engineer, project=project, data=data, filename="a.csv")
+    again = interchange.table_import(
+        user=engineer, project=project, data=data, filename="a.csv", on_violation="note"
+    )
     assert (again.created, again.updated, again.unchanged) == (0, 0, 2)
     changed = data.replace(b"FSR-2,B,D", b"FSR-2,B,C")
     report = interchange.table_import(
-        user=engineer, project=project, data=changed, filename="a.csv"
+        user=engineer, project=project, data=changed, filename="a.csv", on_violation="note"
     )
     assert (report.updated, report.unchanged) == (1, 1)
     second = Requirement.objects.get(project=project, code="FSR-2")

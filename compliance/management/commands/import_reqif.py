@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.http import Http404
 
 from compliance.interchange import check_upload_size, reqif_import
+from compliance.links import ON_VIOLATION, REFUSE
 from compliance.models import RequirementKind
 from projects.cli import (
     add_actor_arguments,
@@ -27,6 +28,16 @@ def read_upload(path: str) -> bytes:
         raise CommandError(f"cannot read {path}: {exc.strerror}") from exc
     except ValidationError as exc:
         raise CommandError("; ".join(exc.messages)) from exc
+
+
+def add_on_violation_argument(parser) -> None:
+    parser.add_argument(
+        "--on-violation",
+        default=REFUSE,
+        choices=ON_VIOLATION,
+        help="a link breaking a trace-link rule refuses the whole import (refuse, the default) "
+        "or is noted in the report while the rest is imported (note)",
+    )
 
 
 def run_import(service, **kwargs):
@@ -56,6 +67,7 @@ class Command(BaseCommand):
             choices=RequirementKind.values,
             help="kind of requirements whose file gives none (default FSR)",
         )
+        add_on_violation_argument(parser)
         parser.add_argument("--json", action="store_true", help="print the import report")
         add_actor_arguments(parser)
 
@@ -70,6 +82,7 @@ class Command(BaseCommand):
             data=data,
             filename=Path(options["file"]).name,
             default_kind=options["default_kind"],
+            on_violation=options["on_violation"],
         )
         if options["json"]:
             self.stdout.write(dump(report.as_json()))

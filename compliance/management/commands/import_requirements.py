@@ -5,7 +5,12 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from compliance.interchange import TABLE_FIELDS, table_import
-from compliance.management.commands.import_reqif import read_upload, run_import, summary_line
+from compliance.management.commands.import_reqif import (
+    add_on_violation_argument,
+    read_upload,
+    run_import,
+    summary_line,
+)
 from compliance.models import RequirementKind
 from projects.cli import add_actor_arguments, dump, resolve_actor, resolve_project
 
@@ -36,6 +41,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--default-kind", default=RequirementKind.FSR.value, choices=RequirementKind.values
         )
+        add_on_violation_argument(parser)
         parser.add_argument("--json", action="store_true", help="print the import report")
         add_actor_arguments(parser)
 
@@ -52,6 +58,7 @@ class Command(BaseCommand):
             filename=Path(options["file"]).name,
             mapping=mapping,
             default_kind=options["default_kind"],
+            on_violation=options["on_violation"],
         )
         if options["json"]:
             self.stdout.write(dump(report.as_json()))
