@@ -73,7 +73,7 @@ from django.db.models import Max
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
-from compliance import archives, iso26262
+from compliance import archives, iso26262, xmlsafe
 from compliance.models import (
     CONTENT_FIELDS,
     Decomposition,
@@ -1148,7 +1148,7 @@ def _check_workbook(data: bytes, label: str) -> None:
     def no_dtd(info: zipfile.ZipInfo, window: bytes) -> None:
         if info.filename.lower().startswith("xl/media/"):
             return
-        if b"<!DOCTYPE" in window or b"<!ENTITY" in window:
+        if xmlsafe.has_dtd(window):
             raise archives.ArchiveRefused("it contains a DTD (<!DOCTYPE or <!ENTITY)")
 
     with archive:
