@@ -47,6 +47,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from evidence import aws
 from validation.executors import ExecutorError, TransientExecutorError
 
 __all__ = [
@@ -200,8 +201,6 @@ class SageMakerExecutor:
         region: str | None = None,
         session=None,
     ) -> None:
-        import boto3
-
         env = os.environ.get
         self.bucket = bucket or env("SAFECASE_SAGEMAKER_BUCKET", "")
         self.role = role or env("SAFECASE_SAGEMAKER_ROLE", "")
@@ -210,7 +209,7 @@ class SageMakerExecutor:
         self.max_runtime = int(
             max_runtime or env("SAFECASE_SAGEMAKER_MAX_RUNTIME") or DEFAULT_MAX_RUNTIME
         )
-        self.session = session or boto3.Session()
+        self.session = session or aws.new_session()
         self.region = region or env("SAFECASE_SAGEMAKER_REGION") or self.session.region_name
         #: failure reasons of jobs polled ``failed``, by handle
         self.failures: dict[str, str] = {}
@@ -243,7 +242,7 @@ class SageMakerExecutor:
     @property
     def s3_client(self):
         if not hasattr(self, "_s3"):
-            self._s3 = self.session.client("s3", region_name=self.region)
+            self._s3 = aws.client("s3", session=self.session, region=self.region)
         return self._s3
 
     def prefix(self, handle: str) -> str:
