@@ -6,9 +6,9 @@ safety content follows the demo safety case that the team keeps beside the desig
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
@@ -20,8 +20,6 @@ from reports.demo_safety_case import seed_safety_case
 from reports.demo_validation import seed_campaign
 
 DEMO_KEY = "AEB"
-DEMO_PASSWORD_ENV = "SAFECASE_DEMO_PASSWORD"
-DEFAULT_DEMO_PASSWORD = "safecase-demo"
 DEMO_BASELINE = "v1.0-demo"
 
 # (username, role, team, organisational unit): enough people for the independence rules.
@@ -39,14 +37,14 @@ DEMO_PEOPLE = [
 class SeedReport:
     project: str
     created: list[str] = field(default_factory=list)
-    password: str = DEFAULT_DEMO_PASSWORD
+    password: str = ""
     notes: list[str] = field(default_factory=list)
 
 
 @transaction.atomic
 def seed_demo() -> SeedReport:
     _ensure_signing_key()
-    password = os.environ.get(DEMO_PASSWORD_ENV) or DEFAULT_DEMO_PASSWORD
+    password = settings.SAFECASE_DEMO_PASSWORD
     User = get_user_model()
     report = SeedReport(project=DEMO_KEY, password=password)
     people = {}
