@@ -15,7 +15,6 @@ a typo in imported data is reported instead of being silently normalised.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -151,29 +150,6 @@ def safety_goal_asil(event_asils: Iterable[str]) -> str:
     if not levels:
         raise ValueError("event_asils is empty: a safety goal needs at least one hazardous event")
     return max(levels, key=_ASIL_RANK.__getitem__)
-
-
-def shortest_ftti(values: Iterable[float]) -> float:
-    """Return the shortest fault tolerant time interval of a safety goal's hazardous events
-    (REFERENCE.md §1.2: a safety goal takes the shortest FTTI).
-
-    Values are numbers in one consistent unit (Safecase stores milliseconds). Each must be a
-    finite number > 0; booleans, None and an empty collection raise :class:`ValueError`. Filter
-    out events without a recorded FTTI before calling, so missing data is a visible decision.
-    """
-    checked: list[float] = []
-    for value in values:
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not math.isfinite(value)
-            or value <= 0
-        ):
-            raise ValueError(f"each FTTI must be a finite number > 0, got {value!r}")
-        checked.append(value)
-    if not checked:
-        raise ValueError("values is empty: no FTTI to choose from")
-    return min(checked)
 
 
 # ---------------------------------------------------------------------------------------------

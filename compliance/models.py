@@ -128,7 +128,12 @@ class HazardousEvent(CodedModel):
 
 
 class SafetyGoal(CodedModel):
-    """A top-level safety requirement: the highest ASIL and shortest FTTI of its events."""
+    """A top-level safety requirement.
+
+    Its ASIL is derived: the highest ASIL of its hazardous events (QM without any), recomputed
+    when the events or their ASILs change. Its fault tolerant time interval (``ftti_ms``) is
+    entered with the goal: hazardous events carry no FTTI, so none is derived from them.
+    """
 
     text = models.TextField()
     safe_state = models.TextField(blank=True)

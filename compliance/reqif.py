@@ -25,9 +25,8 @@ Reading (:func:`parse_reqif`)
     * Untrusted input. A document whose prolog contains a ``<!DOCTYPE`` (or any other ``<!``
       markup declaration) is refused *before* parsing: ReqIF never needs a DTD, and DTDs are
       how entity expansion ("billion laughs") and external entities (XXE, ``file://`` or
-      ``http://`` fetches) get in. The lxml parser is additionally configured with
-      ``resolve_entities=False``, ``no_network=True``, ``load_dtd=False`` and
-      ``huge_tree=False``.
+      ``http://`` fetches) get in. The parser is additionally the hardened one of
+      :mod:`compliance.xmlsafe` (no entities, no DTD, no network, libxml2's huge-tree limits).
     * Streaming: ``etree.iterparse`` reports each finished ``SPEC-OBJECT``, ``SPEC-RELATION``,
       ``SPECIFICATION`` (and the small header/type sections); each is converted to a compact
       record and then cleared from the tree, so memory stays proportional to the result, not
@@ -110,7 +109,7 @@ from html import escape
 from lxml import etree
 from lxml import html as lxml_html
 
-from compliance import archives
+from compliance import archives, xmlsafe
 
 __all__ = [
     "REQIF_NS",
@@ -359,9 +358,7 @@ def _sanitize_element(container: etree._Element) -> tuple[str, str]:
     return _finish_clean(root)
 
 
-_FRAGMENT_PARSER = etree.XMLParser(
-    resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
-)
+_FRAGMENT_PARSER = xmlsafe.parser()
 
 
 def sanitize_xhtml(fragment: str) -> tuple[str, str]:
@@ -828,15 +825,10 @@ class _BufferReader:
 def _iterate(data: bytes | bytearray, collector: _Collector) -> str:
     """Stream-parse ``data`` into ``collector``; return the root element's namespace."""
     tags = [f"{{*}}{name}" for name in _RECORD_TAGS]
-    context = etree.iterparse(
+    context = xmlsafe.iterparse(
         io.BytesIO(data) if isinstance(data, bytes) else _BufferReader(data),
         events=("end",),
         tag=tags,
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
         remove_comments=True,
         remove_pis=True,
     )

@@ -202,6 +202,35 @@ SAFECASE_RETENTION_DAYS = env_int("SAFECASE_RETENTION_DAYS", 3650)
 SAFECASE_MAX_UPLOAD_BYTES = env_int("SAFECASE_MAX_UPLOAD_BYTES", 50 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 5 * 1024 * 1024)
 
+# Who management commands act as when --user is not given (else the only superuser).
+SAFECASE_USER = env_str("SAFECASE_USER") or None
+# Password of the demo users that seed_demo creates.
+SAFECASE_DEMO_PASSWORD = env_str("SAFECASE_DEMO_PASSWORD") or "safecase-demo"
+
+# --- Executors (validation/spark.py, validation/sagemaker.py). ------------------------------
+# The Spark master URL; local[*] uses every core of this machine.
+SPARK_MASTER = env_str("SPARK_MASTER") or "local[*]"
+# spark.sql.shuffle.partitions: Spark's 200 makes every small shard pay for 200 empty tasks.
+SAFECASE_SPARK_SHUFFLE_PARTITIONS = env_int("SAFECASE_SPARK_SHUFFLE_PARTITIONS", 4)
+# Cases are hashed into this many applyInPandas groups; 0 gives every case its own group.
+SAFECASE_SPARK_BUCKETS = env_int("SAFECASE_SPARK_BUCKETS", 16)
+# s3a:// settings, for clusters whose Spark ships hadoop-aws (EMR, Databricks).
+SAFECASE_SPARK_S3A = env_bool("SAFECASE_SPARK_S3A", False)
+# The S3 endpoint boto3 also uses, handed to s3a: an S3-compatible store (path-style access).
+SAFECASE_SPARK_S3A_ENDPOINT = env_str("AWS_ENDPOINT_URL_S3") or env_str("AWS_ENDPOINT_URL") or ""
+# SageMaker: the bucket for job inputs and outputs and the execution role ARN (both required
+# by the executor), the processing image (the default names no real account: set it), the
+# instance type, MaxRuntimeInSeconds, and the region (default boto3's, AWS_DEFAULT_REGION).
+SAFECASE_SAGEMAKER_BUCKET = env_str("SAFECASE_SAGEMAKER_BUCKET") or ""
+SAFECASE_SAGEMAKER_ROLE = env_str("SAFECASE_SAGEMAKER_ROLE") or ""
+SAFECASE_SAGEMAKER_IMAGE = (
+    env_str("SAFECASE_SAGEMAKER_IMAGE")
+    or "000000000000.dkr.ecr.eu-central-1.amazonaws.com/safecase-kpi:latest"
+)
+SAFECASE_SAGEMAKER_INSTANCE = env_str("SAFECASE_SAGEMAKER_INSTANCE") or "ml.g5.xlarge"
+SAFECASE_SAGEMAKER_MAX_RUNTIME = env_int("SAFECASE_SAGEMAKER_MAX_RUNTIME", 3600)
+SAFECASE_SAGEMAKER_REGION = env_str("SAFECASE_SAGEMAKER_REGION") or None
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",

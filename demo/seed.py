@@ -6,9 +6,9 @@ safety content follows the demo safety case that the team keeps beside the desig
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db import transaction
 
 from compliance.models import Baseline
@@ -20,8 +20,6 @@ from projects.models import Role
 from projects.services import SYSTEM, user_bootstrap
 
 DEMO_KEY = "AEB"
-DEMO_PASSWORD_ENV = "SAFECASE_DEMO_PASSWORD"
-DEFAULT_DEMO_PASSWORD = "safecase-demo"
 DEMO_BASELINE = "v1.0-demo"
 
 # (username, role, team, organisational unit): enough people for the independence rules.
@@ -39,7 +37,7 @@ DEMO_PEOPLE = [
 class SeedReport:
     project: str
     created: list[str] = field(default_factory=list)
-    password: str = DEFAULT_DEMO_PASSWORD
+    password: str = ""
     notes: list[str] = field(default_factory=list)
 
 
@@ -48,7 +46,7 @@ def seed_demo() -> SeedReport:
     """Seed as the operator's bootstrap (the system actor) for people, the project and its
     memberships, then as those people for everything else, through the services."""
     _ensure_signing_key()
-    password = os.environ.get(DEMO_PASSWORD_ENV) or DEFAULT_DEMO_PASSWORD
+    password = settings.SAFECASE_DEMO_PASSWORD
     report = SeedReport(project=DEMO_KEY, password=password)
     people = {}
     for username, *_ in DEMO_PEOPLE:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from evidence import verify
+from evidence import aws, verify
 
 CHUNK = 1 << 20
 Progress = Callable[[int, int], None]  # (bytes done, bytes total)
@@ -125,17 +125,13 @@ def _s3_objects(client, bucket: str, prefix: str) -> Iterator[dict]:
 
 
 def snapshot_s3(uri: str, progress: Progress | None = None, client=None) -> Manifest:
-    import boto3
-    from botocore.config import Config
     from botocore.exceptions import BotoCoreError, ClientError
 
     parsed = urlparse(uri)
     bucket, prefix = parsed.netloc, parsed.path.lstrip("/")
     if not bucket:
         raise DatasetError(f"{uri}: an s3:// URI needs a bucket")
-    client = client or boto3.client(
-        "s3", config=Config(connect_timeout=5, read_timeout=60, retries={"max_attempts": 3})
-    )
+    client = client or aws.client("s3")
     try:
         listing = sorted(_s3_objects(client, bucket, prefix), key=lambda o: o["Key"])
     except (ClientError, BotoCoreError) as exc:

@@ -1,9 +1,9 @@
 """The object store behind artifacts, dataset manifests and published checkpoints.
 
 ``SAFECASE_STORAGE_URL`` picks the backend: ``file:///path`` (the embedded default, under
-``var/store``) or ``s3://bucket/prefix`` (S3 or any S3-compatible server; boto3 reads
-``AWS_ENDPOINT_URL`` and the usual credentials). Keys are relative POSIX paths; a key that would
-leave the store's root is refused.
+``var/store``) or ``s3://bucket/prefix`` (S3 or any S3-compatible server; the client comes from
+:mod:`evidence.aws`, so boto3 reads ``AWS_ENDPOINT_URL`` and the usual credentials). Keys are
+relative POSIX paths; a key that would leave the store's root is refused.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlparse
 
 from django.conf import settings
+
+from evidence import aws
 
 
 class StorageError(Exception):
@@ -133,16 +135,10 @@ class S3Store:
     """A bucket and prefix on S3 or an S3-compatible server."""
 
     def __init__(self, bucket: str, prefix: str):
-        import boto3
-        from botocore.config import Config
-
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         self.url = f"s3://{bucket}/{self.prefix}" if self.prefix else f"s3://{bucket}"
-        self.client = boto3.client(
-            "s3",
-            config=Config(connect_timeout=5, read_timeout=60, retries={"max_attempts": 3}),
-        )
+        self.client = aws.client("s3")
         self._lock_days: int | None = None
 
     def _key(self, key: str) -> str:

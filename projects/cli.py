@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 from contextlib import contextmanager
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
@@ -23,7 +23,7 @@ def add_actor_arguments(parser) -> None:
 def resolve_actor(username: str | None):
     """The acting user: --user, then $SAFECASE_USER, then the installation's only superuser."""
     User = get_user_model()
-    username = username or os.environ.get("SAFECASE_USER")
+    username = username or settings.SAFECASE_USER
     if username:
         user = User.objects.filter(username=username, is_active=True).first()
         if user is None:

@@ -1,6 +1,6 @@
 """Every read of projects and memberships, scoped to the user."""
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 
 from projects.models import Membership, Project
 from projects.permissions import visible_projects
@@ -12,3 +12,9 @@ def project_list(*, user) -> QuerySet[Project]:
 
 def membership_list(*, project: Project) -> QuerySet[Membership]:
     return project.memberships.select_related("user").order_by("user__username")
+
+
+def role_counts(*, project: Project) -> dict[str, int]:
+    """How many members the project has in each role that has any."""
+    rows = project.memberships.values("role").annotate(n=Count("id")).order_by("role")
+    return {row["role"]: row["n"] for row in rows}

@@ -45,7 +45,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from lxml import etree
 
-from validation.xmlsafe import parse_untrusted
+from compliance.xmlsafe import parse_untrusted
 
 __all__ = [
     "AEB_SCENARIOS",
@@ -733,7 +733,7 @@ def generate_lake(
 
 
 def _parse_xml(data: bytes, what: str) -> etree._Element:
-    """Parse untrusted XML bytes (see :mod:`validation.xmlsafe`)."""
+    """Parse untrusted XML bytes (see :mod:`compliance.xmlsafe`)."""
     root = parse_untrusted(data, what, LakeError)
     return root
 

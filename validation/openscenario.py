@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 from lxml import etree
 
-from validation.xmlsafe import parse_untrusted
+from compliance.xmlsafe import parse_untrusted
 
 __all__ = [
     "Distribution",
@@ -616,7 +616,7 @@ class LogicalScenario:
 
 
 def _parse_xml(data: bytes, what: str) -> etree._Element:
-    """Parse untrusted XML bytes (see :mod:`validation.xmlsafe`)."""
+    """Parse untrusted XML bytes (see :mod:`compliance.xmlsafe`)."""
     root = parse_untrusted(data, what, ScenarioError)
     if root.tag != "OpenSCENARIO":
         raise ScenarioError(f"{what}: root element is {root.tag!r}, not 'OpenSCENARIO'")

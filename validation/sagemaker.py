@@ -13,17 +13,18 @@ S3 layout under ``s3://$SAFECASE_SAGEMAKER_BUCKET/jobs/<job name>/``:
 - ``output/kpis.json``: ``{case_id: kpis}``, written by the container to
   ``/opt/ml/processing/output/kpis.json`` and uploaded when the job ends
 
-Settings (environment):
+Settings (``config/settings.py``, from the environment):
 
 - ``SAFECASE_SAGEMAKER_BUCKET`` (required): the bucket for inputs and outputs.
 - ``SAFECASE_SAGEMAKER_ROLE`` (required): the execution role ARN the job runs as; it must be
   able to read and write the bucket and pull the image.
 - ``SAFECASE_SAGEMAKER_IMAGE``: the ECR image with this project installed (entry point
-  above). Default :data:`DEFAULT_IMAGE`, a placeholder naming no real account: set it.
+  above). The default is a placeholder naming no real account: set it.
 - ``SAFECASE_SAGEMAKER_INSTANCE``: instance type, default ``ml.g5.xlarge``.
 - ``SAFECASE_SAGEMAKER_MAX_RUNTIME``: ``MaxRuntimeInSeconds``, default 3600.
 - ``SAFECASE_SAGEMAKER_REGION``: the region, default the boto3 session's
-  (``AWS_DEFAULT_REGION``). ``AWS_ENDPOINT_URL`` points boto3 at another endpoint (tests).
+  (``AWS_DEFAULT_REGION``). ``AWS_ENDPOINT_URL`` points boto3 at another endpoint (tests); the
+  session and the S3 client come from :mod:`evidence.aws`.
 
 Telemetry: the SageMaker SDK reports usage over HTTPS unless its defaults file opts out.
 :func:`sdk_defaults_file` writes a defaults file with
@@ -47,20 +48,16 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
+
+from evidence import aws
 from validation.executors import ExecutorError, TransientExecutorError
 
 __all__ = [
-    "DEFAULT_IMAGE",
-    "DEFAULT_INSTANCE",
     "SageMakerExecutor",
     "TransientExecutorError",
     "sdk_defaults_file",
 ]
-
-#: Placeholder image URI (account 000000000000 does not exist): set SAFECASE_SAGEMAKER_IMAGE.
-DEFAULT_IMAGE = "000000000000.dkr.ecr.eu-central-1.amazonaws.com/safecase-kpi:latest"
-DEFAULT_INSTANCE = "ml.g5.xlarge"
-DEFAULT_MAX_RUNTIME = 3600
 
 INPUT_DIR = "/opt/ml/processing/input"
 OUTPUT_DIR = "/opt/ml/processing/output"
@@ -200,18 +197,13 @@ class SageMakerExecutor:
         region: str | None = None,
         session=None,
     ) -> None:
-        import boto3
-
-        env = os.environ.get
-        self.bucket = bucket or env("SAFECASE_SAGEMAKER_BUCKET", "")
-        self.role = role or env("SAFECASE_SAGEMAKER_ROLE", "")
-        self.image = image or env("SAFECASE_SAGEMAKER_IMAGE") or DEFAULT_IMAGE
-        self.instance_type = instance_type or env("SAFECASE_SAGEMAKER_INSTANCE") or DEFAULT_INSTANCE
-        self.max_runtime = int(
-            max_runtime or env("SAFECASE_SAGEMAKER_MAX_RUNTIME") or DEFAULT_MAX_RUNTIME
-        )
-        self.session = session or boto3.Session()
-        self.region = region or env("SAFECASE_SAGEMAKER_REGION") or self.session.region_name
+        self.bucket = bucket or settings.SAFECASE_SAGEMAKER_BUCKET
+        self.role = role or settings.SAFECASE_SAGEMAKER_ROLE
+        self.image = image or settings.SAFECASE_SAGEMAKER_IMAGE
+        self.instance_type = instance_type or settings.SAFECASE_SAGEMAKER_INSTANCE
+        self.max_runtime = int(max_runtime or settings.SAFECASE_SAGEMAKER_MAX_RUNTIME)
+        self.session = session or aws.new_session()
+        self.region = region or settings.SAFECASE_SAGEMAKER_REGION or self.session.region_name
         #: failure reasons of jobs polled ``failed``, by handle
         self.failures: dict[str, str] = {}
 
@@ -243,7 +235,7 @@ class SageMakerExecutor:
     @property
     def s3_client(self):
         if not hasattr(self, "_s3"):
-            self._s3 = self.session.client("s3", region_name=self.region)
+            self._s3 = aws.client("s3", session=self.session, region=self.region)
         return self._s3
 
     def prefix(self, handle: str) -> str:

@@ -3,7 +3,7 @@
 One SparkSession per process, created on first use by :func:`get_spark` and shared by every
 :class:`SparkExecutor` (starting a session takes seconds; tests start exactly one per run).
 
-Settings (environment):
+Settings (``config/settings.py``, from the environment):
 
 - ``SPARK_MASTER``: the master URL, default ``local[*]`` (every core of this machine).
 - ``SAFECASE_SPARK_SHUFFLE_PARTITIONS``: ``spark.sql.shuffle.partitions``, default 4. Spark's
@@ -11,7 +11,8 @@ Settings (environment):
 - ``SAFECASE_SPARK_S3A``: ``1`` adds the ``s3a://`` settings below, for clusters whose Spark
   ships ``hadoop-aws`` (EMR, Databricks). Without it (and always on a plain ``pip install
   pyspark``, which has no ``hadoop-aws``) only local files can be read: read S3 with boto3 or
-  pyarrow and hand Spark local files or Arrow tables.
+  pyarrow and hand Spark local files or Arrow tables. The ``s3a`` endpoint is boto3's
+  (``AWS_ENDPOINT_URL_S3``, else ``AWS_ENDPOINT_URL``), with path-style access.
 - ``SAFECASE_SPARK_BUCKETS``: the cases are hashed into this many ``applyInPandas`` groups of
   whole cases (default 16), each computed in one vectorised call; ``0`` gives every case its
   own group instead, which costs Spark a few milliseconds per case (see :func:`kpi_frame`).
@@ -47,6 +48,7 @@ from urllib.parse import unquote, urlparse
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from django.conf import settings
 
 from validation import executors, kpis, lake
 from validation.executors import ExecutorError
@@ -111,6 +113,7 @@ _session_lock = threading.Lock()
 
 def _require_java() -> str:
     """Path of the ``java`` Spark will start; :class:`ExecutorError` when there is none."""
+    # JAVA_HOME is the launcher's own variable, not a setting: check what spark-submit will see.
     java_home = os.environ.get("JAVA_HOME")
     if java_home:
         candidate = Path(java_home) / "bin" / "java"
@@ -128,7 +131,7 @@ def _require_java() -> str:
 
 def _s3a_conf() -> dict[str, str]:
     """``s3a://`` settings for clusters that provide ``hadoop-aws`` (off unless asked for)."""
-    if os.environ.get("SAFECASE_SPARK_S3A", "") not in ("1", "true", "yes"):
+    if not settings.SAFECASE_SPARK_S3A:
         return {}
     conf = {
         "spark.hadoop.fs.s3a.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
@@ -136,7 +139,7 @@ def _s3a_conf() -> dict[str, str]:
             "software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider"
         ),
     }
-    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    endpoint = settings.SAFECASE_SPARK_S3A_ENDPOINT
     if endpoint:  # an S3-compatible store: path-style addressing
         conf["spark.hadoop.fs.s3a.endpoint"] = endpoint
         conf["spark.hadoop.fs.s3a.path.style.access"] = "true"
@@ -148,7 +151,7 @@ def spark_conf() -> dict[str, str]:
     conf = {
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
-        "spark.sql.shuffle.partitions": os.environ.get("SAFECASE_SPARK_SHUFFLE_PARTITIONS", "4"),
+        "spark.sql.shuffle.partitions": str(settings.SAFECASE_SPARK_SHUFFLE_PARTITIONS),
         "spark.driver.host": "127.0.0.1",
         "spark.driver.bindAddress": "127.0.0.1",
         "spark.sql.execution.arrow.pyspark.enabled": "true",
@@ -176,7 +179,7 @@ def get_spark():
             from pyspark.sql import SparkSession
         except ImportError as exc:  # pragma: no cover - pyspark is a dependency
             raise ExecutorError("the Spark executor needs the pyspark package") from exc
-        builder = SparkSession.builder.master(os.environ.get("SPARK_MASTER", "local[*]"))
+        builder = SparkSession.builder.master(settings.SPARK_MASTER)
         builder = builder.appName("safecase")
         for key, value in spark_conf().items():
             builder = builder.config(key, value)
@@ -392,10 +395,6 @@ def _group_kpis(kpi_fn: Callable[[pa.Table], dict] | None = None, many: bool = F
     return run
 
 
-#: Groups of whole cases per Spark job (``SAFECASE_SPARK_BUCKETS``; 0 means one per case).
-DEFAULT_BUCKETS = 16
-
-
 def kpi_frame(tracks, kpi_fn: Callable[[pa.Table], dict] | None = None, buckets: int | None = None):
     """KPIs per case as a DataFrame: ``case_id``, the KPI columns and ``distance_km``.
 
@@ -468,16 +467,8 @@ def spark_case_kpis(
 
 
 def _var_dir() -> Path | None:
-    """``settings.VAR_DIR`` when Django is set up, else ``SAFECASE_VAR_DIR``, else None."""
-    try:
-        from django.conf import settings
-
-        if settings.configured:
-            return Path(settings.VAR_DIR)
-    except Exception:  # noqa: S110 - no Django here (the SageMaker container): fall through
-        pass
-    value = os.environ.get("SAFECASE_VAR_DIR")
-    return Path(value) if value else None
+    """``settings.VAR_DIR`` when Django is set up, else None."""
+    return Path(settings.VAR_DIR) if settings.configured else None
 
 
 class SparkExecutor:
@@ -500,7 +491,7 @@ class SparkExecutor:
     ) -> None:
         self._spark = spark
         if buckets is None:
-            buckets = int(os.environ.get("SAFECASE_SPARK_BUCKETS") or DEFAULT_BUCKETS)
+            buckets = settings.SAFECASE_SPARK_BUCKETS
         self._buckets = buckets or None
         self._scratch = Path(scratch_dir) if scratch_dir else None
         self._kpi_fn = kpi_fn

@@ -36,7 +36,6 @@ from compliance.iso26262 import (
     parse_asil,
     required_independence,
     safety_goal_asil,
-    shortest_ftti,
 )
 from tests.shared_data import shared_path
 
@@ -229,22 +228,6 @@ def test_safety_goal_takes_highest_asil(events, expected):
 def test_safety_goal_asil_rejects_empty_or_invalid(events):
     with pytest.raises(ValueError):
         safety_goal_asil(events)
-
-
-@pytest.mark.parametrize(
-    ("values", "expected"),
-    [([150, 300], 150), ([300.0, 150, 200], 150), ([300], 300), ((0.5, 2.0), 0.5)],
-)
-def test_shortest_ftti(values, expected):
-    assert shortest_ftti(values) == expected
-
-
-@pytest.mark.parametrize(
-    "values", [[], [0], [-5, 100], [None], [True], [float("nan")], ["150"], [float("inf")]]
-)
-def test_shortest_ftti_rejects_bad_values(values):
-    with pytest.raises(ValueError):
-        shortest_ftti(values)
 
 
 # --- ASIL notation (§2.1) --------------------------------------------------------------------

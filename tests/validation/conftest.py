@@ -92,28 +92,28 @@ def sim_cases():
     return make_cases(20)
 
 
-def _aws_settings(monkeypatch) -> None:
-    monkeypatch.setenv("SAFECASE_SAGEMAKER_BUCKET", BUCKET)
-    monkeypatch.setenv("SAFECASE_SAGEMAKER_ROLE", ROLE)
-    monkeypatch.setenv("SAFECASE_SAGEMAKER_IMAGE", IMAGE)
-    monkeypatch.delenv("SAFECASE_SAGEMAKER_INSTANCE", raising=False)
-    monkeypatch.delenv("SAFECASE_SAGEMAKER_REGION", raising=False)
+def _aws_settings(monkeypatch, settings) -> None:
+    settings.SAFECASE_SAGEMAKER_BUCKET = BUCKET
+    settings.SAFECASE_SAGEMAKER_ROLE = ROLE
+    settings.SAFECASE_SAGEMAKER_IMAGE = IMAGE
+    settings.SAFECASE_SAGEMAKER_INSTANCE = "ml.g5.xlarge"
+    settings.SAFECASE_SAGEMAKER_REGION = None
     monkeypatch.setenv("SAGEMAKER_VALIDATE_ROLE", "false")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
 
 
 @pytest.fixture
-def sagemaker_env(s3, monkeypatch):
+def sagemaker_env(s3, monkeypatch, settings):
     """A reset moto server with the job bucket; yields the boto3 S3 client."""
-    _aws_settings(monkeypatch)
+    _aws_settings(monkeypatch, settings)
     s3.create_bucket(Bucket=BUCKET)
     return s3
 
 
 @pytest.fixture
-def offline_aws(monkeypatch):
+def offline_aws(monkeypatch, settings):
     """Executor settings with no reachable endpoint: every SageMaker call must be stubbed."""
-    _aws_settings(monkeypatch)
+    _aws_settings(monkeypatch, settings)
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")

@@ -142,9 +142,9 @@ def test_submit_run_poll_collect(sagemaker_env, case_factory, tmp_path):
 
 
 @pytest.mark.s3
-def test_settings_come_from_the_environment(sagemaker_env, monkeypatch, case_factory):
-    monkeypatch.setenv("SAFECASE_SAGEMAKER_INSTANCE", "ml.m5.xlarge")
-    monkeypatch.setenv("SAFECASE_SAGEMAKER_MAX_RUNTIME", "900")
+def test_settings_come_from_the_settings(sagemaker_env, settings, case_factory):
+    settings.SAFECASE_SAGEMAKER_INSTANCE = "ml.m5.xlarge"
+    settings.SAFECASE_SAGEMAKER_MAX_RUNTIME = 900
     executor = SageMakerExecutor()
     sent = []
     executor.sagemaker_client.meta.events.register(
@@ -157,9 +157,9 @@ def test_settings_come_from_the_environment(sagemaker_env, monkeypatch, case_fac
     assert job["StoppingCondition"] == {"MaxRuntimeInSeconds": 900}
 
 
-def test_missing_settings_are_named(monkeypatch):
-    monkeypatch.delenv("SAFECASE_SAGEMAKER_BUCKET", raising=False)
-    monkeypatch.delenv("SAFECASE_SAGEMAKER_ROLE", raising=False)
+def test_missing_settings_are_named(monkeypatch, settings):
+    settings.SAFECASE_SAGEMAKER_BUCKET = ""
+    settings.SAFECASE_SAGEMAKER_ROLE = ""
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     executor = executors.get_executor("sagemaker")
     assert isinstance(executor, SageMakerExecutor)

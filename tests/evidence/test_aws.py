@@ -1,0 +1,54 @@
+"""The one boto3 client factory, and every user of boto3 taking its clients from it."""
+
+from __future__ import annotations
+
+import pytest
+
+from evidence import aws
+from evidence.datasets import snapshot_s3
+from evidence.storage import S3Store
+from validation.sagemaker import SageMakerExecutor
+
+
+@pytest.fixture
+def region(monkeypatch):
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.delenv("AWS_MAX_ATTEMPTS", raising=False)
+
+
+def test_clients_get_the_timeouts_and_retries(region):
+    config = aws.client("s3").meta.config
+    assert (config.connect_timeout, config.read_timeout) == (5, 60)
+    assert config.retries["total_max_attempts"] == aws.MAX_ATTEMPTS + 1
+
+
+def test_endpoint_and_attempts_configured_outside_the_code_are_honoured(region, monkeypatch):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    client = aws.client("sagemaker", region="eu-central-1")
+    assert client.meta.endpoint_url == "http://127.0.0.1:9"
+    assert client.meta.region_name == "eu-central-1"
+    assert client.meta.config.retries["total_max_attempts"] == 1
+    assert client.meta.config.connect_timeout == 5
+
+
+@pytest.mark.s3
+def test_every_boto3_user_builds_its_clients_here(s3, s3_endpoint, monkeypatch):
+    built = []
+    factory = aws.client
+
+    def spy(service, **kwargs):
+        client = factory(service, **kwargs)
+        built.append((service, client.meta.endpoint_url))
+        return client
+
+    monkeypatch.setattr(aws, "client", spy)
+    s3.create_bucket(Bucket="lake")
+    s3.put_object(Bucket="lake", Key="d/a.bin", Body=b"payload")
+
+    store = S3Store("lake", "store")
+    store.client.put_object(Bucket="lake", Key="store/x", Body=b"x")
+    assert snapshot_s3("s3://lake/d").objects[0].size == len(b"payload")
+    executor = SageMakerExecutor(bucket="lake", role="r", region="us-east-1")
+    assert executor.s3_client.get_object(Bucket="lake", Key="store/x")["Body"].read() == b"x"
+    assert built == [("s3", s3_endpoint)] * 3
