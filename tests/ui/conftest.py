@@ -25,21 +25,24 @@ def _needs_ui_app():
 
 
 @pytest.fixture(scope="package")
-def demo_db(django_db_setup, django_db_blocker):
+def demo_db(django_db_setup, django_db_blocker, tmp_path_factory):
     """The demo project AEB, committed once for the UI tests (see the module docstring);
-    the value is the URL of the store the seeding wrote to."""
+    the value is the URL of the store the seeding wrote to, a new one: a store that earlier
+    tests published an AEB log to would rightly refuse the new log as a rolled-back one."""
     if not apps.is_installed("ui"):
         yield None
         return
-    from django.conf import settings
+    from django.test import override_settings
 
     from demo.seed import seed_demo
     from tests.owner import flush_database
 
-    with django_db_blocker.unblock():
+    store = tmp_path_factory.mktemp("demo-store").as_uri()
+    with django_db_blocker.unblock(), override_settings(SAFECASE_STORAGE_URL=store):
         seed_demo()
         _run_demo_campaign()
-        yield settings.SAFECASE_STORAGE_URL
+    yield store
+    with django_db_blocker.unblock():
         flush_database()
 
 
