@@ -127,8 +127,9 @@ def _fetch_nodes(project: Project, positions: Iterable[tuple[int, int]]) -> dict
     """Hashes of perfect subtrees by (level, index), in one round trip.
 
     Level 0 is the entries' leaf hashes; higher levels are :class:`MerkleNode` rows. The SQL is
-    written out (a UNION of two indexed lookups) because a proof is on the hot path and the
-    ORM would spend longer compiling the query than the database spends answering it.
+    written out (a UNION of indexed lookups: the leaves, then one per tree level) because a
+    proof is on the hot path and the ORM would spend longer compiling the query than the
+    database spends answering it.
     """
     wanted = set(positions)
     leaves = sorted(ix for lv, ix in wanted if lv == 0)
@@ -142,13 +143,19 @@ def _fetch_nodes(project: Project, positions: Iterable[tuple[int, int]]) -> dict
             f"WHERE project_id = %s AND {index} IN ({marks})"
         )
         params += [project.pk, *leaves]
-    if nodes:
-        pairs = " OR ".join([f"(level = %s AND {index} = %s)"] * len(nodes))
+    # One lookup per tree level, ``level = ? AND index IN (...)``: a long OR of (level, index)
+    # pairs makes SQLite's planner scan every node of the project instead of using the
+    # (project, level, index) key.
+    by_level: dict[int, list[int]] = {}
+    for level, ix in nodes:
+        by_level.setdefault(level, []).append(ix)
+    for level, indexes in sorted(by_level.items()):
+        marks = ", ".join(["%s"] * len(indexes))
         parts.append(
             f"SELECT level, {index}, hash FROM {MerkleNode._meta.db_table} "  # noqa: S608
-            f"WHERE project_id = %s AND ({pairs})"
+            f"WHERE project_id = %s AND level = %s AND {index} IN ({marks})"
         )
-        params += [project.pk, *(v for pair in nodes for v in pair)]
+        params += [project.pk, level, *indexes]
     found: dict[tuple[int, int], bytes] = {}
     if parts:
         with connection.cursor() as cursor:
