@@ -1146,22 +1146,24 @@ def trusted_closure(
     key admits its successor. A key that no root reaches is never trusted, whatever statements
     it signed itself. Returns ``{key id hex: (name, public key)}``.
     """
+    neighbours: dict[tuple[str, bytes], list[tuple[str, bytes]]] = {}
+    for rotation in rotations:
+        old = (rotation.previous[0], bytes(rotation.previous[1]))
+        new = (rotation.next[0], bytes(rotation.next[1]))
+        neighbours.setdefault(old, []).append(new)
+        neighbours.setdefault(new, []).append(old)
     trusted: dict[str, tuple[str, bytes]] = {}
     for name, public_key in roots:
         trusted[note_key_id(name, public_key).hex()] = (name, bytes(public_key))
-    links = list(rotations)
-    grew = True
-    while grew:
-        grew = False
-        for rotation in links:
-            ends = [
-                (note_key_id(n, k).hex(), (n, k)) for n, k in (rotation.previous, rotation.next)
-            ]
-            if any(key_id in trusted and trusted[key_id] == key for key_id, key in ends):
-                for key_id, key in ends:
-                    if key_id not in trusted:
-                        trusted[key_id] = key
-                        grew = True
+    queue = list(trusted.values())
+    # One pass over the links from each trusted key: a hostile package with many statements in
+    # an unlucky order costs time in proportion to their number, not its square.
+    while queue:
+        for other in neighbours.get(queue.pop(), ()):
+            key_id = note_key_id(*other).hex()
+            if key_id not in trusted:
+                trusted[key_id] = other
+                queue.append(other)
     return trusted
 
 

@@ -114,3 +114,15 @@ def test_a_planted_rotation_never_extends_trust_to_an_unrooted_key():
     genuine, evil, evil2 = Key(), Key(), Key()
     planted = verify.verify_rotation(rotation(evil, evil2))
     assert set(verify.trusted_closure([genuine.pair], [planted])) == {genuine.key_id}
+
+
+def test_a_long_chain_in_the_worst_order_is_followed_to_its_end():
+    """A hostile package may carry many statements, listed newest first so that each pass
+    over them admits one key: the closure must still reach the end (and in linear time)."""
+    keys = [(NAME, Key().public) for _ in range(400)]
+    links = [
+        verify.KeyRotation(keys[i], keys[i + 1], "2026-12-02T08:00:00Z")
+        for i in reversed(range(len(keys) - 1))
+    ]
+    trusted = verify.trusted_closure([keys[0]], links)
+    assert set(trusted) == {verify.note_key_id(*k).hex() for k in keys}
