@@ -49,6 +49,11 @@ def key_id_for(public: bytes) -> str:
     return verify.note_key_id(log_name(), public).hex()
 
 
+def fingerprint_for(public: bytes) -> str:
+    """The full fingerprint (64 hex digits) the operator publishes for a key of this log."""
+    return verify.key_fingerprint(log_name(), public)
+
+
 @lru_cache(maxsize=4)
 def _load(path: str, mtime_ns: int) -> LoadedKey:
     try:

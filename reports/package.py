@@ -44,7 +44,7 @@ from pathlib import Path
 
 from compliance.models import Baseline
 from evidence import verify
-from evidence.keys import load_signing_key, log_name
+from evidence.keys import fingerprint_for, load_signing_key, log_name
 from evidence.models import Checkpoint, EntryKind, LogEntry, SigningKey
 from evidence.storage import StorageError, default_store
 from projects.models import Project
@@ -157,8 +157,7 @@ def build_package(
 
 def signing_key_fingerprint() -> str:
     """The full fingerprint of the key that signs packages, as the operator publishes it."""
-    key = load_signing_key()
-    return verify.key_fingerprint(log_name(), key.public)
+    return fingerprint_for(load_signing_key().public)
 
 
 def _iso(checkpoint: Checkpoint) -> str:

@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from evidence import verify
 from evidence.keys import (
     SigningKeyError,
+    fingerprint_for,
     generate_key_file,
     key_id_for,
     key_path,
@@ -69,7 +69,7 @@ class Command(BaseCommand):
         register_key(load_signing_key())
         store_key = publish_vkey(log_name(), public)
         name = f"{log_name()}+{key_id_for(public)}"
-        fingerprint = verify.key_fingerprint(log_name(), public)
+        fingerprint = fingerprint_for(public)
         summary = {"key": name, "fingerprint": fingerprint, "public_key": store_key}
         what = "created" if created else "exists"
         return summary, f"signing key {name} {what}; public key in the store at {store_key}\n" + (
