@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 
-from django.db.models import Exists, OuterRef, Prefetch, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 
 from compliance import iso26262
 from compliance.models import (
+    AcceptanceCriterion,
     Approval,
+    Baseline,
+    CommitLink,
     Decomposition,
+    HazardousEvent,
     LinkKind,
     Requirement,
     RequirementKind,
+    RequirementStatus,
     SafetyGoal,
     TraceLink,
+    TriggeringCondition,
     Verification,
 )
 from projects.models import Project
@@ -170,3 +177,240 @@ def _approval_gaps(project: Project) -> dict:
 
 def kinds() -> list[str]:
     return list(RequirementKind.values)
+
+
+# --- What the web pages read -------------------------------------------------------------------
+
+PARENT_KINDS = (LinkKind.DERIVES_FROM, LinkKind.SATISFIES)
+
+
+def hazardous_event_list(*, project: Project) -> QuerySet[HazardousEvent]:
+    return (
+        HazardousEvent.objects.filter(project=project)
+        .select_related("hazard", "situation")
+        .order_by("code")
+    )
+
+
+def safety_goal_list(*, project: Project) -> QuerySet[SafetyGoal]:
+    return SafetyGoal.objects.filter(project=project).prefetch_related("events").order_by("code")
+
+
+def asil_counts(*, project: Project) -> dict[str, list[tuple[str, int]]]:
+    """(ASIL, count) rows of the hazardous events and of the safety goals, as rated."""
+    return {
+        "events": list(
+            HazardousEvent.objects.filter(project=project)
+            .values_list("asil")
+            .annotate(n=Count("id"))
+            .order_by()
+        ),
+        "goals": list(
+            SafetyGoal.objects.filter(project=project)
+            .values_list("asil")
+            .annotate(n=Count("id"))
+            .order_by()
+        ),
+    }
+
+
+def requirement_counts(*, project: Project) -> list[tuple[str, str, int]]:
+    """(ASIL, status, count) of the requirements the gap analysis counts: no headings, nothing
+    obsolete."""
+    return list(
+        Requirement.objects.filter(project=project, is_heading=False)
+        .exclude(status=RequirementStatus.OBSOLETE)
+        .values_list("asil", "status")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+
+
+def goal_or_requirement(*, project: Project, code: str) -> SafetyGoal | Requirement | None:
+    """The safety goal with this code, else the requirement, else None."""
+    goal = SafetyGoal.objects.filter(project=project, code=code).first()
+    if goal is not None:
+        return goal
+    return Requirement.objects.filter(project=project, code=code).first()
+
+
+def requirements_by_code(*, project: Project, codes) -> dict[str, Requirement]:
+    return {r.code: r for r in Requirement.objects.filter(project=project, code__in=list(codes))}
+
+
+def trace_link_list(*, project: Project) -> QuerySet[TraceLink]:
+    return TraceLink.objects.filter(project=project).select_related(
+        "source", "target_requirement", "target_goal"
+    )
+
+
+def link_end(*, project: Project, link: TraceLink, code: str) -> Requirement | None:
+    """The requirement with this code when it is one end of ``link``, else None."""
+    return (
+        Requirement.objects.filter(project=project, code=code)
+        .filter(Q(links_up=link) | Q(links_down=link))
+        .first()
+    )
+
+
+def approval_list(*, project: Project) -> QuerySet[Approval]:
+    return Approval.objects.filter(project=project).select_related("author", "reviewer", "entry")
+
+
+def triggering_condition_list(*, project: Project) -> QuerySet[TriggeringCondition]:
+    return TriggeringCondition.objects.filter(project=project).order_by("code")
+
+
+def acceptance_criterion_list(*, project: Project) -> QuerySet[AcceptanceCriterion]:
+    return (
+        AcceptanceCriterion.objects.filter(project=project)
+        .select_related("goal", "requirement")
+        .order_by("code")
+    )
+
+
+def baseline_list(*, project: Project, content: bool = False) -> QuerySet[Baseline]:
+    """The baselines, newest first; without ``content`` (every item of the model) unless asked."""
+    baselines = Baseline.objects.filter(project=project).select_related("created_by", "entry")
+    if not content:
+        baselines = baselines.defer("content")
+    return baselines.order_by("-created_at")
+
+
+@dataclass
+class TreeRow:
+    """One line of the requirement tree, indented by ``depth``."""
+
+    depth: int
+    code: str
+    title: str
+    asil: str
+    kind: str = ""
+    status: str = ""
+    is_goal: bool = False
+    suspect: bool = False
+    decomposed: bool = False
+    repeated: bool = False  # shown (with its children) further up already
+
+
+def requirement_tree(*, project: Project) -> dict:
+    """Safety goals at the top, each requirement under the parents it derives from or
+    satisfies, and the requirements with no parent at the end.
+
+    A requirement with two parents appears under both, but its children are listed only the
+    first time, so the tree has one row per link however the requirements interlock. Four
+    queries; the tree is walked without recursion, so a deep chain cannot exhaust the stack.
+    """
+    goals = list(SafetyGoal.objects.filter(project=project).order_by("code"))
+    reqs = list(
+        Requirement.objects.filter(project=project)
+        .exclude(status=RequirementStatus.OBSOLETE)
+        .order_by("code")
+        .only("id", "code", "title", "asil", "kind", "status")
+    )
+    links = TraceLink.objects.filter(project=project, kind__in=PARENT_KINDS).values_list(
+        "source_id", "target_requirement_id", "target_goal_id", "suspect"
+    )
+    decomposed = set(
+        Decomposition.objects.filter(project=project).values_list("parent_id", flat=True)
+    )
+    by_id = {r.pk: r for r in reqs}
+    under_goal: dict[int, list[tuple[int, bool]]] = defaultdict(list)
+    under_req: dict[int, list[tuple[int, bool]]] = defaultdict(list)
+    has_parent = set()
+    for source, target_req, target_goal, suspect in links:
+        if source not in by_id:
+            continue
+        has_parent.add(source)
+        if target_goal:
+            under_goal[target_goal].append((source, suspect))
+        elif target_req in by_id:
+            under_req[target_req].append((source, suspect))
+
+    def ordered(pairs):
+        return sorted(pairs, key=lambda pair: by_id[pair[0]].code, reverse=True)
+
+    rows: list[TreeRow] = []
+    expanded: set[int] = set()
+
+    def walk(start: list[tuple[int, bool]], depth: int) -> None:
+        stack = [(req_id, suspect, depth) for req_id, suspect in ordered(start)]
+        while stack:
+            req_id, suspect, level = stack.pop()
+            req = by_id[req_id]
+            repeated = req_id in expanded
+            rows.append(
+                TreeRow(
+                    depth=level,
+                    code=req.code,
+                    title=req.title,
+                    asil=req.asil,
+                    kind=req.kind,
+                    status=req.status,
+                    suspect=suspect,
+                    decomposed=req_id in decomposed,
+                    repeated=repeated and bool(under_req[req_id]),
+                )
+            )
+            if not repeated:
+                expanded.add(req_id)
+                stack.extend((c, s, level + 1) for c, s in ordered(under_req[req_id]))
+
+    for goal in goals:
+        rows.append(TreeRow(0, goal.code, goal.text, goal.asil, is_goal=True))
+        walk(under_goal[goal.pk], 1)
+    orphans = [(r.pk, False) for r in reqs if r.pk not in has_parent]
+    orphan_start = len(rows)
+    walk(orphans, 0)
+    return {"rows": rows[:orphan_start], "orphans": rows[orphan_start:], "count": len(reqs)}
+
+
+@dataclass
+class VersionChange:
+    record: object
+    changes: list[tuple[str, object, object]]
+
+
+def requirement_detail(*, requirement: Requirement) -> dict:
+    """A requirement's links both ways, decompositions, verifications, commits and versions
+    (newest first, each with the fields it changed)."""
+    links_up = list(
+        TraceLink.objects.filter(source=requirement)
+        .select_related("target_requirement", "target_goal", "cleared_by")
+        .order_by("kind", "id")
+    )
+    links_down = list(
+        TraceLink.objects.filter(target_requirement=requirement)
+        .select_related("source", "cleared_by")
+        .order_by("kind", "id")
+    )
+    decompositions = list(
+        Decomposition.objects.filter(
+            Q(parent=requirement) | Q(first=requirement) | Q(second=requirement)
+        ).select_related("parent", "first", "second", "entry")
+    )
+    verifications = list(
+        Verification.objects.filter(requirement=requirement)
+        .select_related("entry")
+        .order_by("-recorded_at", "-pk")
+    )
+    commits = list(CommitLink.objects.filter(requirement=requirement).order_by("-authored_at"))
+    records = list(requirement.history.select_related("history_user").order_by("history_id"))
+    versions = []
+    previous = None
+    for record in records:
+        changes = []
+        if previous is not None:
+            delta = record.diff_against(previous, excluded_fields=["updated_at"])
+            changes = [(c.field, c.old, c.new) for c in delta.changes]
+        versions.append(VersionChange(record, changes))
+        previous = record
+    versions.reverse()
+    return {
+        "links_up": links_up,
+        "links_down": links_down,
+        "decompositions": decompositions,
+        "verifications": verifications,
+        "commits": commits,
+        "versions": versions,
+    }

@@ -1,8 +1,21 @@
-"""Every read of the evidence app, for a project the caller may already see."""
+"""Every read of the evidence app, for a project the caller may already see.
+
+The views resolve the project with :func:`projects.permissions.get_project_for_user` first;
+each function here then reads that project's rows only. What a page shows of the ledger (the
+statements inside the envelopes, the latest checkpoint, an entry's inclusion proof, the last
+full verification) is decoded and checked by :mod:`evidence.verification` and
+:mod:`evidence.verify`, the code the command line and the packages use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 from django.db.models import QuerySet
 
-from evidence.models import Artifact, Decision, LogEntry
+from evidence import ledger, verification, verify
+from evidence.models import Artifact, Checkpoint, Decision, LogEntry
+from evidence.trust import trusted_signer
 from projects.models import Project
 
 
@@ -26,4 +39,75 @@ def decision_list(*, project: Project) -> QuerySet[Decision]:
         Decision.objects.filter(project=project)
         .select_related("decided_by", "entry")
         .order_by("-created_at")
+    )
+
+
+# --- What the pages show of the log ------------------------------------------------------------
+
+
+def statement_of(entry: LogEntry) -> dict:
+    """The in-toto statement inside an entry's DSSE envelope (empty when unreadable)."""
+    return verification.statement_of(bytes(entry.envelope))
+
+
+def log_size(*, project: Project) -> int:
+    """How many entries the project's log holds (its head)."""
+    size, _root = ledger.head_of(project)
+    return size
+
+
+def latest_checkpoint(*, project: Project) -> Checkpoint | None:
+    return ledger.latest_checkpoint(project)
+
+
+def last_verification(*, project: Project, size: int) -> dict | None:
+    """The last full check of the project's log (see :func:`evidence.verification.remember`)."""
+    return verification.remembered(project, size)
+
+
+@dataclass
+class InclusionCheck:
+    """Whether an entry is in the log that the latest signed checkpoint commits to."""
+
+    ok: bool
+    reason: str = ""
+    size: int = 0
+    root: str = ""
+    proof: list[str] = field(default_factory=list)
+
+
+def inclusion_check(*, project: Project, entry: LogEntry) -> InclusionCheck:
+    """Recompute the entry's leaf from its envelope bytes, have the ledger build the RFC 9162
+    inclusion proof up to the latest checkpoint, and check it with the offline verifier
+    against the root in the checkpoint's signed note.
+
+    The note's signature must be by a trusted key (:mod:`evidence.trust`: the configured key
+    and the keys rotated from it), as for ``verify_ledger``; a key row alone is not trusted.
+    """
+    checkpoint = ledger.latest_checkpoint(project)
+    if checkpoint is None:
+        return InclusionCheck(False, "The log has no checkpoint yet.")
+    signer = trusted_signer(checkpoint.key_id)
+    try:
+        note = verify.verify_checkpoint(
+            checkpoint.note, [signer] if signer else [], origin=ledger.origin(project)
+        )
+    except ValueError as exc:
+        return InclusionCheck(False, f"The latest checkpoint does not verify: {exc}")
+    if entry.index >= note.size:
+        return InclusionCheck(
+            False, f"Entry {entry.index} is newer than the checkpoint.", note.size
+        )
+    try:
+        proof = ledger.inclusion_proof(project, entry.index, note.size)
+    except ledger.LedgerError as exc:
+        return InclusionCheck(False, str(exc), note.size)
+    leaf = verify.leaf_hash(bytes(entry.envelope))
+    ok = verify.verify_inclusion(leaf, entry.index, note.size, proof, note.root)
+    return InclusionCheck(
+        ok,
+        "" if ok else "The proof does not lead to the checkpoint's root.",
+        note.size,
+        note.root.hex(),
+        [h.hex() for h in proof],
     )

@@ -19,12 +19,14 @@ This is what ``manage.py verify_ledger`` runs. It trusts nothing stored in the d
 
 from __future__ import annotations
 
+import base64
 import datetime
 import hashlib
 import json
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
 
@@ -254,6 +256,37 @@ def verify_project(
     return result
 
 
+def _remembered_key(project: Project, size: int | None) -> str:
+    return f"verify:{project.pk}:{'last' if size is None else size}"
+
+
+def remember(project: Project, result: VerifyResult) -> dict:
+    """Keep a summary of ``result`` in the cache under the project and the log size it covered,
+    so that a page can show the last check without reading the whole log again."""
+    summary = {
+        "ok": result.ok,
+        "entries": result.entries,
+        "checkpoints": result.checkpoints,
+        "published": result.published,
+        "problems": list(result.problems[:MAX_LISTED]),
+        "checked_at": timezone.now(),
+    }
+    cache.set(_remembered_key(project, result.entries), summary, timeout=None)
+    cache.set(_remembered_key(project, None), summary, timeout=None)
+    return summary
+
+
+def remembered(project: Project, size: int) -> dict | None:
+    """The remembered check of the log at ``size`` when there is one, else the most recent at
+    another size; ``current`` says which. None when the log was not checked since the cache
+    was last cleared."""
+    summary = cache.get(_remembered_key(project, size))
+    if summary is not None:
+        return {**summary, "current": True}
+    last = cache.get(_remembered_key(project, None))
+    return {**last, "current": False} if last else None
+
+
 def _check_head(result: VerifyResult, head, stack: list[bytes], count: int, good: int) -> None:
     """The head row is derived state: recompute it and name every difference."""
     head_size, head_root, head_frontier = head
@@ -340,6 +373,19 @@ def _stream_entries(project: Project):
 
 def _root(stack: list[bytes]) -> bytes:
     return verify.fold_subtree_hashes(stack) if stack else EMPTY_ROOT
+
+
+def statement_of(envelope: bytes) -> dict:
+    """The in-toto statement inside a DSSE envelope, as stored; empty when it cannot be read.
+
+    Only decoded: whether the envelope's signature holds is :func:`verify_project`'s question
+    (with ``signatures``), and whether the entry is in the signed log is an inclusion proof's.
+    """
+    try:
+        statement = json.loads(base64.b64decode(json.loads(envelope)["payload"]))
+    except (ValueError, KeyError, TypeError):
+        return {}
+    return statement if isinstance(statement, dict) else {}
 
 
 def _signature_ok(envelope: bytes, keys_by_id: dict[str, bytes]) -> bool:

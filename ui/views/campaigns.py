@@ -12,11 +12,20 @@ from django.views.decorators.http import require_POST
 
 from compliance.models import AcceptanceCriterion
 from projects.permissions import Action
-from ui import charts, selectors
-from ui.forms import CampaignForm, PlotForm, RunStartForm, SpaceForm, apply_service_errors
-from ui.views.common import is_htmx, may, paginate, project_view, render_project
-from validation import services
-from validation.models import Campaign, CaseResult, Run, RunStatus
+from ui import charts
+from ui.forms import CampaignForm, PlotForm, RunStartForm, SpaceForm
+from ui.selectors import run_progress as progress_of
+from ui.views.common import (
+    handle_form,
+    is_htmx,
+    may,
+    paginate,
+    project_view,
+    render_project,
+    succeeded,
+)
+from validation import selectors, services
+from validation.models import Run, RunStatus
 from validation.verdicts import CriterionSpec, case_fails
 
 RESULTS_PAGE = 25
@@ -28,7 +37,7 @@ def campaigns(request, project):
         request,
         project,
         "ui/campaigns.html",
-        {"campaigns": selectors.campaign_list(project)},
+        {"campaigns": selectors.campaign_rows(project=project)},
         section="campaigns",
     )
 
@@ -51,75 +60,81 @@ def _planner(request, project, *, campaign_form=None, space_form=None, status=20
 def campaign_new(request, project):
     if request.method != "POST":
         return _planner(request, project)
-    form = CampaignForm(request.POST, project=project)
-    if form.is_valid():
-        data = form.cleaned_data
-        try:
-            campaign = services.campaign_create(
-                user=request.user,
-                project=project,
-                name=data["name"],
-                description=data["description"],
-                spaces=list(data["spaces"]),
-                criteria=list(data["criteria"]),
-                executor=data["executor"],
-                cap=data["cap"],
-                seed=data["seed"],
-                shard_size=data["shard_size"],
-                sut_commit=data["sut_commit"],
-                dataset=data["dataset"],
-                model=data["model"],
-            )
-        except ValidationError as exc:
-            apply_service_errors(form, exc)
-        else:
-            messages.success(request, f"Campaign {campaign.name} planned.")
-            return redirect("ui:campaign", key=project.key, pk=campaign.pk)
-    return _planner(request, project, campaign_form=form, status=400)
+
+    def save(data):
+        return services.campaign_create(
+            user=request.user,
+            project=project,
+            name=data["name"],
+            description=data["description"],
+            spaces=list(data["spaces"]),
+            criteria=list(data["criteria"]),
+            executor=data["executor"],
+            cap=data["cap"],
+            seed=data["seed"],
+            shard_size=data["shard_size"],
+            sut_commit=data["sut_commit"],
+            dataset=data["dataset"],
+            model=data["model"],
+        )
+
+    return handle_form(
+        CampaignForm(request.POST, project=project),
+        save,
+        done=lambda campaign: succeeded(
+            request,
+            f"Campaign {campaign.name} planned.",
+            "ui:campaign",
+            key=project.key,
+            pk=campaign.pk,
+        ),
+        failed=lambda form: _planner(request, project, campaign_form=form, status=400),
+    )
 
 
 @require_POST
 @project_view(Action.EDIT)
 def space_new(request, project):
-    form = SpaceForm(request.POST, project=project)
-    if form.is_valid():
-        data = form.cleaned_data
-        try:
-            space = services.space_create(
-                user=request.user,
-                project=project,
-                scenario=data["scenario"],
-                name=data["name"],
-                ranges=data["ranges"],
-                method=data["method"],
-                n=data["n"],
-                seed=data["seed"],
-                fixed=data["fixed"],
-            )
-        except ValidationError as exc:
-            apply_service_errors(form, exc)
-        else:
-            messages.success(
-                request, f"Parameter space {space.name}: {len(space.cases)} cases sampled."
-            )
-            return redirect("ui:campaign-new", key=project.key)
-    return _planner(request, project, space_form=form, status=400)
+    def save(data):
+        return services.space_create(
+            user=request.user,
+            project=project,
+            scenario=data["scenario"],
+            name=data["name"],
+            ranges=data["ranges"],
+            method=data["method"],
+            n=data["n"],
+            seed=data["seed"],
+            fixed=data["fixed"],
+        )
+
+    return handle_form(
+        SpaceForm(request.POST, project=project),
+        save,
+        done=lambda space: succeeded(
+            request,
+            f"Parameter space {space.name}: {len(space.cases)} cases sampled.",
+            "ui:campaign-new",
+            key=project.key,
+        ),
+        failed=lambda form: _planner(request, project, space_form=form, status=400),
+    )
 
 
 @project_view()
 def campaign(request, project, pk):
-    campaign = get_object_or_404(
-        Campaign.objects.select_related("model", "dataset", "created_by"), project=project, pk=pk
-    )
+    campaign = get_object_or_404(selectors.campaign_details(project=project), pk=pk)
     return render_project(
         request,
         project,
         "ui/campaign_detail.html",
         {
             "campaign": campaign,
-            "spaces": campaign.spaces.select_related("scenario").order_by("scenario__name"),
-            "criteria": campaign.criteria.order_by("code"),
-            "runs": selectors.run_list(project).filter(campaign=campaign).order_by("-created_at"),
+            "spaces": selectors.campaign_spaces(campaign=campaign),
+            "criteria": selectors.campaign_criteria(campaign_id=campaign.pk),
+            "runs": selectors.run_rows(project=project)
+            .filter(campaign=campaign)
+            .order_by("-created_at"),
             "start_form": RunStartForm(initial={"executor": campaign.executor}),
         },
         section="campaigns",
@@ -129,7 +144,7 @@ def campaign(request, project, pk):
 @require_POST
 @project_view(Action.RUN)
 def run_start(request, project, pk):
-    campaign = get_object_or_404(Campaign, project=project, pk=pk)
+    campaign = get_object_or_404(selectors.campaign_details(project=project), pk=pk)
     form = RunStartForm(request.POST)
     executor = form.cleaned_data["executor"] if form.is_valid() else None
     try:
@@ -143,23 +158,21 @@ def run_start(request, project, pk):
 @require_POST
 @project_view(Action.RUN)
 def run_cancel(request, project, pk):
-    run = get_object_or_404(Run, campaign__project=project, pk=pk)
+    run = get_object_or_404(selectors.runs_of_project(project=project), pk=pk)
     run = services.run_cancel(user=request.user, run=run)
     messages.info(request, f"Run {run.pk} is {run.get_status_display().lower()}.")
     return redirect("ui:run", key=project.key, pk=run.pk)
 
 
 def _run(project, pk) -> Run:
-    return get_object_or_404(
-        selectors.run_list(project).select_related("entry"), campaign__project=project, pk=pk
-    )
+    return get_object_or_404(selectors.run_rows(project=project).select_related("entry"), pk=pk)
 
 
 def _progress_context(run: Run) -> dict:
     return {
         "run": run,
-        "progress": selectors.run_progress(run),
-        "verdicts": list(run.verdicts.select_related("criterion").order_by("criterion__code")),
+        "progress": progress_of(run),
+        "verdicts": selectors.run_verdicts(run=run),
     }
 
 
@@ -199,7 +212,7 @@ def _spec(ac: AcceptanceCriterion) -> CriterionSpec:
 
 
 def _plots(request, run: Run, criteria) -> dict:
-    cases = selectors.run_cases_for_plot(run)
+    cases = selectors.run_cases_for_plot(run=run)
     params = sorted({k for _, _, p, _ in cases for k, v in p.items() if _finite(v) is not None})
     kpis = sorted({k for _, _, _, m in cases for k, v in m.items() if _finite(v) is not None})
     if not (params and kpis):
@@ -249,11 +262,9 @@ def _plots(request, run: Run, criteria) -> dict:
 @project_view()
 def run(request, project, pk):
     run = _run(project, pk)
-    criteria = list(AcceptanceCriterion.objects.filter(campaigns=run.campaign_id).order_by("code"))
+    criteria = list(selectors.campaign_criteria(campaign_id=run.campaign_id))
     context = _progress_context(run)
-    context["results"] = paginate(
-        request, CaseResult.objects.filter(run=run).order_by("case_id"), RESULTS_PAGE
-    )
+    context["results"] = paginate(request, selectors.run_results(run=run), RESULTS_PAGE)
     context["kpi_columns"] = list(dict.fromkeys([c.kpi for c in criteria if c.kpi] + ["collision"]))
     if run.status == RunStatus.SUCCEEDED or context["progress"]["done"]:
         context.update(_plots(request, run, criteria))

@@ -3,24 +3,18 @@ by whom, and the form an assessor signs with (refused when the independence fall
 
 from __future__ import annotations
 
-from django.contrib import messages
-from django.core.exceptions import ValidationError
-from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
 from compliance import iso26262, services
-from compliance.models import Approval
-from compliance.selectors import highest_goal_asil
+from compliance.selectors import approval_list, highest_goal_asil
 from projects.permissions import Action
-from ui.forms import ApprovalForm, apply_service_errors
-from ui.views.common import may, project_view, render_project
+from ui.forms import ApprovalForm
+from ui.views.common import handle_form, may, project_view, render_project, succeeded
 
 
 def _page(request, project, form=None, status=200):
     asil = highest_goal_asil(project)
-    approvals = list(
-        Approval.objects.filter(project=project).select_related("author", "reviewer", "entry")
-    )
+    approvals = list(approval_list(project=project))
     rows = []
     for measure in iso26262.ConfirmationMeasure:
         signed = [a for a in approvals if a.measure == measure.value]
@@ -51,18 +45,14 @@ def confirmation(request, project):
 @require_POST
 @project_view(Action.CONFIRM)
 def approve(request, project):
-    form = ApprovalForm(request.POST, project=project)
-    if form.is_valid():
-        try:
-            approval = services.approval_record(
-                user=request.user, project=project, **form.cleaned_data
-            )
-        except ValidationError as exc:
-            apply_service_errors(form, exc)
-        else:
-            messages.success(
-                request,
-                f"{approval.get_measure_display()} signed at {approval.achieved_independence}.",
-            )
-            return redirect("ui:confirmation", key=project.key)
-    return _page(request, project, form=form, status=400)
+    return handle_form(
+        ApprovalForm(request.POST, project=project),
+        lambda data: services.approval_record(user=request.user, project=project, **data),
+        done=lambda approval: succeeded(
+            request,
+            f"{approval.get_measure_display()} signed at {approval.achieved_independence}.",
+            "ui:confirmation",
+            key=project.key,
+        ),
+        failed=lambda form: _page(request, project, form=form, status=400),
+    )

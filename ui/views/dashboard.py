@@ -6,11 +6,12 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from evidence.verification import verify_project
+from evidence.verification import remember, verify_project
 from projects.permissions import Action
 from projects.selectors import project_list
 from ui import charts, selectors
 from ui.views.common import is_htmx, project_view, render_project
+from validation.selectors import active_runs
 
 TONES = {"pass": "pass", "fail": "fail", "inconclusive": "inconclusive"}
 
@@ -41,7 +42,7 @@ def _target_bars(targets) -> list[charts.Bar]:
 @project_view()
 def dashboard(request, project):
     data = selectors.dashboard(project)
-    data["runs"] = list(selectors.active_runs(project))
+    data["runs"] = list(active_runs(project=project))
     data["targets_chart"] = (
         charts.progress_bars(
             _target_bars(data["targets"]), title="Validation-target progress per criterion"
@@ -59,7 +60,7 @@ def dashboard_runs(request, project):
     When a poll finds nothing running any more the page reloads once, so that the verdicts
     and the target progress above show the finished run.
     """
-    runs = list(selectors.active_runs(project))
+    runs = list(active_runs(project=project))
     response = render_project(request, project, "ui/fragments/active_runs.html", {"runs": runs})
     if not runs and is_htmx(request) and request.GET.get("poll"):
         response["HX-Refresh"] = "true"
@@ -74,7 +75,7 @@ def verify_ledger(request, project):
     It reads every entry, so it runs only on request; the result is kept in the cache under
     the project and the log size, and the dashboard shows it until the log grows.
     """
-    result = selectors.remember_verification(project, verify_project(project))
+    result = remember(project, verify_project(project))
     if is_htmx(request):
         return render_project(
             request,

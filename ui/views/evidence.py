@@ -6,10 +6,8 @@ import json
 
 from django.shortcuts import get_object_or_404
 
-from evidence import ledger
+from evidence import selectors
 from evidence.models import EntryKind
-from evidence.selectors import entry_list
-from ui import selectors
 from ui.views.common import is_htmx, paginate, project_view, render_project
 
 ENTRIES_PAGE = 25
@@ -21,7 +19,7 @@ def entries(request, project):
     if kind not in EntryKind.values:
         kind = ""
     page = paginate(
-        request, entry_list(project=project, kind=kind).order_by("-index"), ENTRIES_PAGE
+        request, selectors.entry_list(project=project, kind=kind).order_by("-index"), ENTRIES_PAGE
     )
     rows = []
     for entry in page:
@@ -42,7 +40,7 @@ def entries(request, project):
             "rows": rows,
             "kind": kind,
             "kinds": EntryKind.choices,
-            "checkpoint": ledger.latest_checkpoint(project),
+            "checkpoint": selectors.latest_checkpoint(project=project),
         },
         section="evidence",
     )
@@ -51,8 +49,8 @@ def entries(request, project):
 @project_view()
 def proof(request, project, index):
     """Check one entry's inclusion in the latest checkpoint: a badge for htmx, else a page."""
-    entry = get_object_or_404(entry_list(project=project), index=index)
-    check = selectors.check_inclusion(project, entry)
+    entry = get_object_or_404(selectors.entry_list(project=project), index=index)
+    check = selectors.inclusion_check(project=project, entry=entry)
     template = "ui/fragments/proof.html" if is_htmx(request) else "ui/proof.html"
     return render_project(
         request, project, template, {"entry": entry, "check": check}, section="evidence"

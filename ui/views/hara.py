@@ -2,67 +2,57 @@
 
 from __future__ import annotations
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, render
 
 from compliance import services
-from compliance.models import HazardousEvent
+from compliance.selectors import hazardous_event_list, safety_goal_list
 from projects.permissions import Action, require
-from ui import selectors
-from ui.forms import HazardousEventForm, apply_service_errors, asil_preview
-from ui.views.common import may, project_view, render_project
+from ui.forms import HazardousEventForm, asil_preview
+from ui.views.common import handle_form, may, project_view, render_project, succeeded
 
 
-def _save(request, project, event=None):
-    """Bind, validate and save through ``hazardous_event_save``; the bound form on failure."""
+def _save(request, project, failed, event=None):
+    """Bind, validate and save through ``hazardous_event_save``, then back to the HARA;
+    ``failed(form)`` shows the bound form."""
     require(request.user, project, Action.EDIT)
     form = HazardousEventForm(request.POST, project=project, event=event)
-    if form.is_valid():
-        fields = {k: v for k, v in form.cleaned_data.items() if not form.fields[k].disabled}
-        try:
-            saved = services.hazardous_event_save(
-                user=request.user, project=project, event=event, **fields
-            )
-        except ValidationError as exc:
-            apply_service_errors(form, exc)
-        else:
-            verb = "added" if event is None else "updated"
-            messages.success(request, f"{saved.code} {verb}: ASIL {saved.asil}.")
-            return None, saved
-    return form, None
+
+    def save(data):
+        fields = {k: v for k, v in data.items() if not form.fields[k].disabled}
+        return services.hazardous_event_save(
+            user=request.user, project=project, event=event, **fields
+        )
+
+    verb = "added" if event is None else "updated"
+    return handle_form(
+        form,
+        save,
+        done=lambda saved: succeeded(
+            request, f"{saved.code} {verb}: ASIL {saved.asil}.", "ui:hara", key=project.key
+        ),
+        failed=failed,
+    )
+
+
+def _hara(request, project, form, status=200):
+    context = {
+        "events": list(hazardous_event_list(project=project)),
+        "goals": list(safety_goal_list(project=project)),
+        "form": form,
+    }
+    return render_project(request, project, "ui/hara.html", context, section="hara", status=status)
 
 
 @project_view()
 def hara(request, project):
-    form = None
     if request.method == "POST":
-        form, saved = _save(request, project)
-        if saved is not None:
-            return redirect("ui:hara", key=project.key)
-    elif may(request, project, Action.EDIT):
-        form = HazardousEventForm(project=project)
-    context = {**selectors.hara(project), "form": form}
-    status = 200 if form is None or not form.is_bound else 400
-    return render_project(request, project, "ui/hara.html", context, section="hara", status=status)
+        return _save(request, project, lambda form: _hara(request, project, form, status=400))
+    form = HazardousEventForm(project=project) if may(request, project, Action.EDIT) else None
+    return _hara(request, project, form)
 
 
-@project_view(Action.EDIT)
-def hazardous_event(request, project, code):
-    event = get_object_or_404(
-        HazardousEvent.objects.select_related("hazard", "situation"), project=project, code=code
-    )
-    if request.method == "POST":
-        form, saved = _save(request, project, event)
-        if saved is not None:
-            return redirect("ui:hara", key=project.key)
-        status = 400
-    else:
-        form = HazardousEventForm(
-            project=project, event=event, initial=HazardousEventForm.initial_from(event)
-        )
-        status = 200
+def _event(request, project, event, form, status=200):
     return render_project(
         request,
         project,
@@ -71,6 +61,19 @@ def hazardous_event(request, project, code):
         section="hara",
         status=status,
     )
+
+
+@project_view(Action.EDIT)
+def hazardous_event(request, project, code):
+    event = get_object_or_404(hazardous_event_list(project=project), code=code)
+    if request.method == "POST":
+        return _save(
+            request, project, lambda form: _event(request, project, event, form, 400), event
+        )
+    form = HazardousEventForm(
+        project=project, event=event, initial=HazardousEventForm.initial_from(event)
+    )
+    return _event(request, project, event, form)
 
 
 @login_required

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.utils.http import content_disposition_header
@@ -12,9 +11,10 @@ from django.views.decorators.http import require_POST
 
 from compliance import services
 from compliance.models import Baseline
+from compliance.selectors import baseline_list
 from projects.permissions import Action
-from ui.forms import BaselineDiffForm, BaselineFreezeForm, apply_service_errors
-from ui.views.common import may, project_view, render_project
+from ui.forms import BaselineDiffForm, BaselineFreezeForm
+from ui.views.common import handle_form, may, project_view, render_project, succeeded
 
 #: Above this many nodes the drawing starts three levels deep; links open the hidden parts.
 GSN_FULL_LIMIT = 400
@@ -70,16 +70,11 @@ def gsn_svg(request, project):
 @project_view()
 def gsn(request, project):
     context = _gsn_context(request, project)
-    context["baselines"] = Baseline.objects.filter(project=project).order_by("-created_at")
+    context["baselines"] = baseline_list(project=project)
     return render_project(request, project, "ui/gsn.html", context, section="gsn")
 
 
 def _baselines(request, project, *, freeze_form=None, status=200):
-    baselines = (
-        Baseline.objects.filter(project=project)
-        .select_related("created_by", "entry")
-        .defer("content")  # every item of the model: read only for the two being compared
-    )
     downloads = _report_modules() is not None
     diff_form = BaselineDiffForm(request.GET or None, project=project)
     diff = None
@@ -92,7 +87,8 @@ def _baselines(request, project, *, freeze_form=None, status=200):
         project,
         "ui/baselines.html",
         {
-            "baselines": baselines.order_by("-created_at"),
+            # without their content (every item of the model): read only for the two compared
+            "baselines": baseline_list(project=project),
             "diff_form": diff_form,
             "diff": diff,
             "freeze_form": freeze_form,
@@ -111,20 +107,19 @@ def baselines(request, project):
 @require_POST
 @project_view(Action.REVIEW)
 def baseline_freeze(request, project):
-    form = BaselineFreezeForm(request.POST)
-    if form.is_valid():
-        try:
-            baseline = services.baseline_freeze(
-                user=request.user, project=project, name=form.cleaned_data["name"]
-            )
-        except ValidationError as exc:
-            apply_service_errors(form, exc)
-        else:
-            messages.success(
-                request, f"Baseline {baseline.name} frozen: {baseline.item_count} items."
-            )
-            return redirect("ui:baselines", key=project.key)
-    return _baselines(request, project, freeze_form=form, status=400)
+    return handle_form(
+        BaselineFreezeForm(request.POST),
+        lambda data: services.baseline_freeze(
+            user=request.user, project=project, name=data["name"]
+        ),
+        done=lambda baseline: succeeded(
+            request,
+            f"Baseline {baseline.name} frozen: {baseline.item_count} items.",
+            "ui:baselines",
+            key=project.key,
+        ),
+        failed=lambda form: _baselines(request, project, freeze_form=form, status=400),
+    )
 
 
 def _report_modules():
@@ -138,7 +133,7 @@ def _report_modules():
 
 
 def _baseline(project, pk) -> Baseline:
-    return get_object_or_404(Baseline.objects.select_related("entry"), project=project, pk=pk)
+    return get_object_or_404(baseline_list(project=project, content=True), pk=pk)
 
 
 @require_POST

@@ -5,22 +5,19 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_POST
 
-from compliance import services
-from compliance.models import Requirement, RequirementStatus, SafetyGoal, TraceLink
+from compliance import selectors, services
+from compliance.models import Requirement, RequirementStatus, SafetyGoal
 from projects.permissions import Action
-from ui import selectors
 from ui.forms import (
     ClearSuspectForm,
     DecompositionForm,
     NewRequirementForm,
     RequirementForm,
-    apply_service_errors,
 )
-from ui.views.common import may, project_view, render_project
+from ui.views.common import handle_form, may, project_view, render_project, succeeded
 
 
 @project_view()
@@ -29,7 +26,7 @@ def tree(request, project):
 
 
 def _tree(request, project, form=None, status=200):
-    context = selectors.requirement_tree(project)
+    context = selectors.requirement_tree(project=project)
     if may(request, project, Action.EDIT):
         context["new_form"] = form or NewRequirementForm()
     return render_project(
@@ -47,40 +44,48 @@ def _tree(request, project, form=None, status=200):
 def create(request, project):
     """A new requirement, linked derives-from to its parent goal or requirement when given;
     both writes in one transaction, so a refused link leaves no orphan behind."""
-    form = NewRequirementForm(request.POST)
-    if form.is_valid():
-        data = dict(form.cleaned_data)
+
+    def save(data):
+        data = dict(data)
         parent_code = data.pop("parent").strip()
-        try:
-            with transaction.atomic():
-                requirement = services.requirement_create(
-                    user=request.user, project=project, **data
+        with transaction.atomic():
+            requirement = services.requirement_create(user=request.user, project=project, **data)
+            if parent_code:
+                services.link_create(
+                    user=request.user,
+                    project=project,
+                    source=requirement,
+                    kind="derives-from",
+                    **_parent(project, parent_code),
                 )
-                if parent_code:
-                    target = _parent(project, parent_code)
-                    services.link_create(
-                        user=request.user,
-                        project=project,
-                        source=requirement,
-                        kind="derives-from",
-                        **target,
-                    )
-        except ValidationError as exc:
-            apply_service_errors(form, exc, aliases={"target": "parent", "source": "asil"})
-        else:
-            messages.success(request, f"{requirement.code} created.")
-            return redirect("ui:requirement", key=project.key, code=requirement.code)
-    return _tree(request, project, form=form, status=400)
+        return requirement
+
+    return handle_form(
+        NewRequirementForm(request.POST),
+        save,
+        done=lambda requirement: succeeded(
+            request,
+            f"{requirement.code} created.",
+            "ui:requirement",
+            key=project.key,
+            code=requirement.code,
+        ),
+        failed=lambda form: _tree(request, project, form=form, status=400),
+        aliases={"target": "parent", "source": "asil"},
+    )
 
 
 def _parent(project, code: str) -> dict:
-    goal = SafetyGoal.objects.filter(project=project, code=code).first()
-    if goal is not None:
-        return {"target_goal": goal}
-    requirement = Requirement.objects.filter(project=project, code=code).first()
-    if requirement is None:
+    target = selectors.goal_or_requirement(project=project, code=code)
+    if target is None:
         raise ValidationError({"parent": f"No safety goal or requirement {code!r} here."})
-    return {"target_requirement": requirement}
+    if isinstance(target, SafetyGoal):
+        return {"target_goal": target}
+    return {"target_requirement": target}
+
+
+def _requirement(project, code: str) -> Requirement:
+    return get_object_or_404(selectors.requirement_list(project=project), code=code)
 
 
 def _detail(
@@ -93,7 +98,7 @@ def _detail(
     status=200,
     decomposition_form=None,
 ):
-    context = selectors.requirement_detail(project, requirement)
+    context = selectors.requirement_detail(requirement=requirement)
     if may(request, project, Action.EDIT):
         context["decomposition_form"] = decomposition_form or DecompositionForm()
     if form is None and may(request, project, Action.EDIT):
@@ -125,29 +130,32 @@ def _detail(
 
 @project_view()
 def detail(request, project, code):
-    requirement = get_object_or_404(Requirement, project=project, code=code)
-    return _detail(request, project, requirement)
+    return _detail(request, project, _requirement(project, code))
 
 
 @require_POST
 @project_view(Action.EDIT)
 def edit(request, project, code):
-    requirement = get_object_or_404(Requirement, project=project, code=code)
-    form = RequirementForm(request.POST, statuses=_statuses(request, project, requirement))
-    if form.is_valid():
-        data = dict(form.cleaned_data)
+    requirement = _requirement(project, code)
+
+    def save(data):
+        data = dict(data)
         if data["status"] == requirement.status:
             del data["status"]  # unchanged: not a status decision of this person
-        try:
-            updated = services.requirement_update(
-                user=request.user, requirement=requirement, **data
-            )
-        except ValidationError as exc:
-            apply_service_errors(form, exc)
-        else:
-            messages.success(request, f"{updated.code} saved (version {updated.version}).")
-            return redirect("ui:requirement", key=project.key, code=updated.code)
-    return _detail(request, project, requirement, form=form, status=400)
+        return services.requirement_update(user=request.user, requirement=requirement, **data)
+
+    return handle_form(
+        RequirementForm(request.POST, statuses=_statuses(request, project, requirement)),
+        save,
+        done=lambda updated: succeeded(
+            request,
+            f"{updated.code} saved (version {updated.version}).",
+            "ui:requirement",
+            key=project.key,
+            code=updated.code,
+        ),
+        failed=lambda form: _detail(request, project, requirement, form=form, status=400),
+    )
 
 
 def _statuses(request, project, requirement) -> list[str]:
@@ -163,67 +171,77 @@ def _statuses(request, project, requirement) -> list[str]:
 @project_view(Action.REVIEW)
 def clear_link(request, project, pk):
     """Clear a suspect link with the reviewer's comment, then go back to the requirement."""
-    link = get_object_or_404(
-        TraceLink.objects.select_related("source", "target_requirement", "target_goal"),
-        project=project,
-        pk=pk,
-    )
+    link = get_object_or_404(selectors.trace_link_list(project=project), pk=pk)
     # Back to the requirement the reviewer came from: either end of the link.
     back = request.POST.get("back") or link.source.code
-    requirement = (
-        Requirement.objects.filter(project=project, code=back)
-        .filter(Q(links_up=link) | Q(links_down=link))
-        .first()
-        or link.source
-    )
-    form = ClearSuspectForm(request.POST, prefix=f"l{link.pk}")
-    if form.is_valid():
+    requirement = selectors.link_end(project=project, link=link, code=back) or link.source
+    back_to = {"key": project.key, "code": requirement.code}
+
+    def save(data):
         try:
-            services.link_clear_suspect(
-                user=request.user, link=link, comment=form.cleaned_data["comment"]
-            )
+            services.link_clear_suspect(user=request.user, link=link, comment=data["comment"])
         except ValidationError as exc:
-            if not link.suspect:  # cleared meanwhile (another tab, another reviewer)
-                messages.info(request, " ".join(exc.messages))
-                return redirect("ui:requirement", key=project.key, code=requirement.code)
-            apply_service_errors(form, exc)
-        else:
-            messages.success(request, f"The link {link.source.code} → {link.target.code} holds.")
-            return redirect("ui:requirement", key=project.key, code=requirement.code)
-    return _detail(request, project, requirement, clear_forms={link.pk: form}, status=400)
+            if link.suspect:
+                raise
+            return exc  # cleared meanwhile (another tab, another reviewer)
+        return None
+
+    def done(cleared_meanwhile):
+        if cleared_meanwhile is not None:
+            messages.info(request, " ".join(cleared_meanwhile.messages))
+            return redirect("ui:requirement", **back_to)
+        message = f"The link {link.source.code} → {link.target.code} holds."
+        return succeeded(request, message, "ui:requirement", **back_to)
+
+    return handle_form(
+        ClearSuspectForm(request.POST, prefix=f"l{link.pk}"),
+        save,
+        done=done,
+        failed=lambda form: _detail(
+            request, project, requirement, clear_forms={link.pk: form}, status=400
+        ),
+    )
 
 
 @require_POST
 @project_view(Action.EDIT)
 def decompose(request, project, code):
     """Record an ASIL decomposition of this requirement (ISO 26262-9 clause 5 pairs only)."""
-    requirement = get_object_or_404(Requirement, project=project, code=code)
-    form = DecompositionForm(request.POST)
-    if form.is_valid():
-        data = form.cleaned_data
-        children = {
-            c.code: c
-            for c in Requirement.objects.filter(
-                project=project, code__in=[data["first"], data["second"]]
-            )
+    requirement = _requirement(project, code)
+
+    def save(data):
+        children = selectors.requirements_by_code(
+            project=project, codes=[data["first"], data["second"]]
+        )
+        missing = {
+            name: f"No requirement {data[name]!r} in {project.key}."
+            for name in ("first", "second")
+            if data[name] not in children
         }
-        missing = [f for f in ("first", "second") if data[f] not in children]
-        for name in missing:
-            form.add_error(name, f"No requirement {data[name]!r} in {project.key}.")
-        if not missing:
-            try:
-                services.decomposition_record(
-                    user=request.user,
-                    project=project,
-                    parent=requirement,
-                    first=children[data["first"]],
-                    second=children[data["second"]],
-                    elements=data["elements"],
-                    dependent_failure_analysis=data["dependent_failure_analysis"],
-                )
-            except ValidationError as exc:
-                apply_service_errors(form, exc, aliases={"asil": "second", "parent": "first"})
-            else:
-                messages.success(request, f"Decomposition of {requirement.code} recorded.")
-                return redirect("ui:requirement", key=project.key, code=requirement.code)
-    return _detail(request, project, requirement, decomposition_form=form, status=400)
+        if missing:
+            raise ValidationError(missing)
+        return services.decomposition_record(
+            user=request.user,
+            project=project,
+            parent=requirement,
+            first=children[data["first"]],
+            second=children[data["second"]],
+            elements=data["elements"],
+            dependent_failure_analysis=data["dependent_failure_analysis"],
+        )
+
+    return handle_form(
+        DecompositionForm(request.POST),
+        save,
+        done=lambda _decomposition: succeeded(
+            request,
+            f"Decomposition of {requirement.code} recorded.",
+            "ui:requirement",
+            key=project.key,
+            code=requirement.code,
+        ),
+        failed=lambda form: _detail(
+            request, project, requirement, decomposition_form=form, status=400
+        ),
+        aliases={"asil": "second", "parent": "first"},
+    )

@@ -1,0 +1,137 @@
+"""Reads of the validation app: scenarios, campaigns, runs, case results and verdicts.
+
+Every function reads one project's rows: the project the view resolved for the user with
+:func:`projects.permissions.get_project_for_user`, or a campaign or run found through it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from django.db.models import Count, OuterRef, QuerySet, Subquery
+
+from compliance.models import AcceptanceCriterion
+from projects.models import Project
+from validation.models import Campaign, CaseResult, Run, RunStatus, Verdict
+
+ACTIVE = (RunStatus.QUEUED, RunStatus.RUNNING)
+KPI_POINTS = 2000  # the most cases a plot draws; beyond that every n-th case is drawn
+
+
+# --- What the web pages read -------------------------------------------------------------------
+
+
+def campaign_rows(*, project: Project) -> list[Campaign]:
+    """The campaigns by name, each with its number of runs and its last run's id and status."""
+    latest = Run.objects.filter(campaign=OuterRef("pk")).order_by("-created_at", "-pk")
+    return list(
+        Campaign.objects.filter(project=project)
+        .annotate(
+            run_count=Count("runs", distinct=True),
+            last_status=Subquery(latest.values("status")[:1]),
+            last_run=Subquery(latest.values("pk")[:1]),
+        )
+        .order_by("name")
+    )
+
+
+def campaign_details(*, project: Project) -> QuerySet[Campaign]:
+    """The campaigns with their model, dataset and author, to find one by id."""
+    return Campaign.objects.filter(project=project).select_related("model", "dataset", "created_by")
+
+
+def campaign_spaces(*, campaign: Campaign):
+    return campaign.spaces.select_related("scenario").order_by("scenario__name")
+
+
+def campaign_criteria(*, campaign_id: int) -> QuerySet[AcceptanceCriterion]:
+    return AcceptanceCriterion.objects.filter(campaigns=campaign_id).order_by("code")
+
+
+def campaign_summaries(*, project: Project) -> list[tuple[Campaign, list[Verdict]]]:
+    """Every campaign with the verdicts of its last successful run (empty when none)."""
+    last = (
+        Run.objects.filter(campaign=OuterRef("pk"), status=RunStatus.SUCCEEDED)
+        .order_by("-created_at", "-pk")
+        .values("pk")[:1]
+    )
+    campaigns = list(
+        Campaign.objects.filter(project=project).annotate(last_run=Subquery(last)).order_by("name")
+    )
+    by_run: dict[int, list[Verdict]] = defaultdict(list)
+    run_ids = [c.last_run for c in campaigns if c.last_run]
+    if run_ids:
+        for verdict in (
+            Verdict.objects.filter(run_id__in=run_ids)
+            .select_related("criterion")
+            .order_by("criterion__code")
+        ):
+            by_run[verdict.run_id].append(verdict)
+    return [(c, by_run.get(c.last_run, [])) for c in campaigns]
+
+
+def latest_verdicts(*, project: Project) -> list[tuple[AcceptanceCriterion, Verdict | None]]:
+    """Each acceptance criterion with the verdict of the last finished run that judged it."""
+    latest = (
+        Verdict.objects.filter(criterion=OuterRef("pk"), run__status=RunStatus.SUCCEEDED)
+        .order_by("-run__created_at", "-pk")
+        .values("pk")[:1]
+    )
+    criteria = list(
+        AcceptanceCriterion.objects.filter(project=project)
+        .annotate(latest_verdict=Subquery(latest))
+        .order_by("code")
+    )
+    ids = [c.latest_verdict for c in criteria if c.latest_verdict]
+    verdicts = Verdict.objects.select_related("run__campaign").in_bulk(ids) if ids else {}
+    return [(c, verdicts.get(c.latest_verdict)) for c in criteria]
+
+
+def runs_of_project(*, project: Project) -> QuerySet[Run]:
+    """The project's runs, nothing joined: to find one by id for a service."""
+    return Run.objects.filter(campaign__project=project)
+
+
+def run_rows(*, project: Project) -> QuerySet[Run]:
+    """The runs with their campaign and starter, and ``cases_done`` counted as the validation
+    API counts it."""
+    return (
+        runs_of_project(project=project)
+        .select_related("campaign", "started_by")
+        .annotate(cases_done=Count("results"))
+    )
+
+
+def active_runs(*, project: Project) -> QuerySet[Run]:
+    """Queued and running runs, oldest first, with ``cases_done``."""
+    return (
+        Run.objects.filter(campaign__project=project, status__in=ACTIVE)
+        .select_related("campaign")
+        .annotate(cases_done=Count("results"))
+        .order_by("created_at")
+    )
+
+
+def run_verdicts(*, run: Run) -> list[Verdict]:
+    return list(run.verdicts.select_related("criterion").order_by("criterion__code"))
+
+
+def run_results(*, run: Run) -> QuerySet[CaseResult]:
+    return CaseResult.objects.filter(run=run).order_by("case_id")
+
+
+def run_cases_done(*, run: Run) -> int:
+    """How many cases of the run have a result (``cases_done`` when the run row counted them)."""
+    done = getattr(run, "cases_done", None)
+    return CaseResult.objects.filter(run=run).count() if done is None else done
+
+
+def run_cases_for_plot(*, run: Run) -> list[tuple[str, str, dict, dict]]:
+    """(case id, scenario, params, KPIs) of at most :data:`KPI_POINTS` cases, spread evenly."""
+    total = getattr(run, "cases_done", None) or run.cases_total
+    rows = run_results(run=run)
+    if total > KPI_POINTS:
+        stride = -(-total // KPI_POINTS)
+        ids = list(rows.values_list("pk", flat=True))[::stride]
+        rows = rows.filter(pk__in=ids)
+    return list(rows.values_list("case_id", "scenario", "params", "kpis"))
