@@ -1,4 +1,7 @@
-"""Fixtures of the Spark and SageMaker executor tests (none is autouse: other tests skip them).
+"""Fixtures of the validation tests (none is autouse: other tests skip them).
+
+``criterion`` and ``campaign``: an acceptance criterion on a per-case KPI, and a campaign of
+twelve grid cases judged by it, planned through the services.
 
 ``spark``: the one SparkSession of the whole test run (starting one takes 7 to 11 s), the same
 object :func:`validation.spark.get_spark` hands the executor; skipped without Java.
@@ -11,6 +14,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
+from compliance import services as compliance
+from validation import services
+from validation.models import Scenario
 
 BUCKET = "safecase-jobs"
 ROLE = "arn:aws:iam::123456789012:role/safecase-processing"
@@ -140,4 +147,50 @@ def no_collision(project, members):
         comparator=">",
         threshold=0.0,
         description="no collision",
+    )
+
+
+@pytest.fixture
+def criterion(project, members):
+    fsr = compliance.requirement_create(
+        user=members["engineer"], project=project, code="FSR-010", kind="FSR", asil="C"
+    )
+    return compliance.acceptance_criterion_save(
+        user=members["engineer"],
+        project=project,
+        code="AC-02",
+        requirement=fsr,
+        unit="cases",
+        allowed_failure_probability=1e-3,
+        confidence=0.95,
+        kpi="min_ttc",
+        comparator=">",
+        threshold=1.0,
+        description="stopped vehicle",
+    )
+
+
+@pytest.fixture
+def campaign(project, members, criterion):
+    scenario = Scenario.objects.create(
+        project=project, name="ccrs", file_name="ccrs.xosc", sha256="0" * 64
+    )
+    scenario.requirements.add(criterion.requirement)
+    space = services.space_create(
+        user=members["engineer"],
+        project=project,
+        scenario=scenario,
+        name="grid",
+        ranges={"ego_speed": [20, 50, 10], "initial_gap": [30, 60, 15]},
+        method="grid",
+        n=100,
+        fixed={"scenario": "ccrs"},
+    )
+    return services.campaign_create(
+        user=members["engineer"],
+        project=project,
+        name="CCRs",
+        spaces=[space],
+        criteria=[criterion],
+        shard_size=5,
     )

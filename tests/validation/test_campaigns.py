@@ -19,52 +19,6 @@ from validation.models import CaseResult, Run, Scenario, Verdict
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def criterion(project, members):
-    fsr = compliance.requirement_create(
-        user=members["engineer"], project=project, code="FSR-010", kind="FSR", asil="C"
-    )
-    return compliance.acceptance_criterion_save(
-        user=members["engineer"],
-        project=project,
-        code="AC-02",
-        requirement=fsr,
-        unit="cases",
-        allowed_failure_probability=1e-3,
-        confidence=0.95,
-        kpi="min_ttc",
-        comparator=">",
-        threshold=1.0,
-        description="stopped vehicle",
-    )
-
-
-@pytest.fixture
-def campaign(project, members, criterion):
-    scenario = Scenario.objects.create(
-        project=project, name="ccrs", file_name="ccrs.xosc", sha256="0" * 64
-    )
-    scenario.requirements.add(criterion.requirement)
-    space = services.space_create(
-        user=members["engineer"],
-        project=project,
-        scenario=scenario,
-        name="grid",
-        ranges={"ego_speed": [20, 50, 10], "initial_gap": [30, 60, 15]},
-        method="grid",
-        n=100,
-        fixed={"scenario": "ccrs"},
-    )
-    return services.campaign_create(
-        user=members["engineer"],
-        project=project,
-        name="CCRs",
-        spaces=[space],
-        criteria=[criterion],
-        shard_size=5,
-    )
-
-
 def statement(entry):
     return json.loads(base64.b64decode(json.loads(bytes(entry.envelope))["payload"]))
 
