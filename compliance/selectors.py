@@ -14,8 +14,10 @@ from compliance.models import (
     Baseline,
     CommitLink,
     Decomposition,
+    Hazard,
     HazardousEvent,
     LinkKind,
+    OperationalSituation,
     Requirement,
     RequirementKind,
     RequirementStatus,
@@ -192,8 +194,41 @@ def hazardous_event_list(*, project: Project) -> QuerySet[HazardousEvent]:
     )
 
 
+def hazardous_event_exists(*, project: Project, code: str) -> bool:
+    return HazardousEvent.objects.filter(project=project, code=code).exists()
+
+
 def safety_goal_list(*, project: Project) -> QuerySet[SafetyGoal]:
     return SafetyGoal.objects.filter(project=project).prefetch_related("events").order_by("code")
+
+
+# What a form offers to choose from, by code.
+
+
+def hazard_choices(*, project: Project) -> QuerySet[Hazard]:
+    return Hazard.objects.filter(project=project)
+
+
+def situation_choices(*, project: Project) -> QuerySet[OperationalSituation]:
+    return OperationalSituation.objects.filter(project=project)
+
+
+def goal_choices(*, project: Project) -> QuerySet[SafetyGoal]:
+    return SafetyGoal.objects.filter(project=project)
+
+
+def requirement_choices(*, project: Project) -> QuerySet[Requirement]:
+    """Requirements that can carry a criterion or a link: every one but the headings."""
+    return Requirement.objects.filter(project=project, is_heading=False)
+
+
+def criterion_choices(*, project: Project) -> QuerySet[AcceptanceCriterion]:
+    return AcceptanceCriterion.objects.filter(project=project).order_by("code")
+
+
+def baseline_choices(*, project: Project) -> QuerySet[Baseline]:
+    """The baselines, oldest first, without their content."""
+    return Baseline.objects.filter(project=project).defer("content").order_by("created_at")
 
 
 def asil_counts(*, project: Project) -> dict[str, list[tuple[str, int]]]:

@@ -19,11 +19,13 @@ from evidence.trust import trusted_signer
 from projects.models import Project
 
 
-def entry_list(*, project: Project, kind: str | None = None) -> QuerySet[LogEntry]:
+def entry_list(
+    *, project: Project, kind: str | None = None, newest_first: bool = False
+) -> QuerySet[LogEntry]:
     entries = LogEntry.objects.filter(project=project).select_related("recorded_by")
     if kind:
         entries = entries.filter(kind=kind)
-    return entries.order_by("index")
+    return entries.order_by("-index" if newest_first else "index")
 
 
 def artifact_list(*, project: Project) -> QuerySet[Artifact]:
@@ -32,6 +34,11 @@ def artifact_list(*, project: Project) -> QuerySet[Artifact]:
         .select_related("entry", "trained_on")
         .order_by("kind", "name", "version")
     )
+
+
+def artifact_choices(*, project: Project, kind: str) -> QuerySet[Artifact]:
+    """The artifacts of one kind (datasets, models), by name, the newest version first."""
+    return Artifact.objects.filter(project=project, kind=kind).order_by("name", "-version")
 
 
 def decision_list(*, project: Project) -> QuerySet[Decision]:

@@ -1,5 +1,6 @@
 """Every read of projects and memberships, scoped to the user."""
 
+from django.contrib.auth import get_user_model
 from django.db.models import Count, QuerySet
 
 from projects.models import Membership, Project
@@ -12,6 +13,11 @@ def project_list(*, user) -> QuerySet[Project]:
 
 def membership_list(*, project: Project) -> QuerySet[Membership]:
     return project.memberships.select_related("user").order_by("user__username")
+
+
+def member_users(*, project: Project) -> QuerySet:
+    """The project's members as users, by username."""
+    return get_user_model().objects.filter(memberships__project=project).order_by("username")
 
 
 def role_counts(*, project: Project) -> dict[str, int]:

@@ -13,6 +13,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.urls import reverse
 
 from compliance import iso26262
+from compliance import selectors as compliance
 from compliance.iso26262 import ConfirmationMeasure
 from compliance.models import (
     AcceptanceCriterion,
@@ -23,9 +24,12 @@ from compliance.models import (
     RequirementKind,
     RequirementStatus,
 )
+from evidence import selectors as evidence
 from evidence.models import Artifact, ArtifactKind
 from projects import jsonbody
-from validation.models import Campaign, Executor, ParameterSpace, Scenario
+from projects.selectors import member_users
+from validation import selectors as validation
+from validation.models import Executor, ParameterSpace, Scenario
 
 BLANK = [("", "—")]
 ASIL_FILTER = [("", "any"), *[(level, level) for level in iso26262.ASIL_LEVELS]]
@@ -100,8 +104,8 @@ class HazardousEventForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.project = project
         self.event = event
-        self.fields["hazard"].queryset = Hazard.objects.filter(project=project)
-        self.fields["situation"].queryset = OperationalSituation.objects.filter(project=project)
+        self.fields["hazard"].queryset = compliance.hazard_choices(project=project)
+        self.fields["situation"].queryset = compliance.situation_choices(project=project)
         live = {  # htmx asks the server for the ASIL as soon as a class is chosen
             "hx-get": reverse("ui:asil"),
             "hx-trigger": "change",
@@ -123,9 +127,8 @@ class HazardousEventForm(forms.Form):
 
     def clean_code(self):
         code = self.cleaned_data["code"].strip()
-        if (
-            self.event is None
-            and HazardousEvent.objects.filter(project=self.project, code=code).exists()
+        if self.event is None and compliance.hazardous_event_exists(
+            project=self.project, code=code
         ):
             raise ValidationError(f"{code} exists already; choose another code.")
         return code
@@ -222,7 +225,7 @@ class SpaceForm(forms.Form):
 
     def __init__(self, *args, project, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["scenario"].queryset = Scenario.objects.filter(project=project)
+        self.fields["scenario"].queryset = validation.scenario_choices(project=project)
 
     @staticmethod
     def _json_object(text: str, what: str) -> dict:
@@ -270,25 +273,22 @@ class CampaignForm(forms.Form):
     def __init__(self, *args, project, **kwargs):
         super().__init__(*args, **kwargs)
         self.project = project
-        self.fields["spaces"].queryset = (
-            ParameterSpace.objects.filter(scenario__project=project)
-            .select_related("scenario")
-            .order_by("scenario__name", "name")
-        )
+        self.fields["spaces"].queryset = validation.parameter_space_choices(project=project)
         self.fields["spaces"].label_from_instance = lambda s: (
             f"{s.scenario.name} / {s.name} ({len(s.cases)} cases, {s.kind})"
         )
-        self.fields["criteria"].queryset = AcceptanceCriterion.objects.filter(
-            project=project
-        ).order_by("code")
+        self.fields["criteria"].queryset = compliance.criterion_choices(project=project)
         self.fields["criteria"].label_from_instance = lambda c: f"{c.code}: {c.description}"
-        artifacts = Artifact.objects.filter(project=project).order_by("name", "-version")
-        self.fields["dataset"].queryset = artifacts.filter(kind=ArtifactKind.DATASET)
-        self.fields["model"].queryset = artifacts.filter(kind=ArtifactKind.MODEL)
+        self.fields["dataset"].queryset = evidence.artifact_choices(
+            project=project, kind=ArtifactKind.DATASET
+        )
+        self.fields["model"].queryset = evidence.artifact_choices(
+            project=project, kind=ArtifactKind.MODEL
+        )
 
     def clean_name(self):
         name = self.cleaned_data["name"].strip()
-        if Campaign.objects.filter(project=self.project, name=name).exists():
+        if validation.campaign_exists(project=self.project, name=name):
             raise ValidationError(f"A campaign named {name} exists already.")
         return name
 
@@ -307,7 +307,7 @@ class BaselineDiffForm(forms.Form):
 
     def __init__(self, *args, project, **kwargs):
         super().__init__(*args, **kwargs)
-        baselines = Baseline.objects.filter(project=project).defer("content").order_by("created_at")
+        baselines = compliance.baseline_choices(project=project)
         for name in ("old", "new"):
             self.fields[name].queryset = baselines
             self.fields[name].label_from_instance = lambda b: b.name
@@ -356,11 +356,7 @@ class ApprovalForm(forms.Form):
 
     def __init__(self, *args, project, **kwargs):
         super().__init__(*args, **kwargs)
-        from django.contrib.auth import get_user_model
-
-        self.fields["author"].queryset = (
-            get_user_model().objects.filter(memberships__project=project).order_by("username")
-        )
+        self.fields["author"].queryset = member_users(project=project)
 
 
 class DecompositionForm(forms.Form):
@@ -403,9 +399,5 @@ class CriterionForm(forms.Form):
 
     def __init__(self, *args, project, **kwargs):
         super().__init__(*args, **kwargs)
-        from compliance.models import Requirement, SafetyGoal
-
-        self.fields["goal"].queryset = SafetyGoal.objects.filter(project=project)
-        self.fields["requirement"].queryset = Requirement.objects.filter(
-            project=project, is_heading=False
-        )
+        self.fields["goal"].queryset = compliance.goal_choices(project=project)
+        self.fields["requirement"].queryset = compliance.requirement_choices(project=project)

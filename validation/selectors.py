@@ -12,13 +12,37 @@ from django.db.models import Count, OuterRef, QuerySet, Subquery
 
 from compliance.models import AcceptanceCriterion
 from projects.models import Project
-from validation.models import Campaign, CaseResult, Run, RunStatus, Verdict
+from validation.models import (
+    Campaign,
+    CaseResult,
+    ParameterSpace,
+    Run,
+    RunStatus,
+    Scenario,
+    Verdict,
+)
 
 ACTIVE = (RunStatus.QUEUED, RunStatus.RUNNING)
 KPI_POINTS = 2000  # the most cases a plot draws; beyond that every n-th case is drawn
 
 
 # --- What the web pages read -------------------------------------------------------------------
+
+
+def scenario_choices(*, project: Project) -> QuerySet[Scenario]:
+    return Scenario.objects.filter(project=project)
+
+
+def parameter_space_choices(*, project: Project) -> QuerySet[ParameterSpace]:
+    return (
+        ParameterSpace.objects.filter(scenario__project=project)
+        .select_related("scenario")
+        .order_by("scenario__name", "name")
+    )
+
+
+def campaign_exists(*, project: Project, name: str) -> bool:
+    return Campaign.objects.filter(project=project, name=name).exists()
 
 
 def campaign_rows(*, project: Project) -> list[Campaign]:
@@ -92,14 +116,20 @@ def runs_of_project(*, project: Project) -> QuerySet[Run]:
     return Run.objects.filter(campaign__project=project)
 
 
-def run_rows(*, project: Project) -> QuerySet[Run]:
-    """The runs with their campaign and starter, and ``cases_done`` counted as the validation
-    API counts it."""
+def run_rows(*, project: Project, entry: bool = False) -> QuerySet[Run]:
+    """The runs with their campaign and starter (and ledger entry when asked), and
+    ``cases_done`` counted as the validation API counts it."""
+    related = ("campaign", "started_by", "entry") if entry else ("campaign", "started_by")
     return (
         runs_of_project(project=project)
-        .select_related("campaign", "started_by")
+        .select_related(*related)
         .annotate(cases_done=Count("results"))
     )
+
+
+def campaign_runs(*, project: Project, campaign: Campaign) -> QuerySet[Run]:
+    """A campaign's runs, newest first, as :func:`run_rows` gives them."""
+    return run_rows(project=project).filter(campaign=campaign).order_by("-created_at")
 
 
 def active_runs(*, project: Project) -> QuerySet[Run]:

@@ -132,9 +132,7 @@ def campaign(request, project, pk):
             "campaign": campaign,
             "spaces": selectors.campaign_spaces(campaign=campaign),
             "criteria": selectors.campaign_criteria(campaign_id=campaign.pk),
-            "runs": selectors.run_rows(project=project)
-            .filter(campaign=campaign)
-            .order_by("-created_at"),
+            "runs": selectors.campaign_runs(project=project, campaign=campaign),
             "start_form": RunStartForm(initial={"executor": campaign.executor}),
         },
         section="campaigns",
@@ -165,7 +163,7 @@ def run_cancel(request, project, pk):
 
 
 def _run(project, pk) -> Run:
-    return get_object_or_404(selectors.run_rows(project=project).select_related("entry"), pk=pk)
+    return get_object_or_404(selectors.run_rows(project=project, entry=True), pk=pk)
 
 
 def _progress_context(run: Run) -> dict:

@@ -19,7 +19,7 @@ def entries(request, project):
     if kind not in EntryKind.values:
         kind = ""
     page = paginate(
-        request, selectors.entry_list(project=project, kind=kind).order_by("-index"), ENTRIES_PAGE
+        request, selectors.entry_list(project=project, kind=kind, newest_first=True), ENTRIES_PAGE
     )
     rows = []
     for entry in page:
