@@ -18,14 +18,7 @@ from reports.gsn.geometry import (
     layout,
     subtree,
 )
-from reports.gsn.model import (
-    COLOURS,
-    CONTEXT,
-    GOAL,
-    STATUSES,
-    STRATEGY,
-    SafetyCase,
-)
+from reports.gsn.model import COLOURS, CONTEXT, GOAL, STATUSES, STRATEGY, SafetyCase
 
 
 def to_drawing(

@@ -18,14 +18,7 @@ from reports.gsn.geometry import (
     clean,
     layout,
 )
-from reports.gsn.model import (
-    COLOURS,
-    CONTEXT,
-    GOAL,
-    STATUSES,
-    STRATEGY,
-    SafetyCase,
-)
+from reports.gsn.model import COLOURS, CONTEXT, GOAL, STATUSES, STRATEGY, SafetyCase
 
 SVG_NS = "http://www.w3.org/2000/svg"
 

@@ -6,11 +6,7 @@ from collections import Counter, defaultdict
 
 from reportlab.lib import colors
 from reportlab.lib.units import mm
-from reportlab.platypus import (
-    KeepTogether,
-    Paragraph,
-    Table,
-)
+from reportlab.platypus import KeepTogether, Paragraph, Table
 
 from reports.gsn.drawing import figures, to_drawing
 from reports.gsn.model import CONFIRMED

@@ -10,10 +10,7 @@ from reportlab.graphics.charts.legends import Legend
 from reportlab.graphics.shapes import Drawing, Line, Rect, String
 from reportlab.lib import colors
 
-from reports.pdf.layout import (
-    FONT,
-    VERDICT_COLOURS,
-)
+from reports.pdf.layout import FONT, VERDICT_COLOURS
 
 _STATE_COLOURS = [
     ("pass", colors.HexColor("#2e7d32")),

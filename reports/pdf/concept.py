@@ -4,16 +4,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from reportlab.platypus import (
-    Paragraph,
-)
+from reportlab.platypus import Paragraph
 
-from reports.pdf.layout import (
-    _clean,
-    _p,
-    _tables,
-    _wrap,
-)
+from reports.pdf.layout import _clean, _p, _tables, _wrap
 
 
 class _ConceptSections:

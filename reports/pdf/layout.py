@@ -10,11 +10,7 @@ from reportlab.lib.pagesizes import A4, landscape
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import mm
 from reportlab.lib.utils import simpleSplit
-from reportlab.platypus import (
-    Paragraph,
-    Table,
-    TableStyle,
-)
+from reportlab.platypus import Paragraph, Table, TableStyle
 
 from reports.gsn.geometry import clean
 

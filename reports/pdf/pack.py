@@ -10,12 +10,7 @@ from datetime import UTC
 from xml.sax.saxutils import escape
 
 from reportlab.lib.units import mm
-from reportlab.platypus import (
-    NextPageTemplate,
-    PageBreak,
-    Paragraph,
-    Spacer,
-)
+from reportlab.platypus import NextPageTemplate, PageBreak, Paragraph, Spacer
 
 from reports.gsn.model import STATUSES, SafetyCase
 from reports.pdf.assurance import _AssuranceSections

@@ -10,20 +10,9 @@ from reportlab.lib import colors
 from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfdoc import DummyDoc, PDFText
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import (
-    BaseDocTemplate,
-    Flowable,
-    Frame,
-    PageTemplate,
-)
+from reportlab.platypus import BaseDocTemplate, Flowable, Frame, PageTemplate
 
-from reports.pdf.layout import (
-    FONT,
-    LANDSCAPE,
-    MARGIN,
-    PORTRAIT,
-    _cut,
-)
+from reports.pdf.layout import FONT, LANDSCAPE, MARGIN, PORTRAIT, _cut
 from reports.selectors import CaseSnapshot
 
 _lock = threading.Lock()
