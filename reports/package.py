@@ -49,8 +49,9 @@ from evidence.models import Checkpoint, EntryKind, LogEntry, SigningKey
 from evidence.storage import StorageError, default_store
 from projects.models import Project
 from projects.permissions import Action, require
-from reports import gsn, selectors
-from reports.pdf import render
+from reports import selectors
+from reports.gsn.argument import build
+from reports.pdf.pack import render
 from reports.selectors import ReportError
 
 COMPRESS_LEVEL = 6
@@ -84,7 +85,7 @@ def build_package(
     snapshot = selectors.case_snapshot(
         user=user, project=project, baseline=baseline, checkpoint=checkpoint
     )
-    case = gsn.build(snapshot)
+    case = build(snapshot)
     pdf = render(
         snapshot, case, selectors.register_rows(project, checkpoint.size), compress=compress_pdf
     )

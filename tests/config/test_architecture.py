@@ -60,8 +60,9 @@ def _write_toml(value) -> str:
 
 
 def _tree(tmp_path: Path, imports: dict[str, str]) -> Path:
-    """A package per root package of the project's contracts; ``imports`` maps a module to the
-    module it imports. The imports the contracts ignore exist too, so none is unmatched."""
+    """A package per root package of the project's contracts and per package whose modules the
+    acyclic contract checks; ``imports`` maps a module to the module it imports. The imports the
+    contracts ignore exist too, so none is unmatched."""
     config = contracts_config()
     lines = ["[tool.importlinter]"]
     lines += [
@@ -79,6 +80,11 @@ def _tree(tmp_path: Path, imports: dict[str, str]) -> Path:
     for package in config["root_packages"]:
         (tmp_path / package).mkdir()
         (tmp_path / package / "__init__.py").write_text("")
+    for contract in config["contracts"]:
+        for ancestor in contract.get("ancestors", []):
+            package = tmp_path.joinpath(*ancestor.split("."))
+            package.mkdir(exist_ok=True)
+            (package / "__init__.py").touch()
     for importer, imported in wanted:
         for module in (importer, imported):
             path = tmp_path.joinpath(*module.split(".")).with_suffix(".py")
@@ -129,3 +135,15 @@ def test_a_cycle_inside_an_app_fails(tmp_path):
     result = lint_imports(tree)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "No cycles are allowed in compliance" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "package", ["validation.lake", "validation.openscenario", "reports.gsn", "reports.pdf"]
+)
+def test_a_cycle_inside_a_package_split_from_a_long_module_fails(tmp_path, package):
+    tree = _tree(
+        tmp_path, {f"{package}.first": f"{package}.second", f"{package}.second": f"{package}.first"}
+    )
+    result = lint_imports(tree)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"No cycles are allowed in {package}." in result.stdout

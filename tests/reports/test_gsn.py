@@ -10,6 +10,7 @@ from evidence.models import LogEntry
 from projects.models import Role
 from reports import gsn, selectors
 from reports.gsn import CHALLENGED, STALE, SUPPORTED, UNDEVELOPED, Edge, Node, SafetyCase
+from reports.gsn.argument import _propagate
 
 SVG = "{http://www.w3.org/2000/svg}"
 HOSTILE = 'Brake <script>alert("x")</script> & stop ]]> \x01 "quoted" \'single\''
@@ -204,7 +205,7 @@ def hand_made(*statuses):
     case.add(Node("S", gsn.STRATEGY, "S", "over"), "G0")
     for n, status in enumerate(statuses):
         case.add(Node(f"Sn{n}", gsn.SOLUTION, "Sn", "evidence", status=status), "S")
-    gsn._propagate(case)
+    _propagate(case)
     return case
 
 
@@ -233,7 +234,7 @@ def test_deep_and_wide_trees_lay_out_without_recursion():
         parent = f"G{n + 1}"
     for n in range(200):  # a wide fan of leaves
         case.add(Node(f"F{n}", gsn.GOAL, "F", "leaf"), "G0")
-    gsn._propagate(case)
+    _propagate(case)
     assert case.status == UNDEVELOPED
     plan = gsn.layout(case)
     assert len(plan.boxes) == len(case.nodes)
@@ -248,7 +249,7 @@ def test_cycles_and_second_parents_are_drawn_once():
     case.add(Node("C", gsn.SOLUTION, "C", "c", status=SUPPORTED), "A")
     case.edges.append(Edge("B", "C", gsn.SUPPORTED_BY))
     case.edges.append(Edge("C", "A", gsn.SUPPORTED_BY))  # a cycle through a solution
-    gsn._propagate(case)
+    _propagate(case)
     plan = gsn.layout(case)
     assert sorted(plan.boxes) == ["A", "B", "C", "G0"]
     assert len(plan.edges) == 5
@@ -258,7 +259,7 @@ def test_cycles_and_second_parents_are_drawn_once():
 def test_characters_xml_forbids_are_dropped():
     case = SafetyCase()
     case.add(Node("G0", gsn.GOAL, "G\ud800", "a\x00b\x1fc\ufffe & <d>"))
-    gsn._propagate(case)
+    _propagate(case)
     root = ET.fromstring(gsn.to_svg(case))
     assert "abc & <d>" in "".join(root.itertext())
 
@@ -271,7 +272,7 @@ def test_figures_split_a_large_case_to_fit_the_page():
         case.add(Node(f"G{n}", gsn.GOAL, f"G{n}", "goal"), "S")
         for m in range(8):
             case.add(Node(f"Sn{n}.{m}", gsn.SOLUTION, "Sn", "e", status=SUPPORTED), f"G{n}")
-    gsn._propagate(case)
+    _propagate(case)
     parts = gsn.figures(case, max_width=770, max_height=480, budget=100)
     assert parts[0][1] == "G0"
     drawn = {i for _, _, ids in parts for i in ids}

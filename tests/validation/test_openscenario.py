@@ -402,7 +402,7 @@ def test_other_invalid_documents():
     with pytest.raises(ScenarioError, match="not 'OpenSCENARIO'"):
         parse_scenario(b"<commonRoad/>")
     with pytest.raises(ScenarioError, match="as bytes"):
-        from validation.openscenario import _parse_xml
+        from validation.openscenario.parsing import _parse_xml
 
         _parse_xml("<OpenSCENARIO/>", "text")
 

@@ -1,0 +1,280 @@
+"""Building the argument from a case snapshot, and propagating statuses up the tree."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from compliance import iso26262
+from reports.gsn.model import (
+    _SEVERITY,
+    CHALLENGED,
+    CONFIRMED,
+    CONTEXT,
+    GOAL,
+    IN_CONTEXT_OF,
+    SOLUTION,
+    STALE,
+    STRATEGY,
+    SUPPORTED,
+    SUPPORTED_BY,
+    UNDEVELOPED,
+    Edge,
+    Node,
+    SafetyCase,
+    _goal_id,
+)
+from reports.selectors import CaseSnapshot
+
+
+def build(snapshot: CaseSnapshot) -> SafetyCase:
+    """The safety case of ``snapshot`` with every status computed."""
+    case = SafetyCase()
+    content = snapshot.content
+    goals = {g["code"]: g for g in snapshot.items("goal")}
+    requirements = {
+        r["code"]: r for r in snapshot.items("requirement") if r.get("status") != "obsolete"
+    }
+    children: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for link in snapshot.items("link"):
+        if link["kind"] not in ("derives-from", "satisfies") or link["source"] not in requirements:
+            continue
+        target = link["target"]
+        if target in goals:
+            children[("goal", target)].append(link["source"])
+        elif target in requirements:
+            children[("requirement", target)].append(link["source"])
+    latest: dict[tuple[str, str], object] = {}
+    for row in snapshot.verifications:  # in entry order: a later one replaces an earlier one
+        latest[(row.requirement, row.method)] = row
+    evidence = defaultdict(list)
+    for (code, _method), row in sorted(latest.items()):
+        evidence[code].append(row)
+    decompositions = defaultdict(list)
+    for row in snapshot.decompositions:
+        decompositions[row.parent].append(row)
+
+    top = case.add(
+        Node(
+            "G0",
+            GOAL,
+            "G0",
+            f"{snapshot.project_name} ({snapshot.project_key}) is acceptably safe within its "
+            "operational design domain",
+        )
+    )
+    item = content.get("item") or {}
+    for node_id, label, text in (
+        ("C1", "Item definition", item.get("function") or "not defined"),
+        ("C2", "Operational design domain", item.get("odd") or "not defined"),
+    ):
+        case.add(Node(node_id, CONTEXT, label, text), top.id, IN_CONTEXT_OF)
+    if snapshot.baseline_name:
+        case.add(
+            Node(
+                "C3",
+                CONTEXT,
+                "Baseline",
+                f"{snapshot.baseline_name}, Merkle root {snapshot.baseline_root[:16]}..., "
+                f"ledger of {snapshot.size} entries",
+                entry=snapshot.baseline_entry,
+            ),
+            top.id,
+            IN_CONTEXT_OF,
+        )
+
+    if goals:
+        over_goals = case.add(
+            Node(
+                "S1", STRATEGY, "S1", f"Argument over each safety goal of the HARA ({len(goals)})"
+            ),
+            top.id,
+        )
+        for code in sorted(goals):
+            goal = goals[code]
+            node = case.add(
+                Node(
+                    _goal_id(f"goal:{code}"),
+                    GOAL,
+                    f"{code} - ASIL {goal.get('asil', 'QM')}",
+                    goal.get("text", ""),
+                    ref=f"goal:{code}",
+                ),
+                over_goals.id,
+            )
+            derived = sorted(children.get(("goal", code), []))
+            if derived:
+                strategy = case.add(
+                    Node(
+                        f"S:goal:{code}",
+                        STRATEGY,
+                        f"S {code}",
+                        f"Argument over the requirements derived from {code}",
+                    ),
+                    node.id,
+                )
+                for child in derived:
+                    _requirement(
+                        case, strategy.id, child, requirements, children, evidence, decompositions
+                    )
+
+    _confirmation(case, top.id, snapshot)
+    _propagate(case)
+    return case
+
+
+def _requirement(case, parent_id, root_code, requirements, children, evidence, decompositions):
+    """Add the goal of ``root_code`` under ``parent_id`` and develop it, iteratively (a
+    requirement reached twice is drawn once, with one more edge; cycles are cut)."""
+    stack = [(parent_id, root_code, ())]
+    while stack:
+        parent, code, path = stack.pop()
+        goal_id = _goal_id(f"requirement:{code}")
+        if code in path:
+            continue  # a cycle of links: the ledger's link rules should have refused it
+        if goal_id in case.nodes:
+            case.edges.append(Edge(parent, goal_id, SUPPORTED_BY))
+            continue
+        requirement = requirements[code]
+        node = case.add(
+            Node(
+                goal_id,
+                GOAL,
+                f"{code} - ASIL {requirement.get('asil', 'QM')}",
+                requirement.get("text") or requirement.get("title") or "",
+                ref=f"requirement:{code}",
+            ),
+            parent,
+        )
+        derived = sorted(children.get(("requirement", code), []))
+        splits = decompositions.get(code, [])
+        if derived or splits:
+            text = f"Argument over the requirements derived from {code}"
+            if splits:
+                parts = "; ".join(" + ".join(s.children) for s in splits)
+                text += f", with its ASIL decomposition into {parts} (ISO 26262-9)"
+            strategy = case.add(Node(f"S:requirement:{code}", STRATEGY, f"S {code}", text), goal_id)
+            for split in splits:
+                case.add(
+                    Node(
+                        f"Sn:{split.entry}:decomposition:{code}",
+                        SOLUTION,
+                        f"entry {split.entry}",
+                        f"Decomposition record of {code}",
+                        status=SUPPORTED,
+                        entry=split.entry,
+                        ref=f"decomposition:{code}",
+                    ),
+                    strategy.id,
+                )
+            for child in reversed(derived):  # popped in code order
+                stack.append((strategy.id, child, (*path, code)))
+        current = int(requirement.get("version") or 1)
+        for row in evidence.get(code, []):
+            if row.requirement_version > current:
+                continue  # evidence for a later version than this baseline holds
+            stale = row.requirement_version < current
+            status = (
+                STALE
+                if stale
+                else {"pass": SUPPORTED, "fail": CHALLENGED}.get(row.result, UNDEVELOPED)
+            )
+            text = f"{row.method}: {row.result} of v{row.requirement_version}"
+            if stale:
+                text += f", older than v{current}"
+            case.add(
+                Node(
+                    f"Sn:{row.entry}:requirement:{code}:{row.method}",
+                    SOLUTION,
+                    f"entry {row.entry}",
+                    text,
+                    status=status,
+                    entry=row.entry,
+                    ref=f"verification:{code}",
+                ),
+                node.id,
+            )
+
+
+def _confirmation(case: SafetyCase, top: str, snapshot: CaseSnapshot) -> None:
+    asil = snapshot.highest_asil
+    required = [
+        (m, iso26262.required_independence(m.value, asil)) for m in iso26262.ConfirmationMeasure
+    ]
+    required = [(m, level) for m, level in required if level != iso26262.NO_REQUIREMENT]
+    if not required:
+        return
+    strategy = case.add(
+        Node(
+            "S2",
+            STRATEGY,
+            "S2",
+            f"Argument over the confirmation measures ISO 26262-2 Table 1 requires at ASIL {asil}",
+        ),
+        top,
+    )
+    by_measure = defaultdict(list)
+    for row in snapshot.approvals:
+        by_measure[row.measure].append(row)
+    for measure, level in required:
+        goal = case.add(
+            Node(
+                _goal_id(f"measure:{measure.value}"),
+                GOAL,
+                f"{measure.value} - {level}",
+                f"{measure.label} is performed with independence {level} or more",
+                ref=f"measure:{measure.value}",
+            ),
+            strategy.id,
+        )
+        for row in by_measure.get(measure.value, []):
+            if row.outcome not in CONFIRMED:
+                status = CHALLENGED
+            elif not iso26262.meets_independence(row.achieved, level):
+                status = UNDEVELOPED
+            elif row.baseline_root and row.baseline_root != snapshot.baseline_root:
+                status = STALE
+            else:
+                status = SUPPORTED
+            case.add(
+                Node(
+                    f"Sn:{row.entry}:approval",
+                    SOLUTION,
+                    f"entry {row.entry}",
+                    f"{row.reviewer} ({row.achieved}): {row.outcome.replace('_', ' ')}",
+                    status=status,
+                    entry=row.entry,
+                    ref=f"approval:{measure.value}",
+                ),
+                goal.id,
+            )
+
+
+def _propagate(case: SafetyCase) -> None:
+    """Statuses bottom-up (iterative post-order, so deep trees do not exhaust the stack)."""
+    done: set[str] = set()
+    for start in case.nodes:
+        if start in done or case.nodes[start].type in (SOLUTION, CONTEXT):
+            continue
+        stack = [(start, False)]
+        visiting: set[str] = set()
+        while stack:
+            node_id, expanded = stack.pop()
+            if node_id in done:
+                continue
+            node = case.nodes[node_id]
+            if node.type in (SOLUTION, CONTEXT):
+                done.add(node_id)
+                continue
+            supporters = case.supporters(node_id)
+            if not expanded:
+                visiting.add(node_id)
+                stack.append((node_id, True))
+                stack.extend((s, False) for s in supporters if s not in done and s not in visiting)
+                continue
+            visiting.discard(node_id)
+            statuses = [case.nodes[s].status for s in supporters if case.nodes[s].status]
+            if not supporters:
+                node.status, node.undeveloped = UNDEVELOPED, True
+            else:
+                node.status = max(statuses or [UNDEVELOPED], key=_SEVERITY.__getitem__)
+            done.add(node_id)

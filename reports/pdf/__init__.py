@@ -1,0 +1,18 @@
+"""The PDF evidence pack of a baseline, drawn with reportlab (no system packages).
+
+Reproducible by construction: the same snapshot gives the same bytes. reportlab runs in its
+invariant mode, the creation and modification dates are the checkpoint's time (never the
+clock), the document ID is derived from the baseline and checkpoint roots, and every list is
+in a fixed order. Large projects stay fast: tables hold plain strings (wrapped once with
+``simpleSplit``, no Paragraph per cell), are cut into chunks of :data:`CHUNK` rows that repeat
+their header, and the contents page gets its page numbers from PDF forms filled in as the
+sections are laid out, so the document is built in one pass.
+
+Modules: ``layout`` (geometry, styles, text and table primitives), ``template`` (the document
+template), ``charts``, ``concept`` and ``assurance`` (the sections, as mixins of the pack) and
+``pack`` (the outline, the front matter and :func:`render`).
+"""
+
+from reports.pdf.pack import PdfResult, render
+
+__all__ = ["PdfResult", "render"]

@@ -1,0 +1,409 @@
+"""The sections on the evidence: V&V, SOTIF, confirmation, decisions, register, GSN, verifying."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+
+from reportlab.lib import colors
+from reportlab.lib.units import mm
+from reportlab.platypus import KeepTogether, Paragraph, Table
+
+from reports.gsn.drawing import figures, to_drawing
+from reports.gsn.model import CONFIRMED
+from reports.pdf.charts import _bound_chart, _progress_chart, _verification_chart
+from reports.pdf.layout import (
+    CELL,
+    CHUNK,
+    LANDSCAPE,
+    MARGIN,
+    VERDICT_COLOURS,
+    _cut,
+    _p,
+    _tables,
+    _wrap,
+)
+
+
+class _AssuranceSections:
+    """Sections 7 to 13 of the evidence pack (mixed into :class:`reports.pdf.pack._Pack`)."""
+
+    def vv(self):
+        s = self.s
+        versions = {r["code"]: int(r.get("version") or 1) for r in s.items("requirement")}
+        kinds = {r["code"]: r.get("kind", "?") for r in s.items("requirement")}
+        latest = {}
+        for row in s.verifications:
+            latest[row.requirement] = row
+        outcome = Counter()
+        for code, kind in kinds.items():
+            row = latest.get(code)
+            if row is None:
+                state = "none"
+            elif row.requirement_version < versions[code]:
+                state = "stale"
+            else:
+                state = row.result
+            outcome[(kind, state)] += 1
+        out = [
+            Paragraph("Verification status by requirement kind", self.st["h2"]),
+            _verification_chart(outcome, self.width),
+            Paragraph("Verifications", self.st["h2"]),
+        ]
+        widths = [58, 22, 90, 54, 36, self.width - 300, 40]
+        out += _tables(
+            ["Requirement", "v", "Method", "Result", "Current", "Summary", "Entry"],
+            (
+                [
+                    row.requirement,
+                    str(row.requirement_version),
+                    _cut(row.method, 28),
+                    row.result,
+                    "stale"
+                    if row.requirement_version < versions.get(row.requirement, 0)
+                    else "yes",
+                    _wrap(row.summary, widths[5], lines=3),
+                    self.cite(row.entry),
+                ]
+                for row in s.verifications
+            ),
+            widths,
+        )
+        out.append(Paragraph("Validation runs", self.st["h2"]))
+        if not s.runs:
+            out.append(_p("No validation run is recorded in this ledger.", self.st["body"]))
+        for run in s.runs:
+            out.append(
+                _p(
+                    f"Run {run.run} of campaign {run.campaign} ({run.executor}, {run.cases} "
+                    f"cases), ledger entry {self.cite(run.entry)}",
+                    self.st["body"],
+                )
+            )
+            widths = [44, 54, 58, 62, 62, 62, 70, self.width - 412]
+            table = _tables(
+                [
+                    "Criterion",
+                    "Verdict",
+                    "Failures",
+                    "Upper bound",
+                    "Allowed",
+                    "Confidence",
+                    "Target",
+                    "Progress",
+                ],
+                (
+                    [
+                        v.criterion,
+                        v.verdict,
+                        f"{v.failures} / {v.trials}",
+                        f"{v.upper_bound:.3g}",
+                        "-" if v.allowed is None else f"{v.allowed:.3g}",
+                        f"{v.confidence:.0%}",
+                        f"{v.target:,.0f} {v.unit}",
+                        f"{min(v.progress, 9.99):.0%}",
+                    ]
+                    for v in run.verdicts
+                ),
+                widths,
+                extra=[
+                    (
+                        "TEXTCOLOR",
+                        (1, i + 1),
+                        (1, i + 1),
+                        VERDICT_COLOURS.get(v.verdict, colors.black),
+                    )
+                    for i, v in enumerate(run.verdicts[:CHUNK])
+                ],
+            )
+            charts = [
+                _progress_chart(run, self.width / 2 - 6),
+                _bound_chart(run, self.width / 2 - 6),
+            ]
+            out += table
+            out.append(KeepTogether([Table([charts], colWidths=[self.width / 2] * 2)]))
+        return out
+
+    # -- SOTIF --
+
+    def sotif(self):
+        s = self.s
+        areas = {
+            1: "1 known safe",
+            2: "2 known hazardous",
+            3: "3 unknown hazardous",
+            4: "4 unknown safe",
+        }
+        out = [Paragraph("Triggering conditions", self.st["h2"])]
+        out += _tables(
+            ["Code", "Area", "Triggering condition"],
+            (
+                [
+                    t["code"],
+                    areas.get(t.get("area"), str(t.get("area"))),
+                    _wrap(t.get("description"), self.width - 160),
+                ]
+                for t in s.items("tc")
+            ),
+            [60, 100, self.width - 160],
+        )
+        out.append(Paragraph("Functional insufficiencies and hazardous behaviours", self.st["h2"]))
+        rows = [
+            [
+                f["code"],
+                f.get("kind", ""),
+                _wrap(f.get("description"), self.width - 220),
+                ", ".join(f.get("triggering_conditions") or []),
+            ]
+            for f in s.items("fi")
+        ] + [
+            [
+                h["code"],
+                f"behaviour, goal {h.get('goal') or '-'}",
+                _wrap(h.get("description"), self.width - 220),
+                ", ".join(h.get("insufficiencies") or []),
+            ]
+            for h in s.items("hb")
+        ]
+        out += _tables(
+            ["Code", "Kind", "Description", "Linked"], rows, [50, 80, self.width - 220, 90]
+        )
+        out.append(Paragraph("Acceptance criteria and validation targets", self.st["h2"]))
+        links = {c.code: c for c in s.criteria}
+        widths = [40, 70, 130, 64, 40, 90, self.width - 434]
+        out += _tables(
+            ["Code", "Goal / req.", "Criterion", "Allowed", "Conf.", "KPI rule", "Target"],
+            (
+                [
+                    a["code"],
+                    f"{getattr(links.get(a['code']), 'goal', None) or '-'}\n"
+                    f"{getattr(links.get(a['code']), 'requirement', None) or '-'}",
+                    _wrap(a.get("description"), widths[2], lines=4),
+                    (
+                        f"{a['allowed_failure_probability']:.3g} / case"
+                        if a.get("unit") == "cases"
+                        and a.get("allowed_failure_probability") is not None
+                        else f"{a.get('hazardous_behaviour_rate') or 0:.3g} / {a.get('unit')}"
+                    ),
+                    f"{a.get('confidence', 0):.0%}",
+                    _cut(
+                        f"{a.get('kpi') or '-'} {a.get('comparator') or ''} "
+                        f"{'' if a.get('threshold') is None else a.get('threshold')}",
+                        30,
+                    ),
+                    _wrap(
+                        f"{a.get('validation_target') or 0:,.0f} {a.get('unit', '')}, "
+                        f"{a.get('tolerated_failures', 0)} failures tolerated",
+                        widths[6],
+                        lines=3,
+                    ),
+                ]
+                for a in s.items("ac")
+            ),
+            widths,
+        )
+        return out
+
+    # -- confirmation measures and decisions --
+
+    def confirmation(self):
+        from compliance import iso26262
+
+        s = self.s
+        asil = s.highest_asil
+        by_measure = defaultdict(list)
+        for a in s.approvals:
+            by_measure[a.measure].append(a)
+        out = [
+            _p(
+                f"ISO 26262-2 Table 1 at the highest safety goal ASIL ({asil}): the "
+                "independence each confirmation measure requires, and the approvals that "
+                "meet it.",
+                self.st["small"],
+            )
+        ]
+        rows = []
+        for measure in iso26262.ConfirmationMeasure:
+            required = iso26262.required_independence(measure.value, asil)
+            done = by_measure.get(measure.value, [])
+            if done:
+                met = any(
+                    a.outcome in CONFIRMED and iso26262.meets_independence(a.achieved, required)
+                    for a in done
+                )
+                state = "met" if met else "NOT met"
+                detail = "; ".join(
+                    f"{a.reviewer} {a.achieved} {a.outcome.replace('_', ' ')} {self.cite(a.entry)}"
+                    for a in done
+                )
+            else:
+                state = "not required" if required == iso26262.NO_REQUIREMENT else "MISSING"
+                detail = "-"
+            rows.append(
+                [_wrap(measure.label, 180), required, state, _wrap(detail, self.width - 290)]
+            )
+        out += _tables(
+            ["Measure", "Required", "State", "Approvals (achieved independence)"],
+            rows,
+            [180, 50, 60, self.width - 290],
+        )
+        out.append(Paragraph("Approvals", self.st["h2"]))
+        widths = [100, 40, 52, 80, 40, 40, 60, self.width - 452, 40]
+        out += _tables(
+            [
+                "Work product",
+                "ASIL",
+                "Author",
+                "Reviewer (role)",
+                "Req.",
+                "Achieved",
+                "Outcome",
+                "Findings",
+                "Entry",
+            ],
+            (
+                [
+                    _wrap(a.work_product, widths[0]),
+                    a.asil,
+                    a.author,
+                    f"{a.reviewer}\n({a.reviewer_role})",
+                    a.required,
+                    a.achieved,
+                    _wrap(a.outcome.replace("_", " "), widths[6]),
+                    _wrap(a.findings or "-", widths[7]),
+                    self.cite(a.entry),
+                ]
+                for a in s.approvals
+            ),
+            widths,
+        )
+        return out
+
+    def decisions(self):
+        out = []
+        if not self.s.decisions:
+            out.append(_p("No decision record is in this ledger.", self.st["body"]))
+        for d in self.s.decisions:
+            out += [
+                _p(
+                    f"{d.title} (by {d.decided_by}, ledger entry {self.cite(d.entry)})",
+                    self.st["h2"],
+                ),
+                _p(f"Context: {d.context}", self.st["small"]),
+                _p("Options considered: " + "; ".join(d.options), self.st["small"]),
+                _p(f"Decision: {d.decision}", self.st["small"]),
+                _p(f"Consequences: {d.consequences or '-'}", self.st["small"]),
+            ]
+        out.append(Paragraph("Registered datasets and models", self.st["h2"]))
+        widths = [40, 110, 60, 70, self.width - 320, 40]
+        out += _tables(
+            ["Kind", "Name", "Objects", "Bytes", "SHA-256 / Merkle root", "Entry"],
+            (
+                [
+                    a.kind,
+                    _cut(f"{a.name} v{a.version}", 30),
+                    f"{a.objects:,}",
+                    f"{a.total_bytes:,}",
+                    f"{a.sha256[:32]}\n{a.sha256[32:]}",
+                    self.cite(a.entry),
+                ]
+                for a in self.s.artifacts
+            ),
+            widths,
+        )
+        return out
+
+    # -- register, GSN and verification instructions --
+
+    def register(self, rows):
+        out = [
+            _p(
+                f"Every entry of the ledger at the checkpoint ({self.s.size} entries), in index "
+                "order. The digest is the SHA-256 of the entry's first subject; the package "
+                "carries each entry's signed envelope.",
+                self.st["small"],
+            )
+        ]
+        widths = [32, 58, 170, self.width - 260]  # a 64-digit digest needs about 235 points
+        out += _tables(
+            ["Index", "Kind", "Subject", "Digest (SHA-256)"],
+            ([str(i), kind, _cut(subject, 46), digest] for i, kind, subject, digest in rows),
+            widths,
+            row_height=CELL + 3.5,
+        )
+        return out
+
+    def gsn(self):
+        frame_w = LANDSCAPE[0] - 2 * MARGIN
+        frame_h = LANDSCAPE[1] - 2 * MARGIN - 4 * mm - 40
+        for node in self.case.nodes.values():
+            if node.entry is not None:
+                self.cite(node.entry)
+        out = [
+            _p(
+                "Goals (rectangles) are claims, strategies (parallelograms) the reasoning, "
+                "solutions (circles) cite ledger entries, contexts (rounded) frame the top "
+                "goal; a hollow diamond marks an undeveloped goal. A solution is supported, "
+                "challenged (failing evidence), stale (evidence older than what it verifies) or "
+                "undeveloped (evidence that does not decide). A goal or strategy without "
+                "support is undeveloped; otherwise it takes the worst status beneath it "
+                "(challenged > stale > undeveloped > supported).",
+                self.st["small"],
+            )
+        ]
+        parts = figures(self.case, max_width=frame_w, max_height=frame_h)
+        for number, (title, root, ids) in enumerate(parts, start=1):
+            drawing = to_drawing(self.case, root, ids, max_width=frame_w, max_height=frame_h)
+            out.append(KeepTogether([_p(f"Figure {number}. {title}", self.st["small"]), drawing]))
+        drawn = {i for _, _, ids in parts for i in ids}
+        if len(drawn) < len(self.case.nodes):
+            out.append(
+                _p(
+                    f"{len(self.case.nodes) - len(drawn)} of {len(self.case.nodes)} nodes are "
+                    "not drawn; the status of every requirement is in section "
+                    f"{self.numbers['requirements']}, and the whole argument is in the web view "
+                    "and its JSON form.",
+                    self.st["small"],
+                )
+            )
+        return out
+
+    def how_to_verify(self):
+        s = self.s
+        steps = [
+            "You need Python 3 and nothing else. Unpack nothing: the verifier reads the zip in "
+            "memory.",
+            "Obtain the installation's signing key fingerprint from the operator, independently "
+            "of this package (they publish it, and their store's keys/ folder holds the key). "
+            "It must equal the one on the cover; a fingerprint or key taken from the package "
+            "itself proves nothing, since whoever rewrites a package can put their own there.",
+            "Run: python verify.py PACKAGE.zip --trusted-fingerprint FINGERPRINT (or "
+            "--trusted-key KEY.vkey) with the verify.py inside the package or your own copy. "
+            "Exit code 0 and a line beginning OK: verified against your key; 1 and FAIL: "
+            "tampered, or not signed by your key; 2: usage error; 3 and ORIGIN NOT VERIFIED: "
+            "intact, but you gave no trust root.",
+            "It refuses unsafe or unexpected archives (names leaving the folder, duplicates, "
+            "files not in the manifest, members that expand far beyond their compressed size).",
+            "It checks the manifest's signature, then every file against the SHA-256 in the "
+            "manifest, so this PDF is the one the manifest lists.",
+            "It verifies the checkpoint signature (ledger/checkpoint.note), recomputes the "
+            "leaf hash of every entry of ledger/entries.jsonl from its exact bytes, checks the "
+            "numbering 0..n-1, rebuilds the RFC 9162 Merkle "
+            f"root and compares it with the signed one ({s.size} entries, root "
+            f"{s.checkpoint_root.hex()}).",
+            "It verifies each entry's DSSE signature and that its kind, subject and digest are "
+            "those of its signed in-toto statement, then that every ledger entry this document "
+            "cites is in the log with the same leaf hash, and that the attestations and dataset "
+            "manifests are the ones the log names.",
+            "It accepts the origin only if the manifest, the checkpoint and every entry are "
+            "signed by your trusted key, or by its successor through a key rotation statement "
+            "signed by both keys (keys/rotations/ in the package). Compare the checkpoint root "
+            "with the copy Safecase publishes outside its database "
+            f"(checkpoints/{s.project_key}/ in its store).",
+            "With an older package of the same project, run python verify.py NEW.zip "
+            "--previous OLD.zip: it proves the log only grew (RFC 9162 consistency proof, and "
+            "the older entries byte for byte), so no evidence was removed or rewritten.",
+            "Making this package was itself recorded in the ledger after the package was built "
+            "(kind report, subject package:FILE, digest the SHA-256 of the zip). A package "
+            "cannot contain the record of its own making; the next package carries it.",
+        ]
+        return [_p(f"{n}. {text}", self.st["body"]) for n, text in enumerate(steps, start=1)]
