@@ -23,7 +23,7 @@ from simple_history.utils import bulk_create_with_history, bulk_update_with_hist
 
 from compliance.interchange.values import valid_code
 from compliance.models import CONTENT_FIELDS, Requirement, RequirementKind, RequirementStatus
-from compliance.services import _on_requirement_changed, may_set_status
+from compliance.services import may_set_status, requirement_content_changed
 from evidence import ledger
 from evidence.ledger import Record, Subject
 from evidence.models import EntryKind
@@ -262,7 +262,7 @@ def upsert(
             changed, Requirement, _UPDATE_FIELDS, batch_size=_BATCH, default_user=user
         )
     for requirement in content_changed:
-        _on_requirement_changed(requirement)
+        requirement_content_changed(requirement)
     return outcome
 
 
