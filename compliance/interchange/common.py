@@ -28,6 +28,7 @@ from evidence import ledger
 from evidence.ledger import Record, Subject
 from evidence.models import EntryKind
 from projects.models import Project
+from projects.permissions import Action, require
 
 __all__ = [
     "ImportReport",
@@ -101,6 +102,7 @@ def check_upload_size(size: int) -> None:
 
 
 def refuse(message: str) -> ValidationError:
+    """The refusal of a file that cannot be read: a ``ValidationError`` under ``file``."""
     return ValidationError({"file": message})
 
 
@@ -135,6 +137,7 @@ class Notes:
 
 
 def file_label(filename: str) -> str:
+    """How the report and the ledger name an uploaded file: its printable base name."""
     name = os.path.basename((filename or "").replace("\\", "/"))
     name = "".join(ch for ch in name if ch.isprintable())
     return name[:200] or "upload"
@@ -154,6 +157,8 @@ class Incoming:
 
 @dataclass
 class Outcome:
+    """What :func:`upsert` did."""
+
     requirements: list[Requirement]  # aligned with the incoming items
     created: int = 0
     updated: int = 0
@@ -178,7 +183,12 @@ def withhold_review_statuses(user, project: Project, items: list[Incoming], note
 def upsert(
     user, project: Project, items: list[Incoming], *, by_code: bool, default_kind: str
 ) -> Outcome:
-    """Create or update the requirements of ``items`` in bulk; return them in order."""
+    """Create or update the requirements of ``items`` in bulk; return them in order.
+
+    Runs inside the import's transaction, which appends the ledger entry; the role is checked
+    here again, as :func:`compliance.links.link_batch_write` checks it for the links.
+    """
+    require(user, project, Action.EDIT)
     existing = list(Requirement.objects.filter(project=project))
     by_identifier = {r.reqif_identifier: r for r in existing if r.reqif_identifier}
     by_code_map = {r.code: r for r in existing}
@@ -278,6 +288,7 @@ def _derived_counter(taken: set[str]) -> Iterator[str]:
 
 
 def record_import(user, project: Project, subject: str, data: bytes, predicate: dict) -> None:
+    """Append the import's one ledger entry: ``subject`` with the SHA-256 of the file's bytes."""
     digest = hashlib.sha256(data).hexdigest()
     ledger.append(
         project, [Record(EntryKind.CHANGE, [Subject(subject, digest)], predicate)], user=user
@@ -285,6 +296,7 @@ def record_import(user, project: Project, subject: str, data: bytes, predicate: 
 
 
 def check_default_kind(default_kind: str) -> str:
+    """``default_kind`` when it is a requirement kind, else a ``ValidationError`` naming it."""
     if default_kind not in RequirementKind.values:
         raise ValidationError(
             {

@@ -22,6 +22,7 @@ _CODE_MAX = Requirement._meta.get_field("code").max_length
 
 
 def valid_code(code: str) -> bool:
+    """Whether ``code`` may be a requirement's code (pattern and length)."""
     if not code or len(code) > _CODE_MAX:
         return False
     try:
@@ -86,6 +87,7 @@ _STATUS_NAMES = {
 
 
 def status_for(value: str) -> str | None:
+    """The Safecase status a tool's value names, by value or label ("In review"), or None."""
     return _STATUS_NAMES.get(normalised(value).replace("-", " "))
 
 

@@ -17,8 +17,8 @@ from django.core.management.base import CommandError
 from lxml import etree
 
 from compliance import selectors, services
+from compliance.interchange import common, tables
 from compliance.interchange import reqif as reqif_interchange
-from compliance.interchange import tables
 from compliance.interchange.common import UploadTooLarge
 from compliance.interchange.reqif import reqif_export, reqif_import
 from compliance.interchange.tables import table_import
@@ -560,6 +560,16 @@ def test_a_failure_during_the_import_rolls_everything_back(project, engineer, mo
     with pytest.raises(RuntimeError):
         import_file(project, engineer, real(PROR), PROR)
     assert state(project) == before
+
+
+@pytest.mark.parametrize("who", ["viewer", "assessor"])
+def test_the_bulk_write_of_an_import_checks_the_role_itself(project, members, who):
+    item = common.Incoming("", ["FSR-1"], "FSR-1", {"title": "Brake"})
+    with pytest.raises(PermissionDenied):
+        common.upsert(members[who], project, [item], by_code=True, default_kind="FSR")
+    assert state(project) == (0, 0, 0)
+    outcome = common.upsert(members["engineer"], project, [item], by_code=True, default_kind="FSR")
+    assert outcome.created == 1 and state(project) == (1, 0, 0)
 
 
 def _zip(members: list[tuple[str | zipfile.ZipInfo, bytes]]) -> bytes:
