@@ -1,10 +1,11 @@
-"""Safety checks before parsing: the prolog of an untrusted document is scanned, byte by byte.
+"""Safety checks before parsing: the prolog of an untrusted document, scanned as bytes.
 
 A document whose prolog contains a ``<!DOCTYPE`` (or any other ``<!`` markup declaration) is
 refused before the XML parser sees it: ReqIF never needs a DTD, and DTDs are how entity
 expansion ("billion laughs") and external entities (XXE, ``file://`` or ``http://`` fetches) get
-in. So is an encoding other than UTF-8 (or its ASCII-compatible relatives, UTF-16 and UTF-32),
-and a root element other than ``REQ-IF``.
+in. So is a declared encoding other than UTF-8, ASCII, ISO 8859-1 or -15 or Windows-1252
+(UTF-16 and UTF-32 are recognised by their byte order), and a root element other than
+``REQ-IF``, before a large file that is not ReqIF costs a parse.
 """
 
 from __future__ import annotations
