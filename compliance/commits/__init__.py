@@ -8,9 +8,11 @@ A commit message such as::
     Verifies: TSR-003, TSR-004
 
 links the commit to those requirements. Commits arrive two ways: ``manage.py link_commits``
-reads a local clone with ``git log`` (:func:`link_repository`, role-checked like every other
-write), and the Git hosting webhooks push them (:func:`receive_github_push`,
-:func:`receive_gitlab_push`, authenticated by the project's shared secret instead of a user).
+reads a local clone with ``git log`` (:func:`~compliance.commits.services.link_repository`,
+role-checked like every other write), and the Git hosting webhooks push them
+(:func:`~compliance.commits.webhooks.receive_github_push`,
+:func:`~compliance.commits.webhooks.receive_gitlab_push`, authenticated by the project's shared
+secret instead of a user).
 
 Every new link is a :class:`~compliance.models.CommitLink` row and a ``commit-link`` ledger
 entry whose subject is ``commit:<sha>`` with the SHA-256 of the commit's canonical facts; the

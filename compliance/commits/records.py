@@ -82,6 +82,9 @@ def public_url(url: str) -> str:
 
 @dataclass
 class LinkResult:
+    """What one run of linking did: commits read, links made, codes that name no requirement,
+    verifications made stale."""
+
     commits: int = 0
     links: int = 0
     unknown_ids: list[str] = field(default_factory=list)
@@ -100,6 +103,8 @@ class LinkResult:
 
 @dataclass
 class WebhookOutcome:
+    """How a delivery was answered, with what its commits linked when it was processed."""
+
     status: str  # "processed", "duplicate" or "ignored"
     detail: str = ""
     result: LinkResult | None = None

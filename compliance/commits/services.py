@@ -44,8 +44,8 @@ def link_commits(*, user, project: Project, commits: Sequence[Commit], repositor
 def link_repository(*, user, project: Project, path, rev: str = "HEAD") -> LinkResult:
     """Read ``rev`` of the repository at ``path`` and link its commits (``link_commits``).
 
-    The role is checked before git runs; git errors raise :class:`GitError` before anything
-    is written.
+    The role is checked before git runs; git errors raise
+    :class:`~compliance.commits.git.GitError` before anything is written.
     """
     require(user, project, Action.EDIT)
     repository, commits = read_history(path, rev)
