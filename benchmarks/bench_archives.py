@@ -33,7 +33,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 
-from compliance import interchange
+from compliance.interchange.reqif import reqif_import
+from compliance.interchange.tables import table_import
 from compliance.models import Requirement
 from evidence.models import LogEntry
 from projects.models import Project
@@ -48,38 +49,38 @@ under = min(cap, settings.SAFECASE_MAX_EXPANSION_RATIO * len(bombs.reqifz(zeros)
 if case.endswith("-ratio-off"):
     settings.SAFECASE_MAX_EXPANSION_RATIO = 10**9
 service, name, data = {
-    "reqifz": (interchange.reqif_import, "bomb.reqifz", lambda: bombs.reqifz(zeros)),
+    "reqifz": (reqif_import, "bomb.reqifz", lambda: bombs.reqifz(zeros)),
     "reqifz-lie-1k": (
-        interchange.reqif_import, "liar.reqifz",
+        reqif_import, "liar.reqifz",
         lambda: bombs.reqifz(zeros.renamed("bomb", declared=1000)),
     ),
     "reqifz-lie-under": (
-        interchange.reqif_import, "liar.reqifz",
+        reqif_import, "liar.reqifz",
         lambda: bombs.reqifz(zeros.renamed("bomb", declared=under)),
     ),
     "reqifz-lie-cap-ratio-off": (
-        interchange.reqif_import, "liar.reqifz",
+        reqif_import, "liar.reqifz",
         lambda: bombs.reqifz(zeros.renamed("bomb", declared=cap)),
     ),
     "reqifz-at-cap-ratio-off": (
-        interchange.reqif_import, "full.reqifz",
+        reqif_import, "full.reqifz",
         lambda: bombs.reqifz(bombs.Member.zeros("bomb", cap)),
     ),
     "reqifz-at-cap": (
-        interchange.reqif_import, "full.reqifz",
+        reqif_import, "full.reqifz",
         lambda: bombs.reqifz(bombs.Member.zeros("bomb", cap)),
     ),
-    "xlsx": (interchange.table_import, "bomb.xlsx", lambda: bombs.xlsx(zeros)),
+    "xlsx": (table_import, "bomb.xlsx", lambda: bombs.xlsx(zeros)),
     "xlsx-lie-under": (
-        interchange.table_import, "liar.xlsx",
+        table_import, "liar.xlsx",
         lambda: bombs.xlsx(zeros.renamed("bomb", declared=under)),
     ),
-    "xlsx-at-cap": (interchange.table_import, "full.xlsx", lambda: bombs.workbook(cap - 20_000)),
+    "xlsx-at-cap": (table_import, "full.xlsx", lambda: bombs.workbook(cap - 20_000)),
     "xlsx-at-cap-ratio-off": (
-        interchange.table_import, "full.xlsx", lambda: bombs.workbook(cap - 20_000)
+        table_import, "full.xlsx", lambda: bombs.workbook(cap - 20_000)
     ),
     "reqif-blanks": (
-        interchange.reqif_import, "blank.reqif", lambda: b" " * settings.SAFECASE_MAX_UPLOAD_BYTES
+        reqif_import, "blank.reqif", lambda: b" " * settings.SAFECASE_MAX_UPLOAD_BYTES
     ),
 }[case]
 data = data()

@@ -42,7 +42,7 @@ def peak_kb():
 
 django.setup()
 from django.contrib.auth import get_user_model
-from compliance.interchange import reqif_import
+from compliance.interchange.reqif import reqif_import
 from projects.models import Project
 
 path, key, username = sys.argv[1:4]
@@ -67,10 +67,10 @@ def _import_in_child(path, key: str, username: str) -> dict:
 def main() -> None:
     from django.contrib.auth import get_user_model
 
-    from compliance.interchange import reqif_export
+    from compliance.interchange.reqif import reqif_export
     from compliance.models import Requirement, TraceLink
-    from compliance.reqif import generate_reqif
     from projects.models import Membership, Project
+    from tests.compliance.reqif_samples import generate_reqif
 
     user = get_user_model().objects.create_user("reqif-engineer")
     project = Project.objects.create(key="REQIF", name="Generated ReqIF")

@@ -306,7 +306,7 @@ def _requirement_change(user, requirement: Requirement, fields: dict, *, action:
     _clean(requirement)
     requirement.save()
     if content_changed:
-        _on_requirement_changed(requirement)
+        requirement_content_changed(requirement)
     _record(
         user,
         project,
@@ -322,7 +322,11 @@ def _mark_suspect(condition: Q, reason: str) -> int:
     return TraceLink.objects.filter(condition).update(suspect=True, suspect_reason=reason[:300])
 
 
-def _on_requirement_changed(requirement: Requirement) -> None:
+def requirement_content_changed(requirement: Requirement) -> None:
+    """What a new version of a requirement's content does to what rests on it: its links turn
+    suspect and its older verification evidence stale. Called inside the transaction of the
+    change, by :func:`requirement_update` and by the importers' bulk updates; it checks no role
+    and records nothing itself."""
     reason = f"{requirement.code} changed to version {requirement.version}"
     _mark_suspect(Q(target_requirement=requirement) | Q(source=requirement), reason)
     Verification.objects.filter(

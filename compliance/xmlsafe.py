@@ -1,7 +1,7 @@
 """Parsing untrusted XML: the one place the lxml parser is configured.
 
 Every reader of XML from outside uses it: ReqIF (:mod:`compliance.reqif`, streaming, and the
-XHTML rich text inside it), the DTD check of workbook parts (:mod:`compliance.interchange`),
+XHTML rich text inside it), the DTD check of workbook parts (:mod:`compliance.interchange.tables`),
 OpenSCENARIO (:mod:`validation.openscenario`) and CommonRoad (:mod:`validation.lake`). It lives
 in ``compliance``, the lowest app that reads XML, so that ``validation`` imports it from here.
 

@@ -3,10 +3,10 @@
 These two views are the only endpoints that do not authenticate a user. The hosting service
 proves itself with the project's shared secret (an HMAC-SHA256 signature of the raw body for
 GitHub, a token for GitLab), so DRF's authentication and permission classes are switched off
-here and :mod:`compliance.commits` checks the secret before it records anything, as the system
-actor. The body is read from the stream with a hard limit (never through ``request.body`` or
-``request.data``, which would turn an oversized body into a 400 and parse it before the
-signature is checked).
+here and :mod:`compliance.commits.webhooks` checks the secret before anything is recorded, by
+the hosting service as the sender the commit-link services accept. The body is read from the
+stream with a hard limit (never through ``request.body`` or ``request.data``, which would turn
+an oversized body into a 400 and parse it before the signature is checked).
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from compliance import commits
+from compliance.commits import webhooks
+from compliance.commits.records import WebhookOutcome
 from projects.models import Project
 
 _RESPONSES = {
@@ -34,17 +35,17 @@ _RESPONSES = {
 
 def _read_body(request) -> bytes:
     """The raw body, refusing more than ``MAX_WEBHOOK_BYTES`` by header or by actual size."""
-    limit = commits.MAX_WEBHOOK_BYTES
+    limit = webhooks.MAX_WEBHOOK_BYTES
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError as exc:
-        raise commits.WebhookError("Content-Length is not a number.") from exc
+        raise webhooks.WebhookError("Content-Length is not a number.") from exc
     if declared > limit:
-        raise commits.WebhookTooLarge(f"The body is larger than {limit} bytes.")
+        raise webhooks.WebhookTooLarge(f"The body is larger than {limit} bytes.")
     stream = request.stream
     body = stream.read(limit + 1) if stream is not None else b""
     if len(body) > limit:
-        raise commits.WebhookTooLarge(f"The body is larger than {limit} bytes.")
+        raise webhooks.WebhookTooLarge(f"The body is larger than {limit} bytes.")
     return body
 
 
@@ -53,7 +54,7 @@ class _WebhookApi(APIView):
     permission_classes = [AllowAny]
     throttle_scope = "webhook"  # its own rate per sending address (SAFECASE_API_THROTTLE_WEBHOOK)
 
-    def receive(self, request, project: Project | None, body: bytes) -> commits.WebhookOutcome:
+    def receive(self, request, project: Project | None, body: bytes) -> WebhookOutcome:
         raise NotImplementedError
 
     def post(self, request, key):
@@ -62,7 +63,7 @@ class _WebhookApi(APIView):
         project = Project.objects.filter(key=key).first()
         try:
             outcome = self.receive(request, project, _read_body(request))
-        except commits.WebhookError as exc:
+        except webhooks.WebhookError as exc:
             return Response({"detail": str(exc)}, status=exc.status)
         status = 202 if outcome.status == "ignored" else 200
         return Response(outcome.as_dict(), status=status)
@@ -80,7 +81,7 @@ class GitHubWebhookApi(_WebhookApi):
 
     def receive(self, request, project, body):
         meta = request.META
-        return commits.receive_github_push(
+        return webhooks.receive_github_push(
             project=project,
             body=body,
             signature=meta.get("HTTP_X_HUB_SIGNATURE_256"),
@@ -102,7 +103,7 @@ class GitLabWebhookApi(_WebhookApi):
 
     def receive(self, request, project, body):
         meta = request.META
-        return commits.receive_gitlab_push(
+        return webhooks.receive_gitlab_push(
             project=project,
             body=body,
             token=meta.get("HTTP_X_GITLAB_TOKEN"),

@@ -16,7 +16,10 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from compliance import interchange, links
+from compliance import links
+from compliance.interchange.common import UploadTooLarge
+from compliance.interchange.reqif import reqif_export, reqif_import
+from compliance.interchange.tables import table_import
 from compliance.models import RequirementKind
 from projects.jsonbody import BoundedJSONField
 from projects.permissions import Action, get_project_for_user
@@ -109,7 +112,7 @@ class _UploadApi(APIView):
                 **fields,
                 **extra,
             )
-        except interchange.UploadTooLarge as exc:
+        except UploadTooLarge as exc:
             return _too_large(" ".join(exc.messages))
         return Response(ImportReportOut(report.as_json()).data)
 
@@ -136,7 +139,7 @@ class ReqIFImportApi(_UploadApi):
         "transaction with one ledger entry.",
     )
     def post(self, request, key):
-        return self.run(request, key, interchange.reqif_import)
+        return self.run(request, key, reqif_import)
 
 
 class RequirementTableImportApi(_UploadApi):
@@ -150,7 +153,7 @@ class RequirementTableImportApi(_UploadApi):
         "are reported by row number and not imported.",
     )
     def post(self, request, key):
-        return self.run(request, key, interchange.table_import)
+        return self.run(request, key, table_import)
 
 
 class ReqIFExportApi(APIView):
@@ -161,7 +164,7 @@ class ReqIFExportApi(APIView):
     )
     def get(self, request, key):
         project = get_project_for_user(request.user, key)
-        data = interchange.reqif_export(user=request.user, project=project)
+        data = reqif_export(user=request.user, project=project)
         response = HttpResponse(data, content_type="application/xml")
         response["Content-Disposition"] = f'attachment; filename="{project.key}.reqif"'
         return response

@@ -13,7 +13,9 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from compliance import commits, services
+from compliance import services
+from compliance.commits.git import GitError, read_history
+from compliance.commits.trailers import parse_trailers, requirement_refs
 from compliance.models import CommitLink, Verification
 from evidence.models import LogEntry
 from evidence.verification import verify_project
@@ -80,20 +82,20 @@ def git_trailers(message: str, home: Path) -> list[tuple[str, str]]:
 @pytest.mark.parametrize("name", sorted(MESSAGES))
 def test_trailers_are_parsed_as_git_parses_them(name, tmp_path):
     message = MESSAGES[name]
-    assert commits.parse_trailers(message) == git_trailers(message, tmp_path)
+    assert parse_trailers(message) == git_trailers(message, tmp_path)
 
 
 def test_the_parser_finds_the_expected_trailers():
-    assert commits.parse_trailers(MESSAGES["two trailers, a list"]) == [
+    assert parse_trailers(MESSAGES["two trailers, a list"]) == [
         ("Implements", "FSR-001"),
         ("Verifies", "FSR-012, TSR-003"),
     ]
-    assert commits.parse_trailers(MESSAGES["continuation lines"])[0] == (
+    assert parse_trailers(MESSAGES["continuation lines"])[0] == (
         "Implements",
         "FSR-001, FSR-002 TSR-003",
     )
     for name in ("title only", "not the last paragraph", "prose in the last paragraph"):
-        assert commits.parse_trailers(MESSAGES[name]) == []
+        assert parse_trailers(MESSAGES[name]) == []
 
 
 def test_requirement_ids_are_split_on_commas_and_blanks():
@@ -101,7 +103,7 @@ def test_requirement_ids_are_split_on_commas_and_blanks():
         "Subject\n\nImplements: FSR-001,FSR-002  TSR-003\nverifies: TSR-003.\n"
         "Refs: #123 see FSR-001\nReviewed-by: FSR-777\n"
     )
-    assert commits.requirement_refs(message) == [
+    assert requirement_refs(message) == [
         ("implements", "FSR-001"),
         ("implements", "FSR-002"),
         ("implements", "TSR-003"),
@@ -322,8 +324,8 @@ class TestRefusals:
 
     def test_the_service_refuses_an_option_as_revision(self, repo, tmp_path):
         target = tmp_path / "x"
-        with pytest.raises(commits.GitError, match="must not start with '-'"):
-            commits.read_history(repo.path, f"--output={target}")
+        with pytest.raises(GitError, match="must not start with '-'"):
+            read_history(repo.path, f"--output={target}")
         assert not target.exists()
 
     def test_a_folder_that_is_not_a_repository(self, project, requirements, tmp_path, repo):

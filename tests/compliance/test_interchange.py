@@ -16,20 +16,19 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from lxml import etree
 
-from compliance import interchange, selectors, services
+from compliance import selectors, services
+from compliance.interchange import common, tables
+from compliance.interchange import reqif as reqif_interchange
+from compliance.interchange.common import UploadTooLarge
+from compliance.interchange.reqif import reqif_export, reqif_import
+from compliance.interchange.tables import table_import
 from compliance.models import Decomposition, Requirement, SafetyGoal, TraceLink
-from compliance.reqif import (
-    Hierarchy,
-    Specification,
-    SpecObject,
-    SpecRelation,
-    build_example_content,
-    generate_reqif,
-    parse_reqif,
-    write_reqif,
-)
+from compliance.reqif.document import Hierarchy, Specification, SpecObject, SpecRelation
+from compliance.reqif.reader import parse_reqif
+from compliance.reqif.writer import write_reqif
 from evidence.models import LogEntry
 from projects.models import Membership, Role
+from tests.compliance.reqif_samples import build_example_content, generate_reqif
 from tests.shared_data import shared_path
 
 pytestmark = pytest.mark.django_db
@@ -94,7 +93,7 @@ def engineer(members):
 
 
 def import_file(project, user, data: bytes, name: str = "spec.reqif", **kwargs):
-    return interchange.reqif_import(user=user, project=project, data=data, filename=name, **kwargs)
+    return reqif_import(user=user, project=project, data=data, filename=name, **kwargs)
 
 
 def small_document(objects, relations=(), tree=None, extras=("ASIL", "Kind")) -> bytes:
@@ -426,7 +425,7 @@ def test_export_reimports_into_an_empty_project_identically(
     project, other_project, engineer, make_member
 ):
     build_safecase_content(project, engineer)
-    data = interchange.reqif_export(user=engineer, project=project)
+    data = reqif_export(user=engineer, project=project)
     # A reviewer imports: the export carries approved statuses, which only a review sets.
     elsewhere = make_member(other_project, Role.SAFETY_MANAGER)
 
@@ -443,7 +442,7 @@ def test_export_reimports_into_an_empty_project_identically(
     assert not TraceLink.objects.filter(project=other_project, target_goal__isnull=False).exists()
 
     # Exporting the copy and importing it back into the copy changes nothing.
-    again = interchange.reqif_export(user=elsewhere, project=other_project)
+    again = reqif_export(user=elsewhere, project=other_project)
     report = import_file(other_project, elsewhere, again, "LKA.reqif")
     assert (report.created, report.updated) == (0, 0)
 
@@ -466,7 +465,7 @@ def test_generated_document_round_trips_with_kinds_and_asils(
         Requirement.objects.filter(project=project, is_heading=False).values_list("code", flat=True)
     )
     assert codes == expected
-    data = interchange.reqif_export(user=engineer, project=project)
+    data = reqif_export(user=engineer, project=project)
     # A reviewer imports: the export carries approved statuses, which only a review sets.
     elsewhere = make_member(other_project, Role.SAFETY_MANAGER)
     import_file(other_project, elsewhere, data, "gen-export.reqif", on_violation="note")
@@ -476,7 +475,7 @@ def test_generated_document_round_trips_with_kinds_and_asils(
 
 def test_the_reqif_library_parses_the_export(project, engineer):
     build_safecase_content(project, engineer)
-    data = interchange.reqif_export(user=engineer, project=project)
+    data = reqif_export(user=engineer, project=project)
     from reqif.parser import ReqIFParser
 
     bundle = ReqIFParser.parse_from_string(data.decode("utf-8"))
@@ -496,12 +495,12 @@ def test_the_reqif_library_parses_the_export(project, engineer):
 
 
 def test_export_needs_membership_only(project, members, outsider):
-    data = interchange.reqif_export(user=members["viewer"], project=project)
+    data = reqif_export(user=members["viewer"], project=project)
     assert data.startswith(b"<?xml")
     from django.http import Http404
 
     with pytest.raises(Http404):
-        interchange.reqif_export(user=outsider, project=project)
+        reqif_export(user=outsider, project=project)
 
 
 # --- Hostile and oversized input -------------------------------------------------------------
@@ -557,10 +556,20 @@ def test_a_failure_during_the_import_rolls_everything_back(project, engineer, mo
     def fail(*args, **kwargs):
         raise RuntimeError("ledger unavailable")
 
-    monkeypatch.setattr(interchange, "_record_import", fail)
+    monkeypatch.setattr(reqif_interchange, "record_import", fail)
     with pytest.raises(RuntimeError):
         import_file(project, engineer, real(PROR), PROR)
     assert state(project) == before
+
+
+@pytest.mark.parametrize("who", ["viewer", "assessor"])
+def test_the_bulk_write_of_an_import_checks_the_role_itself(project, members, who):
+    item = common.Incoming("", ["FSR-1"], "FSR-1", {"title": "Brake"})
+    with pytest.raises(PermissionDenied):
+        common.upsert(members[who], project, [item], by_code=True, default_kind="FSR")
+    assert state(project) == (0, 0, 0)
+    outcome = common.upsert(members["engineer"], project, [item], by_code=True, default_kind="FSR")
+    assert outcome.created == 1 and state(project) == (1, 0, 0)
 
 
 def _zip(members: list[tuple[str | zipfile.ZipInfo, bytes]]) -> bytes:
@@ -594,7 +603,7 @@ def test_archive_expansion_is_capped(project, engineer, settings):
 def test_oversized_files_are_refused(api, project, engineer, settings, tmp_path):
     data = real(PROR)
     settings.SAFECASE_MAX_UPLOAD_BYTES = 1000
-    with pytest.raises(interchange.UploadTooLarge, match="limit is 1,000 bytes"):
+    with pytest.raises(UploadTooLarge, match="limit is 1,000 bytes"):
         import_file(project, engineer, data, PROR)
 
     client = api(engineer)
@@ -734,7 +743,7 @@ CSV_MAP = {
 def test_csv_import_with_a_mapping_reports_bad_rows(project, members):
     SafetyGoal.objects.create(project=project, code="SG-1", text="goal", asil="D")
     before = entries(project)
-    report = interchange.table_import(
+    report = table_import(
         user=members["safety_manager"],
         project=project,
         data=CSV_ROWS.encode("utf-8"),
@@ -781,19 +790,19 @@ def test_csv_import_with_a_mapping_reports_bad_rows(project, members):
 
 def test_csv_parent_cycle_is_refused_and_reimport_updates(project, engineer):
     data = b"code,title,asil,parent\nFSR-1,A,D,FSR-2\nFSR-2,B,D,FSR-1\n"
-    report = interchange.table_import(
+    report = table_import(
         user=engineer, project=project, data=data, filename="a.csv", on_violation="note"
     )
     assert report.links == 1
     (refused,) = report.unmapped
     assert refused["row"] == 3 and "cycle" in refused["reason"]
 
-    again = interchange.table_import(
+    again = table_import(
         user=engineer, project=project, data=data, filename="a.csv", on_violation="note"
     )
     assert (again.created, again.updated, again.unchanged) == (0, 0, 2)
     changed = data.replace(b"FSR-2,B,D", b"FSR-2,B,C")
-    report = interchange.table_import(
+    report = table_import(
         user=engineer, project=project, data=changed, filename="a.csv", on_violation="note"
     )
     assert (report.updated, report.unchanged) == (1, 1)
@@ -825,7 +834,7 @@ def test_xlsx_import_with_default_and_explicit_mapping(project, engineer):
             [None, None, None, None, None, None],
         ]
     )
-    report = interchange.table_import(
+    report = table_import(
         user=engineer,
         project=project,
         data=data,
@@ -843,7 +852,7 @@ def test_xlsx_import_with_default_and_explicit_mapping(project, engineer):
 
 def test_workbooks_with_macros_or_dtds_and_bad_mappings_are_refused(project, engineer):
     def run(data, filename, mapping=None):
-        return interchange.table_import(
+        return table_import(
             user=engineer, project=project, data=data, filename=filename, mapping=mapping
         )
 
@@ -880,16 +889,16 @@ def test_workbooks_with_macros_or_dtds_and_bad_mappings_are_refused(project, eng
 
 
 def test_table_row_cap(project, engineer, monkeypatch):
-    monkeypatch.setattr(interchange, "MAX_TABLE_ROWS", 3)
+    monkeypatch.setattr(tables, "MAX_TABLE_ROWS", 3)
     data = b"code\n" + b"".join(f"FSR-{i}\n".encode() for i in range(1, 6))
     with pytest.raises(ValidationError, match="more than 3 rows"):
-        interchange.table_import(user=engineer, project=project, data=data, filename="a.csv")
+        table_import(user=engineer, project=project, data=data, filename="a.csv")
     assert state(project) == (0, 0, 0)
 
 
 def test_csv_formula_escape_from_the_safecase_export_is_undone(project, engineer):
     data = b"code,title\nFSR-1,'=1+1\n"
-    interchange.table_import(user=engineer, project=project, data=data, filename="a.csv")
+    table_import(user=engineer, project=project, data=data, filename="a.csv")
     assert Requirement.objects.get(project=project).title == "=1+1"
 
 

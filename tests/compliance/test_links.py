@@ -18,7 +18,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from lxml import etree
 
-from compliance import interchange, links, services
+from compliance import links, services
+from compliance.interchange.reqif import reqif_import
+from compliance.interchange.tables import table_import
 from compliance.models import Decomposition, Requirement, SafetyGoal, TraceLink
 from evidence.models import LogEntry
 from tests.shared_data import shared_path
@@ -75,9 +77,7 @@ def linked(project, source, target) -> bool:
 @pytest.fixture
 def case(project, engineer):
     """The real ProR export imported with the default (refusing) policy: it breaks no rule."""
-    report = interchange.reqif_import(
-        user=engineer, project=project, data=real_pror(), filename=PROR
-    )
+    report = reqif_import(user=engineer, project=project, data=real_pror(), filename=PROR)
     assert (report.links, report.unmapped) == (3, [])
     by_identifier = {r.reqif_identifier: r for r in Requirement.objects.filter(project=project)}
     glossary, use_case = by_identifier[GLOSSARY], by_identifier[USE_CASE]
@@ -142,16 +142,12 @@ def via_reqif(engineer, project, source, target, mode) -> Verdict:
     data = with_relation(
         real_pror(), "extra-relation", source.reqif_identifier, target.reqif_identifier
     )
-    return _imported(
-        project, source, target, interchange.reqif_import, engineer, data, "next.reqif", mode
-    )
+    return _imported(project, source, target, reqif_import, engineer, data, "next.reqif", mode)
 
 
 def via_csv(engineer, project, source, target, mode) -> Verdict:
     data = f"code,parent\n{source.code},{target.code}\n".encode()
-    return _imported(
-        project, source, target, interchange.table_import, engineer, data, "links.csv", mode
-    )
+    return _imported(project, source, target, table_import, engineer, data, "links.csv", mode)
 
 
 def _imported(project, source, target, service, engineer, data, filename, mode) -> Verdict:
@@ -201,12 +197,12 @@ def test_the_default_is_to_refuse(project, engineer, case, path):
         data = with_relation(
             real_pror(), "extra-relation", source.reqif_identifier, target.reqif_identifier
         )
-        call = lambda: interchange.reqif_import(  # noqa: E731
+        call = lambda: reqif_import(  # noqa: E731
             user=engineer, project=project, data=data, filename="next.reqif"
         )
     else:
         data = f"code,parent\n{source.code},{target.code}\n".encode()
-        call = lambda: interchange.table_import(  # noqa: E731
+        call = lambda: table_import(  # noqa: E731
             user=engineer, project=project, data=data, filename="links.csv"
         )
     with pytest.raises(ValidationError) as exc:
@@ -267,7 +263,7 @@ def test_a_recorded_decomposition_is_accepted_on_every_path(
 
 def test_an_unknown_choice_is_refused(project, engineer, case):
     with pytest.raises(ValidationError) as exc:
-        interchange.table_import(
+        table_import(
             user=engineer,
             project=project,
             data=b"code\nFSR-1\n",
@@ -347,9 +343,9 @@ def test_a_child_below_a_safety_goal_is_a_violation_on_every_path(api, project, 
     data = f"code,parent\n{child.code},{goal.code}\n".encode()
     before = snapshot(project)
     with pytest.raises(ValidationError, match="lowering an ASIL"):
-        interchange.table_import(user=engineer, project=project, data=data, filename="g.csv")
+        table_import(user=engineer, project=project, data=data, filename="g.csv")
     assert snapshot(project) == before
-    report = interchange.table_import(
+    report = table_import(
         user=engineer, project=project, data=data, filename="g.csv", on_violation=links.NOTE
     )
     assert report.links == 1

@@ -16,21 +16,18 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from compliance.reqif import (
+from compliance.reqif.archive import parse_reqif_archive, read_reqif_archive
+from compliance.reqif.document import (
     Hierarchy,
     ReqIFError,
     Specification,
     SpecObject,
     SpecRelation,
-    build_example_content,
-    generate_reqif,
-    parse_reqif,
-    parse_reqif_archive,
-    read_reqif_archive,
-    sanitize_xhtml,
-    write_reqif,
-    write_reqif_document,
 )
+from compliance.reqif.reader import parse_reqif
+from compliance.reqif.writer import write_reqif, write_reqif_document
+from compliance.reqif.xhtml import sanitize_xhtml
+from tests.compliance.reqif_samples import build_example_content, generate_reqif
 from tests.shared_data import shared_path
 
 DOORS = "doors_classic_example_from_a_user.reqif"

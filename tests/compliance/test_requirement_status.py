@@ -6,7 +6,8 @@ import json
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from compliance import interchange, services
+from compliance import services
+from compliance.interchange.tables import table_import
 from compliance.models import Requirement
 from evidence.models import LogEntry
 
@@ -126,7 +127,7 @@ class TestContentChangeAfterApproval:
         services.requirement_review(
             user=members["safety_manager"], requirement=fsr, status="approved"
         )
-        interchange.table_import(
+        table_import(
             user=members["engineer"],
             project=project,
             data=b"code;kind;title;text\nFSR-1;FSR;;Brake now.\n",
@@ -138,7 +139,7 @@ class TestContentChangeAfterApproval:
 
 class TestImport:
     def test_an_engineers_import_does_not_approve(self, project, members):
-        report = interchange.table_import(
+        report = table_import(
             user=members["engineer"], project=project, data=CSV.encode(), filename="r.csv"
         )
         statuses = dict(Requirement.objects.filter(project=project).values_list("code", "status"))
@@ -150,14 +151,12 @@ class TestImport:
             user=members["safety_manager"], requirement=fsr, status="approved"
         )
         data = b"code;kind;section;status\nFSR-1;FSR;Braking;obsolete\n"
-        interchange.table_import(
-            user=members["engineer"], project=project, data=data, filename="r.csv"
-        )
+        table_import(user=members["engineer"], project=project, data=data, filename="r.csv")
         fsr.refresh_from_db()
         assert (fsr.status, fsr.section) == ("approved", "Braking")
 
     def test_a_safety_managers_import_applies_the_status(self, project, members):
-        interchange.table_import(
+        table_import(
             user=members["safety_manager"], project=project, data=CSV.encode(), filename="r.csv"
         )
         assert Requirement.objects.get(project=project, code="FSR-1").status == "approved"

@@ -11,7 +11,8 @@ from urllib.parse import urlencode
 import pytest
 from django.test import Client
 
-from compliance import commits, services
+from compliance import services
+from compliance.commits.webhooks import WebhookUnauthorized, receive_github_push
 from compliance.models import CommitLink, WebhookDelivery
 from evidence.models import LogEntry
 
@@ -360,8 +361,8 @@ class TestNestedJson:
 
 
 def test_the_service_checks_the_signature_before_anything_else(hooked):
-    with pytest.raises(commits.WebhookUnauthorized):
-        commits.receive_github_push(
+    with pytest.raises(WebhookUnauthorized):
+        receive_github_push(
             project=hooked, body=b"{not json", signature=None, event="push", delivery="x"
         )
 

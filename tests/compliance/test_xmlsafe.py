@@ -6,7 +6,8 @@ import pytest
 from lxml import etree
 
 from compliance import xmlsafe
-from compliance.reqif import ReqIFError, parse_reqif
+from compliance.reqif.document import ReqIFError
+from compliance.reqif.reader import parse_reqif
 from validation.lake import LakeError, commonroad_to_table
 from validation.openscenario import ScenarioError, parse_scenario
 

@@ -6,7 +6,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.management.base import BaseCommand, CommandError
 from django.http import Http404
 
-from compliance.interchange import reqif_export
+from compliance.interchange.reqif import reqif_export
 from projects.cli import (
     add_actor_arguments,
     dump,

@@ -6,7 +6,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.http import Http404
 
-from compliance.interchange import check_upload_size, reqif_import
+from compliance.interchange.common import check_upload_size
+from compliance.interchange.reqif import reqif_import
 from compliance.links import ON_VIOLATION, REFUSE
 from compliance.models import RequirementKind
 from projects.cli import (

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from compliance.interchange import TABLE_FIELDS, table_import
+from compliance.interchange.tables import TABLE_FIELDS, table_import
 from compliance.management.commands.import_reqif import (
     add_on_violation_argument,
     read_upload,

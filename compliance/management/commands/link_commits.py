@@ -4,7 +4,8 @@ from django.core.exceptions import PermissionDenied
 from django.core.management.base import BaseCommand
 from django.http import Http404
 
-from compliance.commits import GitError, link_repository
+from compliance.commits.git import GitError
+from compliance.commits.services import link_repository
 from evidence.keys import SigningKeyError
 from evidence.ledger import LedgerError
 from projects.cli import (
