@@ -27,12 +27,10 @@ from evidence.verify import canonical_json
 from projects.models import Project
 from projects.permissions import Action, require
 from validation import openscenario, sampling
-from validation.executors import (
-    ExecutorError,
-    ShardPending,
-    TransientExecutorError,
-    get_executor,
-)
+from validation.execution import registry
+from validation.execution.base import ExecutorError, ShardPending, TransientExecutorError
+from validation.execution.cases import drive_path
+from validation.execution.registry import get_executor
 from validation.models import (
     Campaign,
     CaseResult,
@@ -271,7 +269,7 @@ def campaign_create(
     name: str,
     spaces: list[ParameterSpace],
     criteria: list[AcceptanceCriterion],
-    executor: str = "local",
+    executor: str = registry.DEFAULT,
     sut_commit: str = "",
     model: Artifact | None = None,
     dataset: Artifact | None = None,
@@ -336,8 +334,8 @@ def run_start(*, user, campaign: Campaign, executor: str | None = None, spaces=N
     project = campaign.project
     require(user, project, Action.RUN)
     executor = executor or campaign.executor
-    if executor not in ("local", "spark", "sagemaker"):
-        raise ValidationError({"executor": "Use local, spark or sagemaker."})
+    if executor not in registry.EXECUTORS:
+        raise ValidationError({"executor": f"Use {registry.listed()}."})
     cases = campaign_cases(campaign, spaces)
     if not cases:
         raise ValidationError({"campaign": f"{campaign.name} has no cases to run."})
@@ -407,7 +405,7 @@ def run_shard(run_id: int, shard: int, handle: str | None = None) -> str:
             if state == "running":
                 raise ShardPending(handle)
             if state != "succeeded":
-                reason = _executor_reason(executor, handle)
+                reason = executor.failure_reason(handle)
                 raise ExecutorError(
                     f"shard {shard} ended {state}" + (f": {reason}" if reason else "")
                 )
@@ -438,14 +436,6 @@ def run_shard(run_id: int, shard: int, handle: str | None = None) -> str:
             batch_size=1000,
         )
     return _maybe_finish(run.pk)
-
-
-def _executor_reason(executor, handle: str) -> str | None:
-    for name in ("failure_reason", "error"):
-        method = getattr(executor, name, None)
-        if method is not None:
-            return method(handle)
-    return None
 
 
 def run_fail(run_id: int, message: str) -> None:
@@ -640,10 +630,8 @@ def _cases_in(uri: str) -> list[str]:
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    from validation.executors import _drive_path
-
     try:
-        column = pq.read_table(_drive_path(uri), columns=["case_id"])["case_id"]
+        column = pq.read_table(drive_path(uri), columns=["case_id"])["case_id"]
     except Exception as exc:  # pyarrow raises several types for a corrupt or foreign file
         raise ValidationError({"watch_uri": f"{uri}: not a track file ({exc})"}) from exc
     return sorted(str(v) for v in pc.unique(column).to_pylist())

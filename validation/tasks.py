@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import OperationalError
 
 from validation import services
-from validation.executors import ShardPending, TransientExecutorError
+from validation.execution.base import ShardPending, TransientExecutorError
 
 logger = logging.getLogger(__name__)
 

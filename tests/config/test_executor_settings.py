@@ -12,7 +12,7 @@ import pytest
 from django.core.management.base import CommandError
 
 from projects.cli import resolve_actor
-from validation import spark as vspark
+from validation.execution import spark as vspark
 
 ROOT = Path(__file__).resolve().parents[2]
 
