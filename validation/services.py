@@ -1,8 +1,9 @@
 """Every write of the validation app: scenarios, campaigns, runs and their results.
 
-A run is split into shards of cases; each shard is a Celery task (``validation.tasks``) that
-computes KPIs through an executor and stores one :class:`CaseResult` per case, unique per run,
-so a redelivered or retried shard never duplicates a result. The shard that completes the run
+A run is split into shards of cases; each shard is a Celery task (``validation.tasks``, sent by
+name: tasks call services, never the other way round) that computes KPIs through an executor
+and stores one :class:`CaseResult` per case, unique per run, so a redelivered or retried shard
+never duplicates a result. The shard that completes the run
 computes the verdicts, records the run in the ledger (an in-toto statement whose subjects are its
 outputs and whose predicate names the digests of every input) and updates the verification
 status of the linked requirements.
@@ -14,6 +15,7 @@ import hashlib
 import logging
 from pathlib import Path
 
+from celery import current_app
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -44,6 +46,9 @@ from validation.models import (
 from validation.verdicts import CriterionSpec, judge_cases, judge_exposure
 
 logger = logging.getLogger(__name__)
+
+#: The Celery task that runs one shard (``validation.tasks.run_shard_task``).
+RUN_SHARD_TASK = "validation.run_shard"
 
 
 def _digest(data) -> str:
@@ -329,8 +334,6 @@ def campaign_cases(campaign: Campaign, spaces=None) -> list[dict]:
 def run_start(*, user, campaign: Campaign, executor: str | None = None, spaces=None) -> Run:
     """Queue a run (of every space of the campaign, or of ``spaces``); its shards are
     scheduled once the transaction has committed."""
-    from validation.tasks import run_shard_task
-
     project = campaign.project
     require(user, project, Action.RUN)
     executor = executor or campaign.executor
@@ -361,8 +364,14 @@ def run_start(*, user, campaign: Campaign, executor: str | None = None, spaces=N
             started_by=user,
         )
         for shard in range(shards):
-            transaction.on_commit(lambda s=shard: run_shard_task.delay(run.pk, s))
+            transaction.on_commit(lambda s=shard: _schedule_shard(run.pk, s))
     return run
+
+
+def _schedule_shard(run_id: int, shard: int) -> None:
+    """Send one shard's task. The task is named, not imported, since it calls this module; it
+    runs in-process when the app is eager (no broker), as ``delay`` on the task itself would."""
+    current_app.signature(RUN_SHARD_TASK, args=(run_id, shard)).delay()
 
 
 @transaction.atomic
