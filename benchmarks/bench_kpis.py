@@ -7,10 +7,10 @@ Parquet files of about 1,000,000 rows under the benchmark scratch folder, in the
 
 Figures: ``kpis.case_kpis`` on the in-memory Arrow table (target >= 2,000,000 rows/s) and with
 the Parquet read included (what the local executor does for recorded drives); the Spark
-executor's job (``validation.spark.spark_case_kpis``: Parquet read, shuffle, ``applyInPandas``,
-collect) at 1 M rows and at the full size after a warm-up job, grouped by case (the default)
-and by buckets of whole cases, with the ratio to the local path and time(10 M) / time(1 M)
-to show whether the cost grows linearly.
+executor's job (``validation.execution.spark.spark_case_kpis``: Parquet read, shuffle,
+``applyInPandas``, collect) at 1 M rows and at the full size after a warm-up job, grouped by
+case (the default) and by buckets of whole cases, with the ratio to the local path and
+time(10 M) / time(1 M) to show whether the cost grows linearly.
 Session start is reported apart: a worker pays it once.
 """
 
@@ -68,7 +68,7 @@ def best_of(repeats: int, fn) -> tuple[float, object]:
 
 def main() -> None:
     from validation import kpis
-    from validation import spark as vspark
+    from validation.execution import spark as vspark
 
     folder = scratch() / "kpis"
     started = time.perf_counter()

@@ -207,7 +207,7 @@ SAFECASE_USER = env_str("SAFECASE_USER") or None
 # Password of the demo users that seed_demo creates.
 SAFECASE_DEMO_PASSWORD = env_str("SAFECASE_DEMO_PASSWORD") or "safecase-demo"
 
-# --- Executors (validation/spark.py, validation/sagemaker.py). ------------------------------
+# --- Executors (validation/execution/spark.py, validation/execution/sagemaker.py). ----------
 # The Spark master URL; local[*] uses every core of this machine.
 SPARK_MASTER = env_str("SPARK_MASTER") or "local[*]"
 # spark.sql.shuffle.partitions: Spark's 200 makes every small shard pay for 200 empty tasks.

@@ -1,8 +1,8 @@
 """boto3 sessions and clients: the one place they are built.
 
 The object store (:mod:`evidence.storage`), dataset snapshots (:mod:`evidence.datasets`) and the
-SageMaker executor (:mod:`validation.sagemaker`) take their clients from here. Endpoints,
-credentials and the region come the way boto3 reads them (``AWS_ENDPOINT_URL``,
+SageMaker executor (:mod:`validation.execution.sagemaker`) take their clients from here.
+Endpoints, credentials and the region come the way boto3 reads them (``AWS_ENDPOINT_URL``,
 ``AWS_ENDPOINT_URL_S3``, ``AWS_ACCESS_KEY_ID``, ``AWS_DEFAULT_REGION``, the shared config
 file), so an S3-compatible server or a test server on loopback needs no code. Every client gets
 the same timeouts and, unless the attempts are configured outside the code (``AWS_MAX_ATTEMPTS``

@@ -32,9 +32,13 @@ import numpy as np
 __all__ = [
     "KpiError",
     "case_kpis",
+    "case_record",
     "drac",
     "dst",
+    "ego_distance_km",
+    "exposure_kpis",
     "jerk",
+    "json_values",
     "lane_exceedance",
     "max_abs_jerk",
     "max_deceleration",
@@ -634,3 +638,69 @@ def case_kpis(
         name: dict(zip(keys, values, strict=True))
         for name, values in zip(k_names, rows_out, strict=True)
     }
+
+
+# --------------------------------------------------------------------------------------------
+# Exposure and the stored form of a case's KPIs (every executor returns this)
+# --------------------------------------------------------------------------------------------
+
+# An unintended emergency braking: the ego braked harder than 3 m/s² although the time to
+# collision never fell below 3 s (SG-01 of the demo: no emergency braking without a threat).
+UNINTENDED_DECEL = 3.0
+UNINTENDED_MIN_TTC = 3.0
+
+
+def exposure_kpis(values: Mapping[str, Any], distance_km: float) -> dict[str, Any]:
+    """Exposure and event KPIs that rate criteria (per hour or km) and AC-03 need."""
+    duration_s = float((values.get("end") or 0.0) - (values.get("start") or 0.0))
+    min_ttc = values.get("min_ttc")
+    min_ttc = float("inf") if min_ttc in (None, "inf") else float(min_ttc)
+    hard = float(values.get("max_deceleration") or 0.0) > UNINTENDED_DECEL
+    impact = values.get("impact_speed")
+    return {
+        "distance_km": distance_km,
+        "duration_h": duration_s / 3600.0,
+        "events": int(hard and min_ttc > UNINTENDED_MIN_TTC and not values.get("collision")),
+        "impact_speed_kmh": float(impact) * 3.6 if impact is not None else 0.0,
+    }
+
+
+def ego_distance_km(table: Any) -> dict[str, float]:
+    """Distance the ego travelled per case, from its first to its last x position.
+
+    ``table`` is a ``pyarrow.Table`` in the track schema.
+    """
+    import pyarrow.compute as pc
+
+    ego = table.filter(pc.equal(table["is_ego"], True))
+    grouped = ego.group_by("case_id").aggregate([("x", "min"), ("x", "max")])
+    return {
+        case_id: (hi - lo) / 1000.0
+        for case_id, lo, hi in zip(
+            grouped["case_id"].to_pylist(),
+            grouped["x_min"].to_pylist(),
+            grouped["x_max"].to_pylist(),
+            strict=True,
+        )
+    }
+
+
+def json_values(values: Mapping[str, Any]) -> dict[str, Any]:
+    """JSON-ready KPI values (numpy scalars to floats; NaN to None, infinities to "inf")."""
+    out = {}
+    for key, value in values.items():
+        if hasattr(value, "item"):
+            value = value.item()
+        if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+            value = None if value != value else ("inf" if value > 0 else "-inf")
+        out[key] = value
+    return out
+
+
+def case_record(values: Mapping[str, Any], distance_km: float) -> dict[str, Any]:
+    """One case's KPIs as a run stores them: :func:`case_kpis`' values made JSON-ready, with
+    the exposure KPIs of the ``distance_km`` the ego travelled. Every executor returns this
+    form, so they give the same numbers for the same cases."""
+    record = json_values(values)
+    record.update(exposure_kpis(record, distance_km))
+    return record

@@ -8,6 +8,7 @@ from django.db import models
 from compliance.models import AcceptanceCriterion, Requirement, TriggeringCondition
 from evidence.models import Artifact, LogEntry
 from projects.models import Project
+from validation.execution import registry
 
 
 class Scenario(models.Model):
@@ -58,10 +59,10 @@ class Sampling(models.TextChoices):
     LHS = "lhs", "Seeded Latin hypercube"
 
 
-class Executor(models.TextChoices):
-    LOCAL = "local", "Local (numpy / pyarrow)"
-    SPARK = "spark", "Spark"
-    SAGEMAKER = "sagemaker", "SageMaker job"
+#: Where a campaign's cases run (``Executor.LOCAL``, ...): the executor registry's list.
+Executor = models.TextChoices(
+    "Executor", [(name.upper(), (name, label)) for name, label in registry.choices()]
+)
 
 
 class Campaign(models.Model):
@@ -83,7 +84,7 @@ class Campaign(models.Model):
     )
     seed = models.BigIntegerField(default=0)
     cap = models.PositiveIntegerField(default=10_000)
-    executor = models.CharField(max_length=16, choices=Executor.choices, default=Executor.LOCAL)
+    executor = models.CharField(max_length=16, choices=Executor.choices, default=registry.DEFAULT)
     criteria = models.ManyToManyField(AcceptanceCriterion, related_name="campaigns")
     shard_size = models.PositiveIntegerField(default=500)
     watch_uri = models.CharField(

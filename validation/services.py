@@ -1,8 +1,9 @@
 """Every write of the validation app: scenarios, campaigns, runs and their results.
 
-A run is split into shards of cases; each shard is a Celery task (``validation.tasks``) that
-computes KPIs through an executor and stores one :class:`CaseResult` per case, unique per run,
-so a redelivered or retried shard never duplicates a result. The shard that completes the run
+A run is split into shards of cases; each shard is a Celery task (``validation.tasks``, sent by
+name: tasks call services, never the other way round) that computes KPIs through an executor
+and stores one :class:`CaseResult` per case, unique per run, so a redelivered or retried shard
+never duplicates a result. The shard that completes the run
 computes the verdicts, records the run in the ledger (an in-toto statement whose subjects are its
 outputs and whose predicate names the digests of every input) and updates the verification
 status of the linked requirements.
@@ -14,6 +15,7 @@ import hashlib
 import logging
 from pathlib import Path
 
+from celery import current_app
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -27,12 +29,10 @@ from evidence.verify import canonical_json
 from projects.models import Project
 from projects.permissions import Action, require
 from validation import openscenario, sampling
-from validation.executors import (
-    ExecutorError,
-    ShardPending,
-    TransientExecutorError,
-    get_executor,
-)
+from validation.execution import registry
+from validation.execution.base import ExecutorError, ShardPending, TransientExecutorError
+from validation.execution.cases import drive_path
+from validation.execution.registry import get_executor
 from validation.models import (
     Campaign,
     CaseResult,
@@ -46,6 +46,9 @@ from validation.models import (
 from validation.verdicts import CriterionSpec, judge_cases, judge_exposure
 
 logger = logging.getLogger(__name__)
+
+#: The Celery task that runs one shard (``validation.tasks.run_shard_task``).
+RUN_SHARD_TASK = "validation.run_shard"
 
 
 def _digest(data) -> str:
@@ -271,7 +274,7 @@ def campaign_create(
     name: str,
     spaces: list[ParameterSpace],
     criteria: list[AcceptanceCriterion],
-    executor: str = "local",
+    executor: str = registry.DEFAULT,
     sut_commit: str = "",
     model: Artifact | None = None,
     dataset: Artifact | None = None,
@@ -331,13 +334,11 @@ def campaign_cases(campaign: Campaign, spaces=None) -> list[dict]:
 def run_start(*, user, campaign: Campaign, executor: str | None = None, spaces=None) -> Run:
     """Queue a run (of every space of the campaign, or of ``spaces``); its shards are
     scheduled once the transaction has committed."""
-    from validation.tasks import run_shard_task
-
     project = campaign.project
     require(user, project, Action.RUN)
     executor = executor or campaign.executor
-    if executor not in ("local", "spark", "sagemaker"):
-        raise ValidationError({"executor": "Use local, spark or sagemaker."})
+    if executor not in registry.EXECUTORS:
+        raise ValidationError({"executor": f"Use {registry.listed()}."})
     cases = campaign_cases(campaign, spaces)
     if not cases:
         raise ValidationError({"campaign": f"{campaign.name} has no cases to run."})
@@ -363,8 +364,14 @@ def run_start(*, user, campaign: Campaign, executor: str | None = None, spaces=N
             started_by=user,
         )
         for shard in range(shards):
-            transaction.on_commit(lambda s=shard: run_shard_task.delay(run.pk, s))
+            transaction.on_commit(lambda s=shard: _schedule_shard(run.pk, s))
     return run
+
+
+def _schedule_shard(run_id: int, shard: int) -> None:
+    """Send one shard's task. The task is named, not imported, since it calls this module; it
+    runs in-process when the app is eager (no broker), as ``delay`` on the task itself would."""
+    current_app.signature(RUN_SHARD_TASK, args=(run_id, shard)).delay()
 
 
 @transaction.atomic
@@ -407,7 +414,7 @@ def run_shard(run_id: int, shard: int, handle: str | None = None) -> str:
             if state == "running":
                 raise ShardPending(handle)
             if state != "succeeded":
-                reason = _executor_reason(executor, handle)
+                reason = executor.failure_reason(handle)
                 raise ExecutorError(
                     f"shard {shard} ended {state}" + (f": {reason}" if reason else "")
                 )
@@ -438,14 +445,6 @@ def run_shard(run_id: int, shard: int, handle: str | None = None) -> str:
             batch_size=1000,
         )
     return _maybe_finish(run.pk)
-
-
-def _executor_reason(executor, handle: str) -> str | None:
-    for name in ("failure_reason", "error"):
-        method = getattr(executor, name, None)
-        if method is not None:
-            return method(handle)
-    return None
 
 
 def run_fail(run_id: int, message: str) -> None:
@@ -640,10 +639,8 @@ def _cases_in(uri: str) -> list[str]:
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    from validation.executors import _drive_path
-
     try:
-        column = pq.read_table(_drive_path(uri), columns=["case_id"])["case_id"]
+        column = pq.read_table(drive_path(uri), columns=["case_id"])["case_id"]
     except Exception as exc:  # pyarrow raises several types for a corrupt or foreign file
         raise ValidationError({"watch_uri": f"{uri}: not a track file ({exc})"}) from exc
     return sorted(str(v) for v in pc.unique(column).to_pylist())

@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import OperationalError
 
 from validation import services
-from validation.executors import ShardPending, TransientExecutorError
+from validation.execution.base import ShardPending, TransientExecutorError
 
 logger = logging.getLogger(__name__)
 
@@ -18,7 +18,7 @@ POLL_PAUSE_IN_PROCESS = 5.0
 
 @shared_task(
     bind=True,
-    name="validation.run_shard",
+    name=services.RUN_SHARD_TASK,
     acks_late=True,
     reject_on_worker_lost=True,
     autoretry_for=(OperationalError, ConnectionError, TimeoutError, TransientExecutorError),

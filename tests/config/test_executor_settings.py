@@ -12,7 +12,7 @@ import pytest
 from django.core.management.base import CommandError
 
 from projects.cli import resolve_actor
-from validation import spark as vspark
+from validation.execution import spark as vspark
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -108,6 +108,8 @@ def test_spark_reads_the_settings(settings):
     settings.SAFECASE_SPARK_S3A = False
     conf = vspark.spark_conf()
     assert conf["spark.sql.shuffle.partitions"] == "7"
+    # the workers import validation.* from this checkout
+    assert conf["spark.executorEnv.PYTHONPATH"].split(os.pathsep)[0] == str(ROOT)
     assert not any(key.startswith("spark.hadoop.fs.s3a") for key in conf)
     settings.SAFECASE_SPARK_S3A = True
     settings.SAFECASE_SPARK_S3A_ENDPOINT = "http://127.0.0.1:9000"

@@ -7,7 +7,7 @@ import pytest
 from evidence import aws
 from evidence.datasets import snapshot_s3
 from evidence.storage import S3Store
-from validation.sagemaker import SageMakerExecutor
+from validation.execution.sagemaker import SageMakerExecutor
 
 
 @pytest.fixture

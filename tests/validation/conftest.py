@@ -4,7 +4,7 @@
 twelve grid cases judged by it, planned through the services.
 
 ``spark``: the one SparkSession of the whole test run (starting one takes 7 to 11 s), the same
-object :func:`validation.spark.get_spark` hands the executor; skipped without Java.
+object :func:`validation.execution.spark.get_spark` hands the executor; skipped without Java.
 ``sagemaker_env``: a clean moto server (S3 and SageMaker) with a bucket and the executor's
 settings. ``offline_aws``: settings for tests that stub every SageMaker call, with boto3 pointed
 at a closed loopback port so that nothing unstubbed can reach the network.
@@ -26,8 +26,8 @@ IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/safecase-kpi:test"
 
 @pytest.fixture(scope="session")
 def spark():
-    from validation import spark as vspark
-    from validation.executors import ExecutorError
+    from validation.execution import spark as vspark
+    from validation.execution.base import ExecutorError
 
     try:
         vspark._require_java()

@@ -191,7 +191,7 @@ class SlowExecutor:
     polls: dict = {}
 
     def submit(self, run_id, shard, cases):
-        from validation.executors import compute
+        from validation.execution.local import compute
 
         handle = f"job-{run_id}-{shard}"
         SlowExecutor.polls[handle] = [0, compute(cases)]
@@ -207,11 +207,40 @@ class SlowExecutor:
     def cancel(self, handle):
         pass
 
+    def failure_reason(self, handle):
+        return None
+
+
+class FailingExecutor(SlowExecutor):
+    """An executor whose job fails, and which says why."""
+
+    def submit(self, run_id, shard, cases):
+        return f"job-{run_id}-{shard}"
+
+    def poll(self, handle):
+        return "failed"
+
+    def failure_reason(self, handle):
+        return f"{handle} ran out of memory"
+
+
+def test_a_failed_job_fails_the_run_with_the_executors_reason(
+    project, members, campaign, monkeypatch, django_capture_on_commit_callbacks
+):
+    monkeypatch.setattr(services, "get_executor", lambda name: FailingExecutor())
+    with django_capture_on_commit_callbacks(execute=True):
+        run = services.run_start(user=members["engineer"], campaign=campaign)
+    run.refresh_from_db()
+    assert run.status == "failed"
+    assert run.error == f"shard 0: shard 0 ended failed: job-{run.pk}-0 ran out of memory"
+    assert not CaseResult.objects.filter(run=run).exists()
+    assert run.entry is None
+
 
 def test_a_running_job_is_polled_again_until_it_ends(
     project, members, campaign, monkeypatch, django_capture_on_commit_callbacks
 ):
-    from validation.executors import ShardPending
+    from validation.execution.base import ShardPending
     from validation.tasks import run_shard_task
 
     monkeypatch.setattr(services, "get_executor", lambda name: SlowExecutor())

@@ -433,3 +433,35 @@ def test_case_kpis_matches_a_row_by_row_computation_on_generated_drives():
                 assert got[key] == value, (case, key)
             else:
                 assert got[key] == pytest.approx(value, rel=1e-9, abs=1e-9), (case, key)
+
+
+def test_a_case_record_is_json_ready_with_its_exposure():
+    values = {
+        "min_ttc": np.float64(math.inf),
+        "min_distance": np.float64(12.5),
+        "max_drac": math.nan,
+        "max_deceleration": 4.0,
+        "collision": np.bool_(False),
+        "impact_speed": None,
+        "start": 0.0,
+        "end": 36.0,
+    }
+    record = kpis.case_record(values, 0.25)
+    assert record["min_ttc"] == "inf" and record["max_drac"] is None
+    assert type(record["min_distance"]) is float and record["collision"] is False
+    # braking at 4 m/s² while the TTC never fell below 3 s: one unintended braking event
+    assert (record["distance_km"], record["duration_h"], record["events"]) == (0.25, 0.01, 1)
+    assert record["impact_speed_kmh"] == 0.0
+    threatened = kpis.exposure_kpis({**values, "min_ttc": 2.0, "impact_speed": 5.0}, 0.0)
+    assert (threatened["events"], threatened["impact_speed_kmh"]) == (0, 18.0)
+
+
+def test_the_ego_distance_is_per_case_from_its_first_to_its_last_position():
+    table = pa.table(
+        {
+            "case_id": ["a", "a", "a", "b", "b"],
+            "is_ego": [True, False, True, True, True],
+            "x": [10.0, 900.0, 510.0, 0.0, 2000.0],
+        }
+    )
+    assert kpis.ego_distance_km(table) == {"a": 0.5, "b": 2.0}

@@ -20,10 +20,11 @@ import pytest
 from botocore.stub import Stubber
 
 from tests.validation.conftest import BUCKET, IMAGE, ROLE
-from validation import executors
-from validation import sagemaker as vsm
-from validation.executors import ExecutorError, compute
-from validation.sagemaker import SageMakerExecutor, TransientExecutorError
+from validation.execution import registry
+from validation.execution import sagemaker as vsm
+from validation.execution.base import ExecutorError, TransientExecutorError
+from validation.execution.local import compute
+from validation.execution.sagemaker import SageMakerExecutor
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -161,7 +162,7 @@ def test_missing_settings_are_named(monkeypatch, settings):
     settings.SAFECASE_SAGEMAKER_BUCKET = ""
     settings.SAFECASE_SAGEMAKER_ROLE = ""
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    executor = executors.get_executor("sagemaker")
+    executor = registry.get_executor("sagemaker")
     assert isinstance(executor, SageMakerExecutor)
     with pytest.raises(
         ExecutorError, match="SAFECASE_SAGEMAKER_BUCKET and SAFECASE_SAGEMAKER_ROLE"

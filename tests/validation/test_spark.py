@@ -15,10 +15,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.shared_data import shared_path
-from validation import executors, lake
-from validation import spark as vspark
-from validation.executors import ExecutorError, compute
-from validation.spark import SparkExecutor, spark_case_kpis
+from validation import lake
+from validation.execution import registry
+from validation.execution import spark as vspark
+from validation.execution.base import ExecutorError
+from validation.execution.cases import case_table
+from validation.execution.local import compute
+from validation.execution.spark import SparkExecutor, spark_case_kpis
 
 COMMONROAD = (
     "commonroad-io__USA_US101-4_1_T-1.xml",
@@ -46,7 +49,7 @@ def assert_same_kpis(got: dict, want: dict) -> None:
 
 def write_cases(cases: list[dict], folder: Path, parts: int = 2) -> list[Path]:
     """The cases' track tables as ``parts`` Parquet files (cases split between them)."""
-    tables = [executors.case_table(c) for c in cases]
+    tables = [case_table(c) for c in cases]
     paths = []
     for part in range(parts):
         chunk = tables[part::parts]
@@ -85,7 +88,7 @@ def test_executor_is_registered_and_an_empty_shard_needs_no_spark(monkeypatch):
         raise AssertionError("an empty shard must not start Spark")
 
     monkeypatch.setattr(vspark, "get_spark", no_spark)
-    executor = executors.get_executor("spark")
+    executor = registry.get_executor("spark")
     assert isinstance(executor, SparkExecutor)
     handle = executor.submit(1, 0, [])
     assert executor.poll(handle) == "succeeded"
@@ -117,7 +120,7 @@ def test_parquet_files_give_the_local_kpis(spark, sim_cases, tmp_path):
 @pytest.mark.spark
 def test_an_arrow_table_gives_the_local_kpis(spark, case_factory):
     cases = case_factory(8, seed=5)
-    table = pa.concat_tables([executors.case_table(c) for c in cases])
+    table = pa.concat_tables([case_table(c) for c in cases])
     assert_same_kpis(spark_case_kpis(spark, table), compute(cases))
 
 
@@ -129,9 +132,9 @@ def test_executor_runs_simulated_and_recorded_cases(spark, case_factory, tmp_pat
     drives = tmp_path / "lake dir"  # a space: Spark names files by URI, percent-encoded
     # recording 0: one file, used by two cases; recording 1: a file:// URI;
     # recording 2: a folder holding the recording in two time slices and a manifest
-    path0 = lake.write_tracks(executors.case_table(recorded[0]), drives / "rec-0.parquet")
-    path1 = lake.write_tracks(executors.case_table(recorded[1]), drives / "rec 1.parquet")
-    table2 = executors.case_table(recorded[2])
+    path0 = lake.write_tracks(case_table(recorded[0]), drives / "rec-0.parquet")
+    path1 = lake.write_tracks(case_table(recorded[1]), drives / "rec 1.parquet")
+    table2 = case_table(recorded[2])
     cut = int(pa.compute.sum(pa.compute.less(table2["t"], 3.0)).as_py())
     lake.write_tracks(table2.slice(0, cut), drives / "rec-2" / "part-0.parquet")
     lake.write_tracks(table2.slice(cut), drives / "rec-2" / "part-1.parquet")
@@ -204,7 +207,7 @@ BAD = [
 @pytest.mark.parametrize(("kind", "message"), BAD)
 def test_bad_parquet_is_an_executor_error(spark, case_factory, tmp_path, kind, message):
     good_case = case_factory(1)[0]
-    good = lake.write_tracks(executors.case_table(good_case), tmp_path / "good.parquet")
+    good = lake.write_tracks(case_table(good_case), tmp_path / "good.parquet")
     bad = _bad_file(kind, tmp_path)
     with pytest.raises(ExecutorError, match=message) as err:
         spark_case_kpis(spark, [good, bad])
@@ -218,7 +221,7 @@ def test_bad_parquet_is_an_executor_error(spark, case_factory, tmp_path, kind, m
 
 @pytest.mark.spark
 def test_damaged_pages_fail_the_spark_job(spark, case_factory, tmp_path):
-    path = lake.write_tracks(executors.case_table(case_factory(1)[0]), tmp_path / "x.parquet")
+    path = lake.write_tracks(case_table(case_factory(1)[0]), tmp_path / "x.parquet")
     data = bytearray(path.read_bytes())
     footer = int.from_bytes(data[-8:-4], "little") + 8
     for i in range(4, len(data) - footer, 7):  # the column chunks, not the footer
@@ -230,7 +233,7 @@ def test_damaged_pages_fail_the_spark_job(spark, case_factory, tmp_path):
 
 @pytest.mark.spark
 def test_kpi_errors_in_the_workers_reach_the_caller(spark, case_factory):
-    table = executors.case_table(case_factory(1)[0])
+    table = case_table(case_factory(1)[0])
     doubled = pa.concat_tables([table, table])  # two ego rows at every time step
     with pytest.raises(ExecutorError, match="two ego rows"):
         spark_case_kpis(spark, doubled)

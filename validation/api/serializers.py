@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
-from validation.models import Campaign, CaseResult, Executor, Run, Scenario, Verdict
+from validation.execution import registry
+from validation.models import Campaign, CaseResult, Run, Scenario, Verdict
 
 
 class ScenarioOut(serializers.ModelSerializer):
@@ -52,7 +53,7 @@ class CampaignOut(serializers.ModelSerializer):
 
 
 class RunStartIn(serializers.Serializer):
-    executor = serializers.ChoiceField(choices=Executor.choices, required=False)
+    executor = serializers.ChoiceField(choices=registry.choices(), required=False)
 
 
 class VerdictOut(serializers.ModelSerializer):

@@ -4,8 +4,9 @@
 
 ``--input`` is the JSON object the SageMaker executor uploads, ``{"run_id", "shard", "cases":
 [...]}`` (a bare list of cases is accepted too). ``--output`` receives ``{case_id: kpis}`` as
-:func:`validation.executors.compute` returns it, written atomically (a temporary file renamed
-into place), so a failed job leaves no partial output. Needs numpy and pyarrow, not Django.
+:func:`validation.execution.local.compute` returns it, written atomically (a temporary file
+renamed into place), so a failed job leaves no partial output. Needs numpy and pyarrow, not
+Django.
 
 Exit status: 0 on success, 2 for unusable input (unreadable, not JSON, malformed cases),
 1 when the KPIs could not be computed; the reason goes to standard error, where SageMaker's
@@ -21,7 +22,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from validation.executors import ExecutorError, compute
+from validation.execution.base import ExecutorError
+from validation.execution.local import compute
 
 
 class InputError(ValueError):

@@ -9,6 +9,7 @@ from projects.cli import (
     resolve_actor,
     resolve_project,
 )
+from validation.execution import registry
 from validation.models import Campaign, RunStatus
 from validation.services import run_start
 
@@ -21,7 +22,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--project", required=True)
         parser.add_argument("--campaign", required=True)
-        parser.add_argument("--executor", choices=["local", "spark", "sagemaker"])
+        parser.add_argument("--executor", choices=registry.names())
         parser.add_argument("--timeout", type=float, default=3600, help="seconds to wait")
         parser.add_argument("--json", action="store_true")
         parser.add_argument(

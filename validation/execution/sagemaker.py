@@ -51,11 +51,10 @@ from typing import Any
 from django.conf import settings
 
 from evidence import aws
-from validation.executors import ExecutorError, TransientExecutorError
+from validation.execution.base import ExecutorError, TransientExecutorError
 
 __all__ = [
     "SageMakerExecutor",
-    "TransientExecutorError",
     "sdk_defaults_file",
 ]
 
@@ -94,7 +93,7 @@ TRANSIENT_CODES = {
 # --------------------------------------------------------------------------------------------
 
 SDK_DEFAULTS = """\
-# Written by validation.sagemaker: SageMaker SDK defaults for Safecase.
+# Written by validation.execution.sagemaker: SageMaker SDK defaults for Safecase.
 SchemaVersion: '1.0'
 SageMaker:
   PythonSDK:

@@ -26,9 +26,9 @@ on ``PATH`` or under ``JAVA_HOME`` :func:`get_spark` raises :class:`ExecutorErro
 
 The KPIs themselves are :func:`validation.kpis.case_kpis`, run per case inside
 ``groupBy("case_id").applyInPandas`` (or per bucket of whole cases); the travelled distance and
-the exposure KPIs come from the same helpers the local executor uses, so both executors give the
-same numbers for the same cases. Errors (Java missing, empty or corrupt Parquet, a failed
-job) surface as :class:`ExecutorError` with the reason.
+the exposure KPIs come from the same :mod:`validation.kpis` functions the local executor uses,
+so both executors give the same numbers for the same cases. Errors (Java missing, empty or
+corrupt Parquet, a failed job) surface as :class:`ExecutorError` with the reason.
 """
 
 from __future__ import annotations
@@ -50,8 +50,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from django.conf import settings
 
-from validation import executors, kpis, lake
-from validation.executors import ExecutorError
+from validation import kpis, lake
+from validation.execution.base import ExecutorError
+from validation.execution.cases import case_table
 
 __all__ = [
     "KPI_FIELDS",
@@ -158,7 +159,7 @@ def spark_conf() -> dict[str, str]:
         "spark.sql.session.timeZone": "UTC",
     }
     # Local workers import validation.*: put this checkout on their path.
-    root = str(Path(__file__).resolve().parent.parent)
+    root = str(Path(__file__).resolve().parents[2])
     paths = [root, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
     conf["spark.executorEnv.PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
     conf.update(_s3a_conf())
@@ -377,7 +378,7 @@ def _group_kpis(kpi_fn: Callable[[pa.Table], dict] | None = None, many: bool = F
 
         table = pa.Table.from_pandas(pdf, preserve_index=False).sort_by(order)
         results = (kpi_fn or kpis.case_kpis)(table)
-        travelled = executors._ego_distance_km(table)
+        travelled = kpis.ego_distance_km(table)
         data: dict[str, list] = {name: [] for name in columns}
         for case_id, values in results.items():
             data["case_id"].append(str(case_id))
@@ -421,9 +422,7 @@ def _finish(rows: list[dict], order: list[str] | None = None) -> dict[str, dict]
     for row in rows:
         case_id = row.pop("case_id")
         distance = row.pop("distance_km") or 0.0
-        values = executors._plain(row)
-        values.update(executors._exposure_kpis(values, distance))
-        by_id[case_id] = values
+        by_id[case_id] = kpis.case_record(row, distance)
     if order is None:
         return dict(sorted(by_id.items()))
     return {cid: by_id[cid] for cid in dict.fromkeys(order) if cid in by_id}
@@ -443,7 +442,7 @@ def spark_case_kpis(
     kpi_fn: Callable[[pa.Table], dict] | None = None,
     buckets: int | None = None,
 ) -> dict[str, dict]:
-    """KPIs per case id, computed by Spark, equal to :func:`validation.executors.compute`.
+    """KPIs per case id, computed by Spark, equal to :func:`validation.execution.local.compute`.
 
     ``paths_or_table``: a Parquet file or folder, a list of them, or a ``pyarrow.Table`` in
     the track schema. Returns ``{case_id: kpis}`` in case id order, with the same values
@@ -564,7 +563,7 @@ class SparkExecutor:
         if was == "running" and spark is not None:
             spark.sparkContext.cancelJobGroup(handle)
 
-    def error(self, handle: str) -> str | None:
+    def failure_reason(self, handle: str) -> str | None:
         """Why the job failed, if it did."""
         return self._errors.get(handle)
 
@@ -603,7 +602,7 @@ class SparkExecutor:
         if simulated:
             try:
                 table = pa.concat_tables(
-                    [executors.case_table(c) for c in simulated], promote_options="default"
+                    [case_table(c) for c in simulated], promote_options="default"
                 )
                 path = lake.write_tracks(table, folder / "simulated.parquet")
             except (lake.LakeError, OSError, ValueError) as exc:
