@@ -41,6 +41,27 @@ class Seeded:
     baseline: int
     baseline_name: str
 
+    def parameters(self, *, missing: bool = False) -> dict[tuple[str, str], object]:
+        """``(segment before the parameter, parameter) -> value`` for a route's URL (see
+        :meth:`tests.routes.Route.url`); with ``missing`` the objects named do not exist (the
+        project does)."""
+        found = {
+            ("memberships", "pk"): self.membership,
+            ("entries", "index"): 0,
+            ("evidence", "index"): 0,
+            ("hazardous-events", "code"): self.event,
+            ("hara", "code"): self.event,
+            ("requirements", "code"): self.requirement,
+            ("links", "pk"): self.link,
+            ("campaigns", "name"): self.campaign_name,
+            ("campaigns", "pk"): self.campaign,
+            ("runs", "pk"): self.run,
+            ("baselines", "pk"): self.baseline,
+        }
+        if missing:
+            found = {k: 999999 if isinstance(v, int) else "NOPE-1" for k, v in found.items()}
+        return {("", "key"): self.key, **found}
+
 
 def _seed(lake: Path) -> Seeded:
     from django.contrib.auth import get_user_model

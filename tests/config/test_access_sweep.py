@@ -165,27 +165,6 @@ def personas_for(rule: Action | Rule) -> list[str]:
     return PERSONAS if isinstance(rule, Action) else [ANONYMOUS, OUTSIDER, Role.VIEWER.value]
 
 
-def values(seeded: Seeded, *, missing: bool = False) -> dict[tuple[str, str], object]:
-    """``(segment before the parameter, parameter) -> value`` for the seeded project; with
-    ``missing`` the objects do not exist (the project does)."""
-    found = {
-        ("memberships", "pk"): seeded.membership,
-        ("entries", "index"): 0,
-        ("evidence", "index"): 0,
-        ("hazardous-events", "code"): seeded.event,
-        ("hara", "code"): seeded.event,
-        ("requirements", "code"): seeded.requirement,
-        ("links", "pk"): seeded.link,
-        ("campaigns", "name"): seeded.campaign_name,
-        ("campaigns", "pk"): seeded.campaign,
-        ("runs", "pk"): seeded.run,
-        ("baselines", "pk"): seeded.baseline,
-    }
-    if missing:
-        found = {k: 999999 if isinstance(v, int) else "NOPE-1" for k, v in found.items()}
-    return {("", "key"): seeded.key, **found}
-
-
 # The admin's parameters: any value reaches the staff check, which comes first.
 ADMIN_VALUES = {
     ("", "object_id"): 1,
@@ -211,7 +190,7 @@ def url_of(route: Route, table: dict, seeded: Seeded | None = None) -> str:
     except KeyError as exc:
         pytest.fail(
             f"{route.key}: the sweep has no value for the parameter {exc.args[0]}: add one to "
-            "values() in tests/config/test_access_sweep.py"
+            "Seeded.parameters() in tests/config/conftest.py"
         )
     assert route.resolves(url), f"{url} does not reach {route.key}: its values go elsewhere"
     query = QUERIES.get(route.key)
@@ -329,8 +308,8 @@ def test_each_persona_gets_what_the_route_allows(route, seeded):
             f"{route.key} answers {sorted(route.methods())} but the sweep lists "
             f"{sorted(access)}: give every method the action it needs in ACCESS"
         )
-    url = url_of(route, values(seeded), seeded)
-    missing = url_of(route, values(seeded, missing=True), seeded)
+    url = url_of(route, seeded.parameters(), seeded)
+    missing = url_of(route, seeded.parameters(missing=True), seeded)
     clients = Clients(route)
     for method, rule in access.items():
         for persona in personas_for(rule):
@@ -348,7 +327,7 @@ POST_ONLY = [
 
 @pytest.mark.parametrize("route", POST_ONLY, ids=[route.key for route in POST_ONLY])
 def test_an_action_answers_405_to_a_get(route, seeded):
-    url = url_of(route, values(seeded), seeded)
+    url = url_of(route, seeded.parameters(), seeded)
     response, _ = send(Clients(route), Role.ADMIN.value, "get", url)
     assert response.status_code == 405
 
