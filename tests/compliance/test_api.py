@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from compliance import services
+from compliance import iso26262, services
 from compliance.models import HazardousEvent, Requirement
 from evidence.models import LogEntry
 
@@ -198,6 +198,7 @@ def test_approval_by_the_author_is_400(api, project, members):
 
 def test_confirmation_matrix_keeps_dash_distinct_from_i0(api, project, members):
     data = api(members["viewer"]).get(f"{BASE}/confirmation-matrix/").json()
+    assert data["edition"] == iso26262.TABLE1_EDITION  # the edition the matrix follows
     assert data["measures"]["functional_safety_audit"]["A"] == "\u2014"
     assert data["measures"]["functional_safety_audit"]["B"] == "I0"
     assert data["measures"]["hara"] == {"QM": "I3", "A": "I3", "B": "I3", "C": "I3", "D": "I3"}
