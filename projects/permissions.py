@@ -37,13 +37,19 @@ ROLE_ACTIONS: dict[str, frozenset[Action]] = {
 
 
 def membership_of(user, project: Project) -> Membership | None:
+    """The user's membership of ``project``, remembered on the user object (one request's).
+
+    The first call loads all of the user's memberships in one query, so a page that shows the
+    role in each of the user's projects costs one query, not one per project.
+    """
     if not getattr(user, "is_authenticated", False):
         return None
     cache = getattr(user, "_safecase_memberships", None)
     if cache is None:
-        cache = {}
+        cache = {m.project_id: m for m in Membership.objects.filter(user=user)}
+        cache.setdefault(project.pk, None)
         user._safecase_memberships = cache
-    if project.pk not in cache:
+    if project.pk not in cache:  # another project the user was not a member of: ask again
         cache[project.pk] = Membership.objects.filter(user=user, project=project).first()
     return cache[project.pk]
 

@@ -381,7 +381,7 @@ class TestStore:
         assert publish_checkpoints_task.delay().get() == {"published": 1, "unpublished": 0}
         assert not PendingPublication.objects.exists()
         schedule = django_settings.CELERY_BEAT_SCHEDULE["publish-checkpoints"]
-        assert schedule["task"] == "evidence.publish_checkpoints"
+        assert schedule["task"] == publish_checkpoints_task.name  # beat sends the task above
 
     def test_grace_period_exceeded(
         self, log, settings, tmp_path, django_capture_on_commit_callbacks

@@ -1,5 +1,6 @@
 """The confirmation page: Table 1 at the goals' ASIL, signing, refusals beside the field."""
 
+from compliance.iso26262 import ConfirmationMeasure
 from compliance.models import Approval
 
 
@@ -7,7 +8,9 @@ def test_everyone_sees_the_matrix_and_the_signed_measures(as_user, demo):
     page = as_user("vic").get("/p/AEB/confirmation/").content.decode()
     assert "Table 1 at ASIL D" in page
     assert "Sign a confirmation measure" not in page  # a viewer does not confirm
-    assert page.count("not yet") == 8  # 3 of the 11 measures are signed in the demo
+    signed = set(Approval.objects.filter(project=demo).values_list("measure", flat=True))
+    assert 0 < len(signed) < len(ConfirmationMeasure)
+    assert page.count("not yet") == len(ConfirmationMeasure) - len(signed)
 
 
 def test_the_assessor_signs_at_i3(as_user, demo):

@@ -1,12 +1,20 @@
 """The SOTIF page: triggering conditions, criteria with their targets, adding a criterion."""
 
+import math
+import re
+
 from compliance.models import AcceptanceCriterion
 
 
 def test_the_demo_criteria_show_their_targets(as_user, demo):
     page = as_user("vic").get("/p/AEB/sotif/").content.decode()
     assert "TC-01" in page and "Low sun glare" in page
-    assert "2995" in page  # AC-02: 2,995 clean cases for 1e-3 at 95 %
+    # AC-02 allows no failure: the success-run count, ln(1 - C) / ln(1 - p) clean cases
+    ac = AcceptanceCriterion.objects.get(project=demo, code="AC-02")
+    assert ac.tolerated_failures == 0 and ac.unit == "cases"
+    cases = math.ceil(math.log(1 - ac.confidence) / math.log(1 - ac.allowed_failure_probability))
+    row = re.search(r"<tr>(?:(?!</tr>).)*AC-02.*?</tr>", page, re.S).group(0)
+    assert f'<td class="num">{cases} {ac.get_unit_display()}</td>' in row
     assert "New acceptance criterion" not in page
 
 
