@@ -18,3 +18,9 @@ def role_counts(*, project: Project) -> dict[str, int]:
     """How many members the project has in each role that has any."""
     rows = project.memberships.values("role").annotate(n=Count("id")).order_by("role")
     return {row["role"]: row["n"] for row in rows}
+
+
+def project_by_key(*, key: str) -> Project | None:
+    """The project with ``key``, whoever asks: only for callers that authenticate otherwise
+    (the Git hosting webhooks prove themselves with the project's shared secret)."""
+    return Project.objects.filter(key=key).first()

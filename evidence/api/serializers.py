@@ -3,14 +3,16 @@ import json
 
 from rest_framework import serializers
 
-from evidence.models import Artifact, Checkpoint, Decision, LogEntry
+from evidence.models import Artifact, Checkpoint, Decision, EntryKind, LogEntry
 
 
 class EntryOut(serializers.ModelSerializer):
     leaf_hash = serializers.SerializerMethodField()
     envelope = serializers.SerializerMethodField()
     statement = serializers.SerializerMethodField()
-    recorded_by = serializers.CharField(source="recorded_by.username", default=None)
+    recorded_by = serializers.CharField(
+        source="recorded_by.username", default=None, allow_null=True
+    )
 
     class Meta:
         model = LogEntry
@@ -48,6 +50,15 @@ class CheckpointOut(serializers.ModelSerializer):
 
     def get_root(self, cp) -> str:
         return bytes(cp.root).hex()
+
+
+class EntryQuery(serializers.Serializer):
+    kind = serializers.ChoiceField(
+        choices=EntryKind.choices,
+        required=False,
+        allow_blank=True,
+        help_text="only entries of this kind",
+    )
 
 
 class InclusionQuery(serializers.Serializer):

@@ -1,7 +1,7 @@
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
-from projects.models import Membership, Project, Role
+from projects.models import Membership, Project, Role, project_key_validator
 
 
 class ProjectOut(serializers.ModelSerializer):
@@ -18,7 +18,7 @@ class ProjectOut(serializers.ModelSerializer):
 
 
 class ProjectCreateIn(serializers.Serializer):
-    key = serializers.CharField(max_length=16)
+    key = serializers.CharField(max_length=16, validators=[project_key_validator])
     name = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True, default="")
 

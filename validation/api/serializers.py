@@ -76,7 +76,7 @@ class RunOut(serializers.ModelSerializer):
     campaign = serializers.CharField(source="campaign.name")
     cases_done = serializers.IntegerField(read_only=True, default=0)
     verdicts = VerdictOut(many=True, read_only=True)
-    entry = serializers.IntegerField(source="entry.index", default=None)
+    entry = serializers.IntegerField(source="entry.index", default=None, allow_null=True)
 
     class Meta:
         model = Run
