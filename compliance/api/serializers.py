@@ -23,6 +23,7 @@ from compliance.models import (
     code_validator,
 )
 from projects.api.schema import ChoiceText
+from projects.api.strict import JSONInput
 
 CODE_MAX = Requirement._meta.get_field("code").max_length
 CODE_SCHEMA = {"type": "string", "pattern": code_validator.regex.pattern, "maxLength": CODE_MAX}
@@ -79,27 +80,27 @@ class BaselineField(serializers.SlugRelatedField):
         return Baseline.objects.filter(project=self.context["project"])
 
 
-class ItemSerializer(serializers.ModelSerializer):
+class ItemSerializer(JSONInput, serializers.ModelSerializer):
     class Meta:
         model = ItemDefinition
         fields = ["function", "boundaries", "odd", "assumptions"]
 
 
-class HazardSerializer(serializers.ModelSerializer):
+class HazardSerializer(JSONInput, serializers.ModelSerializer):
     class Meta:
         model = Hazard
         fields = ["code", "title", "description"]
         validators = []
 
 
-class SituationSerializer(serializers.ModelSerializer):
+class SituationSerializer(JSONInput, serializers.ModelSerializer):
     class Meta:
         model = OperationalSituation
         fields = ["code", "description"]
         validators = []
 
 
-class HazardousEventIn(serializers.Serializer):
+class HazardousEventIn(JSONInput, serializers.Serializer):
     code = CodeText()
     hazard = CodeField(Hazard)
     situation = CodeField(OperationalSituation)
@@ -131,7 +132,7 @@ class HazardousEventOut(serializers.ModelSerializer):
         ]
 
 
-class SafetyGoalIn(serializers.Serializer):
+class SafetyGoalIn(JSONInput, serializers.Serializer):
     code = CodeText()
     text = serializers.CharField()
     safe_state = serializers.CharField(required=False, allow_blank=True, default="")
@@ -147,7 +148,7 @@ class SafetyGoalOut(serializers.ModelSerializer):
         fields = ["code", "text", "safe_state", "ftti_ms", "events", "asil"]
 
 
-class RequirementIn(serializers.Serializer):
+class RequirementIn(JSONInput, serializers.Serializer):
     code = CodeText()
     kind = serializers.ChoiceField(choices=RequirementKind.choices)
     title = serializers.CharField(required=False, allow_blank=True, default="")
@@ -157,7 +158,7 @@ class RequirementIn(serializers.Serializer):
     section = serializers.CharField(required=False, allow_blank=True, default="")
 
 
-class RequirementUpdateIn(serializers.Serializer):
+class RequirementUpdateIn(JSONInput, serializers.Serializer):
     title = serializers.CharField(required=False, allow_blank=True)
     text = serializers.CharField(required=False, allow_blank=True)
     asil = asil_text(required=False)
@@ -182,7 +183,7 @@ class RequirementOut(serializers.ModelSerializer):
         ]
 
 
-class LinkIn(serializers.Serializer):
+class LinkIn(JSONInput, serializers.Serializer):
     source = CodeField(Requirement)
     kind = serializers.ChoiceField(choices=LinkKind.choices)
     target_requirement = CodeField(Requirement, required=False, allow_null=True, default=None)
@@ -198,11 +199,11 @@ class LinkOut(serializers.ModelSerializer):
         fields = ["id", "source", "kind", "target", "suspect", "suspect_reason", "cleared_comment"]
 
 
-class ClearIn(serializers.Serializer):
+class ClearIn(JSONInput, serializers.Serializer):
     comment = serializers.CharField()
 
 
-class DecompositionIn(serializers.Serializer):
+class DecompositionIn(JSONInput, serializers.Serializer):
     parent = CodeField(Requirement)
     first = CodeField(Requirement)
     second = CodeField(Requirement)
@@ -229,7 +230,7 @@ class DecompositionOut(serializers.ModelSerializer):
         ]
 
 
-class VerificationIn(serializers.Serializer):
+class VerificationIn(JSONInput, serializers.Serializer):
     requirement = CodeField(Requirement)
     method = serializers.CharField(max_length=40)
     result = serializers.ChoiceField(choices=["pass", "fail", "inconclusive"])
@@ -256,7 +257,7 @@ class VerificationOut(serializers.ModelSerializer):
         ]
 
 
-class BaselineIn(serializers.Serializer):
+class BaselineIn(JSONInput, serializers.Serializer):
     name = serializers.CharField(max_length=100)
 
 
@@ -269,7 +270,7 @@ class BaselineOut(serializers.ModelSerializer):
         fields = ["name", "root", "item_count", "created_by", "created_at", "entry"]
 
 
-class ApprovalIn(serializers.Serializer):
+class ApprovalIn(JSONInput, serializers.Serializer):
     measure = serializers.ChoiceField(choices=[m.value for m in iso26262.ConfirmationMeasure])
     work_product = serializers.CharField(max_length=200)
     author = UserField()
@@ -306,14 +307,14 @@ class ApprovalOut(serializers.ModelSerializer):
         ]
 
 
-class TriggeringConditionSerializer(serializers.ModelSerializer):
+class TriggeringConditionSerializer(JSONInput, serializers.ModelSerializer):
     class Meta:
         model = TriggeringCondition
         fields = ["code", "description", "area"]
         validators = []
 
 
-class AcceptanceCriterionIn(serializers.Serializer):
+class AcceptanceCriterionIn(JSONInput, serializers.Serializer):
     code = CodeText()
     description = serializers.CharField()
     goal = CodeField(SafetyGoal, required=False, allow_null=True, default=None)

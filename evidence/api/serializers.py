@@ -4,6 +4,7 @@ import json
 from rest_framework import serializers
 
 from evidence.models import Artifact, Checkpoint, Decision, EntryKind, LogEntry
+from projects.api.strict import JSONInput
 
 
 class EntryOut(serializers.ModelSerializer):
@@ -96,7 +97,7 @@ class ArtifactOut(serializers.ModelSerializer):
         return f"{t.name} v{t.version}" if t else None
 
 
-class DecisionIn(serializers.Serializer):
+class DecisionIn(JSONInput, serializers.Serializer):
     title = serializers.CharField(max_length=300)
     context = serializers.CharField()
     options = serializers.ListField(child=serializers.CharField(), min_length=1)

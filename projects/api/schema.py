@@ -104,6 +104,20 @@ class AutoSchema(openapi.AutoSchema):
                 schema.setdefault("minimum", 0)
         return parameters
 
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        text = isinstance(field, serializers.CharField) and not isinstance(field, ChoiceText)
+        if (
+            direction == "request"
+            and text
+            and field.trim_whitespace
+            and not field.allow_blank
+            and "pattern" not in schema
+        ):
+            # The field strips surrounding white space and then refuses an empty value.
+            schema["pattern"] = r"\S"
+        return schema
+
     def _errors(self, operation_has_body: bool, has_query: bool) -> dict[str, dict]:
         errors = {}
         if operation_has_body or has_query:

@@ -1,6 +1,7 @@
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
+from projects.api.strict import JSONInput
 from projects.models import Membership, Project, Role, project_key_validator
 
 
@@ -17,13 +18,13 @@ class ProjectOut(serializers.ModelSerializer):
         return role_of(self.context["request"].user, project)
 
 
-class ProjectCreateIn(serializers.Serializer):
+class ProjectCreateIn(JSONInput, serializers.Serializer):
     key = serializers.CharField(max_length=16, validators=[project_key_validator])
     name = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True, default="")
 
 
-class ProjectUpdateIn(serializers.Serializer):
+class ProjectUpdateIn(JSONInput, serializers.Serializer):
     name = serializers.CharField(max_length=200, required=False)
     description = serializers.CharField(required=False, allow_blank=True)
 
@@ -36,7 +37,7 @@ class MembershipOut(serializers.ModelSerializer):
         fields = ["id", "username", "role", "team", "org_unit", "created_at"]
 
 
-class MembershipIn(serializers.Serializer):
+class MembershipIn(JSONInput, serializers.Serializer):
     username = serializers.SlugRelatedField(
         slug_field="username", queryset=get_user_model().objects.all(), source="member"
     )
@@ -45,7 +46,7 @@ class MembershipIn(serializers.Serializer):
     org_unit = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
 
 
-class MembershipUpdateIn(serializers.Serializer):
+class MembershipUpdateIn(JSONInput, serializers.Serializer):
     """Parsed with ``partial=True``: a field not sent is not in the result and is not changed."""
 
     role = serializers.ChoiceField(choices=Role.choices, required=False)

@@ -78,3 +78,27 @@ def test_the_schema_enumerates_exactly_the_notations_parse_asil_accepts():
         accepted.add(text)
     assert set(iso26262.ASIL_NOTATIONS) == accepted
     assert len(iso26262.ASIL_NOTATIONS) == len(accepted) == 19
+
+
+@pytest.mark.parametrize(
+    "body,field",
+    [
+        ({"code": "H-01", "title": 7}, "title"),
+        ({"code": ["H-01"], "title": "Braking"}, "code"),
+        ({"code": "H-01", "title": "Braking", "description": True}, "description"),
+    ],
+)
+def test_a_body_value_of_the_wrong_json_type_is_400_naming_it(api, project, members, body, field):
+    response = api(members["engineer"]).post(f"{BASE}/hazards/", body, format="json")
+    assert response.status_code == 400
+    assert set(response.json()) == {field}
+
+
+def test_numbers_and_booleans_are_checked_as_json_types(api, project, members):
+    client = api(members["engineer"])
+    goal = {"code": "SG-01", "text": "Avoid unintended braking", "ftti_ms": "150"}
+    response = client.post(f"{BASE}/safety-goals/", goal, format="json")
+    assert response.status_code == 400
+    assert set(response.json()) == {"ftti_ms"}
+    response = client.post(f"{BASE}/safety-goals/", {**goal, "ftti_ms": 150}, format="json")
+    assert response.status_code == 201

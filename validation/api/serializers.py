@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from projects.api.strict import JSONInput
 from validation.models import Campaign, CaseResult, Executor, Run, Scenario, Verdict
 
 
@@ -51,7 +52,7 @@ class CampaignOut(serializers.ModelSerializer):
         return [f"{s.scenario.name}/{s.name}" for s in campaign.spaces.all()]
 
 
-class RunStartIn(serializers.Serializer):
+class RunStartIn(JSONInput, serializers.Serializer):
     executor = serializers.ChoiceField(choices=Executor.choices, required=False)
 
 
