@@ -1,5 +1,6 @@
 """Every read of projects and memberships, scoped to the user."""
 
+from django.contrib.auth import get_user_model
 from django.db.models import Count, QuerySet
 
 from projects.models import Membership, Project
@@ -8,6 +9,16 @@ from projects.permissions import visible_projects
 
 def project_list(*, user) -> QuerySet[Project]:
     return visible_projects(user).order_by("key")
+
+
+def member_users(*, project: Project):
+    """The users who are members of ``project``."""
+    return get_user_model().objects.filter(memberships__project=project)
+
+
+def user_list():
+    """Every user: a new member is named by username, whoever they are."""
+    return get_user_model().objects.all()
 
 
 def membership_list(*, project: Project) -> QuerySet[Membership]:

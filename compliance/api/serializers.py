@@ -2,7 +2,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from compliance import iso26262
+from compliance import iso26262, selectors
 from compliance.models import (
     AcceptanceCriterion,
     Approval,
@@ -22,6 +22,7 @@ from compliance.models import (
     Verification,
     code_validator,
 )
+from projects import selectors as project_selectors
 from projects.api.schema import ChoiceText
 from projects.api.strict import JSONInput
 
@@ -64,9 +65,7 @@ class UserField(serializers.SlugRelatedField):
         super().__init__(slug_field="username", **kwargs)
 
     def get_queryset(self):
-        from django.contrib.auth import get_user_model
-
-        return get_user_model().objects.filter(memberships__project=self.context["project"])
+        return project_selectors.member_users(project=self.context["project"])
 
 
 @extend_schema_field({"type": "string", "minLength": 1, "maxLength": 100})
@@ -77,7 +76,7 @@ class BaselineField(serializers.SlugRelatedField):
         super().__init__(slug_field="name", **kwargs)
 
     def get_queryset(self):
-        return Baseline.objects.filter(project=self.context["project"])
+        return selectors.baseline_list(project=self.context["project"])
 
 
 class ItemSerializer(JSONInput, serializers.ModelSerializer):

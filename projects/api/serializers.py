@@ -1,6 +1,6 @@
-from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
+from projects import selectors
 from projects.api.strict import JSONInput
 from projects.models import Membership, Project, Role, project_key_validator
 
@@ -39,7 +39,7 @@ class MembershipOut(serializers.ModelSerializer):
 
 class MembershipIn(JSONInput, serializers.Serializer):
     username = serializers.SlugRelatedField(
-        slug_field="username", queryset=get_user_model().objects.all(), source="member"
+        slug_field="username", queryset=selectors.user_list(), source="member"
     )
     role = serializers.ChoiceField(choices=Role.choices)
     team = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
