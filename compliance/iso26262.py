@@ -244,6 +244,15 @@ def parse_asil(text: str | Asil) -> Asil:
     return Asil(match.group(1), match.group(2))
 
 
+#: Every notation :func:`parse_asil` accepts: the five levels, then each level below or at an
+#: original ASIL A to D, in parentheses ("QM(A)", "A(A)", ..., "D(D)").
+ASIL_NOTATIONS: tuple[str, ...] = ASIL_LEVELS + tuple(
+    f"{level}({original})"
+    for original in ASIL_LEVELS[1:]
+    for level in ASIL_LEVELS[: _ASIL_RANK[original] + 1]
+)
+
+
 def confirmation_asil(asil_text: str | Asil) -> str:
     """Return the ASIL that confirmation measures are planned at.
 

@@ -16,6 +16,7 @@ from compliance.models import (
     Decomposition,
     Hazard,
     HazardousEvent,
+    ItemDefinition,
     LinkKind,
     OperationalSituation,
     Requirement,
@@ -449,3 +450,43 @@ def requirement_detail(*, requirement: Requirement) -> dict:
         "commits": commits,
         "versions": versions,
     }
+
+
+# --- What the API reads ------------------------------------------------------------------------
+
+
+def item_definition(*, project: Project) -> ItemDefinition | None:
+    return ItemDefinition.objects.filter(project=project).first()
+
+
+def hazard_list(*, project: Project) -> QuerySet[Hazard]:
+    return Hazard.objects.filter(project=project).order_by("code")
+
+
+def situation_list(*, project: Project) -> QuerySet[OperationalSituation]:
+    return OperationalSituation.objects.filter(project=project).order_by("code")
+
+
+def link_list(*, project: Project, suspect_only: bool = False) -> QuerySet[TraceLink]:
+    """The trace links in the order they were made; only the suspect ones if asked."""
+    links = trace_link_list(project=project)
+    if suspect_only:
+        links = links.filter(suspect=True)
+    return links.order_by("id")
+
+
+def decomposition_list(*, project: Project) -> QuerySet[Decomposition]:
+    return (
+        Decomposition.objects.filter(project=project)
+        .select_related("parent", "first", "second", "entry")
+        .order_by("id")
+    )
+
+
+def verification_list(*, project: Project) -> QuerySet[Verification]:
+    return Verification.objects.filter(project=project).select_related("requirement", "entry")
+
+
+def baseline_history(*, project: Project) -> QuerySet[Baseline]:
+    """The baselines oldest first, as they were frozen, without their content."""
+    return baseline_list(project=project).order_by("created_at")

@@ -550,7 +550,9 @@ def baseline_freeze(*, user, project: Project, name: str) -> Baseline:
     if not name or not name.strip():
         raise ValidationError({"name": "A baseline needs a name."})
     if Baseline.objects.filter(project=project, name=name).exists():
-        raise ValidationError({"name": f"A baseline named {name!r} exists already."})
+        raise ValidationError(
+            {"name": ValidationError(f"A baseline named {name!r} exists already.", code="unique")}
+        )
     content = baseline_content(project)
     root = merkle_root_of(content)
     (entry,) = ledger.append(

@@ -14,6 +14,8 @@ api_v1 = [
     path("", include("validation.api.urls")),
 ]
 
+handler404 = "config.api.not_found"
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_v1, "api"), namespace="v1")),

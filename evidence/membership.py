@@ -127,7 +127,11 @@ def membership_add(
     _refuse_self(user, member, project)
     if Membership.objects.filter(project=project, user=member).exists():
         raise ValidationError(
-            {"username": f"{member.username} is already a member of {project.key}."}
+            {
+                "username": ValidationError(
+                    f"{member.username} is already a member of {project.key}.", code="unique"
+                )
+            }
         )
     membership = Membership(project=project, user=member, role=role, team=team, org_unit=org_unit)
     _validated(membership)

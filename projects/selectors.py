@@ -11,6 +11,11 @@ def project_list(*, user) -> QuerySet[Project]:
     return visible_projects(user).order_by("key")
 
 
+def user_list():
+    """Every user: a new member is named by username, whoever they are."""
+    return get_user_model().objects.all()
+
+
 def membership_list(*, project: Project) -> QuerySet[Membership]:
     return project.memberships.select_related("user").order_by("user__username")
 
@@ -24,3 +29,9 @@ def role_counts(*, project: Project) -> dict[str, int]:
     """How many members the project has in each role that has any."""
     rows = project.memberships.values("role").annotate(n=Count("id")).order_by("role")
     return {row["role"]: row["n"] for row in rows}
+
+
+def project_by_key(*, key: str) -> Project | None:
+    """The project with ``key``, whoever asks: only for callers that authenticate otherwise
+    (the Git hosting webhooks prove themselves with the project's shared secret)."""
+    return Project.objects.filter(key=key).first()

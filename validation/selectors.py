@@ -165,3 +165,34 @@ def run_cases_for_plot(*, run: Run) -> list[tuple[str, str, dict, dict]]:
         ids = list(rows.values_list("pk", flat=True))[::stride]
         rows = rows.filter(pk__in=ids)
     return list(rows.values_list("case_id", "scenario", "params", "kpis"))
+
+
+# --- What the API reads ------------------------------------------------------------------------
+
+
+def scenario_list(*, project: Project) -> QuerySet[Scenario]:
+    return (
+        Scenario.objects.filter(project=project)
+        .prefetch_related("requirements", "spaces")
+        .order_by("name")
+    )
+
+
+def campaign_list(*, project: Project) -> QuerySet[Campaign]:
+    return (
+        Campaign.objects.filter(project=project)
+        .prefetch_related("criteria", "spaces__scenario")
+        .order_by("name")
+    )
+
+
+def run_list(*, project: Project) -> QuerySet[Run]:
+    """The runs, newest first, each with its campaign, ledger entry, verdicts and
+    ``cases_done``."""
+    return (
+        runs_of_project(project=project)
+        .select_related("campaign", "entry")
+        .prefetch_related("verdicts__criterion")
+        .annotate(cases_done=Count("results"))
+        .order_by("-created_at")
+    )

@@ -19,17 +19,20 @@ from rest_framework.views import APIView
 
 from compliance.commits import webhooks
 from compliance.commits.records import WebhookOutcome
+from projects import selectors
+from projects.api.schema import ErrorOut
 from projects.models import Project
 
 _RESPONSES = {
     200: OpenApiResponse(OpenApiTypes.OBJECT, description="processed, or a duplicate delivery"),
     202: OpenApiResponse(OpenApiTypes.OBJECT, description="not a push event: ignored"),
-    400: OpenApiResponse(description="malformed payload or missing delivery id"),
+    400: OpenApiResponse(ErrorOut, description="malformed payload or missing delivery id"),
     401: OpenApiResponse(
+        ErrorOut,
         description="missing or wrong signature or token; also an unknown project or one "
-        "without a webhook secret, with the same body"
+        "without a webhook secret, with the same body",
     ),
-    413: OpenApiResponse(description="body larger than 5 MB"),
+    413: OpenApiResponse(ErrorOut, description="body larger than 5 MB"),
 }
 
 
@@ -60,7 +63,7 @@ class _WebhookApi(APIView):
     def post(self, request, key):
         # An unknown key is not answered 404: the service refuses it exactly like a wrong
         # signature, so the endpoint does not reveal which projects exist.
-        project = Project.objects.filter(key=key).first()
+        project = selectors.project_by_key(key=key)
         try:
             outcome = self.receive(request, project, _read_body(request))
         except webhooks.WebhookError as exc:

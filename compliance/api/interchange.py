@@ -21,6 +21,7 @@ from compliance.interchange.common import UploadTooLarge
 from compliance.interchange.reqif import reqif_export, reqif_import
 from compliance.interchange.tables import table_import
 from compliance.models import RequirementKind
+from projects.api.schema import ErrorOut, FieldErrorsOut, requires
 from projects.jsonbody import BoundedJSONField
 from projects.permissions import Action, get_project_for_user
 
@@ -120,11 +121,11 @@ class _UploadApi(APIView):
 _UPLOAD_RESPONSES = {
     200: ImportReportOut,
     400: OpenApiResponse(
-        OpenApiTypes.OBJECT,
+        FieldErrorsOut,
         description="the file was refused (or, with on_violation=refuse, a link broke a "
         "trace-link rule); nothing written",
     ),
-    413: OpenApiResponse(OpenApiTypes.OBJECT, description="the upload is over the size limit"),
+    413: OpenApiResponse(ErrorOut, description="the upload is over the size limit"),
 }
 
 
@@ -133,6 +134,7 @@ class ReqIFImportApi(_UploadApi):
 
     @extend_schema(
         operation_id="reqif_import",
+        **requires(Action.EDIT),
         request={"multipart/form-data": ReqIFImportIn},
         responses=_UPLOAD_RESPONSES,
         description="Import a .reqif or .reqifz file: requirements, headings and links, in one "
@@ -147,6 +149,7 @@ class RequirementTableImportApi(_UploadApi):
 
     @extend_schema(
         operation_id="requirements_table_import",
+        **requires(Action.EDIT),
         request={"multipart/form-data": TableImportIn},
         responses=_UPLOAD_RESPONSES,
         description="Import requirements from a .csv or .xlsx table; rows with invalid values "

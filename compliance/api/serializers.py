@@ -2,7 +2,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from compliance import iso26262
+from compliance import iso26262, selectors
 from compliance.models import (
     AcceptanceCriterion,
     Approval,
@@ -20,10 +20,34 @@ from compliance.models import (
     TraceLink,
     TriggeringCondition,
     Verification,
+    code_validator,
 )
+from projects import selectors as project_selectors
+from projects.api.schema import ChoiceText
+from projects.api.strict import JSONInput
+
+CODE_MAX = Requirement._meta.get_field("code").max_length
+CODE_SCHEMA = {"type": "string", "pattern": code_validator.regex.pattern, "maxLength": CODE_MAX}
 
 
-@extend_schema_field(OpenApiTypes.STR)
+class CodeText(serializers.CharField):
+    """A work product's code: upper case with a dash, such as FSR-012 (the model's rule)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(max_length=CODE_MAX, validators=[code_validator], **kwargs)
+
+
+def asil_text(**kwargs) -> ChoiceText:
+    """An ASIL in notation (QM, A-D or X(Y) such as B(D)), checked by the service."""
+    return ChoiceText(choices=iso26262.ASIL_NOTATIONS, max_length=8, **kwargs)
+
+
+def rating(enum) -> ChoiceText:
+    """An S, E or C class, checked by the service so the refusal names the allowed classes."""
+    return ChoiceText(choices=[m.value for m in enum], max_length=10)
+
+
+@extend_schema_field(CODE_SCHEMA)
 class CodeField(serializers.SlugRelatedField):
     """A related work product named by its code, looked up in the request's project only."""
 
@@ -41,12 +65,10 @@ class UserField(serializers.SlugRelatedField):
         super().__init__(slug_field="username", **kwargs)
 
     def get_queryset(self):
-        from django.contrib.auth import get_user_model
-
-        return get_user_model().objects.filter(memberships__project=self.context["project"])
+        return project_selectors.member_users(project=self.context["project"])
 
 
-@extend_schema_field(OpenApiTypes.STR)
+@extend_schema_field({"type": "string", "minLength": 1, "maxLength": 100})
 class BaselineField(serializers.SlugRelatedField):
     """A baseline named by its name, in the request's project only."""
 
@@ -54,39 +76,39 @@ class BaselineField(serializers.SlugRelatedField):
         super().__init__(slug_field="name", **kwargs)
 
     def get_queryset(self):
-        return Baseline.objects.filter(project=self.context["project"])
+        return selectors.baseline_list(project=self.context["project"])
 
 
-class ItemSerializer(serializers.ModelSerializer):
+class ItemSerializer(JSONInput, serializers.ModelSerializer):
     class Meta:
         model = ItemDefinition
         fields = ["function", "boundaries", "odd", "assumptions"]
 
 
-class HazardSerializer(serializers.ModelSerializer):
+class HazardSerializer(JSONInput, serializers.ModelSerializer):
     class Meta:
         model = Hazard
         fields = ["code", "title", "description"]
         validators = []
 
 
-class SituationSerializer(serializers.ModelSerializer):
+class SituationSerializer(JSONInput, serializers.ModelSerializer):
     class Meta:
         model = OperationalSituation
         fields = ["code", "description"]
         validators = []
 
 
-class HazardousEventIn(serializers.Serializer):
-    code = serializers.CharField(max_length=40)
+class HazardousEventIn(JSONInput, serializers.Serializer):
+    code = CodeText()
     hazard = CodeField(Hazard)
     situation = CodeField(OperationalSituation)
-    severity = serializers.CharField(max_length=10)
-    exposure = serializers.CharField(max_length=10)
-    controllability = serializers.CharField(max_length=10)
-    severity_rationale = serializers.CharField(allow_blank=True)
-    exposure_rationale = serializers.CharField(allow_blank=True)
-    controllability_rationale = serializers.CharField(allow_blank=True)
+    severity = rating(iso26262.Severity)
+    exposure = rating(iso26262.Exposure)
+    controllability = rating(iso26262.Controllability)
+    severity_rationale = serializers.CharField(help_text="why this class; never blank")
+    exposure_rationale = serializers.CharField(help_text="why this class; never blank")
+    controllability_rationale = serializers.CharField(help_text="why this class; never blank")
 
 
 class HazardousEventOut(serializers.ModelSerializer):
@@ -109,8 +131,8 @@ class HazardousEventOut(serializers.ModelSerializer):
         ]
 
 
-class SafetyGoalIn(serializers.Serializer):
-    code = serializers.CharField(max_length=40)
+class SafetyGoalIn(JSONInput, serializers.Serializer):
+    code = CodeText()
     text = serializers.CharField()
     safe_state = serializers.CharField(required=False, allow_blank=True, default="")
     ftti_ms = serializers.IntegerField(required=False, allow_null=True, min_value=1)
@@ -125,20 +147,20 @@ class SafetyGoalOut(serializers.ModelSerializer):
         fields = ["code", "text", "safe_state", "ftti_ms", "events", "asil"]
 
 
-class RequirementIn(serializers.Serializer):
-    code = serializers.CharField(max_length=40)
+class RequirementIn(JSONInput, serializers.Serializer):
+    code = CodeText()
     kind = serializers.ChoiceField(choices=RequirementKind.choices)
     title = serializers.CharField(required=False, allow_blank=True, default="")
     text = serializers.CharField(required=False, allow_blank=True, default="")
-    asil = serializers.CharField(max_length=8, default="QM")
+    asil = asil_text(default="QM")
     status = serializers.ChoiceField(choices=RequirementStatus.choices, required=False)
     section = serializers.CharField(required=False, allow_blank=True, default="")
 
 
-class RequirementUpdateIn(serializers.Serializer):
+class RequirementUpdateIn(JSONInput, serializers.Serializer):
     title = serializers.CharField(required=False, allow_blank=True)
     text = serializers.CharField(required=False, allow_blank=True)
-    asil = serializers.CharField(max_length=8, required=False)
+    asil = asil_text(required=False)
     status = serializers.ChoiceField(choices=RequirementStatus.choices, required=False)
     kind = serializers.ChoiceField(choices=RequirementKind.choices, required=False)
     section = serializers.CharField(required=False, allow_blank=True)
@@ -160,7 +182,7 @@ class RequirementOut(serializers.ModelSerializer):
         ]
 
 
-class LinkIn(serializers.Serializer):
+class LinkIn(JSONInput, serializers.Serializer):
     source = CodeField(Requirement)
     kind = serializers.ChoiceField(choices=LinkKind.choices)
     target_requirement = CodeField(Requirement, required=False, allow_null=True, default=None)
@@ -176,11 +198,11 @@ class LinkOut(serializers.ModelSerializer):
         fields = ["id", "source", "kind", "target", "suspect", "suspect_reason", "cleared_comment"]
 
 
-class ClearIn(serializers.Serializer):
+class ClearIn(JSONInput, serializers.Serializer):
     comment = serializers.CharField()
 
 
-class DecompositionIn(serializers.Serializer):
+class DecompositionIn(JSONInput, serializers.Serializer):
     parent = CodeField(Requirement)
     first = CodeField(Requirement)
     second = CodeField(Requirement)
@@ -207,7 +229,7 @@ class DecompositionOut(serializers.ModelSerializer):
         ]
 
 
-class VerificationIn(serializers.Serializer):
+class VerificationIn(JSONInput, serializers.Serializer):
     requirement = CodeField(Requirement)
     method = serializers.CharField(max_length=40)
     result = serializers.ChoiceField(choices=["pass", "fail", "inconclusive"])
@@ -234,7 +256,7 @@ class VerificationOut(serializers.ModelSerializer):
         ]
 
 
-class BaselineIn(serializers.Serializer):
+class BaselineIn(JSONInput, serializers.Serializer):
     name = serializers.CharField(max_length=100)
 
 
@@ -247,11 +269,11 @@ class BaselineOut(serializers.ModelSerializer):
         fields = ["name", "root", "item_count", "created_by", "created_at", "entry"]
 
 
-class ApprovalIn(serializers.Serializer):
+class ApprovalIn(JSONInput, serializers.Serializer):
     measure = serializers.ChoiceField(choices=[m.value for m in iso26262.ConfirmationMeasure])
     work_product = serializers.CharField(max_length=200)
     author = UserField()
-    asil = serializers.CharField(max_length=8)
+    asil = asil_text()
     outcome = serializers.ChoiceField(
         choices=["confirmed", "confirmed_with_findings", "not_confirmed"]
     )
@@ -284,15 +306,15 @@ class ApprovalOut(serializers.ModelSerializer):
         ]
 
 
-class TriggeringConditionSerializer(serializers.ModelSerializer):
+class TriggeringConditionSerializer(JSONInput, serializers.ModelSerializer):
     class Meta:
         model = TriggeringCondition
         fields = ["code", "description", "area"]
         validators = []
 
 
-class AcceptanceCriterionIn(serializers.Serializer):
-    code = serializers.CharField(max_length=40)
+class AcceptanceCriterionIn(JSONInput, serializers.Serializer):
+    code = CodeText()
     description = serializers.CharField()
     goal = CodeField(SafetyGoal, required=False, allow_null=True, default=None)
     requirement = CodeField(Requirement, required=False, allow_null=True, default=None)
@@ -313,8 +335,8 @@ class AcceptanceCriterionIn(serializers.Serializer):
 
 
 class AcceptanceCriterionOut(serializers.ModelSerializer):
-    goal = serializers.CharField(source="goal.code", default=None)
-    requirement = serializers.CharField(source="requirement.code", default=None)
+    goal = serializers.CharField(source="goal.code", default=None, allow_null=True)
+    requirement = serializers.CharField(source="requirement.code", default=None, allow_null=True)
 
     class Meta:
         model = AcceptanceCriterion
@@ -376,3 +398,63 @@ class MatrixRowOut(serializers.ModelSerializer):
         return any(link.suspect for link in req.links_up.all()) or any(
             link.suspect for link in req.links_down.all()
         )
+
+
+# --- Query parameters ---------------------------------------------------------------------------
+
+
+class RequirementQuery(serializers.Serializer):
+    """Filters of the requirement list and of the traceability matrix; empty filters nothing."""
+
+    kind = serializers.ChoiceField(
+        choices=RequirementKind.choices, required=False, allow_blank=True
+    )
+    status = serializers.ChoiceField(
+        choices=RequirementStatus.choices, required=False, allow_blank=True
+    )
+    asil = serializers.ChoiceField(
+        choices=iso26262.ASIL_NOTATIONS,
+        required=False,
+        allow_blank=True,
+        help_text="a level (B: B and every B(x)) or one exact notation (B(D))",
+    )
+    coverage = serializers.ChoiceField(
+        choices=["verified", "unverified", "orphan"],
+        required=False,
+        allow_blank=True,
+        help_text="verified: a current passing verification; orphan: no link up",
+    )
+
+
+class TraceabilityQuery(RequirementQuery):
+    export = serializers.ChoiceField(
+        choices=["csv"], required=False, allow_blank=True, help_text="csv: the matrix as CSV"
+    )
+
+
+class LinkQuery(serializers.Serializer):
+    suspect = serializers.BooleanField(required=False, help_text="only the suspect links")
+
+
+def _names(description: str) -> dict:
+    return {"type": "array", "items": {"type": "string"}, "description": description}
+
+
+BASELINE_DIFF_SCHEMA = {
+    "type": "object",
+    "required": ["from", "to", "added", "removed", "changed"],
+    "properties": {
+        "from": {"type": "string", "description": "the older baseline"},
+        "to": {"type": "string", "description": "the newer baseline"},
+        "added": _names("items only in the newer baseline"),
+        "removed": _names("items only in the older baseline"),
+        "changed": {
+            "type": "object",
+            "description": "per item, per field: [value in the older, value in the newer]",
+            "additionalProperties": {
+                "type": "object",
+                "additionalProperties": {"type": "array", "minItems": 2, "maxItems": 2},
+            },
+        },
+    },
+}

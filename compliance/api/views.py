@@ -7,30 +7,20 @@ import csv
 
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework.exceptions import ValidationError
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from compliance import iso26262, selectors, services
 from compliance.api import serializers as s
-from compliance.models import (
-    AcceptanceCriterion,
-    Approval,
-    Baseline,
-    Decomposition,
-    Hazard,
-    HazardousEvent,
-    ItemDefinition,
-    OperationalSituation,
-    Requirement,
-    SafetyGoal,
-    TraceLink,
-    TriggeringCondition,
-    Verification,
-)
-from projects.api.pagination import paginated
+from projects.api.pagination import Page, paginated
+from projects.api.schema import FieldErrorsOut, requires
 from projects.permissions import Action, get_project_for_user
+
+DUPLICATE = OpenApiResponse(FieldErrorsOut, description="the code or name is taken already")
+CODE_PATH = OpenApiParameter("code", s.CODE_SCHEMA, OpenApiParameter.PATH)
 
 
 def _parse(serializer_class, request, project, partial=False):
@@ -39,24 +29,39 @@ def _parse(serializer_class, request, project, partial=False):
     return data.validated_data
 
 
-def list_create(name, *, queryset, out, inp=None, create=None, action=Action.EDIT, filters=()):
-    """Build a list (GET, paged) and create (POST, through ``create``) view for a project.
+def _query(serializer_class, request) -> dict:
+    query = serializer_class(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    return query.validated_data
 
-    The POST checks that the caller's role may ``action`` (the action ``create`` requires)
-    before it reads the body, so a refused caller learns nothing from validation messages.
+
+def list_create(
+    name, *, queryset, out, inp=None, create=None, action=Action.EDIT, query=None, unique=True
+):
+    """Build a list (GET, paged, filtered by the ``query`` serializer) and create (POST,
+    through ``create``) view for a project.
+
+    ``queryset(project=..., **filters)`` is a selector. The POST checks that the caller's role
+    may ``action`` (the action ``create`` requires) before it reads the body, so a refused
+    caller learns nothing from validation messages; ``unique``: a duplicate is refused (409).
     """
 
     class View(APIView):
-        @extend_schema(
-            parameters=[OpenApiParameter(f, str) for f in filters], responses=out(many=True)
-        )
+        pagination_class = Page
+
+        @extend_schema(parameters=[query] if query else None, responses=out(many=True))
         def get(self, request, key):
             project = get_project_for_user(request.user, key)
-            return paginated(self, queryset(project, request), out)
+            filters = _query(query, request) if query else {}
+            return paginated(self, queryset(project=project, **filters), out)
 
         if create is not None:
 
-            @extend_schema(request=inp, responses={201: out})
+            @extend_schema(
+                request=inp,
+                responses={201: out, **({409: DUPLICATE} if unique else {})},
+                **requires(action),
+            )
             def post(self, request, key):
                 project = get_project_for_user(request.user, key, action)
                 obj = create(user=request.user, project=project, **_parse(inp, request, project))
@@ -66,82 +71,76 @@ def list_create(name, *, queryset, out, inp=None, create=None, action=Action.EDI
     return View
 
 
-def _by_project(model, *related):
-    return lambda project, request: model.objects.filter(project=project).select_related(*related)
+def _requirements(*, project, **filters):
+    return selectors.requirement_list(project=project, filters=filters)
+
+
+def _links(*, project, suspect=False):
+    return selectors.link_list(project=project, suspect_only=suspect)
 
 
 HazardListApi = list_create(
     "HazardList",
-    queryset=_by_project(Hazard),
+    queryset=selectors.hazard_list,
     out=s.HazardSerializer,
     inp=s.HazardSerializer,
     create=services.hazard_create,
 )
 SituationListApi = list_create(
     "SituationList",
-    queryset=_by_project(OperationalSituation),
+    queryset=selectors.situation_list,
     out=s.SituationSerializer,
     inp=s.SituationSerializer,
     create=services.situation_create,
 )
 HazardousEventListApi = list_create(
     "HazardousEventList",
-    queryset=_by_project(HazardousEvent, "hazard", "situation"),
+    queryset=selectors.hazardous_event_list,
     out=s.HazardousEventOut,
     inp=s.HazardousEventIn,
     create=services.hazardous_event_save,
 )
 SafetyGoalListApi = list_create(
     "SafetyGoalList",
-    queryset=lambda p, r: SafetyGoal.objects.filter(project=p).prefetch_related("events"),
+    queryset=selectors.safety_goal_list,
     out=s.SafetyGoalOut,
     inp=s.SafetyGoalIn,
     create=services.safety_goal_save,
 )
 RequirementListApi = list_create(
     "RequirementList",
-    queryset=lambda p, r: selectors.requirement_list(project=p, filters=r.query_params),
+    queryset=_requirements,
     out=s.RequirementOut,
     inp=s.RequirementIn,
     create=services.requirement_create,
-    filters=("kind", "status", "asil", "coverage"),
+    query=s.RequirementQuery,
 )
-
-
-def _links(project, request):
-    links = TraceLink.objects.filter(project=project).select_related(
-        "source", "target_requirement", "target_goal"
-    )
-    if request.query_params.get("suspect") in ("1", "true"):
-        links = links.filter(suspect=True)
-    return links.order_by("id")
-
-
 LinkListApi = list_create(
     "LinkList",
     queryset=_links,
     out=s.LinkOut,
     inp=s.LinkIn,
     create=services.link_create,
-    filters=("suspect",),
+    query=s.LinkQuery,
 )
 DecompositionListApi = list_create(
     "DecompositionList",
-    queryset=_by_project(Decomposition, "parent", "first", "second", "entry"),
+    queryset=selectors.decomposition_list,
     out=s.DecompositionOut,
     inp=s.DecompositionIn,
     create=services.decomposition_record,
 )
 VerificationListApi = list_create(
     "VerificationList",
-    queryset=_by_project(Verification, "requirement", "entry"),
+    queryset=selectors.verification_list,
     out=s.VerificationOut,
     inp=s.VerificationIn,
     create=services.verification_record,
+    unique=False,
 )
 BaselineListApi = list_create(
     "BaselineList",
-    queryset=_by_project(Baseline, "created_by", "entry"),
+    queryset=selectors.baseline_history,
     out=s.BaselineOut,
     inp=s.BaselineIn,
     create=services.baseline_freeze,
@@ -149,22 +148,23 @@ BaselineListApi = list_create(
 )
 ApprovalListApi = list_create(
     "ApprovalList",
-    queryset=_by_project(Approval, "author", "reviewer", "entry"),
+    queryset=selectors.approval_list,
     out=s.ApprovalOut,
     inp=s.ApprovalIn,
     create=services.approval_record,
     action=Action.CONFIRM,
+    unique=False,
 )
 TriggeringConditionListApi = list_create(
     "TriggeringConditionList",
-    queryset=_by_project(TriggeringCondition),
+    queryset=selectors.triggering_condition_list,
     out=s.TriggeringConditionSerializer,
     inp=s.TriggeringConditionSerializer,
     create=services.triggering_condition_create,
 )
 AcceptanceCriterionListApi = list_create(
     "AcceptanceCriterionList",
-    queryset=_by_project(AcceptanceCriterion, "goal", "requirement"),
+    queryset=selectors.acceptance_criterion_list,
     out=s.AcceptanceCriterionOut,
     inp=s.AcceptanceCriterionIn,
     create=services.acceptance_criterion_save,
@@ -175,10 +175,12 @@ class ItemApi(APIView):
     @extend_schema(responses=s.ItemSerializer)
     def get(self, request, key):
         project = get_project_for_user(request.user, key)
-        item = get_object_or_404(ItemDefinition, project=project)
+        item = selectors.item_definition(project=project)
+        if item is None:
+            raise NotFound("The item is not defined yet.")
         return Response(s.ItemSerializer(item).data)
 
-    @extend_schema(request=s.ItemSerializer, responses=s.ItemSerializer)
+    @extend_schema(request=s.ItemSerializer, responses=s.ItemSerializer, **requires(Action.EDIT))
     def put(self, request, key):
         project = get_project_for_user(request.user, key, Action.EDIT)
         item = services.item_set(
@@ -188,10 +190,15 @@ class ItemApi(APIView):
 
 
 class HazardousEventDetailApi(APIView):
-    @extend_schema(request=s.HazardousEventIn, responses=s.HazardousEventOut)
+    @extend_schema(
+        parameters=[CODE_PATH],
+        request=s.HazardousEventIn,
+        responses={200: s.HazardousEventOut, 409: DUPLICATE},
+        **requires(Action.EDIT),
+    )
     def patch(self, request, key, code):
         project = get_project_for_user(request.user, key, Action.EDIT)
-        event = get_object_or_404(HazardousEvent, project=project, code=code)
+        event = get_object_or_404(selectors.hazardous_event_list(project=project), code=code)
         data = _parse(s.HazardousEventIn, request, project, partial=True)
         event = services.hazardous_event_save(
             user=request.user, project=project, event=event, **data
@@ -200,17 +207,21 @@ class HazardousEventDetailApi(APIView):
 
 
 class RequirementDetailApi(APIView):
-    @extend_schema(responses=s.RequirementOut)
+    @extend_schema(parameters=[CODE_PATH], responses=s.RequirementOut)
     def get(self, request, key, code):
         project = get_project_for_user(request.user, key)
-        return Response(
-            s.RequirementOut(get_object_or_404(Requirement, project=project, code=code)).data
-        )
+        requirement = get_object_or_404(selectors.requirement_list(project=project), code=code)
+        return Response(s.RequirementOut(requirement).data)
 
-    @extend_schema(request=s.RequirementUpdateIn, responses=s.RequirementOut)
+    @extend_schema(
+        parameters=[CODE_PATH],
+        request=s.RequirementUpdateIn,
+        responses=s.RequirementOut,
+        **requires(Action.EDIT),
+    )
     def patch(self, request, key, code):
         project = get_project_for_user(request.user, key, Action.EDIT)
-        requirement = get_object_or_404(Requirement, project=project, code=code)
+        requirement = get_object_or_404(selectors.requirement_list(project=project), code=code)
         data = _parse(s.RequirementUpdateIn, request, project, partial=True)
         requirement = services.requirement_update(
             user=request.user, requirement=requirement, **data
@@ -219,37 +230,47 @@ class RequirementDetailApi(APIView):
 
 
 class LinkClearApi(APIView):
-    @extend_schema(request=s.ClearIn, responses=s.LinkOut)
+    @extend_schema(request=s.ClearIn, responses=s.LinkOut, **requires(Action.REVIEW))
     def post(self, request, key, pk):
         project = get_project_for_user(request.user, key, Action.REVIEW)
-        link = get_object_or_404(TraceLink, project=project, pk=pk)
+        link = get_object_or_404(selectors.link_list(project=project), pk=pk)
         data = _parse(s.ClearIn, request, project)
         link = services.link_clear_suspect(user=request.user, link=link, comment=data["comment"])
         return Response(s.LinkOut(link).data)
 
 
+def _baseline_name(name: str, description: str) -> OpenApiParameter:
+    schema = {"type": "string", "minLength": 1, "maxLength": 100}
+    return OpenApiParameter(name, schema, required=True, description=description)
+
+
 class BaselineDiffApi(APIView):
     @extend_schema(
-        parameters=[OpenApiParameter("from", str), OpenApiParameter("to", str)], responses=dict
+        parameters=[
+            _baseline_name("from", "the older baseline's name"),
+            _baseline_name("to", "the newer baseline's name"),
+        ],
+        responses={200: s.BASELINE_DIFF_SCHEMA},
     )
     def get(self, request, key):
         project = get_project_for_user(request.user, key)
         names = request.query_params.get("from"), request.query_params.get("to")
         if not all(names):
             raise ValidationError({"from": "Name two baselines: ?from=NAME&to=NAME."})
-        old, new = (get_object_or_404(Baseline, project=project, name=n) for n in names)
+        baselines = selectors.baseline_list(project=project, content=True)
+        old, new = (get_object_or_404(baselines, name=n) for n in names)
         return Response(services.baseline_diff(old, new))
 
 
 class GapAnalysisApi(APIView):
-    @extend_schema(responses=dict)
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request, key):
         project = get_project_for_user(request.user, key)
         return Response(selectors.gap_analysis(project=project))
 
 
 class ConfirmationMatrixApi(APIView):
-    @extend_schema(responses=dict)
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request, key):
         get_project_for_user(request.user, key)
         return Response(
@@ -264,16 +285,22 @@ class ConfirmationMatrixApi(APIView):
 
 
 class TraceabilityApi(APIView):
+    pagination_class = Page
+
     @extend_schema(
-        parameters=[
-            OpenApiParameter(f, str) for f in ("kind", "status", "asil", "coverage", "export")
-        ],
-        responses=s.MatrixRowOut(many=True),
+        parameters=[s.TraceabilityQuery],
+        responses={
+            (200, "application/json"): s.MatrixRowOut(many=True),
+            (200, "text/csv"): OpenApiTypes.STR,
+        },
+        description="The traceability matrix, a page of rows; with export=csv every row as CSV.",
     )
     def get(self, request, key):
         project = get_project_for_user(request.user, key, Action.VIEW)
-        rows = selectors.traceability_matrix(project=project, filters=request.query_params)
-        if request.query_params.get("export") == "csv":
+        filters = _query(s.TraceabilityQuery, request)
+        export = filters.pop("export", "")
+        rows = selectors.traceability_matrix(project=project, filters=filters)
+        if export == "csv":
             return _matrix_csv(project, rows)
         return paginated(self, rows, s.MatrixRowOut)
 

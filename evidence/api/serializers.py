@@ -3,14 +3,17 @@ import json
 
 from rest_framework import serializers
 
-from evidence.models import Artifact, Checkpoint, Decision, LogEntry
+from evidence.models import Artifact, Checkpoint, Decision, EntryKind, LogEntry
+from projects.api.strict import JSONInput
 
 
 class EntryOut(serializers.ModelSerializer):
     leaf_hash = serializers.SerializerMethodField()
     envelope = serializers.SerializerMethodField()
     statement = serializers.SerializerMethodField()
-    recorded_by = serializers.CharField(source="recorded_by.username", default=None)
+    recorded_by = serializers.CharField(
+        source="recorded_by.username", default=None, allow_null=True
+    )
 
     class Meta:
         model = LogEntry
@@ -50,6 +53,15 @@ class CheckpointOut(serializers.ModelSerializer):
         return bytes(cp.root).hex()
 
 
+class EntryQuery(serializers.Serializer):
+    kind = serializers.ChoiceField(
+        choices=EntryKind.choices,
+        required=False,
+        allow_blank=True,
+        help_text="only entries of this kind",
+    )
+
+
 class InclusionQuery(serializers.Serializer):
     index = serializers.IntegerField(min_value=0)
     size = serializers.IntegerField(min_value=1, required=False)
@@ -85,7 +97,7 @@ class ArtifactOut(serializers.ModelSerializer):
         return f"{t.name} v{t.version}" if t else None
 
 
-class DecisionIn(serializers.Serializer):
+class DecisionIn(JSONInput, serializers.Serializer):
     title = serializers.CharField(max_length=300)
     context = serializers.CharField()
     options = serializers.ListField(child=serializers.CharField(), min_length=1)

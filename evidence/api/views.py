@@ -1,7 +1,7 @@
 """The ledger over REST: entries, checkpoints, proofs, artifacts and decisions."""
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
@@ -15,9 +15,11 @@ from evidence.api.serializers import (
     DecisionIn,
     DecisionOut,
     EntryOut,
+    EntryQuery,
     InclusionQuery,
 )
-from projects.api.pagination import paginated
+from projects.api.pagination import Page, paginated
+from projects.api.schema import requires
 from projects.permissions import Action, get_project_for_user
 
 ProofOut = inline_serializer(
@@ -31,13 +33,14 @@ ProofOut = inline_serializer(
 
 
 class EntryListApi(APIView):
-    @extend_schema(
-        parameters=[OpenApiParameter("kind", str, description="only entries of this kind")],
-        responses=EntryOut(many=True),
-    )
+    pagination_class = Page
+
+    @extend_schema(parameters=[EntryQuery], responses=EntryOut(many=True))
     def get(self, request, key):
         project = get_project_for_user(request.user, key)
-        entries = selectors.entry_list(project=project, kind=request.query_params.get("kind"))
+        query = EntryQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        entries = selectors.entry_list(project=project, kind=query.validated_data.get("kind"))
         return paginated(self, entries, EntryOut)
 
 
@@ -53,7 +56,7 @@ class CheckpointLatestApi(APIView):
     @extend_schema(responses=CheckpointOut)
     def get(self, request, key):
         project = get_project_for_user(request.user, key)
-        checkpoint = ledger.latest_checkpoint(project)
+        checkpoint = selectors.latest_checkpoint(project=project)
         if checkpoint is None:
             raise NotFound("The log is empty: no checkpoint yet.")
         return Response(CheckpointOut(checkpoint).data)
@@ -98,6 +101,8 @@ class ConsistencyProofApi(APIView):
 
 
 class ArtifactListApi(APIView):
+    pagination_class = Page
+
     @extend_schema(responses=ArtifactOut(many=True))
     def get(self, request, key):
         project = get_project_for_user(request.user, key)
@@ -105,12 +110,14 @@ class ArtifactListApi(APIView):
 
 
 class DecisionListApi(APIView):
+    pagination_class = Page
+
     @extend_schema(responses=DecisionOut(many=True))
     def get(self, request, key):
         project = get_project_for_user(request.user, key)
         return paginated(self, selectors.decision_list(project=project), DecisionOut)
 
-    @extend_schema(request=DecisionIn, responses={201: DecisionOut})
+    @extend_schema(request=DecisionIn, responses={201: DecisionOut}, **requires(Action.REVIEW))
     def post(self, request, key):
         project = get_project_for_user(request.user, key, Action.REVIEW)
         data = DecisionIn(data=request.data)

@@ -1,7 +1,8 @@
-from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
-from projects.models import Membership, Project, Role
+from projects import selectors
+from projects.api.strict import JSONInput
+from projects.models import Membership, Project, Role, project_key_validator
 
 
 class ProjectOut(serializers.ModelSerializer):
@@ -17,13 +18,13 @@ class ProjectOut(serializers.ModelSerializer):
         return role_of(self.context["request"].user, project)
 
 
-class ProjectCreateIn(serializers.Serializer):
-    key = serializers.CharField(max_length=16)
+class ProjectCreateIn(JSONInput, serializers.Serializer):
+    key = serializers.CharField(max_length=16, validators=[project_key_validator])
     name = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True, default="")
 
 
-class ProjectUpdateIn(serializers.Serializer):
+class ProjectUpdateIn(JSONInput, serializers.Serializer):
     name = serializers.CharField(max_length=200, required=False)
     description = serializers.CharField(required=False, allow_blank=True)
 
@@ -36,16 +37,16 @@ class MembershipOut(serializers.ModelSerializer):
         fields = ["id", "username", "role", "team", "org_unit", "created_at"]
 
 
-class MembershipIn(serializers.Serializer):
+class MembershipIn(JSONInput, serializers.Serializer):
     username = serializers.SlugRelatedField(
-        slug_field="username", queryset=get_user_model().objects.all(), source="member"
+        slug_field="username", queryset=selectors.user_list(), source="member"
     )
     role = serializers.ChoiceField(choices=Role.choices)
     team = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
     org_unit = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
 
 
-class MembershipUpdateIn(serializers.Serializer):
+class MembershipUpdateIn(JSONInput, serializers.Serializer):
     """Parsed with ``partial=True``: a field not sent is not in the result and is not changed."""
 
     role = serializers.ChoiceField(choices=Role.choices, required=False)

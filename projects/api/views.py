@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from projects import services
+from projects.api.schema import requires
 from projects.api.serializers import ProjectOut, ProjectUpdateIn
 from projects.permissions import Action, get_project_for_user
 
@@ -18,7 +19,7 @@ class ProjectDetailApi(APIView):
         project = get_project_for_user(request.user, key)
         return Response(ProjectOut(project, context={"request": request}).data)
 
-    @extend_schema(request=ProjectUpdateIn, responses=ProjectOut)
+    @extend_schema(request=ProjectUpdateIn, responses=ProjectOut, **requires(Action.MANAGE))
     def patch(self, request, key):
         project = get_project_for_user(request.user, key, Action.MANAGE)
         data = ProjectUpdateIn(data=request.data, partial=True)

@@ -90,12 +90,12 @@ class TestLedgeredChanges:
         assert predicate["changedBy"] == "boss" and entry.recorded_by == team["admin"]
         assert entry.subject == "membership:newbie"
 
-    def test_adding_an_existing_member_is_400_and_writes_nothing(self, api, project, team):
+    def test_adding_an_existing_member_is_409_and_writes_nothing(self, api, project, team):
         before = LogEntry.objects.filter(project=project).count()
         response = api(team["admin"]).post(
             MEMBERS_URL, {"username": "ada", "role": "viewer"}, format="json"
         )
-        assert response.status_code == 400 and "username" in response.json()
+        assert response.status_code == 409 and "username" in response.json()
         assert LogEntry.objects.filter(project=project).count() == before
         assert Membership.objects.get(user=team["assessor"]).role == "assessor"
 

@@ -69,10 +69,10 @@ class TestProjectCreate:
         assert "key" in response.json()
         assert Project.objects.count() == 0
 
-    def test_duplicate_key_is_400(self, api, project, django_user_model):
+    def test_duplicate_key_is_409_naming_the_field(self, api, project, django_user_model):
         staff = django_user_model.objects.create_user("staff", password="pw", is_staff=True)
         response = api(staff).post("/api/v1/projects/", {"key": "AEB", "name": "x"}, format="json")
-        assert response.status_code == 400
+        assert response.status_code == 409
         assert "key" in response.json()
 
 

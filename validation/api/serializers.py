@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from projects.api.strict import JSONInput
 from validation.execution import registry
 from validation.models import Campaign, CaseResult, Run, Scenario, Verdict
 
@@ -52,7 +53,7 @@ class CampaignOut(serializers.ModelSerializer):
         return [f"{s.scenario.name}/{s.name}" for s in campaign.spaces.all()]
 
 
-class RunStartIn(serializers.Serializer):
+class RunStartIn(JSONInput, serializers.Serializer):
     executor = serializers.ChoiceField(choices=registry.choices(), required=False)
 
 
@@ -77,7 +78,7 @@ class RunOut(serializers.ModelSerializer):
     campaign = serializers.CharField(source="campaign.name")
     cases_done = serializers.IntegerField(read_only=True, default=0)
     verdicts = VerdictOut(many=True, read_only=True)
-    entry = serializers.IntegerField(source="entry.index", default=None)
+    entry = serializers.IntegerField(source="entry.index", default=None, allow_null=True)
 
     class Meta:
         model = Run
