@@ -43,8 +43,12 @@ demo: $(STAMP)
 	@echo "Run 'make serve', open http://127.0.0.1:8000/ or /api/docs/"
 	@echo "and log in as admin with password '$${SAFECASE_DEMO_PASSWORD:-safecase-demo}'."
 
+# The suite runs in parallel, one process per core (at most 4, tests/conftest.py);
+# TEST_WORKERS=0 runs it in this one process (for --pdb, say). PYTEST_ARGS go to pytest.
+TEST_WORKERS ?= auto
+
 test: $(STAMP)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 serve: $(STAMP)
 	DEBUG=1 $(PY) manage.py migrate --noinput

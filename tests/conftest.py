@@ -3,18 +3,77 @@
 With ``DATABASE_OWNER_URL`` set, the test database is created and migrated as the owner and
 every test then connects as the application role of ``DATABASE_URL``, as production runs; what
 only the owner may do goes through ``tests.owner.owner_cursor``.
+
+``make test`` runs the suite in parallel (pytest-xdist, ``-n auto``; ``tests/parallel.py`` says
+how the tests are shared out). Each process has its own test database, copied from a template
+migrated once (``tests/testdb.py``), its own default store and signing key, its own S3 server
+(``tests/s3.py``) and, when it runs Spark tests, its own Spark session.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+import uuid
 from pathlib import Path
 
 import pytest
 from rest_framework.test import APIClient
 
 from projects.models import Membership, Project, Role
+from tests import parallel
 from tests.owner import flush_database, switch_role
 from tests.s3 import s3, s3_endpoint  # noqa: F401  (fixtures)
+
+
+def pytest_configure(config):
+    if config.getvalue("nomigrations"):
+        raise pytest.UsageError(
+            "--nomigrations: the ledger's append-only triggers come with the migrations"
+        )
+    parallel.start(config)
+    if parallel.is_worker(config):
+        _own_store_and_key(config)
+
+
+def _own_store_and_key(config) -> None:
+    """An xdist worker's own default store and signing key file.
+
+    ``config/test_settings.py`` puts them in temporary folders through the environment, which
+    the workers inherit from the controlling process: two workers would race to write one key
+    file and publish two different logs of one project to one store. The processes that a test
+    starts inherit the worker's values.
+    """
+    from django.conf import settings
+
+    scratch = Path(tempfile.mkdtemp(prefix=f"safecase-test-{config.workerinput['workerid']}-"))
+    config.add_cleanup(lambda: shutil.rmtree(scratch, ignore_errors=True))
+    (scratch / "store").mkdir()
+    for name, value in (
+        ("SAFECASE_STORAGE_URL", (scratch / "store").as_uri()),
+        ("SAFECASE_SIGNING_KEY_FILE", str(scratch / "keys" / "ledger.key")),
+    ):
+        os.environ[name] = value
+        setattr(settings, name, value)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    parallel.order_and_record(config, items)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config):
+    return parallel.auto_num_workers()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadgroup`` (pyproject.toml) as this suite runs it: whole units."""
+    if config.getvalue("dist") == "loadgroup":
+        return parallel.UnitScheduling(config, log)
+    return None
 
 
 @pytest.fixture(scope="session")
@@ -25,11 +84,33 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup, django_db_blocker):
-    """Then the tests run as the application role; the owner drops the database at the end."""
+def django_db_setup(
+    request,
+    django_test_environment,
+    django_db_blocker,
+    django_db_modify_db_settings,
+    django_db_keepdb,
+    django_db_createdb,
+):
+    """The test database, a copy of a template migrated once (``tests/testdb.py``); then the
+    tests run as the application role, and the owner drops the database at the end."""
+    from django.test.utils import teardown_databases
+
+    from tests import testdb
+
+    verbosity = request.config.option.verbose
+    keepdb = django_db_keepdb and not django_db_createdb
+    run_id = getattr(request.config, "workerinput", {}).get("testrunuid") or uuid.uuid4().hex
+    with django_db_blocker.unblock():
+        old_config = testdb.setup(
+            verbosity=verbosity, keepdb=keepdb, rebuild=django_db_createdb, run_id=run_id
+        )
     switch_role(owner=False)
     yield
     switch_role(owner=True)
+    if not keepdb:
+        with django_db_blocker.unblock():
+            teardown_databases(old_config, verbosity=verbosity)
 
 
 @pytest.fixture
