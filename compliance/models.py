@@ -497,6 +497,11 @@ class AcceptanceCriterion(CodedModel):
     comparator = models.CharField(max_length=2, blank=True, help_text="<, <=, >, >=")
     threshold = models.FloatField(null=True, blank=True)
     validation_target = models.FloatField(editable=False, default=0)
+    scope = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="the cases the criterion speaks about (compliance.scope); {} is every case",
+    )
     history = HistoricalRecords()
 
     class Meta(CodedModel.Meta):
@@ -516,6 +521,8 @@ class AcceptanceCriterion(CodedModel):
             "comparator": self.comparator,
             "threshold": self.threshold,
             "validation_target": self.validation_target,
+            # only when given, so that the digest of a criterion without a scope is unchanged
+            **({"scope": self.scope} if self.scope else {}),
         }
 
 

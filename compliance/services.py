@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import Q
 
 from compliance import iso26262, links, statistics
+from compliance import scope as criterion_scope
 from compliance.models import (
     CONTENT_FIELDS,
     AcceptanceCriterion,
@@ -818,8 +819,12 @@ def _cases_needed(p: float, confidence: float, failures: int) -> int:
 def acceptance_criterion_save(
     *, user, project: Project, criterion: AcceptanceCriterion | None = None, **fields
 ) -> AcceptanceCriterion:
+    """Create or update an acceptance criterion; its ``scope`` (see :mod:`compliance.scope`) is
+    validated and stored in canonical form, and a bad one is refused on the field ``scope``."""
     require(user, project, Action.EDIT)
     creating = criterion is None
+    if "scope" in fields:
+        fields["scope"] = criterion_scope.clean(fields["scope"])
     criterion = criterion or AcceptanceCriterion(project=project)
     for name, value in fields.items():
         setattr(criterion, name, value)

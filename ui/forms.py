@@ -396,6 +396,13 @@ class CriterionForm(forms.Form):
         required=False, choices=[("", "—"), (">", ">"), (">=", ">="), ("<", "<"), ("<=", "<=")]
     )
     threshold = forms.FloatField(required=False)
+    scope = forms.JSONField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text='the cases it speaks about, e.g. {"scenarios": ["CCRs"], '
+        '"parameters": {"ego_speed": [20, 50]}, "odd": {"surface": ["dry", "wet"]}}; '
+        "empty for every case",
+    )
 
     def __init__(self, *args, project, **kwargs):
         super().__init__(*args, **kwargs)

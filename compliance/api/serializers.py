@@ -332,6 +332,12 @@ class AcceptanceCriterionIn(JSONInput, serializers.Serializer):
     kpi = serializers.CharField(required=False, allow_blank=True, default="")
     comparator = serializers.CharField(required=False, allow_blank=True, default="")
     threshold = serializers.FloatField(required=False, allow_null=True, default=None)
+    scope = serializers.JSONField(
+        required=False,
+        default=dict,
+        help_text="scenarios, parameter ranges and ODD conditions the criterion speaks about "
+        '(e.g. {"scenarios": ["CCRs"], "parameters": {"ego_speed": [20, 50]}}); {} is every case',
+    )
 
 
 class AcceptanceCriterionOut(serializers.ModelSerializer):
@@ -358,6 +364,7 @@ class AcceptanceCriterionOut(serializers.ModelSerializer):
             "comparator",
             "threshold",
             "validation_target",
+            "scope",
         ]
 
 
