@@ -177,7 +177,8 @@ class CaseResult(models.Model):
 
 
 class Verdict(models.Model):
-    """Pass, fail or inconclusive for one acceptance criterion, with its statistics."""
+    """Pass, fail, inconclusive or not judged (no case in scope) for one acceptance criterion,
+    with its statistics and what it was judged on."""
 
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="verdicts")
     criterion = models.ForeignKey(AcceptanceCriterion, on_delete=models.PROTECT, related_name="+")
@@ -188,6 +189,17 @@ class Verdict(models.Model):
     upper_bound = models.FloatField()
     target = models.FloatField(help_text="cases or exposure needed to demonstrate the criterion")
     progress = models.FloatField(help_text="share of the validation target reached, 0..1")
+    scope = models.JSONField(default=dict, blank=True, help_text="the criterion's scope as judged")
+    cases_in_scope = models.PositiveIntegerField(default=0)
+    cases_out_of_scope = models.PositiveIntegerField(default=0)
+    judged_sha256 = models.CharField(
+        max_length=64, blank=True, help_text="SHA-256 of the sorted ids of the judged cases"
+    )
+    scenarios = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="per scenario: cases, in scope, judged and failing",
+    )
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["run", "criterion"], name="verdict_once")]

@@ -196,3 +196,14 @@ def run_list(*, project: Project) -> QuerySet[Run]:
         .annotate(cases_done=Count("results"))
         .order_by("-created_at")
     )
+
+
+# --- What a criterion was judged on ------------------------------------------------------------
+
+
+def criterion_scenario_breakdown(*, verdict: Verdict, with_empty: bool = False) -> list[dict]:
+    """Per scenario of the verdict's run, by name: ``{"scenario", "cases", "in_scope",
+    "judged", "failing"}`` for the verdict's criterion. Only the scenarios that fed it with
+    cases in its scope, unless ``with_empty``: then every scenario of the run."""
+    rows = [dict(row) for row in verdict.scenarios or []]
+    return rows if with_empty else [row for row in rows if row["in_scope"]]

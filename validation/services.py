@@ -43,7 +43,7 @@ from validation.models import (
     Scenario,
     Verdict,
 )
-from validation.verdicts import CriterionSpec, judge_cases, judge_exposure
+from validation.verdicts import NOT_JUDGED, Case, CriterionSpec, judge_in_scope
 
 logger = logging.getLogger(__name__)
 
@@ -487,23 +487,24 @@ def _finish(run: Run) -> None:
     results = list(
         CaseResult.objects.filter(run=run)
         .order_by("case_id")
-        .values_list("case_id", "scenario", "kpis")
+        .values_list("case_id", "scenario", "params", "kpis")
     )
+    cases = [Case(*row) for row in results]
+    odd_tags = dict(Scenario.objects.filter(project=project).values_list("name", "odd_tags"))
     verdicts = []
     for ac in campaign.criteria.select_related("requirement").order_by("code"):
-        spec = _criterion_spec(ac)
-        scoped = _cases_for(ac, results)
-        if ac.unit == "cases":
-            outcome = judge_cases(spec, [k for _, _, k in scoped])
-        else:
-            events = sum(int(k.get("events", 0) or 0) for _, _, k in scoped)
-            field = "distance_km" if ac.unit == "km" else "duration_h"
-            exposure = sum(float(k.get(field) or 0.0) for _, _, k in scoped)
-            outcome = judge_exposure(spec, events, exposure, len(scoped))
-        verdicts.append((ac, outcome))
+        outcome, judged = judge_in_scope(
+            _criterion_spec(ac),
+            ac.scope,
+            cases,
+            odd_tags=odd_tags,
+            speaks=_speaks_to(ac),
+        )
+        verdicts.append((ac, outcome, judged))
+    statements = [{**v.as_json(), **{k: j[k] for k in STATED}} for _, v, j in verdicts]
     outputs = {
-        "results": _digest([[c, k] for c, _, k in results]),
-        "verdicts": _digest([v.as_json() for _, v in verdicts]),
+        "results": _digest([[c.case_id, c.kpis] for c in cases]),
+        "verdicts": _digest(statements),
     }
     record = Record(
         EntryKind.VALIDATION_RESULT,
@@ -517,11 +518,11 @@ def _finish(run: Run) -> None:
             "executor": run.executor,
             "cases": len(results),
             "inputs": run.inputs,
-            "verdicts": [v.as_json() for _, v in verdicts],
+            "verdicts": statements,
         },
     )
     (entry,) = ledger.append(project, [record], user=run.started_by)
-    for ac, outcome in verdicts:
+    for ac, outcome, judged in verdicts:
         Verdict.objects.create(
             run=run,
             criterion=ac,
@@ -532,16 +533,28 @@ def _finish(run: Run) -> None:
             upper_bound=outcome.upper_bound,
             target=outcome.target,
             progress=outcome.progress,
+            scope=judged["scope"],
+            cases_in_scope=judged["cases_in_scope"],
+            cases_out_of_scope=judged["cases_out_of_scope"],
+            judged_sha256=judged["judged_cases"]["sha256"],
+            scenarios=judged["scenarios"],
         )
         if ac.requirement_id:
+            if outcome.verdict == NOT_JUDGED:
+                result, summary = "inconclusive", f"run {run.pk}: not judged, no case in scope"
+            else:
+                result = outcome.verdict
+                summary = (
+                    f"run {run.pk}: {outcome.failures}/{outcome.trials} failing, "
+                    f"upper bound {outcome.upper_bound:.3g} at {ac.confidence:.0%}"
+                )
             compliance_services.verification_record(
                 user=run.started_by,
                 project=project,
                 requirement=ac.requirement,
                 method=f"campaign {campaign.name}",
-                result=outcome.verdict,
-                summary=f"run {run.pk}: {outcome.failures}/{outcome.trials} failing, "
-                f"upper bound {outcome.upper_bound:.3g} at {ac.confidence:.0%}",
+                result=result,
+                summary=summary,
                 entry=entry,
             )
     run.status = RunStatus.SUCCEEDED
@@ -550,16 +563,20 @@ def _finish(run: Run) -> None:
     run.save(update_fields=["status", "entry", "finished_at"])
 
 
-def _cases_for(ac: AcceptanceCriterion, results: list) -> list:
-    """The cases that bear on a criterion: those of the run's scenarios linked to the
-    criterion's requirement (every case when the criterion names no requirement). A criterion
-    no scenario speaks to gets no cases, and so an inconclusive verdict, never a pass."""
+#: What the run's ledger statement says of each verdict beyond its statistics.
+STATED = ("scope", "cases_in_scope", "cases_out_of_scope", "judged_cases")
+
+
+def _speaks_to(ac: AcceptanceCriterion):
+    """Whether a scenario's cases bear on a criterion: the scenario is linked to the
+    criterion's requirement (every scenario when the criterion names no requirement). Inside
+    that, the criterion's scope picks the cases it judges."""
     if not ac.requirement_id:
-        return results
+        return lambda name: True
     names = set(
         Scenario.objects.filter(requirements=ac.requirement_id).values_list("name", flat=True)
     )
-    return [r for r in results if r[1] in names]
+    return names.__contains__
 
 
 # --- New data: campaigns that watch a data-lake prefix ----------------------------------------

@@ -8,16 +8,26 @@ otherwise: too few cases to decide either way.
 
 Exposure criteria (``unit`` hours or km): k events over an exposure T give the Poisson
 (chi-square) upper bound on the rate, compared the same way with the allowed rate.
+
+A run judges a criterion only on the cases inside its scope (:mod:`compliance.scope`) whose
+scenario speaks to the criterion (:func:`judge_in_scope`). When no case is left the verdict is
+*not_judged*: there is no evidence at all, which is never a pass.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import operator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
 
+from compliance import scope as criterion_scope
 from compliance import statistics
+from evidence.verify import canonical_json
 
+#: The verdict of a criterion that no case of the run is inside the scope of.
+NOT_JUDGED = "not_judged"
 COMPARATORS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 
 
@@ -60,9 +70,15 @@ class VerdictResult:
         }
 
 
+#: KPIs measured at the contact itself: a criterion on one of them judges a collision by it
+#: ("impact speed reduced below 10 km/h" is met by a contact at 5 km/h).
+IMPACT_KPIS = frozenset({"impact_speed", "impact_speed_kmh"})
+
+
 def case_fails(spec: CriterionSpec, kpis: dict) -> bool:
-    """A case fails when it collided, or its KPI misses the threshold, or the KPI is missing."""
-    if kpis.get("collision"):
+    """A case fails when it collided (unless the criterion's KPI is the impact speed), or its
+    KPI misses the threshold, or the KPI is missing."""
+    if kpis.get("collision") and spec.kpi not in IMPACT_KPIS:
         return True
     if not spec.kpi:
         return False
@@ -120,3 +136,78 @@ def judge_exposure(spec: CriterionSpec, events: int, exposure: float, trials: in
         verdict = "inconclusive"
     progress = min(1.0, exposure / spec.target) if spec.target else 1.0
     return VerdictResult(spec.code, verdict, events, trials, upper, exposure, spec.target, progress)
+
+
+@dataclass(frozen=True)
+class Case:
+    """One case of a run as a verdict reads it."""
+
+    case_id: str
+    scenario: str
+    params: Mapping
+    kpis: Mapping
+
+
+def _fails(spec: CriterionSpec, kpis: Mapping) -> bool:
+    if spec.unit == "cases":
+        return case_fails(spec, dict(kpis))
+    return bool(int(kpis.get("events", 0) or 0))
+
+
+def judge_in_scope(
+    spec: CriterionSpec,
+    scope: Mapping,
+    cases: Iterable[Case],
+    *,
+    odd_tags: Mapping[str, Iterable[str]],
+    speaks: Callable[[str], bool],
+) -> tuple[VerdictResult, dict]:
+    """The verdict of a criterion over the cases inside its ``scope`` whose scenario
+    ``speaks`` to it, and the record of what was judged.
+
+    The record holds the canonical scope, the cases inside and outside it, the SHA-256 of the
+    canonical JSON of the sorted ids of the judged cases, and per scenario of the run its
+    cases, those in scope, those judged and those failing (in the order of the names).
+    """
+    cases = list(cases)
+    rows: dict[str, list[int]] = {}
+    judged = []
+    in_scope = 0
+    for case in cases:
+        row = rows.setdefault(case.scenario, [0, 0, 0, 0])
+        row[0] += 1
+        tags = odd_tags.get(case.scenario, ())
+        if not criterion_scope.contains(
+            scope, scenario=case.scenario, params=case.params, odd_tags=tags
+        ):
+            continue
+        in_scope += 1
+        row[1] += 1
+        if speaks(case.scenario):
+            judged.append(case)
+            row[2] += 1
+            row[3] += _fails(spec, case.kpis)
+    if spec.unit == "cases":
+        outcome = judge_cases(spec, [dict(c.kpis) for c in judged])
+    else:
+        events = sum(int(c.kpis.get("events", 0) or 0) for c in judged)
+        field = "distance_km" if spec.unit == "km" else "duration_h"
+        exposure = sum(float(c.kpis.get(field) or 0.0) for c in judged)
+        outcome = judge_exposure(spec, events, exposure, len(judged))
+    if not judged:
+        outcome = replace(outcome, verdict=NOT_JUDGED)
+    ids = sorted(c.case_id for c in judged)
+    record = {
+        "scope": dict(scope),
+        "cases_in_scope": in_scope,
+        "cases_out_of_scope": len(cases) - in_scope,
+        "judged_cases": {
+            "count": len(ids),
+            "sha256": hashlib.sha256(canonical_json(ids)).hexdigest(),
+        },
+        "scenarios": [
+            {"scenario": name, "cases": r[0], "in_scope": r[1], "judged": r[2], "failing": r[3]}
+            for name, r in sorted(rows.items())
+        ],
+    }
+    return outcome, record
