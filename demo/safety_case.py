@@ -345,6 +345,7 @@ def seed_safety_case(project: Project) -> list[str]:
         hazardous_behaviour_rate=1e-6,
         confidence=0.95,
         description="Unintended emergency braking below 1 per 10^6 km in the ODD",
+        scope={"odd": {"surface": ["dry", "wet"], "lighting": ["day", "night", "low_sun"]}},
     )
     services.acceptance_criterion_save(
         user=sam,
@@ -359,6 +360,7 @@ def seed_safety_case(project: Project) -> list[str]:
         comparator=">",
         threshold=1.0,
         description="Stopped vehicle from 20 to 50 km/h: no collision, minimum TTC above 1.0 s",
+        scope={"scenarios": ["CCRs"], "parameters": {"ego_speed": [20, 50]}},
     )
     services.acceptance_criterion_save(
         user=sam,
@@ -373,6 +375,7 @@ def seed_safety_case(project: Project) -> list[str]:
         comparator="<",
         threshold=10.0,
         description="Crossing pedestrian up to 40 km/h: impact speed below 10 km/h",
+        scope={"scenarios": ["CPNA"], "parameters": {"ego_speed": [None, 40]}},
     )
     services.acceptance_criterion_save(
         user=sam,
@@ -387,6 +390,7 @@ def seed_safety_case(project: Project) -> list[str]:
         comparator=">",
         threshold=0.0,
         description="Stopped vehicle from 10 to 50 km/h: no collision",
+        scope={"scenarios": ["CCRs"], "parameters": {"ego_speed": [10, 50]}},
     )
     # A verification, then a change of the requirement: the link and the evidence turn stale.
     services.verification_record(

@@ -1,9 +1,11 @@
 """The demo project's validation campaign: AEB test scenarios over simulated drives.
 
-Logical scenarios follow Euro NCAP's car-to-car AEB tests (stopped, slower and braking target)
-and a cut-in; their concrete cases are sampled (a grid for the stopped target, seeded Latin
-hypercubes elsewhere) and simulated by the seeded drive model. When the esmini cut-in from the
-shared real data is beside the checkout it is imported too.
+Logical scenarios follow Euro NCAP's car-to-car AEB tests (stopped, slower and braking target),
+a cut-in and a pedestrian crossing from the nearside (CPNA-like); their concrete cases are
+sampled (a grid for the stopped target, seeded Latin hypercubes elsewhere) and simulated by the
+seeded drive model. The stopped target and the pedestrian are sampled on dry and wet roads, by
+day and at night: the ODD of the acceptance criteria that judge them. When the esmini cut-in
+from the shared real data is beside the checkout it is imported too.
 """
 
 from __future__ import annotations
@@ -30,12 +32,17 @@ SCENARIOS = [
     (
         "CCRs",
         {"scenario": "ccrs", "target_speed": 0},
-        {"ego_speed": [10, 50, 5], "initial_gap": [20, 60, 5]},
+        {
+            "ego_speed": [10, 50, 5],
+            "initial_gap": [20, 60, 10],
+            "surface": {"values": ["dry", "wet"]},
+            "lighting": {"values": ["day", "night"]},
+        },
         "grid",
-        81,
+        180,
         ["FSR-010", "TSR-010"],
         [],
-        ["urban", "rural", "day", "dry", "car"],
+        ["urban", "rural", "day", "night", "dry", "wet", "car"],
     ),
     (
         "CCRm",
@@ -66,6 +73,21 @@ SCENARIOS = [
         ["SOTIF-001"],
         ["TC-03"],
         ["motorway", "day", "dry", "car"],
+    ),
+    (
+        "CPNA",
+        {"scenario": "cpna"},
+        {
+            "ego_speed": [10, 60],
+            "impact_point": [0.25, 0.75],
+            "surface": {"values": ["dry", "wet"]},
+            "lighting": {"values": ["day", "night"]},
+        },
+        "lhs",
+        160,
+        ["FSR-020"],
+        [],
+        ["urban", "day", "night", "dry", "wet", "pedestrian"],
     ),
 ]
 
@@ -134,7 +156,7 @@ def seed_campaign(project: Project) -> list[str]:
         dataset=dataset,
         model=model,
         sut_commit=_head_commit(),
-        description="AEB car-to-car and cut-in scenarios over simulated drives",
+        description="AEB car-to-car, cut-in and crossing-pedestrian scenarios, simulated drives",
     )
     notes.append(f"campaign {DEMO_CAMPAIGN}: {sum(len(s.cases) for s in spaces)} cases")
     notes.extend(_seed_replay(project, erin, shared))

@@ -221,5 +221,28 @@ def test_the_demo_campaign_gives_every_kind_of_verdict(ledger_transactional_db):
     assert summary["status"] == "succeeded"
     kinds = {v["criterion"]: v["verdict"] for v in summary["verdicts"]}
     assert set(kinds.values()) == {"pass", "fail", "inconclusive"}
-    assert kinds["AC-03"] == "inconclusive"  # no pedestrian scenario speaks to it: no evidence
     assert Verdict.objects.count() == len(kinds)
+    _judged_only_in_scope(summary["run"])
+
+
+def _judged_only_in_scope(run_id):
+    """AC-02 is judged on the stopped-target cases from 20 to 50 km/h and AC-03 on the crossing
+    pedestrians up to 40 km/h: the digest of the judged ids names exactly those cases."""
+    import hashlib
+
+    from evidence.verify import canonical_json
+    from validation.models import CaseResult, Verdict
+
+    results = list(
+        CaseResult.objects.filter(run_id=run_id).values_list("case_id", "scenario", "params")
+    )
+    for code, scenario, inside in (
+        ("AC-02", "CCRs", lambda s, p: s == "CCRs" and 20 <= p["ego_speed"] <= 50),
+        ("AC-03", "CPNA", lambda s, p: s == "CPNA" and p["ego_speed"] <= 40),
+    ):
+        verdict = Verdict.objects.get(run_id=run_id, criterion__code=code)
+        ids = sorted(c for c, s, p in results if inside(s, p))
+        assert ids and verdict.trials == len(ids) == verdict.cases_in_scope, code
+        assert verdict.cases_out_of_scope == len(results) - len(ids)
+        assert verdict.judged_sha256 == hashlib.sha256(canonical_json(ids)).hexdigest()
+        assert [r["scenario"] for r in verdict.scenarios if r["judged"]] == [scenario]

@@ -1,7 +1,8 @@
 """Generated AEB drives: a longitudinal AEB model on a straight road, and a lake of its cases.
 
-Euro NCAP car-to-car rear scenarios (stationary, moving, braking target) and a cut-in, with
-background traffic, written as track tables (:mod:`validation.lake.schema`).
+Euro NCAP car-to-car rear scenarios (stationary, moving, braking target), a cut-in and a
+pedestrian crossing from the nearside (CPNA-like), with background traffic, written as track
+tables (:mod:`validation.lake.schema`).
 """
 
 from __future__ import annotations
@@ -18,14 +19,24 @@ import pyarrow as pa
 from validation.lake.parquet import write_tracks
 from validation.lake.schema import TRACK_SCHEMA, LakeError
 
-#: Logical scenarios the generator knows (Euro NCAP car-to-car rear names and a cut-in).
-AEB_SCENARIOS = ("ccrs", "ccrm", "ccrb", "cut_in")
+#: Logical scenarios the generator knows (Euro NCAP car-to-car rear names, a cut-in and a
+#: crossing pedestrian).
+AEB_SCENARIOS = ("ccrs", "ccrm", "ccrb", "cut_in", "cpna")
+#: The scenarios :func:`random_case_params` draws from (the car-to-car ones).
+LAKE_SCENARIOS = ("ccrs", "ccrm", "ccrb", "cut_in")
 
 DT = 0.1  # s, 10 Hz
 GRAVITY = 9.81  # m/s²
 FRICTION = {"dry": 1.0, "wet": 0.6}
 #: Extra perception delay (s) by lighting: an illustrative model of harder detection.
 LIGHTING_DELAY = {"day": 0.0, "night": 0.1, "low_sun": 0.2}
+#: Further delay (s) before a pedestrian is confirmed, by lighting: a person is a small, weak
+#: radar target, so the camera has to confirm it, which takes longer with less light.
+PEDESTRIAN_DELAY = {"day": 0.1, "night": 0.4, "low_sun": 0.3}
+#: The crossing pedestrian: body (m), walking speed (km/h), where it starts across the road
+#: (m to the right of the ego's centre line) and the margin (m) the AEB adds to the ego's width
+#: when it predicts whether the pedestrian will be in its path.
+PEDESTRIAN = {"length": 0.5, "width": 0.6, "speed": 5.0, "start": 6.0, "margin": 0.2}
 
 EGO_LENGTH, EGO_WIDTH = 4.7, 1.85
 
@@ -64,6 +75,8 @@ PARAM_KEYS = frozenset(
         "background",
         "aeb",
         "aeb_latency",
+        "pedestrian_speed",
+        "impact_point",
     }
 )
 
@@ -94,21 +107,26 @@ def _resolve_params(params: Mapping[str, Any], rng: np.random.Generator) -> dict
         raise LakeError(f"ego_speed {ego_kph} km/h outside 0..250")
     default_target = {"ccrs": 0.0, "ccrm": 20.0, "ccrb": ego_kph, "cut_in": ego_kph - 20.0}
     target_kph = (
-        0.0 if scenario == "ccrs" else float(p.get("target_speed", default_target[scenario]))
+        0.0
+        if scenario in ("ccrs", "cpna")
+        else float(p.get("target_speed", default_target[scenario]))
     )
     if target_kph < 0.0:
         raise LakeError(f"target_speed {target_kph} km/h is negative")
     v_e, v_t = ego_kph / 3.6, target_kph / 3.6
     closing = max(v_e - v_t, 0.0)
     default_gap = {"ccrb": 12.0, "cut_in": 25.0}.get(scenario, max(20.0, 4.0 * closing + 10.0))
-    gap = float(p.get("initial_gap", default_gap))
+    crossing = _crossing(p, v_e) if scenario == "cpna" else None
+    gap = crossing["gap"] if crossing else float(p.get("initial_gap", default_gap))
     if gap <= 0.0:
         raise LakeError(f"initial_gap {gap} m must be positive")
     lane_w = float(p.get("lane_width", 3.5))
-    t_len = float(p.get("target_length", 4.5))
-    t_wid = float(p.get("target_width", 1.8))
-    offset = float(p.get("lateral_offset", 0.0))
-    if abs(offset) >= 0.5 * (EGO_WIDTH + t_wid) or abs(offset) > lane_w / 2.0:
+    t_len = float(p.get("target_length", PEDESTRIAN["length"] if crossing else 4.5))
+    t_wid = float(p.get("target_width", PEDESTRIAN["width"] if crossing else 1.8))
+    offset = crossing["start"] if crossing else float(p.get("lateral_offset", 0.0))
+    if crossing is None and (
+        abs(offset) >= 0.5 * (EGO_WIDTH + t_wid) or abs(offset) > lane_w / 2.0
+    ):
         raise LakeError(
             f"lateral_offset {offset} m leaves no overlap with the ego or leaves the lane"
         )
@@ -135,7 +153,10 @@ def _resolve_params(params: Mapping[str, Any], rng: np.random.Generator) -> dict
         "gap": gap,
         "offset": offset,
         "mu": _friction(surface),
-        "latency": latency + LIGHTING_DELAY[lighting],
+        "latency": latency
+        + LIGHTING_DELAY[lighting]
+        + (PEDESTRIAN_DELAY[lighting] if crossing else 0.0),
+        "v_walk": crossing["v_walk"] if crossing else 0.0,
         "duration": duration,
         "cut_in_time": float(p.get("cut_in_time", 1.0)),
         "lane_change_duration": float(p.get("lane_change_duration", 2.5)),
@@ -145,6 +166,24 @@ def _resolve_params(params: Mapping[str, Any], rng: np.random.Generator) -> dict
         "background": background,
         "aeb": bool(p.get("aeb", True)),
     }
+
+
+def _crossing(p: Mapping[str, Any], v_e: float) -> dict[str, float]:
+    """Where a crossing pedestrian starts so that, without braking, the ego's front meets it at
+    ``impact_point`` (0 the ego's right corner, 1 its left one): the pedestrian walks from
+    ``PEDESTRIAN["start"]`` m to the right at ``pedestrian_speed`` km/h, and the ego starts that
+    walk's duration away at its speed."""
+    if "initial_gap" in p or "lateral_offset" in p:
+        raise LakeError("cpna places the pedestrian from impact_point: no initial_gap or offset")
+    v_walk = float(p.get("pedestrian_speed", PEDESTRIAN["speed"])) / 3.6
+    if not 0.5 / 3.6 <= v_walk <= 20.0 / 3.6:
+        raise LakeError("pedestrian_speed must be within 0.5..20 km/h")
+    point = float(p.get("impact_point", 0.5))
+    if not 0.0 <= point <= 1.0:
+        raise LakeError(f"impact_point {point} outside 0..1")
+    start = -PEDESTRIAN["start"]
+    meet = -EGO_WIDTH / 2.0 + point * EGO_WIDTH
+    return {"v_walk": v_walk, "start": start, "gap": v_e * (meet - start) / v_walk}
 
 
 def _integrate(x0: float, v0: float, accel: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -182,6 +221,9 @@ def _target_motion(p: dict[str, Any], n: int) -> dict[str, np.ndarray]:
     y = np.full(n, p["offset"])
     vy = np.zeros(n)
     ay = np.zeros(n)
+    if p["scenario"] == "cpna":  # walking across the road at a steady pace
+        vy = np.full(n, p["v_walk"])
+        y = p["offset"] + p["v_walk"] * t
     if p["scenario"] == "cut_in":
         y0, y1, dur = p["lane_w"], p["offset"], max(p["lane_change_duration"], DT)
         tau = np.clip((t - p["cut_in_time"]) / dur, 0.0, 1.0)
@@ -223,6 +265,8 @@ def _simulate(p: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
     collided = False
     half_w = 0.5 * (EGO_WIDTH + p["t_wid"])
     half_l = 0.5 * (EGO_LENGTH + p["t_len"])
+    predict = p["scenario"] == "cpna"
+    max_speed = 60.0 / 3.6 if predict else cfg["max_speed"]  # pedestrian AEB: 5 to 60 km/h
     for k in range(n_max):
         ey[k] = amp * math.sin(kappa * ex[k] + phase)
         evy[k] = amp * kappa * math.cos(kappa * ex[k] + phase) * ev[k]
@@ -243,13 +287,19 @@ def _simulate(p: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
             break
         gap = along - half_l
         closing = ev[k] - (tgt["vx"][k] * c + tgt["vy"][k] * s)
+        if predict and not overlap and along > 0.0 and closing > 0.0:
+            # a crossing target: in the path if it will be there when the ego arrives
+            across = (
+                dy * c - dx * s + (tgt["vy"][k] * c - tgt["vx"][k] * s - evy[k]) * (gap / closing)
+            )
+            overlap = abs(across) < half_w + PEDESTRIAN["margin"]
         ttc_k = gap / closing if (overlap and along > 0.0 and closing > 0.0) else math.inf
         ttc_seen.append(ttc_k)
         # decision on what perception reported ``delay_steps`` ago
         seen = ttc_seen[k - delay_steps] if k >= delay_steps else math.inf
         if p["aeb"]:
             wanted = 3 if seen <= cfg["full_ttc"] else 2 if seen <= cfg["partial_ttc"] else 0
-            if stage == 0 and not cfg["min_speed"] <= ev[k] <= cfg["max_speed"]:
+            if stage == 0 and not cfg["min_speed"] <= ev[k] <= max_speed:
                 wanted = 0  # a new intervention starts only inside the speed window
             if seen == math.inf:
                 stage = 0  # nothing closing in the path any more: release
@@ -297,7 +347,8 @@ def _background(
     out: list[dict[str, np.ndarray]] = []
     if n_objects == 0:
         return out
-    lanes = [0] if p["scenario"] == "cut_in" else [0, 2]
+    # the cut-in target comes from lane 2 and the pedestrian from the right (lane 0)
+    lanes = {"cut_in": [0], "cpna": [2]}.get(p["scenario"], [0, 2])
     speed = {lane: p["v_e"] * float(rng.uniform(0.5, 1.2)) for lane in lanes}
     next_x = {lane: float(rng.uniform(-60.0, 0.0)) for lane in lanes}
     for i in range(n_objects):
@@ -390,14 +441,20 @@ def generate_drive(
     ``params`` (all optional):
 
     - ``scenario``: ``ccrs`` stopped target, ``ccrm`` slower target, ``ccrb`` braking target,
-      ``cut_in`` target changing from the left lane into the ego lane (default ``ccrs``)
+      ``cut_in`` target changing from the left lane into the ego lane, ``cpna`` a pedestrian
+      crossing from the right (default ``ccrs``)
     - ``ego_speed``, ``target_speed`` (km/h), ``target_decel`` (m/s², ccrb), ``target_brake_time``
       (s, ccrb), ``initial_gap`` (m, bumper to bumper at t = 0; for ``cut_in`` at the start of
       the lane change), ``lateral_offset`` (m, target
       centre from ego lane centre; must leave a lateral overlap with the ego)
     - ``friction`` or ``surface``: ``dry`` (μ 1.0), ``wet`` (μ 0.6) or a number; braking is
       limited to μ·g
-    - ``lighting``: ``day``, ``night`` or ``low_sun`` (adds 0, 0.1 or 0.2 s perception delay)
+    - ``lighting``: ``day``, ``night`` or ``low_sun`` (adds 0, 0.1 or 0.2 s perception delay;
+      a pedestrian is confirmed a further 0.1, 0.4 or 0.3 s later)
+    - ``cpna`` only: ``pedestrian_speed`` (km/h, default 5) and ``impact_point`` (0..1 across
+      the ego's front from its right corner, default 0.5) place the pedestrian (0.5 x 0.6 m)
+      6 m to the right of the ego's centre line, and the ego where it would meet it there
+      without braking; ``initial_gap`` and ``lateral_offset`` do not apply
     - ``duration`` (s, default 10), ``cut_in_time`` and ``lane_change_duration`` (s),
       ``lane_width`` (m), ``target_length``/``target_width`` (m), ``background`` (count),
       ``aeb`` (bool, default true), ``aeb_latency`` (s; default drawn from the seed in 0.2..0.35)
@@ -406,7 +463,10 @@ def generate_drive(
     TTC <= 2.0 s and fully (10 m/s², at most μ·g) at TTC <= 1.3 s, on what perception saw
     ``aeb_latency`` earlier, with a 30 m/s³ jerk limit; it starts only between 5 and 80 km/h,
     escalates but never steps down a stage, and releases once nothing closes in its path
-    (target stopped relative to the ego, moved away or left the path). The warning stage has no
+    (target stopped relative to the ego, moved away or left the path). For a crossing
+    pedestrian it predicts the path: the pedestrian counts as in the path when, walking on, it
+    will be across the ego's width (plus 0.2 m) by the time the ego reaches it, and the
+    pedestrian AEB starts only between 5 and 60 km/h. The warning stage has no
     effect on the motion (no driver reaction is modelled). Kinematics are
     integrated with ``v[k+1] = v[k] + a[k] dt`` and ``x[k+1] = x[k] + (v[k] + v[k+1]) dt / 2``;
     the recorded acceleration is the realised one (a stopping vehicle's deceleration drops to 0,
@@ -422,7 +482,7 @@ def generate_drive(
 
 def random_case_params(rng: np.random.Generator) -> dict[str, Any]:
     """Draw the parameters of one AEB case from the demo's logical scenarios (seeded ``rng``)."""
-    scenario = AEB_SCENARIOS[int(rng.integers(len(AEB_SCENARIOS)))]
+    scenario = LAKE_SCENARIOS[int(rng.integers(len(LAKE_SCENARIOS)))]
     surface = "wet" if rng.random() < 0.3 else "dry"
     lighting = ("day", "night", "low_sun")[int(rng.choice(3, p=[0.7, 0.2, 0.1]))]
     p: dict[str, Any] = {"scenario": scenario, "surface": surface, "lighting": lighting}
