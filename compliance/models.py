@@ -14,6 +14,7 @@ from django.db import models
 from simple_history.models import HistoricalRecords
 
 from compliance import iso26262
+from compliance import scope as criterion_scope
 from evidence.models import LogEntry
 from projects.models import Project
 
@@ -507,6 +508,10 @@ class AcceptanceCriterion(CodedModel):
     class Meta(CodedModel.Meta):
         constraints = [models.UniqueConstraint(fields=["project", "code"], name="ac_code")]
         verbose_name_plural = "acceptance criteria"
+
+    @property
+    def scope_description(self) -> str:
+        return criterion_scope.describe(self.scope)
 
     def snapshot(self) -> dict:
         return {

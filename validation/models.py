@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from compliance import scope as criterion_scope
 from compliance.models import AcceptanceCriterion, Requirement, TriggeringCondition
 from evidence.models import Artifact, LogEntry
 from projects.models import Project
@@ -206,3 +207,8 @@ class Verdict(models.Model):
 
     def __str__(self) -> str:
         return f"{self.criterion}: {self.verdict}"
+
+    @property
+    def scope_description(self) -> str:
+        """The scope the criterion was judged in, in words."""
+        return criterion_scope.describe(self.scope)

@@ -7,9 +7,11 @@ Every function reads one project's rows: the project the view resolved for the u
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Mapping
 
-from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models import Count, Exists, OuterRef, QuerySet, Subquery
 
+from compliance import scope as criterion_scope
 from compliance.models import AcceptanceCriterion
 from projects.models import Project
 from validation.models import (
@@ -207,3 +209,28 @@ def criterion_scenario_breakdown(*, verdict: Verdict, with_empty: bool = False) 
     cases in its scope, unless ``with_empty``: then every scenario of the run."""
     rows = [dict(row) for row in verdict.scenarios or []]
     return rows if with_empty else [row for row in rows if row["in_scope"]]
+
+
+def criterion_judges(
+    *, project: Project, criterion: AcceptanceCriterion
+) -> Callable[[str, Mapping], bool]:
+    """Whether a run would judge a case (its scenario's name, its parameters) by ``criterion``:
+    the case is inside the criterion's scope and its scenario speaks to the criterion's
+    requirement (any scenario when it names none), as :func:`validation.verdicts
+    .judge_in_scope` is told in a run."""
+    linked = Scenario.requirements.through.objects.filter(
+        scenario=OuterRef("pk"), requirement=criterion.requirement_id
+    )
+    rows = Scenario.objects.filter(project=project).annotate(speaks=Exists(linked))
+    tags, speaking = {}, set()
+    for name, odd_tags, speaks in rows.values_list("name", "odd_tags", "speaks"):
+        tags[name] = odd_tags
+        if speaks or not criterion.requirement_id:
+            speaking.add(name)
+
+    def judges(scenario: str, params: Mapping) -> bool:
+        return scenario in speaking and criterion_scope.contains(
+            criterion.scope, scenario=scenario, params=params, odd_tags=tags.get(scenario, ())
+        )
+
+    return judges

@@ -41,7 +41,7 @@ PAGES = [
     ("ui:campaigns", ["AEB"], 5),
     ("ui:campaign-new", ["AEB"], 9),
     ("ui:campaign", ["AEB", "campaign"], 8),
-    ("ui:run", ["AEB", "run"], 10),
+    ("ui:run", ["AEB", "run"], 11),  # one to know which cases the plotted criterion judges
     ("ui:run-progress", ["AEB", "run"], 6),
     ("ui:evidence", ["AEB"], 7),
     ("ui:entry-proof", ["AEB", 3], 8),  # the checkpoint key comes from the trust roots

@@ -209,7 +209,7 @@ def _spec(ac: AcceptanceCriterion) -> CriterionSpec:
     )
 
 
-def _plots(request, run: Run, criteria) -> dict:
+def _plots(request, project, run: Run, criteria) -> dict:
     cases = selectors.run_cases_for_plot(run=run)
     params = sorted({k for _, _, p, _ in cases for k, v in p.items() if _finite(v) is not None})
     kpis = sorted({k for _, _, _, m in cases for k, v in m.items() if _finite(v) is not None})
@@ -230,14 +230,20 @@ def _plots(request, run: Run, criteria) -> dict:
         criteria=list(by_code),
     )
     spec = _spec(chosen) if chosen else None
-    points, values = [], []
-    for case_id, _scenario, p, k in cases:
+    judges = selectors.criterion_judges(project=project, criterion=chosen) if chosen else None
+    points, values, outside = [], [], 0
+    for case_id, scenario, p, k in cases:
         xv, yv = _finite(p.get(x)), _finite(k.get(y))
         if yv is not None:
             values.append(yv)
         if xv is None or yv is None:
             continue
-        tone = "neutral" if spec is None else ("fail" if case_fails(spec, k) else "pass")
+        if spec is None:
+            tone = "neutral"
+        elif not judges(scenario, p):  # outside the criterion's scope: not judged by it
+            tone, outside = "outside", outside + 1
+        else:
+            tone = "fail" if case_fails(spec, k) else "pass"
         points.append(charts.Point(xv, yv, tone, f"{case_id}: {x}={xv:g}, {y}={yv:g}"))
     threshold = chosen.threshold if chosen and chosen.kpi == y else None
     return {
@@ -253,6 +259,7 @@ def _plots(request, run: Run, criteria) -> dict:
         if values
         else "",
         "plotted": len(points),
+        "outside": outside,
         "criterion": chosen,
     }
 
@@ -265,6 +272,9 @@ def run(request, project, pk):
     context["results"] = paginate(request, selectors.run_results(run=run), RESULTS_PAGE)
     context["kpi_columns"] = list(dict.fromkeys([c.kpi for c in criteria if c.kpi] + ["collision"]))
     if run.status == RunStatus.SUCCEEDED or context["progress"]["done"]:
-        context.update(_plots(request, run, criteria))
+        context.update(_plots(request, project, run, criteria))
+        context["judged_on"] = [
+            (v, selectors.criterion_scenario_breakdown(verdict=v)) for v in context["verdicts"]
+        ]
     context["can_cancel"] = may(request, project, Action.RUN) and context["progress"]["active"]
     return render_project(request, project, "ui/run.html", context, section="campaigns")
