@@ -133,6 +133,21 @@ def test_a_case_outside_the_scope_is_never_counted(
     assert {r["scenario"]: r["cases"] for r in every} == {"CCRb": 6, "CCRs": 24}
 
 
+def test_the_api_says_what_a_verdict_was_judged_on(
+    api, members, scoped_campaign, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        run = services.run_start(user=members["engineer"], campaign=scoped_campaign)
+    data = api(members["viewer"]).get(f"/api/v1/projects/AEB/runs/{run.pk}/").json()
+    stated = {v["criterion"]: v for v in data["verdicts"]}
+    verdict = Verdict.objects.get(run=run, criterion__code="AC-02")
+    assert stated["AC-02"]["scope"] == AC02_SCOPE
+    assert stated["AC-02"]["judged_sha256"] == verdict.judged_sha256
+    assert (stated["AC-02"]["cases_in_scope"], stated["AC-02"]["cases_out_of_scope"]) == (16, 14)
+    assert stated["AC-02"]["scenarios"] == verdict.scenarios
+    assert stated["AC-03"]["verdict"] == "not_judged"
+
+
 def test_a_criterion_with_no_case_in_scope_is_not_judged(
     project, members, scoped_campaign, django_capture_on_commit_callbacks
 ):

@@ -71,6 +71,11 @@ class VerdictOut(serializers.ModelSerializer):
             "upper_bound",
             "target",
             "progress",
+            "scope",
+            "cases_in_scope",
+            "cases_out_of_scope",
+            "judged_sha256",
+            "scenarios",
         ]
 
 
