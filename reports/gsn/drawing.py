@@ -153,13 +153,8 @@ def figures(
                 parts.append((title, root, ids))
                 _queue_cut(case, groups[-1], queue, queued, set(ids))
                 continue
-        shown = set(ids)
-        for node_id in ids:
-            if node_id in queued:
-                continue
-            if any(child not in shown for child in case.supporters(node_id)):
-                queued.add(node_id)
-                queue.append(node_id)
+        parts.append((_title(case, root), root, ids))
+        _queue_cut(case, ids, queue, queued, set(ids))
     return parts
 
 
