@@ -83,11 +83,27 @@ class _AssuranceSections:
         out.append(Paragraph("Validation runs", self.st["h2"]))
         if not s.runs:
             out.append(_p("No validation run is recorded in this ledger.", self.st["body"]))
-        for run in s.runs:
+        latest = {run.campaign: run for run in s.runs}  # runs are in entry order
+        earlier = [run for run in s.runs if latest[run.campaign] is not run]
+        if earlier:
             out.append(
                 _p(
-                    f"Run {run.run} of campaign {run.campaign} ({run.executor}, {run.cases} "
-                    f"cases), ledger entry {self.cite(run.entry)}",
+                    "Earlier runs of the same campaigns, superseded by the latest run of each "
+                    "(their verdicts are in the evidence register): "
+                    + "; ".join(
+                        f"run {r.run} of {r.campaign} ({r.cases:,} cases, entry "
+                        f"{self.cite(r.entry)})"
+                        for r in earlier
+                    )
+                    + ".",
+                    self.st["small"],
+                )
+            )
+        for run in latest.values():
+            out.append(
+                _p(
+                    f"Latest run {run.run} of campaign {run.campaign} (executor {run.executor}, "
+                    f"{run.cases:,} cases), ledger entry {self.cite(run.entry)}",
                     self.st["body"],
                 )
             )

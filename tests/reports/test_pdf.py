@@ -254,3 +254,38 @@ def test_gsn_figures_print_their_text_at_seven_points_or_more(demo):
         assert FONT_SIZE * drawing.contents[0].transform[0] >= 7
         drawn.update(ids)
     assert drawn == set(case.nodes)
+
+
+def test_a_campaign_run_twice_shows_its_verdict_rows_once(demo):
+    baseline = selectors.baseline_named(demo)
+    checkpoint = selectors.latest_checkpoint(demo)
+    snapshot = selectors.case_snapshot(
+        user=viewer(), project=demo, baseline=baseline, checkpoint=checkpoint
+    )
+    verdict = selectors.VerdictRow(
+        criterion="AC-02",
+        verdict="fail",
+        failures=7,
+        trials=161,
+        exposure=None,
+        upper_bound=0.071,
+        target=59.0,
+        progress=1.0,
+        confidence=0.9,
+        unit="cases",
+        allowed=0.05,
+    )
+    snapshot.runs = [
+        selectors.RunRow("AEB-demo", number, "local", 161, entry, (verdict,))
+        for number, entry in ((1, 3), (2, 5))
+    ]
+    result = pdf.render(
+        snapshot,
+        gsn.build(snapshot),
+        selectors.register_rows(demo, checkpoint.size),
+        compress=False,
+    )
+    runs = section(pages_of(result.data), "8 Verification and validation", "9 SOTIF")
+    assert runs.count("7 / 161") == 1
+    assert "Latest run 2 of campaign AEB-demo (executor local, 161 cases)" in runs
+    assert "run 1 of AEB-demo (161 cases, entry #3)" in runs
