@@ -127,12 +127,17 @@ def figures(
     queued = {case.root}
     while queue and len(parts) < budget:
         root = queue.popleft()
-        depth = _depth(case, root)
-        ids = subtree(case, root)
-        while depth > 1 and not fits(root, ids):
-            depth -= 1
-            ids = subtree(case, root, depth)
-        if not fits(root, ids):  # one level is still too much: the children in groups
+        # the deepest cut that fits, found from the top down: small layouts first, and a
+        # large subtree is laid out once, when it is tried one level deeper than what fitted
+        deepest, depth = _depth(case, root), 1
+        ids = subtree(case, root, depth)
+        fitted = fits(root, ids)
+        while fitted and depth < deepest:
+            trial = subtree(case, root, depth + 1)
+            if not fits(root, trial):
+                break
+            ids, depth = trial, depth + 1
+        if not fitted:  # one level is still too much: the children in groups
             children = case.supporters(root)
             groups = []
             while children:
