@@ -16,12 +16,12 @@ from datetime import datetime
 
 from compliance import iso26262
 from compliance.models import AcceptanceCriterion, Approval, Baseline, Decomposition, Verification
-from compliance.selectors import gap_analysis
 from compliance.services import baseline_content
 from evidence import ledger, verify
-from evidence.models import Artifact, Checkpoint, Decision, LogEntry, SigningKey
+from evidence.models import Artifact, Checkpoint, Decision, EntryKind, LogEntry, SigningKey
 from projects.models import Project
 from projects.permissions import Action, require
+from reports.gaps import snapshot_gaps
 from validation.models import Run, RunStatus, Verdict
 
 CHUNK = 5_000
@@ -148,6 +148,8 @@ class CaseSnapshot:
     decompositions: list[DecompositionRow] = field(default_factory=list)
     artifacts: list[ArtifactRow] = field(default_factory=list)
     criteria: list[CriterionLink] = field(default_factory=list)
+    decision_entries: list[tuple[int, str]] = field(default_factory=list)  # (index, subject)
+    prepared_by: str = ""  # who made the snapshot: the exporting user
     gaps: dict = field(default_factory=dict)
 
     def items(self, prefix: str) -> list[dict]:
@@ -219,6 +221,7 @@ def case_snapshot(
         checkpoint_time=checkpoint.created_at,
         origin=ledger.origin(project),
         key_id=checkpoint.key_id,
+        prepared_by=_person(user),
     )
     inside = {"entry__index__lt": size}
     snapshot.verifications = [
@@ -271,8 +274,9 @@ def case_snapshot(
         .select_related("decided_by", "entry")
         .order_by("entry__index")
     ]
+    frozen = {(d["parent"], tuple(d["children"])) for d in snapshot.items("decomposition")}
     snapshot.decompositions = [
-        DecompositionRow(parent, tuple(sorted((first, second))), elements, dfa, index)
+        DecompositionRow(parent, children, elements, dfa, index)
         for parent, first, second, elements, dfa, index in Decomposition.objects.filter(
             project=project, **inside
         )
@@ -285,6 +289,8 @@ def case_snapshot(
             "dependent_failure_analysis",
             "entry__index",
         )
+        for children in [tuple(sorted((first, second)))]
+        if (parent, children) in frozen
     ]
     snapshot.artifacts = [
         ArtifactRow(*row)
@@ -308,8 +314,18 @@ def case_snapshot(
         .order_by("code")
         .values_list("code", "goal__code", "requirement__code")
     ]
-    snapshot.gaps = gap_analysis(project=project)
+    snapshot.decision_entries = list(
+        LogEntry.objects.filter(project=project, kind=EntryKind.DECISION, index__lt=size)
+        .order_by("index")
+        .values_list("index", "subject")
+    )
+    snapshot.gaps = snapshot_gaps(snapshot)
     return snapshot
+
+
+def _person(user) -> str:
+    name = (user.get_full_name() or "").strip()
+    return f"{name} ({user.username})" if name else user.username
 
 
 def _measure_label(measure: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable
 
+from reports.gsn.fonts import BOLD, FONT, drawing_of, register_fonts
 from reports.gsn.geometry import (
     FONT_SIZE,
     LEGEND_HEIGHT,
@@ -30,9 +31,10 @@ def to_drawing(
     max_height: float = 700.0,
 ):
     """The same picture as :func:`to_svg`, as a reportlab Drawing scaled to fit the frame."""
-    from reportlab.graphics.shapes import Circle, Drawing, Group, Polygon, PolyLine, Rect, String
+    from reportlab.graphics.shapes import Circle, Group, Polygon, PolyLine, Rect, String
     from reportlab.lib.colors import HexColor, white
 
+    register_fonts()
     plan = layout(case, root, include)
     scale = min(1.0, max_width / plan.width, max_height / plan.height)
     height = plan.height
@@ -80,7 +82,7 @@ def to_drawing(
                     height - (y + position * LINE),
                     line,
                     textAnchor="middle",
-                    fontName="Helvetica-Bold" if position == 0 else "Helvetica",
+                    fontName=BOLD if position == 0 else FONT,
                     fontSize=FONT_SIZE,
                 )
             )
@@ -88,13 +90,13 @@ def to_drawing(
     for status in STATUSES:
         stroke, fill = (HexColor(c) for c in COLOURS[status])
         group.add(Rect(x, y, 10, 10, fillColor=fill, strokeColor=stroke))
-        group.add(String(x + 14, y + 2, status, fontName="Helvetica", fontSize=FONT_SIZE))
+        group.add(String(x + 14, y + 2, status, fontName=FONT, fontSize=FONT_SIZE))
         x += 80
     if plan.shown < plan.total:
         note = f"{plan.shown} of {plan.total} nodes shown"
-        group.add(String(x, y + 2, note, fontName="Helvetica", fontSize=FONT_SIZE))
+        group.add(String(x, y + 2, note, fontName=FONT, fontSize=FONT_SIZE))
     group.transform = (scale, 0, 0, scale, 0, 0)
-    drawing = Drawing(plan.width * scale, plan.height * scale)
+    drawing = drawing_of(plan.width * scale, plan.height * scale)
     drawing.add(group)
     return drawing
 
@@ -104,15 +106,16 @@ def figures(
     *,
     max_width: float,
     max_height: float,
-    min_scale: float = 0.5,
+    min_scale: float = 1.0,
     budget: int = 40,
 ) -> list[tuple[str, str, list[str]]]:
     """Split the case into drawable parts: ``[(title, root, node ids)]``.
 
     A part is the subtree under a root, cut at the deepest level whose layout still fits the
-    frame at ``min_scale`` (when even one level does not fit, only the first children that do
-    are drawn). The nodes on a cut get parts of their own, breadth first, until ``budget``
-    parts are made; the first part is the top of the argument.
+    frame at ``min_scale`` (1: the text is printed at its own size, ``FONT_SIZE`` points); when
+    even one level does not fit, the children are drawn in groups, one part each. The nodes on
+    a cut get parts of their own, breadth first, so each safety goal of a large case is drawn
+    on its own, until ``budget`` parts are made; the first part is the top of the argument.
     """
 
     def fits(root: str, ids: list[str]) -> bool:
@@ -124,28 +127,48 @@ def figures(
     queued = {case.root}
     while queue and len(parts) < budget:
         root = queue.popleft()
-        depth = _depth(case, root)
-        ids = subtree(case, root)
-        while depth > 1 and not fits(root, ids):
-            depth -= 1
-            ids = subtree(case, root, depth)
-        if not fits(root, ids):  # one level is still too much: draw the first children only
+        # the deepest cut that fits, found from the top down: small layouts first, and a
+        # large subtree is laid out once, when it is tried one level deeper than what fitted
+        deepest, depth = _depth(case, root), 1
+        ids = subtree(case, root, depth)
+        fitted = fits(root, ids)
+        while fitted and depth < deepest:
+            trial = subtree(case, root, depth + 1)
+            if not fits(root, trial):
+                break
+            ids, depth = trial, depth + 1
+        if not fitted:  # one level is still too much: the children in groups
             children = case.supporters(root)
-            low, high = 1, len(children)
-            while low < high:
-                middle = (low + high + 1) // 2
-                trial = subtree(case, root, 0) + children[:middle]
-                low, high = (middle, high) if fits(root, trial) else (low, middle - 1)
-            ids = subtree(case, root, 0) + children[:low]
-        parts.append((_title(case, root), root, ids))
-        shown = set(ids)
-        for node_id in ids:
-            if node_id in queued:
+            groups = []
+            while children:
+                low, high = 1, len(children)
+                while low < high:
+                    middle = (low + high + 1) // 2
+                    trial = subtree(case, root, 0) + children[:middle]
+                    low, high = (middle, high) if fits(root, trial) else (low, middle - 1)
+                groups.append(children[:low])
+                children = children[low:]
+            for number, group in enumerate(groups[:-1], start=1):
+                title = f"{_title(case, root)} (part {number} of {len(groups)})"
+                parts.append((title, root, subtree(case, root, 0) + group))
+                _queue_cut(case, group, queue, queued, set(group))
+            ids = subtree(case, root, 0) + groups[-1]
+            if len(groups) > 1:
+                title = f"{_title(case, root)} (part {len(groups)} of {len(groups)})"
+                parts.append((title, root, ids))
+                _queue_cut(case, groups[-1], queue, queued, set(ids))
                 continue
-            if any(child not in shown for child in case.supporters(node_id)):
-                queued.add(node_id)
-                queue.append(node_id)
+        parts.append((_title(case, root), root, ids))
+        _queue_cut(case, ids, queue, queued, set(ids))
     return parts
+
+
+def _queue_cut(case: SafetyCase, ids, queue, queued, shown) -> None:
+    """Queue the nodes of ``ids`` that have supporters not drawn in their part."""
+    for node_id in ids:
+        if node_id not in queued and any(c not in shown for c in case.supporters(node_id)):
+            queued.add(node_id)
+            queue.append(node_id)
 
 
 def _depth(case: SafetyCase, root: str) -> int:

@@ -14,6 +14,7 @@ from reports.pdf.charts import _bound_chart, _progress_chart, _verification_char
 from reports.pdf.layout import (
     CELL,
     CHUNK,
+    FONT,
     LANDSCAPE,
     MARGIN,
     VERDICT_COLOURS,
@@ -31,8 +32,9 @@ class _AssuranceSections:
         s = self.s
         versions = {r["code"]: int(r.get("version") or 1) for r in s.items("requirement")}
         kinds = {r["code"]: r.get("kind", "?") for r in s.items("requirement")}
+        verifications = [row for row in s.verifications if row.requirement in versions]
         latest = {}
-        for row in s.verifications:
+        for row in verifications:
             latest[row.requirement] = row
         outcome = Counter()
         for code, kind in kinds.items():
@@ -64,18 +66,44 @@ class _AssuranceSections:
                     _wrap(row.summary, widths[5], lines=3),
                     self.cite(row.entry),
                 ]
-                for row in s.verifications
+                for row in verifications
             ),
             widths,
         )
+        if len(verifications) < len(s.verifications):
+            outside = len(s.verifications) - len(verifications)
+            out.append(
+                _p(
+                    f"{outside:,} more "
+                    f"{'verification is' if outside == 1 else 'verifications are'} "
+                    "of requirements not in this baseline: they are in the evidence register.",
+                    self.st["small"],
+                )
+            )
         out.append(Paragraph("Validation runs", self.st["h2"]))
         if not s.runs:
             out.append(_p("No validation run is recorded in this ledger.", self.st["body"]))
-        for run in s.runs:
+        latest = {run.campaign: run for run in s.runs}  # runs are in entry order
+        earlier = [run for run in s.runs if latest[run.campaign] is not run]
+        if earlier:
             out.append(
                 _p(
-                    f"Run {run.run} of campaign {run.campaign} ({run.executor}, {run.cases} "
-                    f"cases), ledger entry {self.cite(run.entry)}",
+                    "Earlier runs of the same campaigns, superseded by the latest run of each "
+                    "(their verdicts are in the evidence register): "
+                    + "; ".join(
+                        f"run {r.run} of {r.campaign} ({r.cases:,} cases, entry "
+                        f"{self.cite(r.entry)})"
+                        for r in earlier
+                    )
+                    + ".",
+                    self.st["small"],
+                )
+            )
+        for run in latest.values():
+            out.append(
+                _p(
+                    f"Latest run {run.run} of campaign {run.campaign} (executor {run.executor}, "
+                    f"{run.cases:,} cases), ledger entry {self.cite(run.entry)}",
                     self.st["body"],
                 )
             )
@@ -120,7 +148,10 @@ class _AssuranceSections:
                 _bound_chart(run, self.width / 2 - 6),
             ]
             out += table
-            out.append(KeepTogether([Table([charts], colWidths=[self.width / 2] * 2)]))
+            side_by_side = Table(
+                [charts], colWidths=[self.width / 2] * 2, style=[("FONT", (0, 0), (-1, -1), FONT)]
+            )
+            out.append(KeepTogether([side_by_side]))
         return out
 
     # -- SOTIF --
@@ -279,9 +310,30 @@ class _AssuranceSections:
         return out
 
     def decisions(self):
-        out = []
-        if not self.s.decisions:
-            out.append(_p("No decision record is in this ledger.", self.st["body"]))
+        records = {d.entry for d in self.s.decisions}
+        splits = {d.entry: d for d in self.s.decompositions}
+        entries = self.s.decision_entries
+        out = [
+            _p(
+                f"The ledger holds {len(entries):,} decision "
+                f"{'entry' if len(entries) == 1 else 'entries'} up to the checkpoint: "
+                f"{len(records):,} decision {'record' if len(records) == 1 else 'records'} "
+                "(below) and the ASIL decompositions, whose independence argument is in "
+                f"section {self.numbers['requirements']}.",
+                self.st["body"],
+            )
+        ]
+        rows = []
+        for index, subject in entries:
+            if index in records:
+                what = "decision record (below)"
+            elif index in splits:
+                d = splits[index]
+                what = f"ASIL decomposition of {d.parent} into {' + '.join(d.children)}"
+            else:
+                what = "a decision outside this baseline (see the evidence register)"
+            rows.append([self.cite(index), _cut(subject, 60), _wrap(what, self.width - 260)])
+        out += _tables(["Entry", "Subject", "What it records"], rows, [40, 220, self.width - 260])
         for d in self.s.decisions:
             out += [
                 _p(

@@ -7,9 +7,10 @@ from collections import Counter
 
 from reportlab.graphics.charts.barcharts import HorizontalBarChart
 from reportlab.graphics.charts.legends import Legend
-from reportlab.graphics.shapes import Drawing, Line, Rect, String
+from reportlab.graphics.shapes import Line, Rect, String
 from reportlab.lib import colors
 
+from reports.gsn.fonts import drawing_of
 from reports.pdf.layout import FONT, VERDICT_COLOURS
 
 _STATE_COLOURS = [
@@ -21,10 +22,10 @@ _STATE_COLOURS = [
 ]
 
 
-def _verification_chart(outcome: Counter, width: float) -> Drawing:
+def _verification_chart(outcome: Counter, width: float):
     kinds = sorted({kind for kind, _ in outcome}) or ["-"]
     height = 40 + 18 * len(kinds)
-    drawing = Drawing(width, height + 20)
+    drawing = drawing_of(width, height + 20)
     chart = HorizontalBarChart()
     chart.x, chart.y = 50, 24
     chart.width, chart.height = width - 160, height - 20
@@ -54,11 +55,11 @@ def _verification_chart(outcome: Counter, width: float) -> Drawing:
     return drawing
 
 
-def _progress_chart(run, width: float) -> Drawing:
+def _progress_chart(run, width: float):
     verdicts = list(run.verdicts) or []
     names = [v.criterion for v in verdicts] or ["-"]
     height = 30 + 16 * len(names)
-    drawing = Drawing(width, height + 16)
+    drawing = drawing_of(width, height + 16)
     chart = HorizontalBarChart()
     chart.x, chart.y = 40, 16
     chart.width, chart.height = width - 60, height - 10
@@ -85,11 +86,11 @@ def _progress_chart(run, width: float) -> Drawing:
     return drawing
 
 
-def _bound_chart(run, width: float) -> Drawing:
+def _bound_chart(run, width: float):
     """Upper confidence bound (bar) against the allowed value (tick), on a log scale."""
     verdicts = list(run.verdicts)
     height = 30 + 16 * max(len(verdicts), 1)
-    drawing = Drawing(width, height + 16)
+    drawing = drawing_of(width, height + 16)
     left, right = 40, width - 10
     values = [v.upper_bound for v in verdicts] + [v.allowed for v in verdicts if v.allowed]
     positive = [x for x in values if x and x > 0]

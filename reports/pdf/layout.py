@@ -12,10 +12,10 @@ from reportlab.lib.units import mm
 from reportlab.lib.utils import simpleSplit
 from reportlab.platypus import Paragraph, Table, TableStyle
 
+from reports.gsn.fonts import BOLD, FONT, register_fonts
 from reports.gsn.geometry import clean
 
 CHUNK = 400
-FONT, BOLD = "Helvetica", "Helvetica-Bold"
 CELL = 6.5  # table font size
 MARGIN = 16 * mm
 PORTRAIT = A4
@@ -30,6 +30,7 @@ VERDICT_COLOURS = {
 
 
 def _styles() -> dict[str, ParagraphStyle]:
+    register_fonts()
     base = getSampleStyleSheet()
     body = ParagraphStyle("body", parent=base["BodyText"], fontName=FONT, fontSize=8.5, leading=11)
     return {
@@ -56,7 +57,6 @@ def _styles() -> dict[str, ParagraphStyle]:
         ),
         "body": body,
         "small": ParagraphStyle("small", parent=body, fontSize=7.5, leading=9.5),
-        "mono": ParagraphStyle("mono", parent=body, fontName="Courier", fontSize=7.5, leading=9.5),
     }
 
 

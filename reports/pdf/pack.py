@@ -12,7 +12,7 @@ from xml.sax.saxutils import escape
 from reportlab.lib.units import mm
 from reportlab.platypus import NextPageTemplate, PageBreak, Paragraph, Spacer
 
-from reports.gsn.model import STATUSES, SafetyCase
+from reports.gsn.model import CONFIRMED, STATUSES, SafetyCase
 from reports.pdf.assurance import _AssuranceSections
 from reports.pdf.concept import _ConceptSections
 from reports.pdf.layout import (
@@ -24,11 +24,13 @@ from reports.pdf.layout import (
     _p,
     _styles,
     _tables,
+    _wrap,
 )
 from reports.pdf.template import _Contents, _Document, _fixed_canvas, _invariant
 from reports.selectors import CaseSnapshot, signing_key_identity
 
 SECTIONS = [
+    ("control", "Document control"),
     ("summary", "Summary and release readiness"),
     ("item", "Item definition and operational design domain"),
     ("hara", "Hazard analysis and risk assessment"),
@@ -77,6 +79,7 @@ class _Pack(_ConceptSections, _AssuranceSections):
     def story(self, register) -> list:
         story = [*self.cover(), NextPageTemplate("portrait"), PageBreak(), *self.contents()]
         for key, builder in (
+            ("control", self.control),
             ("summary", self.summary),
             ("item", self.item),
             ("hara", self.hara),
@@ -110,12 +113,13 @@ class _Pack(_ConceptSections, _AssuranceSections):
             Spacer(1, 10 * mm),
             _key_values(
                 [
+                    ("Document", f"{self.identifier()}, revision {self.revision()}"),
                     ("Project", f"{s.project_key}: {_cut(s.project_name, 80)}"),
                     ("Baseline", f"{s.baseline_name} (ledger entry #{s.baseline_entry})"),
                     ("Baseline root", s.baseline_root),
                     ("Date", f"{moment} (time of the ledger checkpoint)"),
                     ("Ledger", s.origin),
-                    ("Checkpoint size", f"{s.size} entries"),
+                    ("Checkpoint size", _count(s.size, "entry", "entries")),
                     ("Checkpoint root", s.checkpoint_root.hex()),
                     ("Signing key", f"{self.key_name}+{s.key_id}" if self.key_name else s.key_id),
                     ("Signing key fingerprint", _fingerprint(self.key_fingerprint)),
@@ -141,13 +145,61 @@ class _Pack(_ConceptSections, _AssuranceSections):
             out.append(_Contents(key, f"{self.numbers[key]}  {title}"))
         return out
 
+    # -- document control --
+
+    def identifier(self) -> str:
+        return f"{self.s.project_key}-EVIDENCE-PACK"
+
+    def revision(self) -> str:
+        return f"{self.s.baseline_name} @ {self.s.size} entries"
+
+    def control(self):
+        s = self.s
+        confirmed = [a for a in s.approvals if a.outcome in CONFIRMED]
+        approved = [
+            f"{a.reviewer} ({a.reviewer_role}, independence {a.achieved}): "
+            f"{a.label} of {a.work_product}, {a.outcome.replace('_', ' ')}, "
+            f"ledger entry {self.cite(a.entry)}; {_review_basis(a, s.baseline_root)}"
+            for a in confirmed
+        ]
+        rows = [
+            ("Identifier", self.identifier()),
+            ("Revision", self.revision()),
+            (
+                "Revision means",
+                f"baseline {s.baseline_name} (ledger entry #{s.baseline_entry}, Merkle root "
+                f"{(s.baseline_root or '')[:16]}...) with the evidence of the ledger's first "
+                f"{_count(s.size, 'entry', 'entries')} (checkpoint root "
+                f"{s.checkpoint_root.hex()[:16]}...)",
+            ),
+            ("Prepared by", f"{s.prepared_by or 'unknown'} (exported this document)"),
+            (
+                "Approved by",
+                "\n".join(approved) or "no confirmation review in the ledger at this checkpoint",
+            ),
+        ]
+        out = [
+            _key_values(
+                [(k, _wrap(v, self.width - 120, lines=40, size=8)) for k, v in rows],
+                widths=(110, self.width - 110),
+            ),
+            Spacer(1, 6),
+            _p(
+                "Approved by lists the confirmation reviews (ISO 26262-2 Table 1) recorded in "
+                "the ledger up to the checkpoint, each with its ledger entry; section "
+                f"{self.numbers['confirmation']} shows which measures they meet. A review that "
+                "cites another baseline does not confirm this revision.",
+                self.st["small"],
+            ),
+        ]
+        return out
+
     # -- summary --
 
     def summary(self):
         gaps = self.s.gaps
         gate = self.case.release_gate()
-        ready = gaps.get("release_ready")
-        verdict = "READY for release" if ready else "NOT READY for release"
+        verdict = "READY for release" if gaps.get("release_ready") else "NOT READY for release"
         approvals = gaps.get("approvals", {})
         counts = self.case.counts()
         out = [
@@ -158,64 +210,99 @@ class _Pack(_ConceptSections, _AssuranceSections):
                 + (
                     "passes."
                     if gate["passed"]
-                    else f"fails with {len(gate['undeveloped'])} undeveloped goals or strategies "
-                    f"and {len(gate['unsupported_solutions'])} solutions not supported."
+                    else f"fails with {_count(len(gate['undeveloped']), 'undeveloped goal')} "
+                    f"or strategies and {_count(len(gate['unsupported_solutions']), 'solution')} "
+                    "not supported."
                 )
                 + " Node statuses: "
-                + ", ".join(f"{counts[k]} {k}" for k in STATUSES)
+                + ", ".join(_count(counts[k], "node") + f" {k}" for k in STATUSES)
                 + ".",
                 self.st["body"],
             ),
             _p(
-                "The gap analysis describes the project as it stood when the package was made; "
-                "the work products in the following sections are those frozen in the baseline.",
+                f"Every count below is of baseline {self.s.baseline_name} and of the evidence "
+                f"in the ledger at its checkpoint ({_count(self.s.size, 'entry', 'entries')}), "
+                "the same work products and evidence the following sections show.",
                 self.st["small"],
             ),
             Spacer(1, 6),
         ]
-
-        def asil(by):
-            return ", ".join(f"{k} {v}" for k, v in (by or {}).items() if v) or "-"
-
+        without_parent = gaps.get("without_parent", {})
+        without_verification = gaps.get("without_verification", {})
         rows = [
-            ["Requirements (not headings, not obsolete)", str(gaps.get("requirements", 0)), ""],
+            ["Requirements (not obsolete)", _count(gaps.get("requirements", 0), "requirement"), ""],
             [
                 "Without a parent (goal or requirement)",
-                str(gaps.get("without_parent", {}).get("count", 0)),
-                asil(gaps.get("without_parent", {}).get("by_asil")),
+                _count(without_parent.get("count", 0), "requirement"),
+                _by_asil(without_parent.get("by_asil")),
             ],
             [
                 "Without passing, current verification",
-                str(gaps.get("without_verification", {}).get("count", 0)),
-                asil(gaps.get("without_verification", {}).get("by_asil")),
+                _count(without_verification.get("count", 0), "requirement"),
+                _by_asil(without_verification.get("by_asil")),
             ],
-            ["Stale verifications", str(gaps.get("stale_verifications", 0)), ""],
-            ["Suspect trace links", str(gaps.get("suspect_links", 0)), ""],
+            [
+                "Stale verifications",
+                _count(gaps.get("stale_verifications", 0), "verification"),
+                "",
+            ],
+            ["Suspect trace links", _count(gaps.get("suspect_links", 0), "link"), ""],
             [
                 "ASIL drops without decomposition",
-                str(len(gaps.get("undecomposed_asil_drops", []))),
+                _count(len(gaps.get("undecomposed_asil_drops", [])), "link"),
+                "",
+            ],
+            [
+                "Hazardous events rated ASIL A to D without a safety goal",
+                _count(len(gaps.get("events_without_goal", [])), "event"),
+                "",
+            ],
+            [
+                "Safety goals without a derived requirement",
+                _count(len(gaps.get("goals_without_requirements", [])), "goal"),
+                "",
+            ],
+            [
+                "Decomposition children not linked to their parent",
+                _count(len(gaps.get("decomposition_children_unlinked", [])), "requirement"),
+                "",
+            ],
+            [
+                "Stale reviews",
+                _not_assessed(gaps.get("stale_reviews"), "review"),
+                "",
+            ],
+            [
+                "Acceptance criteria with no case in scope",
+                _not_assessed(gaps.get("criteria_without_cases"), "criterion", "criteria"),
                 "",
             ],
             [
                 "Confirmation measures missing",
-                str(len(approvals.get("missing", []))),
-                f"at ASIL {approvals.get('asil', '-')}",
+                _count(len(approvals.get("missing", [])), "measure"),
+                f"required at ASIL {approvals.get('asil', '-')}",
             ],
             [
                 "Confirmation measures below independence",
-                str(len(approvals.get("below_required", []))),
+                _count(len(approvals.get("below_required", [])), "measure"),
                 "",
             ],
         ]
-        out += _tables(["Gap", "Count", "By ASIL"], rows, [260, 60, self.width - 320])
+        out += _tables(["Gap", "Count", "By ASIL"], rows, [250, 80, self.width - 330])
         out.append(Paragraph("Open gaps", self.st["h2"]))
         lists = [
-            ("Requirements without a parent", gaps.get("without_parent", {}).get("codes", [])),
-            (
-                "Requirements without verification",
-                gaps.get("without_verification", {}).get("codes", []),
-            ),
+            ("Requirements without a parent", without_parent.get("codes", [])),
+            ("Requirements without verification", without_verification.get("codes", [])),
             ("ASIL drops without decomposition", gaps.get("undecomposed_asil_drops", [])),
+            ("Hazardous events without a safety goal", gaps.get("events_without_goal", [])),
+            (
+                "Safety goals without a derived requirement",
+                gaps.get("goals_without_requirements", []),
+            ),
+            (
+                "Decomposition children not linked to their parent",
+                gaps.get("decomposition_children_unlinked", []),
+            ),
             (
                 "Missing confirmation measures",
                 [f"{m['measure']} (needs {m['required']})" for m in approvals.get("missing", [])],
@@ -232,6 +319,41 @@ class _Pack(_ConceptSections, _AssuranceSections):
             text = ", ".join(str(i) for i in items) if items else "none"
             out.append(_p(f"{title}: {text}", self.st["small"]))
         return out
+
+
+def _review_basis(approval, baseline_root: str | None) -> str:
+    """What a review confirmed, as far as the ledger says: this baseline, another one, or no
+    baseline. (Reviews that cite the digests of their work products, and their staleness,
+    take this place once the reviews record them.)"""
+    if not approval.baseline_root:
+        return "cites no baseline"
+    if approval.baseline_root == baseline_root:
+        return "cites this baseline"
+    return f"cites another baseline ({approval.baseline_root[:16]}...): stale for this revision"
+
+
+def _count(n: int, singular: str, plural: str | None = None) -> str:
+    """``n`` with its unit: "1 requirement", "2,000 requirements".
+
+    Kept here until the shared formatting helpers of the reports are in place.
+    """
+    return f"{n:,} {singular if n == 1 else plural or singular + 's'}"
+
+
+def _not_assessed(value, singular: str, plural: str | None = None) -> str:
+    if value is None:
+        return "not assessed in this version"
+    return _count(len(value) if isinstance(value, list | tuple) else value, singular, plural)
+
+
+def _by_asil(by: dict | None) -> str:
+    """Counts per ASIL as "ASIL A: 2, ASIL B: 1" (never "A2", which reads as a code)."""
+    parts = [
+        ("QM" if level == "QM" else f"ASIL {level}") + f": {count:,}"
+        for level, count in (by or {}).items()
+        if count
+    ]
+    return ", ".join(parts) or "-"
 
 
 def render(

@@ -24,6 +24,7 @@ def _fixed_canvas(stamp: str, doc_id: bytes):
 
         def __init__(self, *args, **kwargs):
             kwargs["invariant"] = 1
+            kwargs["initialFontName"] = FONT  # no standard font enters the resources
             super().__init__(*args, **kwargs)
             self.setDateFormatter(lambda *_: stamp)
             ids = PDFText(doc_id, enc="raw").format(DummyDoc())
