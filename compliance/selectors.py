@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 
-from compliance import iso26262
+from compliance import iso26262, reviews
 from compliance.models import (
     AcceptanceCriterion,
     Approval,
@@ -126,22 +126,37 @@ def gap_analysis(*, project: Project) -> dict:
                     f"{code_of[source]} ({asil_of[source]}) under "
                     f"{code_of[target_req]} ({asil_of[target_req]})"
                 )
-    approvals = _approval_gaps(project)
+    def listed(ids):
+        ordered = sorted(ids, key=code_of.__getitem__)[:LISTED]
+        return [{"id": i, "code": code_of[i]} for i in ordered]
+
+    currency = approval_currency(project=project)
+    approvals = _approval_gaps(project, currency)
+    events = _events_without_goal(project)
+    goals = _goals_without_requirements(project)
+    children = _unlinked_decomposition_children(project)
+    stale_reviews = _stale_reviews(project, currency)
     summary = {
         "requirements": len(reqs),
         "without_parent": {
             "count": len(orphans),
             "by_asil": by_asil(orphans),
-            "codes": sorted(code_of[i] for i in orphans)[:50],
+            "codes": sorted(code_of[i] for i in orphans)[:LISTED],
+            "items": listed(orphans),
         },
         "without_verification": {
             "count": len(unverified),
             "by_asil": by_asil(unverified),
-            "codes": sorted(code_of[i] for i in unverified)[:50],
+            "codes": sorted(code_of[i] for i in unverified)[:LISTED],
+            "items": listed(unverified),
         },
         "stale_verifications": sum(stale.values()),
         "suspect_links": suspect,
         "undecomposed_asil_drops": drops,
+        "events_without_goal": events,
+        "goals_without_requirements": goals,
+        "unlinked_decomposition_children": children,
+        "stale_reviews": stale_reviews,
         "approvals": approvals,
     }
     summary["release_ready"] = not (
@@ -149,24 +164,180 @@ def gap_analysis(*, project: Project) -> dict:
         or unverified
         or suspect
         or drops
+        or events["count"]
+        or goals["count"]
+        or children["count"]
+        or stale_reviews["count"]
         or approvals["missing"]
         or approvals["below_required"]
+        or approvals["stale"]
     )
     return summary
 
 
-def _approval_gaps(project: Project) -> dict:
-    """Table 1 measures required at the highest goal ASIL that no sufficient approval covers."""
+#: How many items of one gap the analysis lists (``count`` gives them all).
+LISTED = 50
+
+
+def _gap(items: list[dict]) -> dict:
+    return {"count": len(items), "items": items[:LISTED]}
+
+
+def _events_without_goal(project: Project) -> dict:
+    """Hazardous events rated ASIL A to D that no safety goal covers (ISO 26262-3 7.4.4.3)."""
+    events = (
+        HazardousEvent.objects.filter(project=project, goals__isnull=True)
+        .exclude(asil="QM")
+        .order_by("code")
+        .values("id", "code", "asil")
+    )
+    return _gap(list(events))
+
+
+def _goals_without_requirements(project: Project) -> dict:
+    """Safety goals that no requirement derives from or satisfies."""
+    derived = TraceLink.objects.filter(target_goal=OuterRef("pk"), kind__in=PARENT_KINDS)
+    goals = (
+        SafetyGoal.objects.filter(project=project)
+        .exclude(Exists(derived))
+        .order_by("code")
+        .values("id", "code", "asil")
+    )
+    return _gap(list(goals))
+
+
+def _unlinked_decomposition_children(project: Project) -> dict:
+    """Children of an ASIL decomposition that do not derive from the requirement decomposed."""
+    linked = set(
+        TraceLink.objects.filter(
+            project=project, kind=LinkKind.DERIVES_FROM, target_requirement__isnull=False
+        ).values_list("source_id", "target_requirement_id")
+    )
+    items = []
+    for dec in (
+        Decomposition.objects.filter(project=project)
+        .select_related("parent", "first", "second")
+        .order_by("id")
+    ):
+        for child in (dec.first, dec.second):
+            if (child.pk, dec.parent_id) not in linked:
+                items.append(
+                    {
+                        "id": child.pk,
+                        "code": child.code,
+                        "parent_id": dec.parent_id,
+                        "parent": dec.parent.code,
+                        "decomposition": dec.pk,
+                    }
+                )
+    return _gap(items)
+
+
+def approval_currency(*, project: Project) -> dict[int, reviews.Currency]:
+    """Every confirmation review of the project against its work products now, by approval
+    id: ``stale`` with what changed, was added or went since it was signed."""
+    return reviews.currencies(project, Approval.objects.filter(project=project).order_by("id"))
+
+
+def stale_requirement_approvals(*, project: Project) -> list[dict]:
+    """Requirements whose last approval cites content they no longer have (the approval of an
+    older version), whatever their status is now."""
+    rows = (
+        Requirement.objects.filter(project=project, is_heading=False)
+        .exclude(approved_digest="")
+        .exclude(status=RequirementStatus.OBSOLETE)
+        .order_by("code")
+        .values_list("id", "status", "version", "approved_version", "approved_digest")
+    )
+    digests = _requirement_digests(project)
+    stale = []
+    for pk, status, version, approved_version, approved in rows:
+        code, now = digests[pk]
+        if approved != now:
+            stale.append(
+                {
+                    "id": pk,
+                    "code": code,
+                    "status": status,
+                    "version": version,
+                    "approved_version": approved_version,
+                }
+            )
+    return stale
+
+
+def _requirement_digests(project: Project) -> dict[int, tuple[str, str]]:
+    """(code, content digest) of every requirement that was ever approved, by id."""
+    rows = (
+        Requirement.objects.filter(project=project)
+        .exclude(approved_digest="")
+        .values_list("id", *reviews.DIGEST_FIELDS)
+    )
+    return {pk: (row[0], reviews.requirement_digest_of_row(row)) for pk, *row in rows}
+
+
+def _stale_reviews(project: Project, currency: dict[int, reviews.Currency]) -> dict:
+    approvals = [
+        {
+            "id": c.approval.pk,
+            "measure": c.approval.measure,
+            "work_product": c.approval.work_product,
+            "outcome": c.approval.outcome,
+            "reason": c.reason,
+        }
+        for c in currency.values()
+        if c.stale
+    ]
+    requirements = stale_requirement_approvals(project=project)
+    return {
+        "count": len(approvals) + len(requirements),
+        "approvals": approvals,
+        "requirements": requirements[:LISTED],
+    }
+
+
+def stale_reviews(*, project: Project) -> dict:
+    """The confirmation reviews and requirement approvals that no longer hold: ``count``,
+    ``approvals`` (id, measure, work product, outcome, reason) and ``requirements`` (id, code,
+    status, version and the version approved). What the GSN and the evidence pack mark stale."""
+    return _stale_reviews(project, approval_currency(project=project))
+
+
+def current_approval_counts(*, project: Project) -> list[tuple[str, int]]:
+    """(ASIL, count) of the approved requirements whose approval cites their content now: an
+    approval of an older version does not count. Headings and obsolete ones are not counted."""
+    rows = Requirement.objects.filter(
+        project=project, is_heading=False, status=RequirementStatus.APPROVED
+    ).values_list("asil", "approved_digest", *reviews.DIGEST_FIELDS)
+    counts: Counter = Counter()
+    for asil, approved, *row in rows:
+        if approved == reviews.requirement_digest_of_row(row):
+            counts[asil] += 1
+    return sorted(counts.items())
+
+
+def _approval_gaps(project: Project, currency: dict[int, reviews.Currency]) -> dict:
+    """Table 1 measures required at the highest goal ASIL that no sufficient, current approval
+    covers; ``stale`` names those whose confirmations all cite work products since changed."""
     asil = highest_goal_asil(project)
-    approvals = list(Approval.objects.filter(project=project, outcome__in=CONFIRMED))
-    missing, below = [], []
+    approvals = [c for c in currency.values() if c.approval.outcome in CONFIRMED]
+    missing, below, stale = [], [], []
     for measure in iso26262.ConfirmationMeasure:
         required = iso26262.required_independence(measure.value, asil)
         if required == iso26262.NO_REQUIREMENT:
             continue
-        done = [a for a in approvals if a.measure == measure.value]
-        if not done:
+        signed = [c for c in approvals if c.approval.measure == measure.value]
+        done = [c.approval for c in signed if not c.stale]
+        if not signed:
             missing.append({"measure": measure.value, "required": required})
+        elif not done:
+            stale.append(
+                {
+                    "measure": measure.value,
+                    "required": required,
+                    "approvals": [c.approval.pk for c in signed],
+                }
+            )
         elif not any(iso26262.meets_independence(a.achieved_independence, required) for a in done):
             below.append(
                 {
@@ -175,7 +346,7 @@ def _approval_gaps(project: Project) -> dict:
                     "achieved": max(a.achieved_independence for a in done),
                 }
             )
-    return {"asil": asil, "missing": missing, "below_required": below}
+    return {"asil": asil, "missing": missing, "below_required": below, "stale": stale}
 
 
 def kinds() -> list[str]:
@@ -409,7 +580,8 @@ class VersionChange:
 
 def requirement_detail(*, requirement: Requirement) -> dict:
     """A requirement's links both ways, decompositions, verifications, commits and versions
-    (newest first, each with the fields it changed)."""
+    (newest first, each with the fields it changed), and its last approval (the version it
+    approved, and whether it is stale: the content changed since)."""
     links_up = list(
         TraceLink.objects.filter(source=requirement)
         .select_related("target_requirement", "target_goal", "cleared_by")
@@ -442,7 +614,14 @@ def requirement_detail(*, requirement: Requirement) -> dict:
         versions.append(VersionChange(record, changes))
         previous = record
     versions.reverse()
+    approval = None
+    if requirement.approved_digest:
+        approval = {
+            "version": requirement.approved_version,
+            "stale": requirement.approved_digest != reviews.requirement_digest(requirement),
+        }
     return {
+        "approval": approval,
         "links_up": links_up,
         "links_down": links_down,
         "decompositions": decompositions,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from compliance import iso26262
 from compliance import selectors as compliance
-from compliance.models import Requirement, RequirementStatus
+from compliance.models import Requirement
 from evidence import selectors as evidence
 from projects.models import Project
 from validation import selectors as validation
@@ -64,17 +64,15 @@ class CoverageRow:
 
 def requirement_coverage(project: Project, gaps: dict) -> list[CoverageRow]:
     """Per ASIL level: requirements, and how many are traced to a parent, verified, approved.
+    "Approved" counts current approvals only: an approval of an older version is stale.
 
     "Derived" and "verified" are the complements of the gap analysis's lists, so the two views
     never disagree; headings and obsolete requirements count in neither.
     """
     totals: dict[str, int] = dict.fromkeys(LEVELS, 0)
-    approved: dict[str, int] = dict.fromkeys(LEVELS, 0)
-    for asil, status, n in compliance.requirement_counts(project=project):
-        level = asil_level(asil)
-        totals[level] += n
-        if status == RequirementStatus.APPROVED:
-            approved[level] += n
+    for asil, _status, n in compliance.requirement_counts(project=project):
+        totals[asil_level(asil)] += n
+    approved = _by_level(compliance.current_approval_counts(project=project))
     orphans = gaps["without_parent"]["by_asil"]
     unverified = gaps["without_verification"]["by_asil"]
     return [
