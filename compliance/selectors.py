@@ -126,6 +126,7 @@ def gap_analysis(*, project: Project) -> dict:
                     f"{code_of[source]} ({asil_of[source]}) under "
                     f"{code_of[target_req]} ({asil_of[target_req]})"
                 )
+
     def listed(ids):
         ordered = sorted(ids, key=code_of.__getitem__)[:LISTED]
         return [{"id": i, "code": code_of[i]} for i in ordered]

@@ -241,9 +241,7 @@ class TestChangesAfterTheReviews:
 
 
 class TestLifeCycle:
-    def test_an_engineer_cannot_take_an_approved_requirement_to_draft(
-        self, project, people, case
-    ):
+    def test_an_engineer_cannot_take_an_approved_requirement_to_draft(self, project, people, case):
         with pytest.raises(ValidationError) as refused:
             services.requirement_update(
                 user=people["author"], requirement=case["fsr"], status="draft"
@@ -277,7 +275,9 @@ class TestLifeCycle:
             user=people["author"], requirement=case["fsr"], text="Brake later."
         )
         assert selectors.stale_requirement_approvals(project=project)
-        fsr = services.requirement_review(user=people["manager"], requirement=fsr, status="approved")
+        fsr = services.requirement_review(
+            user=people["manager"], requirement=fsr, status="approved"
+        )
         assert fsr.approved_version == 2
         assert selectors.stale_requirement_approvals(project=project) == []
 
@@ -304,9 +304,7 @@ class TestGaps:
         ]
         assert gaps["release_ready"] is False
 
-    def test_a_decomposition_child_not_linked_to_its_parent_is_listed(
-        self, project, people, case
-    ):
+    def test_a_decomposition_child_not_linked_to_its_parent_is_listed(self, project, people, case):
         author = people["author"]
         children = [
             services.requirement_create(
