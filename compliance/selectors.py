@@ -103,10 +103,13 @@ def gap_analysis(*, project: Project) -> dict:
             parents[source].append(target_req or ("goal", target_goal))
     asil_of = {r[0]: r[3] for r in reqs}
     code_of = {r[0]: r[1] for r in reqs}
+    decompositions = list(
+        Decomposition.objects.filter(project=project).values_list(
+            "parent_id", "first_id", "second_id"
+        )
+    )
     decomposed = set()
-    for parent, first, second in Decomposition.objects.filter(project=project).values_list(
-        "parent_id", "first_id", "second_id"
-    ):
+    for parent, first, second in decompositions:
         decomposed.update({(parent, first), (parent, second)})
 
     def by_asil(ids):
@@ -134,9 +137,25 @@ def gap_analysis(*, project: Project) -> dict:
     currency = approval_currency(project=project)
     approvals = _approval_gaps(project, currency)
     events = _events_without_goal(project)
-    goals = _goals_without_requirements(project)
-    children = _unlinked_decomposition_children(project)
-    stale_reviews = _stale_reviews(project, currency)
+    derived_goals = {
+        goal
+        for source, kind, _r, goal, _s in links
+        if goal and kind in PARENT_KINDS and source in code_of
+    }
+    goals = _goals_without_requirements(project, derived_goals)
+    derives = {
+        (source, target) for source, kind, target, _g, _s in links if kind == LinkKind.DERIVES_FROM
+    }
+    children = _gap(
+        [
+            {"id": child, "code": code_of[child], "parent_id": parent, "parent": code_of[parent]}
+            for parent, *pair in decompositions
+            for child in pair
+            if child in code_of and parent in code_of and (child, parent) not in derives
+        ]
+    )
+    stale_requirements, approved = _requirement_approvals(project)
+    stale_reviews = _stale_reviews(currency, stale_requirements)
     summary = {
         "requirements": len(reqs),
         "without_parent": {
@@ -158,6 +177,7 @@ def gap_analysis(*, project: Project) -> dict:
         "goals_without_requirements": goals,
         "unlinked_decomposition_children": children,
         "stale_reviews": stale_reviews,
+        "approved": {"count": sum(approved.values()), "by_asil": by_asil(approved.elements())},
         "approvals": approvals,
     }
     summary["release_ready"] = not (
@@ -195,43 +215,15 @@ def _events_without_goal(project: Project) -> dict:
     return _gap(list(events))
 
 
-def _goals_without_requirements(project: Project) -> dict:
+def _goals_without_requirements(project: Project, derived: set[int]) -> dict:
     """Safety goals that no requirement derives from or satisfies."""
-    derived = TraceLink.objects.filter(target_goal=OuterRef("pk"), kind__in=PARENT_KINDS)
     goals = (
         SafetyGoal.objects.filter(project=project)
-        .exclude(Exists(derived))
+        .exclude(pk__in=derived)
         .order_by("code")
         .values("id", "code", "asil")
     )
     return _gap(list(goals))
-
-
-def _unlinked_decomposition_children(project: Project) -> dict:
-    """Children of an ASIL decomposition that do not derive from the requirement decomposed."""
-    linked = set(
-        TraceLink.objects.filter(
-            project=project, kind=LinkKind.DERIVES_FROM, target_requirement__isnull=False
-        ).values_list("source_id", "target_requirement_id")
-    )
-    items = []
-    for dec in (
-        Decomposition.objects.filter(project=project)
-        .select_related("parent", "first", "second")
-        .order_by("id")
-    ):
-        for child in (dec.first, dec.second):
-            if (child.pk, dec.parent_id) not in linked:
-                items.append(
-                    {
-                        "id": child.pk,
-                        "code": child.code,
-                        "parent_id": dec.parent_id,
-                        "parent": dec.parent.code,
-                        "decomposition": dec.pk,
-                    }
-                )
-    return _gap(items)
 
 
 def approval_currency(*, project: Project) -> dict[int, reviews.Currency]:
@@ -242,42 +234,41 @@ def approval_currency(*, project: Project) -> dict[int, reviews.Currency]:
 
 def stale_requirement_approvals(*, project: Project) -> list[dict]:
     """Requirements whose last approval cites content they no longer have (the approval of an
-    older version), whatever their status is now."""
+    older version), whatever their status is now: id, code, status, version, approved_version."""
+    return _requirement_approvals(project)[0]
+
+
+def _requirement_approvals(project: Project) -> tuple[list[dict], Counter]:
+    """The stale requirement approvals, and the requirements approved in their current content
+    (by id, for :func:`gap_analysis`'s counts per ASIL). Headings and obsolete ones are left
+    out."""
     rows = (
         Requirement.objects.filter(project=project, is_heading=False)
         .exclude(approved_digest="")
         .exclude(status=RequirementStatus.OBSOLETE)
         .order_by("code")
-        .values_list("id", "status", "version", "approved_version", "approved_digest")
+        .values_list(
+            "id", "status", "version", "approved_version", "approved_digest", *reviews.DIGEST_FIELDS
+        )
     )
-    digests = _requirement_digests(project)
-    stale = []
-    for pk, status, version, approved_version, approved in rows:
-        code, now = digests[pk]
-        if approved != now:
+    stale, current = [], Counter()
+    for pk, status, version, approved_version, approved, *content in rows:
+        if approved != reviews.requirement_digest_of_row(content):
             stale.append(
                 {
                     "id": pk,
-                    "code": code,
+                    "code": content[0],
                     "status": status,
                     "version": version,
                     "approved_version": approved_version,
                 }
             )
-    return stale
+        elif status == RequirementStatus.APPROVED:
+            current[pk] += 1
+    return stale, current
 
 
-def _requirement_digests(project: Project) -> dict[int, tuple[str, str]]:
-    """(code, content digest) of every requirement that was ever approved, by id."""
-    rows = (
-        Requirement.objects.filter(project=project)
-        .exclude(approved_digest="")
-        .values_list("id", *reviews.DIGEST_FIELDS)
-    )
-    return {pk: (row[0], reviews.requirement_digest_of_row(row)) for pk, *row in rows}
-
-
-def _stale_reviews(project: Project, currency: dict[int, reviews.Currency]) -> dict:
+def _stale_reviews(currency: dict[int, reviews.Currency], requirements: list[dict]) -> dict:
     approvals = [
         {
             "id": c.approval.pk,
@@ -289,7 +280,6 @@ def _stale_reviews(project: Project, currency: dict[int, reviews.Currency]) -> d
         for c in currency.values()
         if c.stale
     ]
-    requirements = stale_requirement_approvals(project=project)
     return {
         "count": len(approvals) + len(requirements),
         "approvals": approvals,
@@ -301,20 +291,9 @@ def stale_reviews(*, project: Project) -> dict:
     """The confirmation reviews and requirement approvals that no longer hold: ``count``,
     ``approvals`` (id, measure, work product, outcome, reason) and ``requirements`` (id, code,
     status, version and the version approved). What the GSN and the evidence pack mark stale."""
-    return _stale_reviews(project, approval_currency(project=project))
-
-
-def current_approval_counts(*, project: Project) -> list[tuple[str, int]]:
-    """(ASIL, count) of the approved requirements whose approval cites their content now: an
-    approval of an older version does not count. Headings and obsolete ones are not counted."""
-    rows = Requirement.objects.filter(
-        project=project, is_heading=False, status=RequirementStatus.APPROVED
-    ).values_list("asil", "approved_digest", *reviews.DIGEST_FIELDS)
-    counts: Counter = Counter()
-    for asil, approved, *row in rows:
-        if approved == reviews.requirement_digest_of_row(row):
-            counts[asil] += 1
-    return sorted(counts.items())
+    return _stale_reviews(
+        approval_currency(project=project), stale_requirement_approvals(project=project)
+    )
 
 
 def _approval_gaps(project: Project, currency: dict[int, reviews.Currency]) -> dict:

@@ -66,13 +66,14 @@ def requirement_coverage(project: Project, gaps: dict) -> list[CoverageRow]:
     """Per ASIL level: requirements, and how many are traced to a parent, verified, approved.
     "Approved" counts current approvals only: an approval of an older version is stale.
 
-    "Derived" and "verified" are the complements of the gap analysis's lists, so the two views
-    never disagree; headings and obsolete requirements count in neither.
+    "Derived" and "verified" are the complements of the gap analysis's lists and "approved" its
+    count of current approvals, so the two views never disagree; headings and obsolete
+    requirements count in neither.
     """
     totals: dict[str, int] = dict.fromkeys(LEVELS, 0)
     for asil, _status, n in compliance.requirement_counts(project=project):
         totals[asil_level(asil)] += n
-    approved = _by_level(compliance.current_approval_counts(project=project))
+    approved = gaps["approved"]["by_asil"]
     orphans = gaps["without_parent"]["by_asil"]
     unverified = gaps["without_verification"]["by_asil"]
     return [
@@ -81,7 +82,7 @@ def requirement_coverage(project: Project, gaps: dict) -> list[CoverageRow]:
             total=totals[level],
             derived=totals[level] - orphans.get(level, 0),
             verified=totals[level] - unverified.get(level, 0),
-            approved=approved[level],
+            approved=approved.get(level, 0),
         )
         for level in LEVELS
     ]

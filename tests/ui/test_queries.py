@@ -31,7 +31,10 @@ from validation.models import CaseResult, Run, Verdict
 
 PAGES = [
     ("ui:projects", [], 3),
-    ("ui:dashboard", ["AEB"], 20),
+    # The gap analysis checks the reviews against the work products they cite (the approvals,
+    # the demo's HARA and functional safety concept) and lists events without a goal, goals
+    # without a requirement and the approved requirements' content: 7 reads, whatever the size.
+    ("ui:dashboard", ["AEB"], 27),
     ("ui:dashboard-runs", ["AEB"], 5),
     ("ui:hara", ["AEB"], 9),
     ("ui:hazardous-event", ["AEB", "HE-01"], 7),
@@ -45,7 +48,7 @@ PAGES = [
     ("ui:run-progress", ["AEB", "run"], 6),
     ("ui:evidence", ["AEB"], 7),
     ("ui:entry-proof", ["AEB", 3], 8),  # the checkpoint key comes from the trust roots
-    ("ui:gsn", ["AEB"], 35),  # most of them reports.selectors.case_snapshot's
+    ("ui:gsn", ["AEB"], 42),  # most of them reports.selectors.case_snapshot's (7 its gaps')
     ("ui:baselines", ["AEB"], 7),
     ("ui:asil", [], 2),
 ]
@@ -155,7 +158,7 @@ def grow(project, user, factor: int = 20) -> None:
     Run.objects.create(campaign=first.campaign, executor="local", cases_total=10, started_by=user)
 
 
-@pytest.mark.parametrize("name,queries", [("ui:dashboard", 20), ("ui:matrix", 9)])
+@pytest.mark.parametrize("name,queries", [("ui:dashboard", 27), ("ui:matrix", 9)])
 def test_the_count_does_not_grow_with_the_project(
     as_user, demo, demo_run, people, django_assert_num_queries, name, queries
 ):
