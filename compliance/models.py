@@ -177,7 +177,12 @@ CONTENT_FIELDS = ("title", "text", "asil", "kind")
 
 class Requirement(CodedModel):
     """A safety requirement with its ASIL in the standard's notation (``B(D)``) and a version
-    that grows with every content change."""
+    that grows with every content change.
+
+    Its status follows :mod:`compliance.status`: approved only through a review, which records
+    the digest of the content it approved (``approved_digest``); a content change sends it back
+    to review, and that approval is then stale.
+    """
 
     kind = models.CharField(max_length=8, choices=RequirementKind.choices)
     title = models.CharField(max_length=500, blank=True)
@@ -193,6 +198,12 @@ class Requirement(CodedModel):
     is_heading = models.BooleanField(default=False)
     reqif_identifier = models.CharField(max_length=200, blank=True)
     attributes = models.JSONField(default=dict, blank=True)
+    approved_digest = models.CharField(
+        max_length=64, blank=True, help_text="digest of the content the last approval confirmed"
+    )
+    approved_version = models.PositiveIntegerField(
+        null=True, blank=True, help_text="the version the last approval confirmed"
+    )
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords()
 
@@ -388,6 +399,11 @@ class Approval(models.Model):
     measure = models.CharField(max_length=40, choices=_choices(iso26262.ConfirmationMeasure))
     work_product = models.CharField(max_length=200, help_text="what was reviewed, e.g. HARA")
     baseline = models.ForeignKey(Baseline, null=True, blank=True, on_delete=models.PROTECT)
+    cited = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="digest of each work product the review confirmed, by key (compliance.reviews)",
+    )
     asil = models.CharField(max_length=8)
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     reviewer = models.ForeignKey(

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 
-from compliance import iso26262
+from compliance import iso26262, reviews
 from compliance.models import (
     AcceptanceCriterion,
     Approval,
@@ -103,10 +103,13 @@ def gap_analysis(*, project: Project) -> dict:
             parents[source].append(target_req or ("goal", target_goal))
     asil_of = {r[0]: r[3] for r in reqs}
     code_of = {r[0]: r[1] for r in reqs}
+    decompositions = list(
+        Decomposition.objects.filter(project=project).values_list(
+            "parent_id", "first_id", "second_id"
+        )
+    )
     decomposed = set()
-    for parent, first, second in Decomposition.objects.filter(project=project).values_list(
-        "parent_id", "first_id", "second_id"
-    ):
+    for parent, first, second in decompositions:
         decomposed.update({(parent, first), (parent, second)})
 
     def by_asil(ids):
@@ -126,22 +129,55 @@ def gap_analysis(*, project: Project) -> dict:
                     f"{code_of[source]} ({asil_of[source]}) under "
                     f"{code_of[target_req]} ({asil_of[target_req]})"
                 )
-    approvals = _approval_gaps(project)
+
+    def listed(ids):
+        ordered = sorted(ids, key=code_of.__getitem__)[:LISTED]
+        return [{"id": i, "code": code_of[i]} for i in ordered]
+
+    currency = approval_currency(project=project)
+    approvals = _approval_gaps(project, currency)
+    events = _events_without_goal(project)
+    derived_goals = {
+        goal
+        for source, kind, _r, goal, _s in links
+        if goal and kind in PARENT_KINDS and source in code_of
+    }
+    goals = _goals_without_requirements(project, derived_goals)
+    derives = {
+        (source, target) for source, kind, target, _g, _s in links if kind == LinkKind.DERIVES_FROM
+    }
+    children = _gap(
+        [
+            {"id": child, "code": code_of[child], "parent_id": parent, "parent": code_of[parent]}
+            for parent, *pair in decompositions
+            for child in pair
+            if child in code_of and parent in code_of and (child, parent) not in derives
+        ]
+    )
+    stale_requirements, approved = _requirement_approvals(project)
+    stale_reviews = _stale_reviews(currency, stale_requirements)
     summary = {
         "requirements": len(reqs),
         "without_parent": {
             "count": len(orphans),
             "by_asil": by_asil(orphans),
-            "codes": sorted(code_of[i] for i in orphans)[:50],
+            "codes": sorted(code_of[i] for i in orphans)[:LISTED],
+            "items": listed(orphans),
         },
         "without_verification": {
             "count": len(unverified),
             "by_asil": by_asil(unverified),
-            "codes": sorted(code_of[i] for i in unverified)[:50],
+            "codes": sorted(code_of[i] for i in unverified)[:LISTED],
+            "items": listed(unverified),
         },
         "stale_verifications": sum(stale.values()),
         "suspect_links": suspect,
         "undecomposed_asil_drops": drops,
+        "events_without_goal": events,
+        "goals_without_requirements": goals,
+        "unlinked_decomposition_children": children,
+        "stale_reviews": stale_reviews,
+        "approved": {"count": sum(approved.values()), "by_asil": by_asil(approved.elements())},
         "approvals": approvals,
     }
     summary["release_ready"] = not (
@@ -149,24 +185,139 @@ def gap_analysis(*, project: Project) -> dict:
         or unverified
         or suspect
         or drops
+        or events["count"]
+        or goals["count"]
+        or children["count"]
+        or stale_reviews["count"]
         or approvals["missing"]
         or approvals["below_required"]
+        or approvals["stale"]
     )
     return summary
 
 
-def _approval_gaps(project: Project) -> dict:
-    """Table 1 measures required at the highest goal ASIL that no sufficient approval covers."""
+#: How many items of one gap the analysis lists (``count`` gives them all).
+LISTED = 50
+
+
+def _gap(items: list[dict]) -> dict:
+    return {"count": len(items), "items": items[:LISTED]}
+
+
+def _events_without_goal(project: Project) -> dict:
+    """Hazardous events rated ASIL A to D that no safety goal covers (ISO 26262-3 7.4.4.3)."""
+    events = (
+        HazardousEvent.objects.filter(project=project, goals__isnull=True)
+        .exclude(asil="QM")
+        .order_by("code")
+        .values("id", "code", "asil")
+    )
+    return _gap(list(events))
+
+
+def _goals_without_requirements(project: Project, derived: set[int]) -> dict:
+    """Safety goals that no requirement derives from or satisfies."""
+    goals = (
+        SafetyGoal.objects.filter(project=project)
+        .exclude(pk__in=derived)
+        .order_by("code")
+        .values("id", "code", "asil")
+    )
+    return _gap(list(goals))
+
+
+def approval_currency(*, project: Project) -> dict[int, reviews.Currency]:
+    """Every confirmation review of the project against its work products now, by approval
+    id: ``stale`` with what changed, was added or went since it was signed."""
+    return reviews.currencies(project, Approval.objects.filter(project=project).order_by("id"))
+
+
+def stale_requirement_approvals(*, project: Project) -> list[dict]:
+    """Requirements whose last approval cites content they no longer have (the approval of an
+    older version), whatever their status is now: id, code, status, version, approved_version."""
+    return _requirement_approvals(project)[0]
+
+
+def _requirement_approvals(project: Project) -> tuple[list[dict], Counter]:
+    """The stale requirement approvals, and the requirements approved in their current content
+    (by id, for :func:`gap_analysis`'s counts per ASIL). Headings and obsolete ones are left
+    out."""
+    rows = (
+        Requirement.objects.filter(project=project, is_heading=False)
+        .exclude(approved_digest="")
+        .exclude(status=RequirementStatus.OBSOLETE)
+        .order_by("code")
+        .values_list(
+            "id", "status", "version", "approved_version", "approved_digest", *reviews.DIGEST_FIELDS
+        )
+    )
+    stale, current = [], Counter()
+    for pk, status, version, approved_version, approved, *content in rows:
+        if approved != reviews.requirement_digest_of_row(content):
+            stale.append(
+                {
+                    "id": pk,
+                    "code": content[0],
+                    "status": status,
+                    "version": version,
+                    "approved_version": approved_version,
+                }
+            )
+        elif status == RequirementStatus.APPROVED:
+            current[pk] += 1
+    return stale, current
+
+
+def _stale_reviews(currency: dict[int, reviews.Currency], requirements: list[dict]) -> dict:
+    approvals = [
+        {
+            "id": c.approval.pk,
+            "measure": c.approval.measure,
+            "work_product": c.approval.work_product,
+            "outcome": c.approval.outcome,
+            "reason": c.reason,
+        }
+        for c in currency.values()
+        if c.stale
+    ]
+    return {
+        "count": len(approvals) + len(requirements),
+        "approvals": approvals,
+        "requirements": requirements[:LISTED],
+    }
+
+
+def stale_reviews(*, project: Project) -> dict:
+    """The confirmation reviews and requirement approvals that no longer hold: ``count``,
+    ``approvals`` (id, measure, work product, outcome, reason) and ``requirements`` (id, code,
+    status, version and the version approved). What the GSN and the evidence pack mark stale."""
+    return _stale_reviews(
+        approval_currency(project=project), stale_requirement_approvals(project=project)
+    )
+
+
+def _approval_gaps(project: Project, currency: dict[int, reviews.Currency]) -> dict:
+    """Table 1 measures required at the highest goal ASIL that no sufficient, current approval
+    covers; ``stale`` names those whose confirmations all cite work products since changed."""
     asil = highest_goal_asil(project)
-    approvals = list(Approval.objects.filter(project=project, outcome__in=CONFIRMED))
-    missing, below = [], []
+    approvals = [c for c in currency.values() if c.approval.outcome in CONFIRMED]
+    missing, below, stale = [], [], []
     for measure in iso26262.ConfirmationMeasure:
         required = iso26262.required_independence(measure.value, asil)
         if required == iso26262.NO_REQUIREMENT:
             continue
-        done = [a for a in approvals if a.measure == measure.value]
-        if not done:
+        signed = [c for c in approvals if c.approval.measure == measure.value]
+        done = [c.approval for c in signed if not c.stale]
+        if not signed:
             missing.append({"measure": measure.value, "required": required})
+        elif not done:
+            stale.append(
+                {
+                    "measure": measure.value,
+                    "required": required,
+                    "approvals": [c.approval.pk for c in signed],
+                }
+            )
         elif not any(iso26262.meets_independence(a.achieved_independence, required) for a in done):
             below.append(
                 {
@@ -175,7 +326,7 @@ def _approval_gaps(project: Project) -> dict:
                     "achieved": max(a.achieved_independence for a in done),
                 }
             )
-    return {"asil": asil, "missing": missing, "below_required": below}
+    return {"asil": asil, "missing": missing, "below_required": below, "stale": stale}
 
 
 def kinds() -> list[str]:
@@ -409,7 +560,8 @@ class VersionChange:
 
 def requirement_detail(*, requirement: Requirement) -> dict:
     """A requirement's links both ways, decompositions, verifications, commits and versions
-    (newest first, each with the fields it changed)."""
+    (newest first, each with the fields it changed), and its last approval (the version it
+    approved, and whether it is stale: the content changed since)."""
     links_up = list(
         TraceLink.objects.filter(source=requirement)
         .select_related("target_requirement", "target_goal", "cleared_by")
@@ -442,7 +594,14 @@ def requirement_detail(*, requirement: Requirement) -> dict:
         versions.append(VersionChange(record, changes))
         previous = record
     versions.reverse()
+    approval = None
+    if requirement.approved_digest:
+        approval = {
+            "version": requirement.approved_version,
+            "stale": requirement.approved_digest != reviews.requirement_digest(requirement),
+        }
     return {
+        "approval": approval,
         "links_up": links_up,
         "links_down": links_down,
         "decompositions": decompositions,

@@ -7,14 +7,13 @@ it into HTTP 400, the commands into a one-line error) and writes nothing.
 
 from __future__ import annotations
 
-import hashlib
-
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 
-from compliance import iso26262, links, statistics
+from compliance import iso26262, links, reviews, statistics
 from compliance import scope as criterion_scope
+from compliance import status as lifecycle
 from compliance.models import (
     CONTENT_FIELDS,
     AcceptanceCriterion,
@@ -34,17 +33,14 @@ from compliance.models import (
     TriggeringCondition,
     Verification,
 )
+from compliance.reviews import digest_of
 from evidence import ledger
 from evidence.ledger import Record, Subject
 from evidence.membership import lock_log, recorded_placements
 from evidence.models import EntryKind, LogEntry
 from evidence.verify import canonical_json
 from projects.models import Project
-from projects.permissions import ROLE_ACTIONS, Action, can, require, role_of
-
-
-def digest_of(data) -> str:
-    return hashlib.sha256(canonical_json(data)).hexdigest()
+from projects.permissions import ROLE_ACTIONS, Action, require, role_of
 
 
 def _record(
@@ -208,27 +204,10 @@ def _check_asil(value: str) -> str:
         raise ValidationError({"asil": f"{exc} (notation: QM, A-D, or X(Y) such as B(D))"}) from exc
 
 
-# Statuses whoever edits requirements may set. Approving a requirement, or retiring it as
-# obsolete, is a review: only a role that may review sets those (requirement_review).
-EDITOR_STATUSES = frozenset({RequirementStatus.DRAFT, RequirementStatus.IN_REVIEW})
-
-
-def may_set_status(user, project: Project, status: str) -> bool:
-    """Whether ``user``'s role in ``project`` may give a requirement ``status``."""
-    return status in EDITOR_STATUSES or can(user, project, Action.REVIEW)
-
-
-def _check_status(user, project: Project, status: str) -> None:
-    if status not in RequirementStatus.values:
-        raise ValidationError({"status": f"Use one of {', '.join(RequirementStatus.values)}."})
-    if not may_set_status(user, project, status):
-        raise ValidationError(
-            {
-                "status": f"The role {role_of(user, project)} may not set a requirement's status "
-                f"to {status}: approving or retiring a requirement is a review, by a safety "
-                "manager or an administrator."
-            }
-        )
+def _approve(requirement: Requirement) -> None:
+    """Bind the approval to the content it approves: a later change makes it stale."""
+    requirement.approved_digest = reviews.requirement_digest(requirement)
+    requirement.approved_version = requirement.version
 
 
 @transaction.atomic
@@ -243,10 +222,11 @@ def requirement_create(
     asil: str = "QM",
     **fields,
 ) -> Requirement:
-    """Create a requirement. Its status is draft or in review unless a reviewer creates it."""
+    """Create a requirement. Its status is draft or in review unless a reviewer creates it
+    (approved then cites the content it was created with)."""
     require(user, project, Action.EDIT)
     if "status" in fields:
-        _check_status(user, project, fields["status"])
+        lifecycle.check_role(user, project, fields["status"])
     requirement = Requirement(
         project=project,
         code=code,
@@ -256,6 +236,8 @@ def requirement_create(
         asil=_check_asil(asil),
         **fields,
     )
+    if requirement.status == RequirementStatus.APPROVED:
+        _approve(requirement)
     _clean(requirement)
     requirement.save()
     _record(user, project, f"requirement:{code}", requirement.snapshot(), "create")
@@ -268,26 +250,29 @@ def requirement_update(*, user, requirement: Requirement, **fields) -> Requireme
     on it suspect, makes older verification evidence stale and sends an approved requirement
     back to review (unless a reviewer sets its status in the same change).
 
-    ``status`` may be sent only with a value the caller's role may set (see
-    :func:`requirement_review`); the refusal names the field and nothing is written.
+    ``status`` may be sent only with a value the caller's role may set and a step the life
+    cycle has (:mod:`compliance.status`); the refusal names the field and nothing is written.
     """
     project = requirement.project
     require(user, project, Action.EDIT)
     if "status" in fields:
-        _check_status(user, project, fields["status"])
+        lifecycle.check_role(user, project, fields["status"])
     return _requirement_change(user, requirement, fields, action="update")
 
 
 @transaction.atomic
 def requirement_review(*, user, requirement: Requirement, status: str) -> Requirement:
     """The review of a requirement: approve it (or return it to draft or review, or retire it
-    as obsolete). Only a role that may review; recorded as a ``review`` in the ledger."""
+    as obsolete). Only a role that may review; recorded as a ``review`` in the ledger. An
+    approval cites the digest of the content at its version (``approvedDigest``)."""
     require(user, requirement.project, Action.REVIEW)
-    _check_status(user, requirement.project, status)
+    lifecycle.check_role(user, requirement.project, status)
     return _requirement_change(user, requirement, {"status": status}, action="review")
 
 
 def _requirement_change(user, requirement: Requirement, fields: dict, *, action: str):
+    """Apply ``fields`` along the status life cycle and record one ledger entry naming the
+    changed fields and, when the status moved, the step (``status``: from, to, why)."""
     project = requirement.project
     requirement = Requirement.objects.select_for_update().get(pk=requirement.pk)
     if "asil" in fields:
@@ -295,15 +280,30 @@ def _requirement_change(user, requirement: Requirement, fields: dict, *, action:
     changed = [n for n, v in fields.items() if getattr(requirement, n) != v]
     if not changed:
         return requirement
+    before = requirement.status
+    content_changed = any(n in CONTENT_FIELDS for n in changed)
+    # The approval was of the old content: a content change first sends the requirement back
+    # to review, and a status sent with the change is a step from there.
+    current = (
+        RequirementStatus.IN_REVIEW
+        if content_changed and before == RequirementStatus.APPROVED
+        else before
+    )
+    wanted = fields.get("status", current)
+    lifecycle.check_step(user, project, current, wanted)
     for name, value in fields.items():
         setattr(requirement, name, value)
-    content_changed = any(n in CONTENT_FIELDS for n in changed)
+    requirement.status = wanted
     if content_changed:
         requirement.version += 1
-        if requirement.status == RequirementStatus.APPROVED and "status" not in fields:
-            # The approval was of the old content: the new content awaits its own review.
-            requirement.status = RequirementStatus.IN_REVIEW
+    extra: dict = {}
+    if wanted != before:
+        if "status" not in changed:
             changed.append("status")
+        extra["status"] = _status_step(requirement, before, wanted, content_changed)
+    if wanted == RequirementStatus.APPROVED and (content_changed or before != wanted):
+        _approve(requirement)
+        extra["approvedDigest"] = requirement.approved_digest
     _clean(requirement)
     requirement.save()
     if content_changed:
@@ -314,9 +314,19 @@ def _requirement_change(user, requirement: Requirement, fields: dict, *, action:
         f"requirement:{requirement.code}",
         requirement.snapshot(),
         action,
-        extra={"changed": sorted(changed)},
+        extra={"changed": sorted(changed), **extra},
     )
     return requirement
+
+
+def _status_step(requirement: Requirement, before: str, after: str, content_changed: bool):
+    step = {"from": before, "to": after}
+    if before == RequirementStatus.APPROVED and content_changed:
+        step["reason"] = (
+            f"content changed to version {requirement.version}: the approval of version "
+            f"{requirement.approved_version} ({requirement.approved_digest[:12]}) is stale"
+        )
+    return step
 
 
 def _mark_suspect(condition: Q, reason: str) -> int:
@@ -495,45 +505,7 @@ def verification_record(
 
 def baseline_content(project: Project) -> dict[str, dict]:
     """Every item, HARA row, goal, requirement, link and SOTIF element, by a stable key."""
-    content: dict[str, dict] = {}
-    item = ItemDefinition.objects.filter(project=project).first()
-    if item:
-        content["item"] = item.snapshot()
-    for model, prefix, related in (
-        (Hazard, "hazard", ()),
-        (OperationalSituation, "situation", ()),
-        (HazardousEvent, "event", ("hazard", "situation")),
-        (TriggeringCondition, "tc", ()),
-        (Requirement, "requirement", ()),
-    ):
-        for obj in model.objects.filter(project=project).select_related(*related):
-            content[f"{prefix}:{obj.code}"] = obj.snapshot()
-    for goal in SafetyGoal.objects.filter(project=project).prefetch_related("events"):
-        content[f"goal:{goal.code}"] = goal.snapshot()
-    for fi in FunctionalInsufficiency.objects.filter(project=project).prefetch_related(
-        "triggering_conditions"
-    ):
-        content[f"fi:{fi.code}"] = fi.snapshot()
-    for hb in (
-        HazardousBehaviour.objects.filter(project=project)
-        .select_related("goal")
-        .prefetch_related("insufficiencies")
-    ):
-        content[f"hb:{hb.code}"] = hb.snapshot()
-    for ac in AcceptanceCriterion.objects.filter(project=project):
-        content[f"ac:{ac.code}"] = ac.snapshot()
-    links = TraceLink.objects.filter(project=project).select_related(
-        "source", "target_requirement", "target_goal"
-    )
-    for link in links:
-        content[f"link:{link.source.code}>{link.kind}>{link.target.code}"] = link.snapshot()
-    for dec in Decomposition.objects.filter(project=project).select_related(
-        "parent", "first", "second"
-    ):
-        content[f"decomposition:{dec.parent.code}:{dec.first.code}+{dec.second.code}"] = (
-            dec.snapshot()
-        )
-    return content
+    return reviews.work_product_content(project)
 
 
 def merkle_root_of(content: dict[str, dict]) -> str:
@@ -643,6 +615,11 @@ def approval_record(
     and leaf hash). A person without such an entry (a membership from before memberships were
     ledgered, or a superuser who is no member) has an unknown team and organisational unit:
     they can reach I1 at most. A reviewer whose recorded role may not confirm is refused.
+
+    The approval cites the digest of every work product in the measure's scope
+    (:data:`compliance.reviews.MEASURE_SCOPES`), as they are in ``baseline`` when one is given,
+    else as they are now; the entry records the set's digest, so a later change to any of them,
+    or a new one, makes the review stale.
     """
     require(user, project, Action.CONFIRM)
     asil = _check_asil(asil)
@@ -674,6 +651,13 @@ def approval_record(
     except ValueError as exc:
         raise ValidationError({"measure": str(exc)}) from exc
     required = iso26262.required_independence(measure, iso26262.confirmation_asil(asil))
+    if baseline is not None and baseline.project_id != project.pk:
+        raise ValidationError({"baseline": "It belongs to another project."})
+    cited = (
+        reviews.scope_digests(measure, baseline.content)
+        if baseline is not None
+        else reviews.current_digests(project, measure)
+    )
     snapshot = {
         "measure": measure,
         "workProduct": work_product,
@@ -685,6 +669,7 @@ def approval_record(
         "outcome": outcome,
         "findings": findings,
         "baseline": baseline.root if baseline else None,
+        "cites": reviews.citation(cited),
     }
     memberships = {
         "author": recorded[author.pk].citation() if author.pk in recorded else None,
@@ -704,6 +689,7 @@ def approval_record(
         measure=measure,
         work_product=work_product,
         baseline=baseline,
+        cited=cited,
         asil=asil,
         author=author,
         reviewer=user,

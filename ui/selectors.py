@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from compliance import iso26262
 from compliance import selectors as compliance
-from compliance.models import Requirement, RequirementStatus
+from compliance.models import Requirement
 from evidence import selectors as evidence
 from projects.models import Project
 from validation import selectors as validation
@@ -64,17 +64,16 @@ class CoverageRow:
 
 def requirement_coverage(project: Project, gaps: dict) -> list[CoverageRow]:
     """Per ASIL level: requirements, and how many are traced to a parent, verified, approved.
+    "Approved" counts current approvals only: an approval of an older version is stale.
 
-    "Derived" and "verified" are the complements of the gap analysis's lists, so the two views
-    never disagree; headings and obsolete requirements count in neither.
+    "Derived" and "verified" are the complements of the gap analysis's lists and "approved" its
+    count of current approvals, so the two views never disagree; headings and obsolete
+    requirements count in neither.
     """
     totals: dict[str, int] = dict.fromkeys(LEVELS, 0)
-    approved: dict[str, int] = dict.fromkeys(LEVELS, 0)
-    for asil, status, n in compliance.requirement_counts(project=project):
-        level = asil_level(asil)
-        totals[level] += n
-        if status == RequirementStatus.APPROVED:
-            approved[level] += n
+    for asil, _status, n in compliance.requirement_counts(project=project):
+        totals[asil_level(asil)] += n
+    approved = gaps["approved"]["by_asil"]
     orphans = gaps["without_parent"]["by_asil"]
     unverified = gaps["without_verification"]["by_asil"]
     return [
@@ -83,7 +82,7 @@ def requirement_coverage(project: Project, gaps: dict) -> list[CoverageRow]:
             total=totals[level],
             derived=totals[level] - orphans.get(level, 0),
             verified=totals[level] - unverified.get(level, 0),
-            approved=approved[level],
+            approved=approved.get(level, 0),
         )
         for level in LEVELS
     ]
@@ -91,6 +90,8 @@ def requirement_coverage(project: Project, gaps: dict) -> list[CoverageRow]:
 
 def dashboard(project: Project) -> dict:
     gaps = compliance.gap_analysis(project=project)
+    gaps["criteria_without_cases"] = validation.criteria_without_cases(project=project)
+    gaps["release_ready"] = gaps["release_ready"] and not gaps["criteria_without_cases"]["count"]
     size = evidence.log_size(project=project)
     counts = compliance.asil_counts(project=project)
     return {

@@ -96,6 +96,23 @@ def campaign_summaries(*, project: Project) -> list[tuple[Campaign, list[Verdict
     return [(c, by_run.get(c.last_run, [])) for c in campaigns]
 
 
+def criteria_without_cases(*, project: Project) -> dict:
+    """The gap analysis's row for validation: acceptance criteria that no finished run of any
+    campaign judged on a single case (a verdict's trials are the cases in the criterion's
+    scope), as ``count`` and ``items`` (id and code), like the gaps of
+    :func:`compliance.selectors.gap_analysis`."""
+    judged = Verdict.objects.filter(
+        criterion=OuterRef("pk"), trials__gt=0, run__status=RunStatus.SUCCEEDED
+    )
+    items = list(
+        AcceptanceCriterion.objects.filter(project=project)
+        .exclude(Exists(judged))
+        .order_by("code")
+        .values("id", "code")
+    )
+    return {"count": len(items), "items": items}
+
+
 def latest_verdicts(*, project: Project) -> list[tuple[AcceptanceCriterion, Verdict | None]]:
     """Each acceptance criterion with the verdict of the last finished run that judged it."""
     latest = (

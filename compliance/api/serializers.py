@@ -465,3 +465,138 @@ BASELINE_DIFF_SCHEMA = {
         },
     },
 }
+
+
+def _listed(**extra) -> dict:
+    """The first 50 items of a gap, each with its id and code for a link to its page."""
+    item = {
+        "type": "object",
+        "required": ["id", "code"],
+        "properties": {"id": {"type": "integer"}, "code": {"type": "string"}, **extra},
+    }
+    return {"type": "array", "items": item, "description": "the first 50"}
+
+
+def _items(description: str, **extra) -> dict:
+    """A gap: how many items, and the first of them."""
+    return {
+        "type": "object",
+        "description": description,
+        "required": ["count", "items"],
+        "properties": {"count": {"type": "integer"}, "items": _listed(**extra)},
+    }
+
+
+_BY_ASIL = {"type": "object", "additionalProperties": {"type": "integer"}}
+_REQUIREMENT_GAP = {
+    "type": "object",
+    "required": ["count", "by_asil", "codes", "items"],
+    "properties": {
+        "count": {"type": "integer"},
+        "by_asil": _BY_ASIL,
+        "codes": _names("the first 50 codes"),
+        "items": _listed(),
+    },
+}
+
+GAP_ANALYSIS_SCHEMA = {
+    "type": "object",
+    "required": [
+        "requirements",
+        "without_parent",
+        "without_verification",
+        "stale_verifications",
+        "suspect_links",
+        "undecomposed_asil_drops",
+        "events_without_goal",
+        "goals_without_requirements",
+        "unlinked_decomposition_children",
+        "stale_reviews",
+        "approved",
+        "approvals",
+        "release_ready",
+    ],
+    "properties": {
+        "requirements": {"type": "integer", "description": "counted: no headings, none obsolete"},
+        "without_parent": {**_REQUIREMENT_GAP, "description": "requirements with no link up"},
+        "without_verification": {
+            **_REQUIREMENT_GAP,
+            "description": "requirements without a current passing verification",
+        },
+        "stale_verifications": {"type": "integer"},
+        "suspect_links": {"type": "integer"},
+        "undecomposed_asil_drops": _names("links to a lower ASIL without a decomposition"),
+        "events_without_goal": _items(
+            "hazardous events rated ASIL A to D that no safety goal covers",
+            asil={"type": "string"},
+        ),
+        "goals_without_requirements": _items(
+            "safety goals no requirement derives from or satisfies", asil={"type": "string"}
+        ),
+        "unlinked_decomposition_children": _items(
+            "children of an ASIL decomposition that do not derive from the parent",
+            parent={"type": "string"},
+            parent_id={"type": "integer"},
+        ),
+        "stale_reviews": {
+            "type": "object",
+            "description": "reviews citing work products that changed, went or were added since",
+            "required": ["count", "approvals", "requirements"],
+            "properties": {
+                "count": {"type": "integer"},
+                "approvals": {
+                    "type": "array",
+                    "description": "confirmation reviews, with what changed since",
+                    "items": {
+                        "type": "object",
+                        "required": ["id", "measure", "work_product", "outcome", "reason"],
+                        "properties": {
+                            "id": {"type": "integer"},
+                            "measure": {"type": "string"},
+                            "work_product": {"type": "string"},
+                            "outcome": {"type": "string"},
+                            "reason": {"type": "string"},
+                        },
+                    },
+                },
+                "requirements": {
+                    "type": "array",
+                    "description": "requirements whose last approval is of an older version",
+                    "items": {
+                        "type": "object",
+                        "required": ["id", "code", "status", "version", "approved_version"],
+                        "properties": {
+                            "id": {"type": "integer"},
+                            "code": {"type": "string"},
+                            "status": {"type": "string"},
+                            "version": {"type": "integer"},
+                            "approved_version": {"type": "integer", "nullable": True},
+                        },
+                    },
+                },
+            },
+        },
+        "approved": {
+            "type": "object",
+            "description": "requirements approved in their current content (no stale approval)",
+            "required": ["count", "by_asil"],
+            "properties": {"count": {"type": "integer"}, "by_asil": _BY_ASIL},
+        },
+        "approvals": {
+            "type": "object",
+            "description": "ISO 26262-2 Table 1 measures at the highest goal ASIL",
+            "required": ["asil", "missing", "below_required", "stale"],
+            "properties": {
+                "asil": {"type": "string"},
+                "missing": {"type": "array", "items": {"type": "object"}},
+                "below_required": {"type": "array", "items": {"type": "object"}},
+                "stale": {
+                    "type": "array",
+                    "description": "measures whose every confirmation is stale",
+                    "items": {"type": "object"},
+                },
+            },
+        },
+        "release_ready": {"type": "boolean"},
+    },
+}

@@ -263,7 +263,7 @@ class BaselineDiffApi(APIView):
 
 
 class GapAnalysisApi(APIView):
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses={200: s.GAP_ANALYSIS_SCHEMA})
     def get(self, request, key):
         project = get_project_for_user(request.user, key)
         return Response(selectors.gap_analysis(project=project))

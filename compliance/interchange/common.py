@@ -21,9 +21,11 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
+from compliance import reviews
 from compliance.interchange.values import valid_code
 from compliance.models import CONTENT_FIELDS, Requirement, RequirementKind, RequirementStatus
-from compliance.services import may_set_status, requirement_content_changed
+from compliance.services import requirement_content_changed
+from compliance.status import may_set
 from evidence import ledger
 from evidence.ledger import Record, Subject
 from evidence.models import EntryKind
@@ -56,6 +58,8 @@ _UPDATE_FIELDS = [
     "text",
     "text_xhtml",
     "status",
+    "approved_digest",
+    "approved_version",
     "version",
     "asil",
     "section",
@@ -171,7 +175,7 @@ def withhold_review_statuses(user, project: Project, items: list[Incoming], note
     The report says which were withheld."""
     for item in items:
         status = item.fields.get("status")
-        if status is not None and not may_set_status(user, project, status):
+        if status is not None and not may_set(user, project, status):
             del item.fields["status"]
             notes.add(
                 "status not applied: approving or retiring a requirement is a review by a "
@@ -236,6 +240,7 @@ def upsert(
                 attributes=attributes,
                 **values,
             )
+            _bind_approval(requirement)
             new.append(requirement)
             outcome.requirements.append(requirement)
             outcome.created += 1
@@ -261,6 +266,9 @@ def upsert(
             content_changed.append(found)
             if found.status == RequirementStatus.APPROVED and "status" not in values:
                 found.status = RequirementStatus.IN_REVIEW  # approved was the old content
+            _bind_approval(found)  # a reviewer's file that keeps "approved" approves anew
+        elif "status" in names:
+            _bind_approval(found)
         found.updated_at = now
         changed.append(found)
         outcome.updated += 1
@@ -274,6 +282,13 @@ def upsert(
     for requirement in content_changed:
         requirement_content_changed(requirement)
     return outcome
+
+
+def _bind_approval(requirement: Requirement) -> None:
+    """An import that approves (a reviewer's) cites the content it approved."""
+    if requirement.status == RequirementStatus.APPROVED:
+        requirement.approved_digest = reviews.requirement_digest(requirement)
+        requirement.approved_version = requirement.version
 
 
 def _derived_counter(taken: set[str]) -> Iterator[str]:

@@ -31,7 +31,11 @@ from validation.models import CaseResult, Run, Verdict
 
 PAGES = [
     ("ui:projects", [], 3),
-    ("ui:dashboard", ["AEB"], 20),
+    # The gap analysis checks the reviews against the work products they cite (the approvals,
+    # the demo's HARA and functional safety concept) and lists events without a goal, goals
+    # without a requirement and the approved requirements' content: 7 reads, whatever the size;
+    # and one for the criteria that no run judged on a case in their scope.
+    ("ui:dashboard", ["AEB"], 28),
     ("ui:dashboard-runs", ["AEB"], 5),
     ("ui:hara", ["AEB"], 9),
     ("ui:hazardous-event", ["AEB", "HE-01"], 7),
@@ -155,7 +159,7 @@ def grow(project, user, factor: int = 20) -> None:
     Run.objects.create(campaign=first.campaign, executor="local", cases_total=10, started_by=user)
 
 
-@pytest.mark.parametrize("name,queries", [("ui:dashboard", 20), ("ui:matrix", 9)])
+@pytest.mark.parametrize("name,queries", [("ui:dashboard", 28), ("ui:matrix", 9)])
 def test_the_count_does_not_grow_with_the_project(
     as_user, demo, demo_run, people, django_assert_num_queries, name, queries
 ):

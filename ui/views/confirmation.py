@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.views.decorators.http import require_POST
 
 from compliance import iso26262, services
-from compliance.selectors import approval_list, highest_goal_asil
+from compliance.selectors import approval_currency, approval_list, highest_goal_asil
 from projects.permissions import Action
 from ui.forms import ApprovalForm
 from ui.views.common import handle_form, may, project_view, render_project, succeeded
@@ -15,9 +15,10 @@ from ui.views.common import handle_form, may, project_view, render_project, succ
 def _page(request, project, form=None, status=200):
     asil = highest_goal_asil(project)
     approvals = list(approval_list(project=project))
+    currency = approval_currency(project=project)
     rows = []
     for measure in iso26262.ConfirmationMeasure:
-        signed = [a for a in approvals if a.measure == measure.value]
+        signed = [(a, currency[a.pk]) for a in approvals if a.measure == measure.value]
         rows.append(
             {
                 "measure": measure,

@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_POST
 
 from compliance import selectors, services
+from compliance import status as lifecycle
 from compliance.models import Requirement, RequirementStatus, SafetyGoal
 from projects.permissions import Action
 from ui.forms import (
@@ -159,12 +160,12 @@ def edit(request, project, code):
 
 
 def _statuses(request, project, requirement) -> list[str]:
-    """The statuses offered on the edit form: those the role may set, and the current one."""
-    return [
-        value
-        for value in RequirementStatus.values
-        if value == requirement.status or services.may_set_status(request.user, project, value)
-    ]
+    """The statuses offered on the edit form: the current one and the steps the role may take
+    from it, or, for an approved requirement, from review, where a content change sends it."""
+    steps = set(lifecycle.allowed_from(requirement.status, request.user, project))
+    if requirement.status == RequirementStatus.APPROVED:
+        steps.update(lifecycle.allowed_from(RequirementStatus.IN_REVIEW, request.user, project))
+    return [v for v in RequirementStatus.values if v == requirement.status or v in steps]
 
 
 @require_POST

@@ -1,0 +1,254 @@
+"""What a review confirms, and whether it still holds.
+
+A review cites the digests of the work products it confirmed: a requirement approval the digest
+of the requirement's content at its version, a confirmation measure the digest of every work
+product in its scope (for the HARA review: each hazardous event and safety goal). Whether a
+review is current is computed, never stored: the cited digests are compared with the digests of
+the work products as they are now, so any change, addition or removal makes it stale.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from compliance.iso26262 import ConfirmationMeasure
+from compliance.models import (
+    AcceptanceCriterion,
+    Approval,
+    Decomposition,
+    FunctionalInsufficiency,
+    Hazard,
+    HazardousBehaviour,
+    HazardousEvent,
+    ItemDefinition,
+    OperationalSituation,
+    Requirement,
+    SafetyGoal,
+    TraceLink,
+    TriggeringCondition,
+)
+from evidence.verify import canonical_json
+from projects.models import Project
+
+
+def digest_of(data) -> str:
+    return hashlib.sha256(canonical_json(data)).hexdigest()
+
+
+# --- Requirements ------------------------------------------------------------------------------
+
+
+def requirement_content(code: str, kind: str, title: str, text: str, asil: str) -> dict:
+    """The content a requirement approval confirms: what a new version changes."""
+    return {"code": code, "kind": kind, "title": title, "text": text, "asil": asil}
+
+
+def requirement_digest(requirement: Requirement) -> str:
+    return digest_of(
+        requirement_content(
+            requirement.code,
+            requirement.kind,
+            requirement.title,
+            requirement.text,
+            requirement.asil,
+        )
+    )
+
+
+#: The fields :func:`requirement_digest_of_row` reads, in its order.
+DIGEST_FIELDS = ("code", "kind", "title", "text", "asil")
+
+
+def requirement_digest_of_row(row: Iterable[str]) -> str:
+    """:func:`requirement_digest` of a ``values_list(*DIGEST_FIELDS)`` row."""
+    return digest_of(requirement_content(*row))
+
+
+# --- Work products by key ----------------------------------------------------------------------
+
+Scope = Callable[[str, dict], bool]
+
+
+def _prefixes(*names: str) -> Scope:
+    return lambda key, value: key.split(":", 1)[0] in names
+
+
+def _requirements_of(*kinds: str) -> Scope:
+    return lambda key, value: key.startswith("requirement:") and value.get("kind") in kinds
+
+
+def _everything(key: str, value: dict) -> bool:
+    return True
+
+
+def _nothing(key: str, value: dict) -> bool:
+    return False
+
+
+#: The work products each confirmation measure confirms, by the key baselines use. Measures
+#: whose work product Safecase does not hold (the safety plan, the integration and testing
+#: strategy) cite no digest: nothing here can make them stale.
+MEASURE_SCOPES: dict[str, Scope] = {
+    ConfirmationMeasure.IMPACT_ANALYSIS: _prefixes("item"),
+    ConfirmationMeasure.HARA: _prefixes("event", "goal"),
+    ConfirmationMeasure.SAFETY_PLAN: _nothing,
+    ConfirmationMeasure.FUNCTIONAL_SAFETY_CONCEPT: _requirements_of("FSR"),
+    ConfirmationMeasure.TECHNICAL_SAFETY_CONCEPT: _requirements_of("TSR"),
+    ConfirmationMeasure.INTEGRATION_TESTING_STRATEGY: _nothing,
+    ConfirmationMeasure.SAFETY_VALIDATION_SPECIFICATION: _prefixes("ac"),
+    ConfirmationMeasure.SAFETY_ANALYSES: _prefixes("decomposition", "tc", "fi", "hb"),
+    ConfirmationMeasure.SAFETY_CASE: _everything,
+    ConfirmationMeasure.FUNCTIONAL_SAFETY_AUDIT: _everything,
+    ConfirmationMeasure.FUNCTIONAL_SAFETY_ASSESSMENT: _everything,
+}
+
+# Which model rows make up which key prefix; loading only the prefixes a scope can hold keeps
+# the HARA review's check to two queries on a project with thousands of requirements.
+_PREFIXES_OF_SCOPE: dict[str, tuple[str, ...] | None] = {
+    ConfirmationMeasure.IMPACT_ANALYSIS: ("item",),
+    ConfirmationMeasure.HARA: ("event", "goal"),
+    ConfirmationMeasure.SAFETY_PLAN: (),
+    ConfirmationMeasure.FUNCTIONAL_SAFETY_CONCEPT: ("requirement",),
+    ConfirmationMeasure.TECHNICAL_SAFETY_CONCEPT: ("requirement",),
+    ConfirmationMeasure.INTEGRATION_TESTING_STRATEGY: (),
+    ConfirmationMeasure.SAFETY_VALIDATION_SPECIFICATION: ("ac",),
+    ConfirmationMeasure.SAFETY_ANALYSES: ("decomposition", "tc", "fi", "hb"),
+}
+
+
+def work_product_content(project: Project, prefixes: Iterable[str] | None = None) -> dict:
+    """Every item, HARA row, goal, requirement, link and SOTIF element by a stable key (what a
+    baseline freezes); only the key prefixes in ``prefixes`` when given."""
+    wanted = None if prefixes is None else set(prefixes)
+
+    def want(prefix: str) -> bool:
+        return wanted is None or prefix in wanted
+
+    content: dict[str, dict] = {}
+    item = ItemDefinition.objects.filter(project=project).first() if want("item") else None
+    if item:
+        content["item"] = item.snapshot()
+    for model, prefix, related in (
+        (Hazard, "hazard", ()),
+        (OperationalSituation, "situation", ()),
+        (HazardousEvent, "event", ("hazard", "situation")),
+        (TriggeringCondition, "tc", ()),
+        (Requirement, "requirement", ()),
+    ):
+        if want(prefix):
+            for obj in model.objects.filter(project=project).select_related(*related):
+                content[f"{prefix}:{obj.code}"] = obj.snapshot()
+    if want("goal"):
+        for goal in SafetyGoal.objects.filter(project=project).prefetch_related("events"):
+            content[f"goal:{goal.code}"] = goal.snapshot()
+    if want("fi"):
+        for fi in FunctionalInsufficiency.objects.filter(project=project).prefetch_related(
+            "triggering_conditions"
+        ):
+            content[f"fi:{fi.code}"] = fi.snapshot()
+    if want("hb"):
+        for hb in (
+            HazardousBehaviour.objects.filter(project=project)
+            .select_related("goal")
+            .prefetch_related("insufficiencies")
+        ):
+            content[f"hb:{hb.code}"] = hb.snapshot()
+    if want("ac"):
+        for ac in AcceptanceCriterion.objects.filter(project=project):
+            content[f"ac:{ac.code}"] = ac.snapshot()
+    if want("link"):
+        links = TraceLink.objects.filter(project=project).select_related(
+            "source", "target_requirement", "target_goal"
+        )
+        for link in links:
+            content[f"link:{link.source.code}>{link.kind}>{link.target.code}"] = link.snapshot()
+    if want("decomposition"):
+        for dec in Decomposition.objects.filter(project=project).select_related(
+            "parent", "first", "second"
+        ):
+            key = f"decomposition:{dec.parent.code}:{dec.first.code}+{dec.second.code}"
+            content[key] = dec.snapshot()
+    return content
+
+
+def scope_digests(measure: str, content: dict[str, dict]) -> dict[str, str]:
+    """The digest of each work product in ``content`` that ``measure`` confirms, by key."""
+    scope = MEASURE_SCOPES.get(measure, _nothing)
+    return {key: digest_of(value) for key, value in sorted(content.items()) if scope(key, value)}
+
+
+#: Up to this many cited digests are listed in the ledger entry itself; beyond, the entry
+#: holds their count and the digest over them (the approval row keeps the list).
+LISTED_IN_ENTRY = 500
+
+
+def citation(cited: dict[str, str]) -> dict:
+    """What a review's ledger entry says it confirmed: the digest over the set of cited
+    digests, their number and, for a set of reasonable size, the digests themselves."""
+    entry = {"digest": digest_of(cited), "count": len(cited)}
+    if len(cited) <= LISTED_IN_ENTRY:
+        entry["items"] = cited
+    return entry
+
+
+def current_digests(project: Project, measure: str) -> dict[str, str]:
+    """The digests of the work products in ``measure``'s scope as they are now."""
+    prefixes = _PREFIXES_OF_SCOPE.get(measure)
+    if prefixes == ():
+        return {}
+    return scope_digests(measure, work_product_content(project, prefixes))
+
+
+# --- Whether a review holds --------------------------------------------------------------------
+
+
+@dataclass
+class Currency:
+    """A confirmation review against the work products now: stale when anything it cited
+    changed or went, or when its scope gained a work product it never saw."""
+
+    approval: Approval
+    changed: list[str] = field(default_factory=list)
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+    @property
+    def stale(self) -> bool:
+        return bool(self.changed or self.added or self.removed)
+
+    @property
+    def reason(self) -> str:
+        parts = []
+        for label, keys in (
+            ("changed", self.changed),
+            ("added", self.added),
+            ("removed", self.removed),
+        ):
+            if keys:
+                shown = ", ".join(k.split(":", 1)[-1] for k in keys[:8])
+                more = f" and {len(keys) - 8} more" if len(keys) > 8 else ""
+                parts.append(f"{label} since the review: {shown}{more}")
+        return "; ".join(parts)
+
+
+def compare(approval: Approval, now: dict[str, str]) -> Currency:
+    cited = approval.cited or {}
+    return Currency(
+        approval=approval,
+        changed=sorted(k for k in cited if k in now and now[k] != cited[k]),
+        added=sorted(k for k in now if k not in cited),
+        removed=sorted(k for k in cited if k not in now),
+    )
+
+
+def currencies(project: Project, approvals: Iterable[Approval]) -> dict[int, Currency]:
+    """Each approval's :class:`Currency`, by approval id; each scope is read once."""
+    now_by_measure: dict[str, dict[str, str]] = {}
+    result = {}
+    for approval in approvals:
+        if approval.measure not in now_by_measure:
+            now_by_measure[approval.measure] = current_digests(project, approval.measure)
+        result[approval.pk] = compare(approval, now_by_measure[approval.measure])
+    return result

@@ -1,0 +1,92 @@
+"""The life of a requirement's status: draft, in review, approved, and obsolete.
+
+::
+
+    draft <-> in review --review--> approved --content change--> in review
+      \\____________review__________/^
+    any --review--> obsolete --review--> draft
+
+Approving is a review: only a role that may review approves, and the approval cites the digest
+of the content it approved. A content change of an approved requirement sends it back to review
+(its approval is then stale); nothing else takes a requirement out of approval except a review.
+A retired (obsolete) requirement comes back only as a draft, by a review. Every other step is
+refused with the steps that are allowed from where the requirement is.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+
+from compliance.models import RequirementStatus
+from projects.models import Project
+from projects.permissions import Action, can, role_of
+
+DRAFT = RequirementStatus.DRAFT
+IN_REVIEW = RequirementStatus.IN_REVIEW
+APPROVED = RequirementStatus.APPROVED
+OBSOLETE = RequirementStatus.OBSOLETE
+
+#: Each allowed step, with the action the role must have to take it.
+STEPS: dict[tuple[str, str], Action] = {
+    (DRAFT, IN_REVIEW): Action.EDIT,
+    (IN_REVIEW, DRAFT): Action.EDIT,
+    (DRAFT, APPROVED): Action.REVIEW,
+    (IN_REVIEW, APPROVED): Action.REVIEW,
+    (APPROVED, IN_REVIEW): Action.EDIT,
+    (APPROVED, DRAFT): Action.REVIEW,
+    (DRAFT, OBSOLETE): Action.REVIEW,
+    (IN_REVIEW, OBSOLETE): Action.REVIEW,
+    (APPROVED, OBSOLETE): Action.REVIEW,
+    (OBSOLETE, DRAFT): Action.REVIEW,
+}
+
+# What a review decides; whoever edits requirements decides only draft and in review.
+REVIEW_STATUSES = frozenset({APPROVED, OBSOLETE})
+
+
+def may_set(user, project: Project, status: str) -> bool:
+    """Whether ``user``'s role in ``project`` may give a requirement ``status`` at all."""
+    return status not in REVIEW_STATUSES or can(user, project, Action.REVIEW)
+
+
+def check_known(status: str) -> None:
+    if status not in RequirementStatus.values:
+        raise ValidationError({"status": f"Use one of {', '.join(RequirementStatus.values)}."})
+
+
+def check_role(user, project: Project, status: str) -> None:
+    check_known(status)
+    if not may_set(user, project, status):
+        raise ValidationError(
+            {
+                "status": f"The role {role_of(user, project)} may not set a requirement's status "
+                f"to {status}: approving or retiring a requirement is a review, by a safety "
+                "manager or an administrator."
+            }
+        )
+
+
+def allowed_from(current: str, user=None, project: Project | None = None) -> list[str]:
+    """The statuses a requirement in ``current`` may go to (by ``user``, when given)."""
+    return [
+        to
+        for (start, to), action in STEPS.items()
+        if start == current and (user is None or can(user, project, action))
+    ]
+
+
+def check_step(user, project: Project, current: str, status: str) -> None:
+    """Refuse a step the life cycle does not have, naming the steps it has from ``current``."""
+    if status == current:
+        return
+    check_role(user, project, status)
+    if (current, status) in STEPS and can(user, project, STEPS[(current, status)]):
+        return
+    allowed = ", ".join(allowed_from(current)) or "none"
+    raise ValidationError(
+        {
+            "status": f"A requirement cannot go from {current} to {status}: from {current} it "
+            f"may go to {allowed}. An approved requirement returns to review when its content "
+            "changes; only a review approves, retires or reinstates one."
+        }
+    )
