@@ -294,7 +294,9 @@ class CampaignForm(forms.Form):
 
 
 class RunStartForm(forms.Form):
-    executor = forms.ChoiceField(choices=Executor.choices)
+    """The executor of a new run; left out, the run takes the campaign's default."""
+
+    executor = forms.ChoiceField(choices=Executor.choices, required=False)
 
 
 class BaselineFreezeForm(forms.Form):
