@@ -44,6 +44,8 @@ def test_the_sotif_page_writes_rates_confidences_and_targets_with_units(as_user,
         hazardous_behaviour_rate=2.5e-7,
         confidence=0.999,
     )
+    form = as_user("erin").get(reverse("ui:sotif", args=["AEB"])).content.decode()
+    assert "a fraction: 0.95 for 95 %" in form  # the form asks for what the table shows
     page = as_user("vic").get(reverse("ui:sotif", args=["AEB"])).content.decode()
     row = _row(page, "AC-90")
     assert "2.5e-07 per hour" in row and "99.9 %" in row
