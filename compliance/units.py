@@ -160,14 +160,19 @@ def exposure(value, unit: str) -> str:
 
 def target_progress(done, target, unit: str) -> str:
     """What was done of a validation target, in the target's unit:
-    ``0.026 km of 3.0 million km needed``, ``161 of 2,996 cases needed``."""
-    if _float(target) is None:
+    ``0.026 km of 3.0 million km needed``, ``161 of 2,996 cases needed``; once reached,
+    ``81 cases judged: the 45 cases needed are reached``."""
+    t = _float(target)
+    if t is None:
         return MISSING
     word = EXPOSURE.get(unit, unit)
-    done_text = number(done if done is not None else 0)
+    done = _float(done) or 0.0
+    if done >= t:
+        return f"{amount(done)} {word} judged: the {amount(t)} {word} needed are reached"
+    done_text = number(done)
     if unit != "cases":
         done_text = f"{done_text} {word}"
-    return f"{done_text} of {amount(target)} {word} needed"
+    return f"{done_text} of {amount(t)} {word} needed"
 
 
 def log_position(done, target, decades: int = LOG_DECADES) -> float:

@@ -80,6 +80,11 @@ def test_target_progress_says_what_was_done_of_what_is_needed():
     assert units.target_progress(0.026, 2_995_732, "km") == "0.026 km of 3.0 million km needed"
     assert units.target_progress(161, 2_996, "cases") == "161 of 2,996 cases needed"
     assert units.target_progress(None, 748_933, "h") == "0 h of 748,933 h needed"
+    reached = "81 cases judged: the 45 cases needed are reached"
+    assert units.target_progress(81, 45, "cases") == reached
+    assert units.target_progress(3.2e6, 2_995_732, "km") == (
+        "3.2 million km judged: the 3.0 million km needed are reached"
+    )
     assert units.amount(2.5e9) == "2.5 billion"
 
 

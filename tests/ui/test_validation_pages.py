@@ -102,7 +102,7 @@ def test_the_dashboard_shows_verdicts_and_target_progress(as_user, demo_run):
     verdict = Verdict.objects.get(run=demo_run, criterion__code="AC-04")  # a criterion in cases
     assert verdict.trials >= verdict.target  # met: the bar is full
     assert (
-        f'<span style="width: 100.0%"></span></span> {verdict.trials:,} of '
-        f'{verdict.target:,.0f} cases needed <small class="muted">(100 %)</small>'
+        f'<span style="width: 100.0%"></span></span> {verdict.trials:,} cases judged: the '
+        f'{verdict.target:,.0f} cases needed are reached <small class="muted">(100 %)</small>'
     ) in html
     assert "No campaign is running." in html
