@@ -17,14 +17,6 @@ from django.utils.safestring import SafeString, mark_safe
 
 
 @dataclass(frozen=True)
-class Bar:
-    label: str
-    value: float  # share reached, 0..1 (drawn capped at 1)
-    text: str  # what the bar says in words, e.g. "92 of 2,996 cases"
-    tone: str = "neutral"  # pass, fail, inconclusive or neutral: the CSS class of the bar
-
-
-@dataclass(frozen=True)
 class Point:
     x: float
     y: float
@@ -34,44 +26,6 @@ class Point:
 
 def _num(value: float) -> str:
     return f"{value:.1f}"
-
-
-def progress_bars(bars: Sequence[Bar], *, title: str, width: int = 560) -> SafeString:
-    """Horizontal bars, one per row: the share of a target reached, with the words beside it."""
-    row, label_w, text_w = 28, 80, 190
-    bar_w = width - label_w - text_w
-    height = row * len(bars) + 8
-    rows = []
-    for i, bar in enumerate(bars):
-        y = 4 + i * row
-        share = min(max(bar.value, 0.0), 1.0)
-        filled = 0.0 if share == 0 else max(bar_w * share, 2.0)  # a sliver stays visible
-        rows.append(
-            format_html(
-                '<g class="bar {tone}"><title>{label}: {text}</title>'
-                '<text x="0" y="{ty}" class="label">{label}</text>'
-                '<rect class="track" x="{x}" y="{y}" width="{bw}" height="18" rx="3"></rect>'
-                '<rect class="fill" x="{x}" y="{y}" width="{fw}" height="18" rx="3"></rect>'
-                '<text x="{tx}" y="{ty}" class="value">{text}</text></g>',
-                tone=bar.tone,
-                label=bar.label,
-                text=bar.text,
-                x=label_w,
-                y=y,
-                ty=y + 14,
-                bw=bar_w,
-                fw=_num(filled),
-                tx=label_w + bar_w + 8,
-            )
-        )
-    return format_html(
-        '<svg class="chart bars" role="img" viewBox="0 0 {w} {h}" width="{w}" height="{h}" '
-        'xmlns="http://www.w3.org/2000/svg"><title>{title}</title>{rows}</svg>',
-        w=width,
-        h=height,
-        title=title,
-        rows=mark_safe("".join(rows)),  # noqa: S308 (each row was built by format_html)
-    )
 
 
 def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:

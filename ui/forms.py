@@ -294,7 +294,9 @@ class CampaignForm(forms.Form):
 
 
 class RunStartForm(forms.Form):
-    executor = forms.ChoiceField(choices=Executor.choices)
+    """The executor of a new run; left out, the run takes the campaign's default."""
+
+    executor = forms.ChoiceField(choices=Executor.choices, required=False)
 
 
 class BaselineFreezeForm(forms.Form):
@@ -389,7 +391,9 @@ class CriterionForm(forms.Form):
     p_exposure = forms.FloatField(required=False, label="P_E")
     p_not_controllable = forms.FloatField(required=False, label="P_C")
     p_severe = forms.FloatField(required=False, label="P_S")
-    confidence = forms.FloatField(initial=0.95, min_value=0.5, max_value=0.999999)
+    confidence = forms.FloatField(
+        initial=0.95, min_value=0.5, max_value=0.999999, help_text="a fraction: 0.95 for 95 %"
+    )
     tolerated_failures = forms.IntegerField(initial=0, min_value=0)
     kpi = forms.CharField(required=False, help_text="per-case KPI, e.g. min_ttc")
     comparator = forms.ChoiceField(

@@ -48,7 +48,8 @@ def campaign_exists(*, project: Project, name: str) -> bool:
 
 
 def campaign_rows(*, project: Project) -> list[Campaign]:
-    """The campaigns by name, each with its number of runs and its last run's id and status."""
+    """The campaigns by name, each with its number of runs and its last run's id, status and
+    executor (the one it ran on, which may differ from the campaign's default)."""
     latest = Run.objects.filter(campaign=OuterRef("pk")).order_by("-created_at", "-pk")
     return list(
         Campaign.objects.filter(project=project)
@@ -56,6 +57,7 @@ def campaign_rows(*, project: Project) -> list[Campaign]:
             run_count=Count("runs", distinct=True),
             last_status=Subquery(latest.values("status")[:1]),
             last_run=Subquery(latest.values("pk")[:1]),
+            last_executor=Subquery(latest.values("executor")[:1]),
         )
         .order_by("name")
     )

@@ -92,16 +92,16 @@ def test_the_matrix_marks_suspect_rows_and_coverage(as_user, demo):
 
 
 def test_charts_escape_their_text():
-    svg = charts.progress_bars([charts.Bar("<b>", 0.5, "a & b", "pass")], title="t<")
-    assert "<b>" not in svg and "&lt;b&gt;" in svg and "a &amp; b" in svg
     dots = charts.scatter(
         [charts.Point(1, 2, "fail", '"><script>')],
-        title="s",
-        x_label="x",
-        y_label="y",
+        title="t<",
+        x_label="<b>",
+        y_label="a & b",
         threshold=1.5,
     )
     assert "<script>" not in dots and 'class="limit"' in dots
+    assert "<b>" not in dots and "&lt;b&gt;" in dots and "a &amp; b" in dots
+    assert "<title>t&lt;</title>" in dots
 
 
 def test_nice_ticks():

@@ -98,8 +98,11 @@ def test_the_results_are_paginated(as_user, demo_run):
 def test_the_dashboard_shows_verdicts_and_target_progress(as_user, demo_run):
     html = as_user("vic").get(reverse("ui:dashboard", args=["AEB"])).content.decode()
     assert "Campaign verdicts" in html and "AEB-demo" in html
-    assert 'class="chart bars"' in html
+    assert '<table class="targets">' in html
     verdict = Verdict.objects.get(run=demo_run, criterion__code="AC-04")  # a criterion in cases
     assert verdict.trials >= verdict.target  # met: the bar is full
-    assert f"AC-04: {verdict.trials:,} of {verdict.target:,.0f} cases (100%)" in html
+    assert (
+        f'<span style="width: 100.0%"></span></span> {verdict.trials:,} cases judged: the '
+        f'{verdict.target:,.0f} cases needed are reached <small class="muted">(100 %)</small>'
+    ) in html
     assert "No campaign is running." in html

@@ -48,6 +48,11 @@ def test_an_engineer_starts_a_run_and_reads_its_verdicts(
     assert data["status"] == "succeeded"
     assert data["cases_done"] == data["cases_total"] == 6
     assert data["verdicts"][0]["criterion"] == "AC-04"
+    ac = campaign.criteria.get()  # the numbers say their unit and confidence
+    assert (data["verdicts"][0]["unit"], data["verdicts"][0]["confidence"]) == (
+        ac.unit,
+        ac.confidence,
+    )
     results = client.get(f"{BASE}/runs/{run_id}/results/").json()
     assert results["count"] == 6
     assert "min_ttc" in results["results"][0]["kpis"]

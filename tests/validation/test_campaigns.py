@@ -9,6 +9,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from compliance import services as compliance
+from compliance import units
 from compliance.models import Verification
 from evidence.models import LogEntry
 from evidence.verification import verify_project
@@ -123,28 +124,35 @@ def test_a_viewer_cannot_start_a_run(members, campaign):
     assert not Run.objects.exists()
 
 
-def test_run_campaign_prints_its_verdicts(ledger_transactional_db, project, members, campaign):
+def _run_campaign(user, *options) -> str:
+    """What ``run_campaign`` prints for the CCRs campaign of AEB."""
     out = StringIO()
-    call_command(
-        "run_campaign",
-        "--project",
-        "AEB",
-        "--campaign",
-        "CCRs",
-        "--json",
-        "--timeout",
-        "120",
-        "--user",
-        members["engineer"].username,
-        stdout=out,
-    )
-    summary = json.loads(out.getvalue())
+    arguments = ["--project", "AEB", "--campaign", "CCRs", "--user", user, *options]
+    call_command("run_campaign", *arguments, stdout=out)
+    return out.getvalue()
+
+
+def test_run_campaign_prints_its_verdicts(ledger_transactional_db, project, members, campaign):
+    summary = json.loads(_run_campaign(members["engineer"].username, "--json", "--timeout", "120"))
     assert summary["status"] == "succeeded"
     assert summary["cases"] == campaign.spaces.get().cases.__len__()
     (verdict,) = summary["verdicts"]
     assert verdict["criterion"] == "AC-02"
     assert verdict["verdict"] in ("pass", "fail", "inconclusive")
     assert verdict["trials"] == summary["cases"]
+    ac = campaign.criteria.get()
+    assert (summary["executor"], verdict["unit"], verdict["confidence"]) == (
+        campaign.executor,
+        ac.unit,
+        ac.confidence,
+    )
+    text = _run_campaign(members["engineer"].username, "--executor", "local")
+    run = Run.objects.latest("created_at")
+    verdict = run.verdicts.get()
+    assert f"run {run.pk} of CCRs on local: succeeded" in text
+    upper = units.bound(verdict.upper_bound, ac.unit, ac.confidence)
+    assert upper.endswith(" per case at 95 %")
+    assert f"failing, upper bound {upper})" in text
 
 
 def test_import_scenarios_expands_the_esmini_cut_in_to_12_cases(project, members):

@@ -1,10 +1,11 @@
-"""Small presentation helpers: ASIL and verdict badges, short hashes."""
+"""Small presentation helpers: ASIL and verdict badges, short hashes, executor labels."""
 
 from django import template
 from django.utils.html import format_html
 
 from compliance import iso26262
 from ui.selectors import asil_level
+from validation.execution import registry
 
 register = template.Library()
 
@@ -64,3 +65,10 @@ def measure(name):
         return iso26262.ConfirmationMeasure(name).label
     except ValueError:
         return name
+
+
+@register.filter
+def executor(name):
+    """The label of an executor stored by name (a campaign's default, the one a run used)."""
+    spec = registry.EXECUTORS.get(name)
+    return spec.label if spec else (name or "—")

@@ -144,7 +144,10 @@ def campaign(request, project, pk):
 def run_start(request, project, pk):
     campaign = get_object_or_404(selectors.campaign_details(project=project), pk=pk)
     form = RunStartForm(request.POST)
-    executor = form.cleaned_data["executor"] if form.is_valid() else None
+    if not form.is_valid():  # never run on another executor than the one asked for
+        messages.error(request, " ".join(form.errors.get("executor", ["Choose an executor."])))
+        return redirect("ui:campaign", key=project.key, pk=campaign.pk)
+    executor = form.cleaned_data["executor"] or None
     try:
         run = services.run_start(user=request.user, campaign=campaign, executor=executor)
     except ValidationError as exc:

@@ -6,14 +6,13 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from compliance import units
 from evidence.verification import remember, verify_project
 from projects.permissions import Action
 from projects.selectors import project_list
-from ui import charts, selectors
+from ui import selectors
 from ui.views.common import is_htmx, project_view, render_project
 from validation.selectors import active_runs
-
-TONES = {"pass": "pass", "fail": "fail", "inconclusive": "inconclusive"}
 
 
 @login_required
@@ -21,35 +20,11 @@ def projects(request):
     return render(request, "ui/projects.html", {"projects": project_list(user=request.user)})
 
 
-def _target_bars(targets) -> list[charts.Bar]:
-    bars = []
-    for criterion, verdict in targets:
-        if verdict is None:
-            bars.append(charts.Bar(criterion.code, 0.0, "not judged yet"))
-            continue
-        if criterion.unit == "cases":
-            done = f"{verdict.trials:,} of {verdict.target:,.0f} cases"
-        else:
-            done = f"{verdict.exposure or 0:,.3g} of {verdict.target:,.0f} {criterion.unit}"
-        share = verdict.progress
-        percent = f"{share:.0%}" if share >= 0.01 or share == 0 else f"{share:.1e}"
-        bars.append(
-            charts.Bar(criterion.code, share, f"{done} ({percent})", TONES.get(verdict.verdict, ""))
-        )
-    return bars
-
-
 @project_view()
 def dashboard(request, project):
     data = selectors.dashboard(project)
     data["runs"] = list(active_runs(project=project))
-    data["targets_chart"] = (
-        charts.progress_bars(
-            _target_bars(data["targets"]), title="Validation-target progress per criterion"
-        )
-        if data["targets"]
-        else ""
-    )
+    data["log_decades"] = units.LOG_DECADES
     return render_project(request, project, "ui/dashboard.html", data, section="dashboard")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.views.decorators.http import require_POST
 
-from compliance import services
+from compliance import services, units
 from compliance.selectors import acceptance_criterion_list, triggering_condition_list
 from projects.permissions import Action
 from ui.forms import CriterionForm
@@ -38,8 +38,9 @@ def criterion_new(request, project):
         lambda data: services.acceptance_criterion_save(user=request.user, project=project, **data),
         done=lambda criterion: succeeded(
             request,
-            f"{criterion.code}: validation target {criterion.validation_target:,.4g} "
-            f"{criterion.get_unit_display()}.",
+            f"{criterion.code}: validation target "
+            f"{units.exposure(criterion.validation_target, criterion.unit)} "
+            f"at {units.confidence(criterion.confidence)}.",
             "ui:sotif",
             key=project.key,
         ),

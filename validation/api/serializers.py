@@ -58,7 +58,17 @@ class RunStartIn(JSONInput, serializers.Serializer):
 
 
 class VerdictOut(serializers.ModelSerializer):
+    """A verdict with the unit and the confidence its numbers are in, from its criterion."""
+
     criterion = serializers.CharField(source="criterion.code")
+    unit = serializers.CharField(
+        source="criterion.unit",
+        help_text="h, km or cases: the unit of exposure and target, and the rates' per-unit",
+    )
+    confidence = serializers.FloatField(
+        source="criterion.confidence",
+        help_text="confidence of the upper bound, as a fraction (0.95 for 95 %)",
+    )
 
     class Meta:
         model = Verdict
@@ -76,7 +86,17 @@ class VerdictOut(serializers.ModelSerializer):
             "cases_out_of_scope",
             "judged_sha256",
             "scenarios",
+            "unit",
+            "confidence",
         ]
+        extra_kwargs = {
+            "exposure": {"help_text": "hours or km judged (in unit); null for cases"},
+            "upper_bound": {
+                "help_text": "upper confidence bound: events per unit, or failure probability "
+                "per case"
+            },
+            "target": {"help_text": "cases, hours or km needed to demonstrate the criterion"},
+        }
 
 
 class RunOut(serializers.ModelSerializer):

@@ -2,6 +2,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
+from compliance import units
 from projects.cli import (
     add_actor_arguments,
     dump,
@@ -57,6 +58,8 @@ class Command(BaseCommand):
                 "failures": v.failures,
                 "trials": v.trials,
                 "upper_bound": v.upper_bound,
+                "unit": v.criterion.unit,
+                "confidence": v.criterion.confidence,
                 "progress": v.progress,
             }
             for v in run.verdicts.select_related("criterion").order_by("criterion__code")
@@ -64,6 +67,7 @@ class Command(BaseCommand):
         summary = {
             "run": run.pk,
             "status": run.status,
+            "executor": run.executor,
             "cases": run.results.count(),
             "verdicts": verdicts,
             "error": run.error or None,
@@ -73,12 +77,14 @@ class Command(BaseCommand):
             self.stdout.write(dump(summary))
         else:
             self.stdout.write(
-                f"run {run.pk} of {campaign.name}: {run.status}, {summary['cases']} cases"
+                f"run {run.pk} of {campaign.name} on {run.executor}: {run.status}, "
+                f"{summary['cases']} cases"
             )
             for v in verdicts:
+                upper = units.bound(v["upper_bound"], v["unit"], v["confidence"])
                 self.stdout.write(
                     f"  {v['criterion']}: {v['verdict']} ({v['failures']} of "
-                    f"{v['trials']} failing, upper bound {v['upper_bound']:.3g})"
+                    f"{v['trials']} failing, upper bound {upper})"
                 )
         if run.status != RunStatus.SUCCEEDED:
             raise CommandError(f"run {run.pk} {run.status}: {run.error}")
