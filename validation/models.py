@@ -24,11 +24,43 @@ class Scenario(models.Model):
     sotif_area = models.PositiveSmallIntegerField(null=True, blank=True)
     requirements = models.ManyToManyField(Requirement, blank=True, related_name="scenarios")
     triggering_conditions = models.ManyToManyField(TriggeringCondition, blank=True)
+    catalog_references = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="CatalogReference elements resolved at the defaults: catalog, entry, kind, "
+        "assignments and the entry's parameter values",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["project", "name"]
         constraints = [models.UniqueConstraint(fields=["project", "name"], name="scenario_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ScenarioCatalog(models.Model):
+    """An OpenSCENARIO catalog file (vehicles, controllers, maneuvers, ...) as imported.
+
+    Scenarios resolve their ``CatalogReference`` elements against it by its ``Catalog`` name;
+    the file is kept so a later import can resolve against it again.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="scenario_catalogs")
+    name = models.CharField(max_length=200, help_text="the Catalog element's name")
+    file_name = models.CharField(max_length=300)
+    sha256 = models.CharField(max_length=64, help_text="digest of the catalog file")
+    kinds = models.JSONField(default=list, help_text="entry kinds: vehicle, maneuver, ...")
+    entries = models.JSONField(default=list, help_text="entries with declared parameters")
+    content = models.BinaryField(help_text="the catalog file as imported")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["project", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name"], name="scenario_catalog_name")
+        ]
 
     def __str__(self) -> str:
         return self.name

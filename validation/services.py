@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from celery import current_app
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -41,8 +44,10 @@ from validation.models import (
     RunStatus,
     Sampling,
     Scenario,
+    ScenarioCatalog,
     Verdict,
 )
+from validation.openscenario import folder
 from validation.verdicts import NOT_JUDGED, Case, CriterionSpec, judge_in_scope
 
 logger = logging.getLogger(__name__)
@@ -59,66 +64,127 @@ def _digest(data) -> str:
 
 
 def scenario_import(*, user, project: Project, path: Path, seed: int | None = None) -> dict:
-    """Import an OpenSCENARIO file: a logical scenario, or a distribution with its scenario.
+    """Import one OpenSCENARIO file; see :func:`scenarios_import`."""
+    return scenarios_import(user=user, project=project, paths=[path], seed=seed)
 
-    Returns ``{"scenarios": n, "cases": n, "discarded": n}``. Hostile or malformed XML, an
-    undeclared parameter or a distribution over an unknown parameter raise ``ValidationError``
-    and nothing is written.
+
+def _stored_catalog(project: Project, name: str) -> openscenario.Catalog | None:
+    row = ScenarioCatalog.objects.filter(project=project, name=name).first()
+    if row is None:
+        return None
+    return openscenario.parse_catalog(bytes(row.content), row.file_name)
+
+
+def scenarios_import(
+    *,
+    user,
+    project: Project,
+    paths: Sequence[str | Path],
+    root: str | Path | None = None,
+    seed: int | None = None,
+) -> dict:
+    """Import OpenSCENARIO files, folders or zip archives of them, in one transaction.
+
+    Catalog files are stored as catalogs; scenario files become a logical scenario with its
+    default case, distribution files the scenario they name with their cases; every
+    ``CatalogReference`` is resolved against the catalogs of the import, of the scenario's
+    ``CatalogLocations`` and of the project (see :mod:`validation.openscenario.folder`). Files
+    may only refer to files inside ``root`` (default: the folder holding everything given).
+
+    Returns ``{"scenarios", "cases", "discarded", "catalogs", "warnings"}``. A file that cannot
+    be imported raises ``ValidationError`` naming it relative to the root, and nothing is
+    written.
     """
     require(user, project, Action.EDIT)
-    data = Path(path).read_bytes()
     try:
-        if b"ParameterValueDistribution" in data:
-            expansion = openscenario.expand(data, seed=seed, base_dir=Path(path).parent)
-        else:
-            expansion = openscenario.expand(data, seed=seed)
+        with tempfile.TemporaryDirectory(prefix="scenarios-") as workdir:
+            sources = folder.collect_sources(
+                paths,
+                root,
+                Path(workdir),
+                settings.SAFECASE_MAX_EXPANDED_BYTES,
+                settings.SAFECASE_MAX_EXPANSION_RATIO,
+            )
+            plan = folder.plan_import(
+                sources, seed=seed, stored=lambda name: _stored_catalog(project, name)
+            )
     except openscenario.ScenarioError as exc:
-        raise ValidationError({"file": f"{Path(path).name}: {exc}"}) from exc
-    logical = expansion.scenario
-    name = Path(logical.file_name or path).stem
-    scenario_bytes = logical.path.read_bytes() if logical.path else data
+        raise ValidationError({"file": str(exc)}) from exc
+    records = []
+    cases = discarded = 0
     with transaction.atomic():
-        scenario, _ = Scenario.objects.update_or_create(
-            project=project,
-            name=name,
-            defaults={
-                "file_name": Path(logical.file_name or path).name,
-                "sha256": hashlib.sha256(scenario_bytes).hexdigest(),
-                "parameters": [
-                    {"name": p.name, "type": p.type, "default": p.value}
-                    for p in logical.parameters.values()
-                ],
-            },
-        )
-        space, _ = ParameterSpace.objects.update_or_create(
-            scenario=scenario,
-            name=Path(path).stem,
-            defaults={
-                "sha256": hashlib.sha256(data).hexdigest(),
-                "kind": "stochastic" if expansion.seed is not None else "deterministic",
-                "cases": expansion.cases,
-                "discarded": expansion.discarded,
-                "seed": expansion.seed,
-            },
-        )
-        ledger.append(
-            project,
-            [
+        for item in plan.catalogs:
+            catalog = item.catalog
+            digest = hashlib.sha256(item.data).hexdigest()
+            stored, _ = ScenarioCatalog.objects.update_or_create(
+                project=project,
+                name=catalog.name,
+                defaults={
+                    "file_name": item.shown,
+                    "sha256": digest,
+                    "kinds": catalog.kinds,
+                    "entries": [e.summary() for e in catalog.entries.values()],
+                    "content": item.data,
+                },
+            )
+            records.append(
                 Record(
                     EntryKind.CHANGE,
-                    [Subject(f"scenario:{name}", scenario.sha256)],
-                    {
-                        "file": scenario.file_name,
-                        "space": space.name,
-                        "spaceSha256": space.sha256,
-                        "cases": len(space.cases),
-                        "discarded": space.discarded,
-                    },
+                    [Subject(f"catalog:{catalog.name}", digest)],
+                    {"file": item.shown, "kinds": catalog.kinds, "entries": len(catalog.entries)},
                 )
-            ],
-            user=user,
-        )
-    return {"scenarios": 1, "cases": len(expansion.cases), "discarded": expansion.discarded}
+            )
+        for item in plan.scenarios:
+            expansion = item.expansion
+            logical = expansion.scenario
+            name = Path(item.scenario_shown).stem
+            scenario, _ = Scenario.objects.update_or_create(
+                project=project,
+                name=name,
+                defaults={
+                    "file_name": item.scenario_shown,
+                    "sha256": hashlib.sha256(item.scenario_data).hexdigest(),
+                    "parameters": [
+                        {"name": p.name, "type": p.type, "default": p.value}
+                        for p in logical.parameters.values()
+                    ],
+                    "catalog_references": [r.summary() for r in item.references],
+                },
+            )
+            space, _ = ParameterSpace.objects.update_or_create(
+                scenario=scenario,
+                name=Path(item.shown).stem,
+                defaults={
+                    "sha256": hashlib.sha256(item.data).hexdigest(),
+                    "kind": "stochastic" if expansion.seed is not None else "deterministic",
+                    "cases": expansion.cases,
+                    "discarded": expansion.discarded,
+                    "seed": expansion.seed,
+                },
+            )
+            payload = {
+                "file": scenario.file_name,
+                "space": space.name,
+                "spaceSha256": space.sha256,
+                "cases": len(space.cases),
+                "discarded": space.discarded,
+            }
+            if item.references or item.missing_catalogs:
+                payload["catalogReferences"] = len(item.references)
+                payload["catalogsMissing"] = item.missing_catalogs
+            records.append(
+                Record(EntryKind.CHANGE, [Subject(f"scenario:{name}", scenario.sha256)], payload)
+            )
+            cases += len(expansion.cases)
+            discarded += expansion.discarded
+        ledger.append(project, records, user=user)
+    return {
+        "scenarios": len(plan.scenarios),
+        "cases": cases,
+        "discarded": discarded,
+        "catalogs": len(plan.catalogs),
+        "warnings": plan.warnings,
+    }
 
 
 @transaction.atomic

@@ -43,7 +43,7 @@ from validation.lake.aeb import (
     generate_lake,
     random_case_params,
 )
-from validation.lake.commonroad import commonroad_to_table
+from validation.lake.commonroad import Conversion, commonroad_to_table, convert_commonroad
 from validation.lake.parquet import read_cases, read_tracks, write_tracks
 from validation.lake.schema import TRACK_SCHEMA, LakeError, validate_table
 
@@ -52,7 +52,9 @@ __all__ = [
     "LakeError",
     "PARAM_KEYS",
     "TRACK_SCHEMA",
+    "Conversion",
     "commonroad_to_table",
+    "convert_commonroad",
     "generate_drive",
     "generate_lake",
     "random_case_params",

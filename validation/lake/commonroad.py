@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import math
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,8 @@ from lxml import etree
 from compliance.xmlsafe import parse_untrusted
 from validation.lake.schema import TRACK_SCHEMA, LakeError
 
+logger = logging.getLogger(__name__)
+
 
 def _parse_xml(data: bytes, what: str) -> etree._Element:
     """Parse untrusted XML bytes (see :mod:`compliance.xmlsafe`)."""
@@ -20,36 +24,42 @@ def _parse_xml(data: bytes, what: str) -> etree._Element:
     return root
 
 
-def _load_bytes(source: str | Path | bytes) -> tuple[bytes, str]:
+def _load_bytes(source: str | Path | bytes, name: str | None = None) -> tuple[bytes, str]:
     if isinstance(source, bytes | bytearray):
-        return bytes(source), "CommonRoad bytes"
+        return bytes(source), name or "the CommonRoad file"
     path = Path(source)
+    what = name or str(path)
     try:
-        return path.read_bytes(), str(path)
+        return path.read_bytes(), what
     except OSError as exc:
-        raise LakeError(f"{path}: cannot read ({exc})") from exc
+        raise LakeError(f"{what}: cannot read ({exc.strerror or type(exc).__name__})") from exc
 
 
-def _num(el: etree._Element | None, what: str) -> float:
-    """A CommonRoad value: ``<exact>`` or the middle of ``<intervalStart>/<intervalEnd>``."""
+def _num(el: etree._Element | None, what: str) -> float | None:
+    """A CommonRoad value: ``<exact>`` or the middle of ``<intervalStart>/<intervalEnd>``;
+    None when the element is absent. ``what`` says whose value it is, for the message."""
     if el is None:
-        raise LakeError(f"missing {what}")
+        return None
     exact = el.findtext("exact")
     try:
         if exact is not None:
-            return float(exact)
-        lo, hi = el.findtext("intervalStart"), el.findtext("intervalEnd")
-        if lo is not None and hi is not None:
-            return 0.5 * (float(lo) + float(hi))
-    except ValueError as exc:
-        raise LakeError(f"{what}: not a number ({exc})") from exc
-    raise LakeError(f"{what}: neither exact value nor interval")
+            value = float(exact)
+        else:
+            lo, hi = el.findtext("intervalStart"), el.findtext("intervalEnd")
+            if lo is None or hi is None:
+                raise LakeError(f"{what} has neither an exact value nor an interval")
+            value = 0.5 * (float(lo) + float(hi))
+    except ValueError:
+        raise LakeError(f"{what} is not a number") from None
+    if not math.isfinite(value):
+        raise LakeError(f"{what} is not finite")
+    return value
 
 
-def _position(state: etree._Element, what: str) -> tuple[float, float]:
+def _position(state: etree._Element, what: str) -> tuple[float, float] | None:
     pos = state.find("position")
     if pos is None:
-        raise LakeError(f"{what}: state without position")
+        return None
     point = pos.find("point")
     if point is None:
         point = pos.find("rectangle/center")
@@ -58,15 +68,18 @@ def _position(state: etree._Element, what: str) -> tuple[float, float]:
     if point is None:
         raise LakeError(f"{what}: only point, rectangle or circle positions are supported")
     try:
-        return float(point.findtext("x")), float(point.findtext("y"))
-    except (TypeError, ValueError) as exc:
-        raise LakeError(f"{what}: bad position coordinates") from exc
+        x, y = float(point.findtext("x")), float(point.findtext("y"))
+    except (TypeError, ValueError):
+        raise LakeError(f"{what}: position coordinates are missing or not numbers") from None
+    if not (math.isfinite(x) and math.isfinite(y)):
+        raise LakeError(f"{what}: position coordinates are not finite")
+    return x, y
 
 
 def _shape(obstacle: etree._Element, what: str) -> tuple[float, float]:
     shape = obstacle.find("shape")
     if shape is None or len(shape) == 0:
-        raise LakeError(f"{what}: no shape")
+        raise LakeError(f"{what} has no shape")
     first = shape[0]
     try:
         if first.tag == "rectangle":
@@ -80,8 +93,8 @@ def _shape(obstacle: etree._Element, what: str) -> tuple[float, float]:
             )
             ext = pts.max(axis=0) - pts.min(axis=0)
             return float(ext.max()), float(ext.min())
-    except (TypeError, ValueError) as exc:
-        raise LakeError(f"{what}: bad shape dimensions") from exc
+    except (TypeError, ValueError):
+        raise LakeError(f"{what}: shape dimensions are missing or not numbers") from None
     raise LakeError(f"{what}: unsupported shape {first.tag!r}")
 
 
@@ -210,7 +223,86 @@ def _assign_lanes(
     return lane.astype(np.int32), offset, width
 
 
-def commonroad_to_table(source: str | Path | bytes, drive_id: str) -> pa.Table:
+@dataclass
+class Conversion:
+    """A converted CommonRoad file: the track table and what could not be kept as written."""
+
+    table: pa.Table
+    warnings: list[str] = field(default_factory=list)
+
+
+def _obstacle(
+    ob: etree._Element, label: str, dt: float, warnings: list[str]
+) -> tuple[float, float, np.ndarray, np.ndarray]:
+    """Shape, states (step, x, y, theta, v) and accelerations of one obstacle.
+
+    A state without time or position is dropped; a missing orientation or velocity is
+    derived from the positions (forward/central differences), a missing acceleration from
+    the speed. Raises :class:`LakeError` when the obstacle cannot be used at all.
+    """
+    length, width = _shape(ob, label)
+    states = [ob.find("initialState"), *ob.findall("trajectory/state")]
+    rows = []
+    dropped = 0
+    for index, st in enumerate(states):
+        if st is None:
+            continue
+        where = f"{label}, {'initial state' if index == 0 else f'state {index}'}"
+        step = _num(st.find("time"), f"{where}: time")
+        position = _position(st, where)
+        if step is None or position is None:
+            dropped += 1
+            continue
+        theta = _num(st.find("orientation"), f"{where}: orientation")
+        v = _num(st.find("velocity"), f"{where}: velocity")
+        a = _num(st.find("acceleration"), f"{where}: acceleration")
+        rows.append((step, *position, *(math.nan if q is None else q for q in (theta, v, a))))
+    if dropped:
+        warnings.append(f"{label}: {dropped} state(s) without time or position were left out")
+    if not rows:
+        raise LakeError(f"{label} has no state with a time and a position")
+    arr = np.array(sorted(rows, key=lambda r: r[0]))
+    if np.any(np.diff(arr[:, 0]) <= 0):
+        raise LakeError(f"{label} repeats a time step")
+    derived = []
+    for column, quantity in ((3, "orientation"), (4, "velocity")):
+        missing = np.isnan(arr[:, column])
+        if not missing.any():
+            continue
+        if arr.shape[0] < 2:
+            raise LakeError(f"{label} has no {quantity} and a single state, so none can be derived")
+        t = arr[:, 0] * dt
+        gx, gy = np.gradient(arr[:, 1], t), np.gradient(arr[:, 2], t)
+        estimate = np.arctan2(gy, gx) if column == 3 else np.hypot(gx, gy)
+        arr[:, column] = np.where(missing, estimate, arr[:, column])
+        derived.append(f"{quantity} in {int(missing.sum())} of {arr.shape[0]} states")
+    if derived:
+        warnings.append(f"{label}: no {' and no '.join(derived)}; derived from the positions")
+    v = arr[:, 4]
+    a = arr[:, 5]
+    if np.isnan(a).any():
+        fill = np.zeros_like(v)
+        if v.size > 1:
+            steps = np.diff(arr[:, 0]) * dt
+            fill[:-1] = np.diff(v) / steps
+            fill[-1] = fill[-2]
+        a = np.where(np.isnan(a), fill, a)
+    return length, width, arr[:, :5], a
+
+
+def commonroad_to_table(
+    source: str | Path | bytes, drive_id: str, name: str | None = None
+) -> pa.Table:
+    """The track table of :func:`convert_commonroad`; its warnings are logged."""
+    conversion = convert_commonroad(source, drive_id, name)
+    for warning in conversion.warnings:
+        logger.warning("%s", warning)
+    return conversion.table
+
+
+def convert_commonroad(
+    source: str | Path | bytes, drive_id: str, name: str | None = None
+) -> Conversion:
     """Convert a CommonRoad scenario (format 2018b or 2020a) into a track table.
 
     - Dynamic obstacles: ``dynamicObstacle`` (2020a) or ``obstacle`` with ``<role>dynamic``
@@ -220,6 +312,12 @@ def commonroad_to_table(source: str | Path | bytes, drive_id: str) -> pa.Table:
       into x/y components with the orientation (ax/ay hold only the longitudinal acceleration).
       Where a file has no accelerations (2018b), they are derived by forward difference of the
       speed, ``a[k] = (v[k+1] - v[k]) / dt``, the last state repeating the previous value.
+    - Missing kinematic values: a state without time or position is left out; a missing
+      orientation or velocity is derived from the positions (the heading and speed of the
+      displacement). An obstacle that cannot be used (no shape, no usable state, a single
+      state without velocity, a value that is not a number) is skipped. Each case is one
+      warning in :attr:`Conversion.warnings` naming the obstacle; the rest of the file imports.
+      When no obstacle is left, :class:`LakeError` lists why.
     - Shapes: rectangle length/width; a circle gives its diameter; a polygon its bounding extent.
     - Lanes: obstacles carry no lanelet in these files, so ``lane_id`` comes from point-in-polygon
       tests against the lanelets (see :func:`_assign_lanes`), and lanelets that continue one
@@ -228,9 +326,10 @@ def commonroad_to_table(source: str | Path | bytes, drive_id: str) -> pa.Table:
       the obstacle with the most states, the smallest id on a tie.
     - ``case_id`` equals ``drive_id`` (a recording is one case).
 
-    The XML is parsed as bytes without DTDs, entities or network access; a DOCTYPE is refused.
+    ``name`` is how messages name the file (default: its path, or "the CommonRoad file"). The
+    XML is parsed as bytes without DTDs, entities or network access; a DOCTYPE is refused.
     """
-    data, what = _load_bytes(source)
+    data, what = _load_bytes(source, name)
     root = _parse_xml(data, what)
     if root.tag != "commonRoad":
         raise LakeError(f"{what}: root element is {root.tag!r}, not 'commonRoad'")
@@ -246,38 +345,37 @@ def commonroad_to_table(source: str | Path | bytes, drive_id: str) -> pa.Table:
     if not obstacles:
         raise LakeError(f"{what}: no dynamic obstacles")
 
+    warnings: list[str] = []
+    skipped: list[str] = []
     per_obj = []
-    for ob in obstacles:
-        oid = int(ob.get("id"))
+    seen: set[int] = set()
+    for number, ob in enumerate(obstacles, start=1):
+        raw_id = ob.get("id")
+        try:
+            oid = int(raw_id)
+        except (TypeError, ValueError):
+            reason = f"{what}: dynamic obstacle no. {number} has no valid id ({raw_id!r})"
+            skipped.append(reason)
+            warnings.append(f"{reason}; skipped")
+            continue
         label = f"{what}: obstacle {oid}"
-        length, width = _shape(ob, label)
-        states = [ob.find("initialState"), *ob.findall("trajectory/state")]
-        rows = []
-        for st in states:
-            if st is None:
-                continue
-            step = _num(st.find("time"), f"{label} time")
-            x, y = _position(st, label)
-            theta = _num(st.find("orientation"), f"{label} orientation")
-            v = _num(st.find("velocity"), f"{label} velocity")
-            acc_el = st.find("acceleration")
-            a = _num(acc_el, f"{label} acceleration") if acc_el is not None else math.nan
-            rows.append((step, x, y, theta, v, a))
-        if not rows:
-            raise LakeError(f"{label}: no states")
-        arr = np.array(sorted(rows, key=lambda r: r[0]))
-        if np.any(np.diff(arr[:, 0]) <= 0):
-            raise LakeError(f"{label}: repeated time steps")
-        v = arr[:, 4]
-        a = arr[:, 5]
-        if np.isnan(a).any():
-            derived = np.zeros_like(v)
-            if v.size > 1:
-                steps = np.diff(arr[:, 0]) * dt
-                derived[:-1] = np.diff(v) / steps
-                derived[-1] = derived[-2]
-            a = np.where(np.isnan(a), derived, a)
+        if oid in seen:
+            skipped.append(f"{label} repeats an id")
+            warnings.append(f"{label} repeats an id; skipped")
+            continue
+        seen.add(oid)
+        try:
+            length, width, arr, a = _obstacle(ob, label, dt, warnings)
+        except LakeError as exc:
+            skipped.append(str(exc))
+            warnings.append(f"{exc}; skipped")
+            continue
         per_obj.append((oid, length, width, arr, a))
+    if not per_obj:
+        raise LakeError(
+            f"{what}: no dynamic obstacle could be imported: "
+            + "; ".join(r.removeprefix(f"{what}: ") for r in skipped)
+        )
 
     ego_id = min(per_obj, key=lambda o: (-o[3].shape[0], o[0]))[0]
     lanelets = _lanelets(root)
@@ -320,4 +418,7 @@ def commonroad_to_table(source: str | Path | bytes, drive_id: str) -> pa.Table:
         "lane_offset": offset,
         "lane_width": lane_w,
     }
-    return pa.Table.from_arrays([pa.array(cols[f.name]) for f in TRACK_SCHEMA], schema=TRACK_SCHEMA)
+    table = pa.Table.from_arrays(
+        [pa.array(cols[f.name]) for f in TRACK_SCHEMA], schema=TRACK_SCHEMA
+    )
+    return Conversion(table, warnings)

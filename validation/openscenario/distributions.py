@@ -156,19 +156,28 @@ def _stochastic_spec(el: etree._Element, what: str) -> StochasticSpec:
     raise ScenarioError(f"{label}: unsupported distribution {tag!r}")
 
 
+def _display(path: Path, limit: Path) -> str:
+    """``path`` relative to the imported folder, with forward slashes."""
+    return path.relative_to(limit).as_posix()
+
+
 def load_distribution(
     source: str | Path | bytes,
     base_dir: str | Path | None = None,
     root: str | Path | None = None,
+    name: str | None = None,
 ) -> Distribution:
     """Read a ``ParameterValueDistribution`` file and the scenario it references.
 
     The ``ScenarioFile filepath`` is resolved relative to the distribution file's folder (or
-    ``base_dir`` for bytes). For safety the resolved file must lie inside ``root`` (default: that
-    same folder); absolute paths and URLs are refused. Every distributed parameter must be a
-    global parameter of the scenario, else :class:`ScenarioError` names it.
+    ``base_dir`` for bytes), symbolic links followed. It may lie anywhere inside ``root`` (the
+    folder the user imports; default: that same folder), for example in a sibling folder
+    (``../Scenarios/...``) when ``root`` is their parent, never outside it; absolute paths and
+    URLs are refused. ``name`` is how messages name the distribution file; the scenario file is
+    named relative to ``root``, never by its absolute path. Every distributed parameter must be
+    a global parameter of the scenario, else :class:`ScenarioError` names it.
     """
-    data, path, what = _read(source, "distribution")
+    data, path, what = _read(source, "distribution", name)
     doc = _parse_xml(data, what)
     pvd = doc.find("ParameterValueDistribution")
     if pvd is None:
@@ -177,18 +186,30 @@ def load_distribution(
     if sf is None:
         raise ScenarioError(f"{what}: no ScenarioFile element")
     ref = _attr(sf, "filepath", what)
-    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", ref) or Path(ref).is_absolute():
+    if (
+        re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", ref)
+        or ref.startswith(("/", "\\"))
+        or Path(ref).is_absolute()
+    ):
         raise ScenarioError(f"{what}: ScenarioFile must be a relative path, not {ref!r}")
+    if "\x00" in ref:
+        raise ScenarioError(f"{what}: ScenarioFile {ref!r} is not a valid path")
     if base_dir is None:
         if path is None:
             raise ScenarioError(f"{what}: pass base_dir to resolve ScenarioFile {ref!r}")
         base_dir = path.parent
     base = Path(base_dir).resolve()
     limit = Path(root).resolve() if root is not None else base
-    scenario_path = (base / ref).resolve()
+    scenario_path = (base / ref.replace("\\", "/")).resolve()
     if not scenario_path.is_relative_to(limit):
-        raise ScenarioError(f"{what}: ScenarioFile {ref!r} lies outside {limit}")
-    scenario = parse_scenario(scenario_path)
+        where = "the imported folder" if root is not None else "the distribution's folder"
+        raise ScenarioError(
+            f"{what}: ScenarioFile {ref!r} lies outside {where}; it must be a file inside it"
+        )
+    shown = _display(scenario_path, limit)
+    if not scenario_path.is_file():
+        raise ScenarioError(f"{what}: ScenarioFile {ref!r} not found (looked for {shown})")
+    scenario = parse_scenario(scenario_path, name=shown)
 
     dist = Distribution(path=path, scenario=scenario)
     scenario_name = scenario.file_name or "the scenario"

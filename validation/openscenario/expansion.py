@@ -14,7 +14,13 @@ from validation.openscenario.distributions import Distribution, StochasticSpec, 
 from validation.openscenario.errors import ScenarioError
 from validation.openscenario.expressions import _round_half_away
 from validation.openscenario.parameters import NUMERIC_TYPES, LogicalScenario, convert_value
-from validation.openscenario.parsing import _parse_xml, _read, _scenario_from_root
+from validation.openscenario.parsing import (
+    DISTRIBUTION,
+    _parse_xml,
+    _read,
+    _scenario_from_root,
+    document_kind,
+)
 
 
 @dataclass
@@ -98,6 +104,8 @@ def expand(
     seed: int | None = None,
     max_cases: int = 1_000_000,
     base_dir: str | Path | None = None,
+    root: str | Path | None = None,
+    name: str | None = None,
 ) -> Expansion:
     """Concrete cases of a distribution (or the single default case of a plain scenario).
 
@@ -108,19 +116,22 @@ def expand(
     drawn one after the other in document order, so the same seed gives the same cases. Every
     case holds all global parameters of the scenario (defaults for the undistributed ones);
     cases violating the scenario's constraints are discarded and counted. Raises
-    :class:`ScenarioError` beyond ``max_cases`` combinations.
+    :class:`ScenarioError` beyond ``max_cases`` combinations. ``root`` and ``name`` are passed
+    to :func:`load_distribution`: where the scenario file may lie, how messages name the file.
     """
     if isinstance(source, Distribution):
         dist = source
     else:
-        data, path, what = _read(source, "OpenSCENARIO")
+        data, path, what = _read(source, "OpenSCENARIO", name)
         doc = _parse_xml(data, what)
-        if doc.find("ParameterValueDistribution") is None:
+        if document_kind(doc) != DISTRIBUTION:
             scenario = _scenario_from_root(doc, path, what)
             values = scenario.defaults()
             ok = scenario.is_valid(values)
             return Expansion(scenario, [values] if ok else [], 0 if ok else 1)
-        dist = load_distribution(data if path is None else path, base_dir=base_dir)
+        dist = load_distribution(
+            data if path is None else path, base_dir=base_dir, root=root, name=name
+        )
     total = dist.size()
     if total > max_cases:
         raise ScenarioError(f"distribution has {total} combinations, more than {max_cases}")

@@ -103,6 +103,16 @@ def _compare(rule: str, a: Any, b: Any) -> bool:
     return a <= b
 
 
+@dataclass(frozen=True)
+class CatalogReferenceSpec:
+    """A ``CatalogReference`` as written: catalog name, entry name and raw assignments
+    (entry parameter name -> value as written: a literal, ``$name`` or ``${...}``)."""
+
+    catalog: str
+    entry: str
+    assignments: tuple[tuple[str, str], ...] = ()
+
+
 @dataclass
 class LogicalScenario:
     """A parsed scenario file: what a campaign needs to know about it."""
@@ -117,6 +127,10 @@ class LogicalScenario:
     declared: frozenset[str] = frozenset()
     #: every parameter name referenced with ``$`` in the file
     references: frozenset[str] = frozenset()
+    #: every ``CatalogReference`` in the file, in document order
+    catalog_references: tuple[CatalogReferenceSpec, ...] = ()
+    #: ``CatalogLocations``: catalog type -> directories as written (relative to the file)
+    catalog_locations: dict[str, tuple[str, ...]] = field(default_factory=dict)
     _plan: list[tuple[str, str, Any]] = field(default_factory=list, repr=False)
     _checks: list[tuple[str, str, list[list[tuple[str, Any]]]]] = field(
         default_factory=list, repr=False

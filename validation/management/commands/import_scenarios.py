@@ -1,6 +1,4 @@
-from pathlib import Path
-
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
 from evidence.keys import SigningKeyError
 from projects.cli import (
@@ -10,15 +8,23 @@ from projects.cli import (
     resolve_actor,
     resolve_project,
 )
-from validation.services import scenario_import
+from validation.services import scenarios_import
 
 
 class Command(BaseCommand):
-    help = "Import OpenSCENARIO 1.x scenarios and ParameterValueDistribution files."
+    help = (
+        "Import OpenSCENARIO 1.x scenarios, ParameterValueDistribution and catalog files, "
+        "folders of them or zip archives of a folder, in one transaction."
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument("files", nargs="+")
+        parser.add_argument("files", nargs="+", help=".xosc files, folders or .zip archives")
         parser.add_argument("--project", required=True)
+        parser.add_argument(
+            "--root",
+            help="the folder files may refer to (a distribution's ScenarioFile, catalog "
+            "directories); default: the folder holding the files given",
+        )
         parser.add_argument("--seed", type=int, help="seed for stochastic distributions")
         parser.add_argument("--json", action="store_true")
         add_actor_arguments(parser)
@@ -26,21 +32,21 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         project = resolve_project(options["project"])
         user = resolve_actor(options["user"])
-        total = {"scenarios": 0, "cases": 0, "discarded": 0}
-        for name in options["files"]:
-            path = Path(name)
-            if not path.is_file():
-                raise CommandError(f"{name}: no such file")
-            with refusals_as_errors(SigningKeyError):
-                result = scenario_import(
-                    user=user, project=project, path=path, seed=options["seed"]
-                )
-            for key in total:
-                total[key] += result[key]
-        if options["json"]:
-            self.stdout.write(dump(total))
-        else:
-            self.stdout.write(
-                f"{total['scenarios']} scenario(s), {total['cases']} concrete cases, "
-                f"{total['discarded']} discarded by the scenarios' constraints"
+        with refusals_as_errors(SigningKeyError):
+            result = scenarios_import(
+                user=user,
+                project=project,
+                paths=options["files"],
+                root=options["root"],
+                seed=options["seed"],
             )
+        if options["json"]:
+            self.stdout.write(dump(result))
+            return
+        self.stdout.write(
+            f"{result['scenarios']} scenario(s), {result['cases']} concrete cases, "
+            f"{result['discarded']} discarded by the scenarios' constraints, "
+            f"{result['catalogs']} catalog(s)"
+        )
+        for warning in result["warnings"]:
+            self.stderr.write(f"warning: {warning}")
