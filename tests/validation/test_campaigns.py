@@ -168,7 +168,15 @@ def test_import_scenarios_expands_the_esmini_cut_in_to_12_cases(project, members
         members["engineer"].username,
         stdout=out,
     )
-    assert json.loads(out.getvalue()) == {"scenarios": 1, "cases": 12, "discarded": 0}
+    result = json.loads(out.getvalue())
+    assert {k: result[k] for k in ("scenarios", "cases", "discarded", "catalogs")} == {
+        "scenarios": 1,
+        "cases": 12,
+        "discarded": 0,
+        "catalogs": 0,
+    }
+    # cut-in.xosc's vehicle catalog is not among the shared files: said, never hidden
+    assert any("VehicleCatalog not found" in w for w in result["warnings"])
     scenario = Scenario.objects.get(project=project)
     assert scenario.name == "cut-in"
     assert len(scenario.spaces.get().cases) == 12

@@ -216,13 +216,22 @@ def resolve_reference(
     the entry does not declare, or a value the entry's type or constraints refuse.
     """
     label = f"{what}: CatalogReference {ref.catalog}/{ref.entry}"
-    catalog = catalogs.get(ref.catalog)
+    try:
+        catalog_name = str(resolve_value(ref.catalog, values))
+        entry_name = str(resolve_value(ref.entry, values))
+    except ScenarioError as exc:
+        raise ScenarioError(f"{label}: {exc}") from None
+    if (catalog_name, entry_name) != (ref.catalog, ref.entry):
+        label = f"{label} (= {catalog_name}/{entry_name})"
+    catalog = catalogs.get(catalog_name)
     if catalog is None:
-        raise ScenarioError(f"{label}: catalog {ref.catalog!r} is not available")
-    entry = catalog.entries.get(ref.entry)
+        raise ScenarioError(f"{label}: catalog {catalog_name!r} is not available")
+    entry = catalog.entries.get(entry_name)
     if entry is None:
         where = catalog.file_name or "its file"
-        raise ScenarioError(f"{label}: catalog {ref.catalog!r} ({where}) has no such entry")
+        raise ScenarioError(
+            f"{label}: catalog {catalog_name!r} ({where}) has no entry {entry_name!r}"
+        )
     assigned: dict[str, Any] = {}
     for name, raw in ref.assignments:
         try:
@@ -231,8 +240,8 @@ def resolve_reference(
             raise ScenarioError(f"{label}: {name}: {exc}") from None
     parameters = entry.values(assigned, label)
     return ResolvedReference(
-        catalog=ref.catalog,
-        entry=ref.entry,
+        catalog=catalog_name,
+        entry=entry_name,
         kind=entry.kind,
         assignments=dict(ref.assignments),
         parameters=parameters,
@@ -240,26 +249,53 @@ def resolve_reference(
     )
 
 
+def _depends_on(ref: CatalogReferenceSpec) -> tuple[str, ...]:
+    """The scenario parameters a reference's catalog, entry or assignments use."""
+    names = _references(ref.catalog) | _references(ref.entry)
+    for _, raw in ref.assignments:
+        names |= _references(raw)
+    return tuple(sorted(names))
+
+
 def resolve_references(
     scenario: LogicalScenario,
     catalogs: Mapping[str, Catalog] | Iterable[Catalog],
-    values: Mapping[str, Any] | None = None,
+    cases: Iterable[Mapping[str, Any]] = (),
     what: str | None = None,
 ) -> tuple[list[ResolvedReference], list[str]]:
-    """Resolve every ``CatalogReference`` of ``scenario`` (at its defaults unless ``values``).
+    """Resolve every ``CatalogReference`` of ``scenario`` at its defaults, and check it in
+    every one of ``cases`` (an entry name or assignment may be a parameter a distribution
+    varies; each distinct combination is resolved once).
 
-    Returns the resolved references and the names of the catalogs that are not available
-    (their references stay unresolved; the caller reports them).
+    Returns the references resolved at the defaults and the names of the catalogs that are not
+    available (their references stay unresolved; the caller reports them). Raises
+    :class:`ScenarioError` for the first reference that does not resolve, naming the values.
     """
     if not isinstance(catalogs, Mapping):
         catalogs = {c.name: c for c in catalogs}
-    values = scenario.defaults() if values is None else values
+    defaults = scenario.defaults()
     what = what or scenario.file_name or "the scenario file"
+    cases = list(cases)
     resolved, missing = [], []
     for ref in scenario.catalog_references:
-        if ref.catalog not in catalogs:
-            if ref.catalog not in missing:
-                missing.append(ref.catalog)
+        names = _depends_on(ref)
+        catalog_names = {str(resolve_value(ref.catalog, defaults))}
+        if "$" in ref.catalog:
+            catalog_names |= {str(resolve_value(ref.catalog, c)) for c in cases}
+        absent = sorted(n for n in catalog_names if n not in catalogs)
+        if absent:
+            missing.extend(n for n in absent if n not in missing)
             continue
-        resolved.append(resolve_reference(ref, catalogs, values, what))
+        resolved.append(resolve_reference(ref, catalogs, defaults, what))
+        done = {tuple(defaults[n] for n in names)}
+        for case in cases if names else ():
+            key = tuple(case[n] for n in names)
+            if key in done:
+                continue
+            done.add(key)
+            shown = ", ".join(f"{n}={case[n]!r}" for n in names)
+            try:
+                resolve_reference(ref, catalogs, case, what)
+            except ScenarioError as exc:
+                raise ScenarioError(f"{exc} (in the cases where {shown})") from None
     return resolved, missing

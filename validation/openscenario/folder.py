@@ -239,13 +239,15 @@ def plan_import(
                 register(item)
                 available.setdefault(item.catalog.name, item.catalog)
         for ref in scenario.catalog_references:
-            if ref.catalog not in available:
+            if ref.catalog not in available and "$" not in ref.catalog:
                 kept = stored(ref.catalog)
                 if kept is not None:
                     available[ref.catalog] = kept
-        references, missing = resolve_references(scenario, available, what=scenario_shown)
+        references, missing = resolve_references(
+            scenario, available, expansion.cases, what=scenario_shown
+        )
         if missing:
-            count = sum(1 for r in scenario.catalog_references if r.catalog in missing)
+            count = len(scenario.catalog_references) - len(references)
             plan.warnings.append(
                 f"{scenario_shown}: catalog(s) {', '.join(missing)} not found in the import, "
                 f"its CatalogLocations or the project; {count} CatalogReference(s) left "
