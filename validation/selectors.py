@@ -21,6 +21,7 @@ from validation.models import (
     Run,
     RunStatus,
     Scenario,
+    ScenarioCatalog,
     Verdict,
 )
 
@@ -197,6 +198,11 @@ def scenario_list(*, project: Project) -> QuerySet[Scenario]:
         .prefetch_related("requirements", "spaces")
         .order_by("name")
     )
+
+
+def scenario_catalog_list(*, project: Project) -> QuerySet[ScenarioCatalog]:
+    """The project's OpenSCENARIO catalogs, without the stored files."""
+    return ScenarioCatalog.objects.filter(project=project).defer("content").order_by("name")
 
 
 def campaign_list(*, project: Project) -> QuerySet[Campaign]:

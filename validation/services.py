@@ -116,7 +116,13 @@ def scenarios_import(
         for item in plan.catalogs:
             catalog = item.catalog
             digest = hashlib.sha256(item.data).hexdigest()
-            stored, _ = ScenarioCatalog.objects.update_or_create(
+            earlier = ScenarioCatalog.objects.filter(project=project, name=catalog.name).first()
+            if earlier is not None and earlier.sha256 != digest:
+                plan.warnings.append(
+                    f"{item.shown}: replaces catalog {catalog.name!r} imported earlier from "
+                    f"{earlier.file_name} (the ledger keeps both digests)"
+                )
+            ScenarioCatalog.objects.update_or_create(
                 project=project,
                 name=catalog.name,
                 defaults={

@@ -94,6 +94,7 @@ ACCESS: dict[str, dict[str, Action | Rule]] = {
     "v1:webhook-github": {"post": Rule.SIGNATURE},
     "v1:webhook-gitlab": {"post": Rule.SIGNATURE},
     "v1:scenarios": {"get": VIEW},
+    "v1:scenario-catalogs": {"get": VIEW},
     "v1:campaigns": {"get": VIEW},
     "v1:campaign-run": {"post": RUN},
     "v1:runs": {"get": VIEW},

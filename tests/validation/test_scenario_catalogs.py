@@ -546,3 +546,33 @@ def test_unsafe_member_names_refuse_the_archive(project, members, tmp_path, name
 
 def test_the_bomb_limits_are_the_projects_archive_limits():
     assert settings.SAFECASE_MAX_EXPANDED_BYTES <= 200 * bombs.MB
+
+
+@pytest.mark.django_db
+def test_catalogs_and_resolved_references_are_listed_over_the_api(api, project, members, tmp_path):
+    alks_layout(tmp_path)
+    services.scenarios_import(user=members["engineer"], project=project, paths=[tmp_path])
+    client = api(members["viewer"])
+    catalogs = client.get("/api/v1/projects/AEB/scenario-catalogs/").json()["results"]
+    assert [(c["name"], c["kinds"]) for c in catalogs] == [
+        ("ManeuverCatalog", ["maneuver"]),
+        ("VehicleCatalog", ["vehicle"]),
+    ]
+    assert "content" not in catalogs[0]
+    scenarios = client.get("/api/v1/projects/AEB/scenarios/").json()["results"]
+    maneuver = scenarios[0]["catalog_references"][2]
+    assert (maneuver["entry"], maneuver["parameters"]) == ("cut_in", {"Duration": 3.5})
+
+
+@pytest.mark.django_db
+def test_replacing_a_stored_catalog_is_said(project, members, tmp_path):
+    path = tmp_path / "vehicles.xosc"
+    path.write_bytes(VEHICLES)
+    assert _import(members, path)["warnings"] == []
+    assert _import(members, path)["warnings"] == []  # the same file again: nothing to say
+    path.write_bytes(VEHICLES.replace(b'value="69"', b'value="70"'))
+    assert _import(members, path)["warnings"] == [
+        "vehicles.xosc: replaces catalog 'VehicleCatalog' imported earlier from vehicles.xosc "
+        "(the ledger keeps both digests)"
+    ]
+    assert b'value="70"' in bytes(ScenarioCatalog.objects.get().content)

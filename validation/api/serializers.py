@@ -2,7 +2,7 @@ from rest_framework import serializers
 
 from projects.api.strict import JSONInput
 from validation.execution import registry
-from validation.models import Campaign, CaseResult, Run, Scenario, Verdict
+from validation.models import Campaign, CaseResult, Run, Scenario, ScenarioCatalog, Verdict
 
 
 class ScenarioOut(serializers.ModelSerializer):
@@ -20,6 +20,7 @@ class ScenarioOut(serializers.ModelSerializer):
             "sotif_area",
             "requirements",
             "spaces",
+            "catalog_references",
         ]
 
     def get_spaces(self, scenario) -> list[dict]:
@@ -27,6 +28,14 @@ class ScenarioOut(serializers.ModelSerializer):
             {"name": s.name, "kind": s.kind, "cases": len(s.cases), "discarded": s.discarded}
             for s in scenario.spaces.all()
         ]
+
+
+class ScenarioCatalogOut(serializers.ModelSerializer):
+    """A stored OpenSCENARIO catalog: its name, file, entry kinds and entries."""
+
+    class Meta:
+        model = ScenarioCatalog
+        fields = ["name", "file_name", "sha256", "kinds", "entries", "created_at"]
 
 
 class CampaignOut(serializers.ModelSerializer):

@@ -5,6 +5,7 @@ from validation.api import views as v
 p = "projects/<str:key>/"
 urlpatterns = [
     path(f"{p}scenarios/", v.ScenarioListApi.as_view(), name="scenarios"),
+    path(f"{p}scenario-catalogs/", v.ScenarioCatalogListApi.as_view(), name="scenario-catalogs"),
     path(f"{p}campaigns/", v.CampaignListApi.as_view(), name="campaigns"),
     path(f"{p}campaigns/<str:name>/runs/", v.RunStartApi.as_view(), name="campaign-run"),
     path(f"{p}runs/", v.RunListApi.as_view(), name="runs"),

@@ -21,6 +21,17 @@ class ScenarioListApi(APIView):
         return paginated(self, selectors.scenario_list(project=project), s.ScenarioOut)
 
 
+class ScenarioCatalogListApi(APIView):
+    pagination_class = Page
+
+    @extend_schema(responses=s.ScenarioCatalogOut(many=True))
+    def get(self, request, key):
+        project = get_project_for_user(request.user, key)
+        return paginated(
+            self, selectors.scenario_catalog_list(project=project), s.ScenarioCatalogOut
+        )
+
+
 class CampaignListApi(APIView):
     pagination_class = Page
 
