@@ -23,6 +23,7 @@ from django.core.management.base import CommandError
 
 from evidence.models import LogEntry
 from tests.compliance import bombs
+from tests.shared_data import shared_path
 from validation import services
 from validation.models import ParameterSpace, Scenario, ScenarioCatalog
 from validation.openscenario import (
@@ -33,6 +34,7 @@ from validation.openscenario import (
     document_kind,
     expand,
     file_kind,
+    folder,
     parse_catalog,
     parse_scenario,
     resolve_references,
@@ -161,8 +163,8 @@ def distribution_xml(scenario_file: str, values=("70", "90")) -> bytes:
 
 def alks_layout(base: Path, scenario: bytes | None = None) -> Path:
     """The original ALKS layout: Distributions/, Scenarios/ and Catalogs/ side by side."""
-    for folder in ("Distributions", "Scenarios", "Catalogs"):
-        (base / folder).mkdir(parents=True, exist_ok=True)
+    for name in ("Distributions", "Scenarios", "Catalogs"):
+        (base / name).mkdir(parents=True, exist_ok=True)
     (base / "Catalogs" / "vehicles.xosc").write_bytes(VEHICLES)
     (base / "Catalogs" / "maneuvers.xosc").write_bytes(MANEUVERS)
     (base / "Scenarios" / "cut_in.xosc").write_bytes(scenario or scenario_xml())
@@ -576,3 +578,56 @@ def test_replacing_a_stored_catalog_is_said(project, members, tmp_path):
         "(the ledger keeps both digests)"
     ]
     assert b'value="70"' in bytes(ScenarioCatalog.objects.get().content)
+
+
+def _catalog(name: str, kind: str, entries: list[str]) -> bytes:
+    body = "".join(f'<{kind} name="{e}"><Properties/></{kind}>' for e in entries)
+    return (
+        f'<?xml version="1.0"?><OpenSCENARIO>{HEADER.format(d=name)}'
+        f'<Catalog name="{name}">{body}</Catalog></OpenSCENARIO>'
+    ).encode()
+
+
+def test_the_real_alks_variation_resolves_its_vehicle_in_every_case(tmp_path):
+    """The ALKS cut-in as published, with the catalogs its template names (built here: the
+    shared copy holds only the two scenario files): the cut-in vehicle's entry is a parameter
+    the distribution varies, so every model it takes must be in the vehicle catalog."""
+    real = shared_path("data", "real", "openscenario", "asam-alks")
+    variation = "alks_scenario_4_4_1_cut_in_no_collision_variation.xosc"
+    template = "concrete_scenarios/alks_scenario_4_4_1_cut_in_no_collision_template.xosc"
+    for name in (variation, template):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes((real / name).read_bytes())
+    catalogs = tmp_path / "concrete_scenarios" / "catalogs"
+    (catalogs / "vehicles").mkdir(parents=True)
+    (catalogs / "controllers").mkdir()
+    models = ["car_ego", "car", "truck", "van", "bus"]
+    (catalogs / "vehicles" / "vehicle_catalog.xosc").write_bytes(
+        _catalog("vehicle_catalog", "Vehicle", models)
+    )
+    (catalogs / "controllers" / "controller_catalog.xosc").write_bytes(
+        _catalog("controller_catalog", "Controller", ["ALKSController"])
+    )
+    sources = folder.collect_sources([tmp_path / variation], None, tmp_path, 1 << 20, None)
+    # the motorbike the distribution also asks for is missing from this catalog: refused
+    with pytest.raises(ScenarioError) as caught:
+        folder.plan_import(sources)
+    assert str(caught.value) == (
+        f"{template}: CatalogReference vehicle_catalog/$CutInVehicle_Model "
+        "(= vehicle_catalog/motorbike): catalog 'vehicle_catalog' "
+        "(concrete_scenarios/catalogs/vehicles/vehicle_catalog.xosc) has no entry 'motorbike' "
+        "(in the cases where CutInVehicle_Model='motorbike')"
+    )
+    (catalogs / "vehicles" / "vehicle_catalog.xosc").write_bytes(
+        _catalog("vehicle_catalog", "Vehicle", [*models, "motorbike"])
+    )
+    plan = folder.plan_import(sources)
+    assert plan.warnings == []
+    assert [c.catalog.name for c in plan.catalogs] == ["vehicle_catalog", "controller_catalog"]
+    (scenario,) = plan.scenarios
+    assert len(scenario.expansion.cases) == 29_750
+    assert [(r.catalog, r.entry, r.kind) for r in scenario.references] == [
+        ("vehicle_catalog", "car_ego", "Vehicle"),
+        ("controller_catalog", "ALKSController", "Controller"),
+        ("vehicle_catalog", "car", "Vehicle"),
+    ]

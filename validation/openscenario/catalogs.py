@@ -174,7 +174,7 @@ def parse_catalog(source: str | Path | bytes, name: str | None = None) -> Catalo
         raise ScenarioError(f"{what}: catalog {catalog_name!r} has no entries")
     return Catalog(
         name=catalog_name,
-        file_name=path.name if path else None,
+        file_name=name or (path.name if path else None),
         path=path,
         description=header.get("description", "") if header is not None else "",
         entries=entries,
