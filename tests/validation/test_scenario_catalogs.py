@@ -631,3 +631,10 @@ def test_the_real_alks_variation_resolves_its_vehicle_in_every_case(tmp_path):
         ("controller_catalog", "ALKSController", "Controller"),
         ("vehicle_catalog", "car", "Vehicle"),
     ]
+
+
+def test_files_sharing_no_folder_need_an_explicit_root(tmp_path):
+    (tmp_path / "s.xosc").write_bytes(scenario_xml())
+    elsewhere = Path("/dev/null")
+    with pytest.raises(ScenarioError, match="share no folder"):
+        folder.collect_sources([tmp_path / "s.xosc", elsewhere], None, tmp_path, 1 << 20, None)

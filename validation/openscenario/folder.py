@@ -109,6 +109,10 @@ def collect_sources(
     elif plain:
         folders = [p.absolute() if p.is_dir() else p.absolute().parent for _, p in plain]
         base = Path(os.path.commonpath([os.path.normpath(f) for f in folders])).resolve()
+        if base.parent == base:
+            raise ScenarioError(
+                "the files given share no folder but the file system's root; pass --root"
+            )
     else:
         base = None
     sources: list[Source] = []
