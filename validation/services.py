@@ -614,12 +614,24 @@ def watch_poll(campaign: Campaign) -> Run | None:
     Each new drive becomes one case of a fresh parameter space; the run is recorded and judged
     like any other, by the campaign's author. Returns the run, or None when nothing is new.
     """
-    from validation.models import LandedDrive
 
     if not campaign.watch_uri:
         return None
+    return watch_land(campaign, _list_drives(campaign.watch_uri))
+
+
+def watch_land(campaign: Campaign, drives: list[tuple[str, int, str]]) -> Run | None:
+    """Start a run over those of ``drives`` the campaign has not seen yet.
+
+    ``drives`` are (key under the watched prefix, size, URI), as a poll lists them or as S3
+    announces them (:mod:`validation.ingestion`). A drive seen before adds nothing, so a poll
+    repeated or a notification delivered twice starts no second run. Returns the run, or None
+    when nothing is new.
+    """
+    from validation.models import LandedDrive
+
     seen = set(LandedDrive.objects.filter(campaign=campaign).values_list("key", flat=True))
-    new = [d for d in _list_drives(campaign.watch_uri) if d[0] not in seen]
+    new = [d for d in drives if d[0] not in seen]
     if not new:
         return None
     new = [(key, size, _local_copy(campaign, key, uri)) for key, size, uri in new]

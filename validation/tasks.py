@@ -4,6 +4,7 @@ import logging
 import time
 
 from celery import shared_task
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import OperationalError
 
@@ -51,8 +52,11 @@ def watch_lake_task() -> list[int]:
     """Celery beat calls this periodically: every watching campaign polls its prefix."""
     from validation.models import Campaign
 
+    campaigns = Campaign.objects.exclude(watch_uri="")
+    if settings.SAFECASE_LAKE_QUEUE_URL:  # S3 announces its drives on the queue: no listing
+        campaigns = campaigns.exclude(watch_uri__startswith="s3://")
     runs = []
-    for campaign in Campaign.objects.exclude(watch_uri="").select_related("project", "created_by"):
+    for campaign in campaigns.select_related("project", "created_by"):
         try:
             run = services.watch_poll(campaign)
         except ValidationError as exc:  # one bad file must not stop the other campaigns
@@ -61,3 +65,11 @@ def watch_lake_task() -> list[int]:
         if run is not None:
             runs.append(run.pk)
     return runs
+
+
+@shared_task(name="validation.consume_lake_events", ignore_result=True)
+def consume_lake_events_task() -> list[int]:
+    """Receive one batch of S3 drive announcements from the lake queue and ingest it."""
+    from validation import ingestion
+
+    return ingestion.consume().runs
