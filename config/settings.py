@@ -170,6 +170,9 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # SAFECASE_LAKE_QUEUE_WAIT seconds for a message (long polling).
 SAFECASE_LAKE_QUEUE_URL = env_str("SAFECASE_LAKE_QUEUE_URL") or ""
 SAFECASE_LAKE_QUEUE_WAIT = env_int("SAFECASE_LAKE_QUEUE_WAIT", 20)
+# Where finished runs also write their case results and verdicts as partitioned Parquet
+# (validation/results_lake.py): s3://bucket/prefix or file:///path; empty for nowhere.
+SAFECASE_RESULTS_URL = env_str("SAFECASE_RESULTS_URL") or ""
 # Celery beat: campaigns that watch a data-lake prefix poll it this often (seconds).
 CELERY_BEAT_SCHEDULE = {
     "watch-lake": {

@@ -16,6 +16,7 @@ import logging
 from pathlib import Path
 
 from celery import current_app
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -49,6 +50,7 @@ logger = logging.getLogger(__name__)
 
 #: The Celery task that runs one shard (``validation.tasks.run_shard_task``).
 RUN_SHARD_TASK = "validation.run_shard"
+RESULTS_TO_LAKE_TASK = "validation.results_to_lake"
 
 
 def _digest(data) -> str:
@@ -561,6 +563,10 @@ def _finish(run: Run) -> None:
     run.entry = entry
     run.finished_at = timezone.now()
     run.save(update_fields=["status", "entry", "finished_at"])
+    if settings.SAFECASE_RESULTS_URL:  # a copy for SQL in the lake (validation.results_lake)
+        transaction.on_commit(
+            lambda: current_app.signature(RESULTS_TO_LAKE_TASK, args=(run.pk,)).delay()
+        )
 
 
 #: What the run's ledger statement says of each verdict beyond its statistics.
@@ -680,8 +686,6 @@ def _local_copy(campaign: Campaign, key: str, uri: str) -> str:
     if not uri.startswith("s3://"):
         return uri
     from urllib.parse import urlparse
-
-    from django.conf import settings
 
     from evidence.storage import S3Store
 

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import OperationalError
 
+from evidence.storage import StorageError
 from validation import services
 from validation.execution.base import ShardPending, TransientExecutorError
 
@@ -73,3 +74,18 @@ def consume_lake_events_task() -> list[int]:
     from validation import ingestion
 
     return ingestion.consume().runs
+
+
+@shared_task(
+    name=services.RESULTS_TO_LAKE_TASK,
+    autoretry_for=(StorageError,),
+    retry_backoff=True,
+    max_retries=8,
+    ignore_result=True,
+)
+def results_to_lake_task(run_id: int) -> list[str]:
+    """Write a finished run's case results and verdicts as Parquet in the lake."""
+    from validation import results_lake
+    from validation.models import Run
+
+    return results_lake.write(Run.objects.select_related("campaign__project").get(pk=run_id))

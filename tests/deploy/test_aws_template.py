@@ -374,3 +374,23 @@ def test_new_drives_are_announced_on_the_queue(deployed):
         for record in json.loads(message["Body"]).get("Records", [])
     ]
     assert keys == ["drives/2026/drive-0001.parquet"]
+
+
+def test_the_glue_tables_describe_what_runs_write():
+    """Athena reads the Parquet files with the Glue tables' columns: they must be the same."""
+    import pyarrow as pa
+
+    from validation import results_lake
+
+    hive = {pa.string(): "string", pa.int32(): "int", pa.int64(): "bigint"}
+    hive |= {pa.float64(): "double", pa.bool_(): "boolean"}
+    template = _template()
+    for table, columns in (
+        ("CaseResultsTable", results_lake.CASE_SCHEMA),
+        ("VerdictsTable", results_lake.VERDICT_SCHEMA),
+    ):
+        declared = template["Resources"][table]["Properties"]["TableInput"]
+        assert [(c["Name"], c["Type"]) for c in declared["StorageDescriptor"]["Columns"]] == [
+            (f.name, hive[f.type]) for f in columns
+        ], table
+        assert [p["Name"] for p in declared["PartitionKeys"]] == ["project", "campaign", "run"]
