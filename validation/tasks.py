@@ -10,7 +10,7 @@ from django.db import OperationalError
 
 from evidence.storage import StorageError
 from validation import services
-from validation.execution.base import ShardPending, TransientExecutorError
+from validation.execution.base import ExecutorBusy, ShardPending, TransientExecutorError
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +36,15 @@ def run_shard_task(self, run_id: int, shard: int, handle: str | None = None) -> 
     while True:
         try:
             return services.run_shard(run_id, shard, handle)
+        except ExecutorBusy as busy:
+            pause = min(60, 5 * 2 ** min(self.request.retries + polls, 4))
+            if not self.request.is_eager:
+                logger.info("run %s shard %s waits: %s", run_id, shard, busy)
+                raise self.retry(
+                    args=(run_id, shard, handle), countdown=pause, max_retries=None
+                ) from None
+            polls += 1
+            time.sleep(POLL_PAUSE_IN_PROCESS)
         except ShardPending as pending:
             handle = pending.handle
             pause = min(60, 5 * 2 ** min(self.request.retries + polls, 4))
