@@ -2,13 +2,20 @@
 
 Each module ``benchmarks/bench_<name>.py`` has a ``main()`` that prints its figures and, where
 an issue names a reference, the ratio to it. Benchmarks never assert timings; they report.
+
+Each benchmark runs in a Python process of its own, started by this small runner after it has
+prepared and migrated the benchmark database once: memory one benchmark held (a Spark session,
+a million-row table) neither slows the next nor shows up in the peak memory the next reports.
 """
 
 import importlib
 import os
 import pkgutil
+import subprocess
 import sys
 import time
+
+PREPARED = "SAFECASE_BENCH_PREPARED"
 
 
 def main(argv: list[str]) -> int:
@@ -18,13 +25,12 @@ def main(argv: list[str]) -> int:
     os.environ.setdefault("SECRET_KEY", "benchmark-only-secret-key-never-served-0123456789abcdef")
     os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1,testserver")
     os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
-    from benchmarks import _setup
+    if argv[:1] == ["--one"] and os.environ.get(PREPARED):
+        import django
 
-    print(f"benchmark database: {_setup.prepare().split('@')[-1]}")
-    import django
-
-    django.setup()
-    _setup.migrate()
+        django.setup()
+        importlib.import_module(f"benchmarks.bench_{argv[1]}").main()
+        return 0
     package = os.path.dirname(__file__)
     names = sorted(
         m.name[6:] for m in pkgutil.iter_modules([package]) if m.name.startswith("bench_")
@@ -34,12 +40,30 @@ def main(argv: list[str]) -> int:
     if unknown:
         print(f"unknown benchmark(s): {', '.join(unknown)}; available: {', '.join(names)}")
         return 2
+    from benchmarks import _setup
+
+    print(f"benchmark database: {_setup.prepare().split('@')[-1]}")
+    # migrate in a child too, so this runner stays small
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup(); from benchmarks import _setup; _setup.migrate()",
+        ],
+        check=True,
+        env=dict(os.environ),
+    )
+    os.environ[PREPARED] = "1"
+    failed = []
     for name in wanted:
-        print(f"== {name}")
+        print(f"== {name}", flush=True)
         started = time.perf_counter()
-        importlib.import_module(f"benchmarks.bench_{name}").main()
-        print(f"   ({time.perf_counter() - started:.1f} s)")
-    return 0
+        done = subprocess.run([sys.executable, "-m", "benchmarks", "--one", name], check=False)
+        if done.returncode:
+            failed.append(name)
+            print(f"   {name} failed (exit {done.returncode})")
+        print(f"   ({time.perf_counter() - started:.1f} s)", flush=True)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

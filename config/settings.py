@@ -165,12 +165,31 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# On AWS, S3 announces new drives on this SQS queue (deploy/aws/safecase.yaml); campaigns that
+# watch an s3:// prefix are then fed from it and never list the bucket. Each receive waits up to
+# SAFECASE_LAKE_QUEUE_WAIT seconds for a message (long polling).
+SAFECASE_LAKE_QUEUE_URL = env_str("SAFECASE_LAKE_QUEUE_URL") or ""
+SAFECASE_LAKE_QUEUE_WAIT = env_int("SAFECASE_LAKE_QUEUE_WAIT", 20)
+# Where finished runs also write their case results and verdicts as partitioned Parquet
+# (validation/results_lake.py): s3://bucket/prefix or file:///path; empty for nowhere.
+SAFECASE_RESULTS_URL = env_str("SAFECASE_RESULTS_URL") or ""
 # Celery beat: campaigns that watch a data-lake prefix poll it this often (seconds).
 CELERY_BEAT_SCHEDULE = {
     "watch-lake": {
         "task": "validation.watch_lake",
         "schedule": float(env_int("SAFECASE_WATCH_INTERVAL", 30)),
     },
+    # Drive announcements: each task long-polls the queue once, so one receive is in flight.
+    **(
+        {
+            "lake-events": {
+                "task": "validation.consume_lake_events",
+                "schedule": float(max(SAFECASE_LAKE_QUEUE_WAIT, 1)),
+            }
+        }
+        if SAFECASE_LAKE_QUEUE_URL
+        else {}
+    ),
     # Checkpoints an append could not publish (store down) are retried this often (seconds).
     "publish-checkpoints": {
         "task": "evidence.publish_checkpoints",
@@ -229,6 +248,8 @@ SAFECASE_SAGEMAKER_IMAGE = (
 )
 SAFECASE_SAGEMAKER_INSTANCE = env_str("SAFECASE_SAGEMAKER_INSTANCE") or "ml.g5.xlarge"
 SAFECASE_SAGEMAKER_MAX_RUNTIME = env_int("SAFECASE_SAGEMAKER_MAX_RUNTIME", 3600)
+# Processing jobs Safecase runs at once; further shards wait (validation/execution/sagemaker.py).
+SAFECASE_SAGEMAKER_MAX_JOBS = env_int("SAFECASE_SAGEMAKER_MAX_JOBS", 8)
 SAFECASE_SAGEMAKER_REGION = env_str("SAFECASE_SAGEMAKER_REGION") or None
 
 REST_FRAMEWORK = {

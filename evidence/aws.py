@@ -11,6 +11,8 @@ or ``max_attempts`` in the shared config file), the same retry budget.
 
 from __future__ import annotations
 
+import os
+import threading
 from typing import Any
 
 #: Seconds to open a connection and to wait for a response.
@@ -43,7 +45,44 @@ def client_config(session=None):
     return Config(**options)
 
 
+#: What boto3 reads from the environment when it builds a client: a cached client is reused only
+#: while these are unchanged.
+_CLIENT_ENV = (
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_S3",
+    "AWS_ENDPOINT_URL_SQS",
+    "AWS_ENDPOINT_URL_SAGEMAKER",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_DEFAULT_REGION",
+    "AWS_REGION",
+    "AWS_PROFILE",
+    "AWS_MAX_ATTEMPTS",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+)
+_clients: dict[tuple, Any] = {}
+_clients_lock = threading.Lock()
+
+
 def client(service: str, *, session=None, region: str | None = None):
-    """A boto3 client for ``service`` from ``session`` (a new one when not given)."""
-    session = session or new_session()
-    return session.client(service, region_name=region or None, config=client_config(session))
+    """A boto3 client for ``service`` from ``session``.
+
+    Without a session, one client per service, region and AWS environment is kept per process
+    and shared by its threads (boto3 clients are thread-safe): building one costs a session and
+    the service model, most of a second on a busy machine, which every ledger append that
+    publishes a checkpoint to S3 would otherwise pay again.
+    """
+    if session is not None:
+        return session.client(service, region_name=region or None, config=client_config(session))
+    key = (service, region, os.getpid(), tuple(os.environ.get(name) for name in _CLIENT_ENV))
+    with _clients_lock:
+        found = _clients.get(key)
+        if found is None:
+            session = new_session()
+            found = session.client(
+                service, region_name=region or None, config=client_config(session)
+            )
+            _clients[key] = found
+        return found

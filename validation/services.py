@@ -54,6 +54,7 @@ logger = logging.getLogger(__name__)
 
 #: The Celery task that runs one shard (``validation.tasks.run_shard_task``).
 RUN_SHARD_TASK = "validation.run_shard"
+RESULTS_TO_LAKE_TASK = "validation.results_to_lake"
 
 
 def _digest(data) -> str:
@@ -633,6 +634,10 @@ def _finish(run: Run) -> None:
     run.entry = entry
     run.finished_at = timezone.now()
     run.save(update_fields=["status", "entry", "finished_at"])
+    if settings.SAFECASE_RESULTS_URL:  # a copy for SQL in the lake (validation.results_lake)
+        transaction.on_commit(
+            lambda: current_app.signature(RESULTS_TO_LAKE_TASK, args=(run.pk,)).delay()
+        )
 
 
 #: What the run's ledger statement says of each verdict beyond its statistics.
@@ -686,12 +691,24 @@ def watch_poll(campaign: Campaign) -> Run | None:
     Each new drive becomes one case of a fresh parameter space; the run is recorded and judged
     like any other, by the campaign's author. Returns the run, or None when nothing is new.
     """
-    from validation.models import LandedDrive
 
     if not campaign.watch_uri:
         return None
+    return watch_land(campaign, _list_drives(campaign.watch_uri))
+
+
+def watch_land(campaign: Campaign, drives: list[tuple[str, int, str]]) -> Run | None:
+    """Start a run over those of ``drives`` the campaign has not seen yet.
+
+    ``drives`` are (key under the watched prefix, size, URI), as a poll lists them or as S3
+    announces them (:mod:`validation.ingestion`). A drive seen before adds nothing, so a poll
+    repeated or a notification delivered twice starts no second run. Returns the run, or None
+    when nothing is new.
+    """
+    from validation.models import LandedDrive
+
     seen = set(LandedDrive.objects.filter(campaign=campaign).values_list("key", flat=True))
-    new = [d for d in _list_drives(campaign.watch_uri) if d[0] not in seen]
+    new = [d for d in drives if d[0] not in seen]
     if not new:
         return None
     new = [(key, size, _local_copy(campaign, key, uri)) for key, size, uri in new]
@@ -740,8 +757,6 @@ def _local_copy(campaign: Campaign, key: str, uri: str) -> str:
     if not uri.startswith("s3://"):
         return uri
     from urllib.parse import urlparse
-
-    from django.conf import settings
 
     from evidence.storage import S3Store
 

@@ -4,11 +4,13 @@ import logging
 import time
 
 from celery import shared_task
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import OperationalError
 
+from evidence.storage import StorageError
 from validation import services
-from validation.execution.base import ShardPending, TransientExecutorError
+from validation.execution.base import ExecutorBusy, ShardPending, TransientExecutorError
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +36,15 @@ def run_shard_task(self, run_id: int, shard: int, handle: str | None = None) -> 
     while True:
         try:
             return services.run_shard(run_id, shard, handle)
+        except ExecutorBusy as busy:
+            pause = min(60, 5 * 2 ** min(self.request.retries + polls, 4))
+            if not self.request.is_eager:
+                logger.info("run %s shard %s waits: %s", run_id, shard, busy)
+                raise self.retry(
+                    args=(run_id, shard, handle), countdown=pause, max_retries=None
+                ) from None
+            polls += 1
+            time.sleep(POLL_PAUSE_IN_PROCESS)
         except ShardPending as pending:
             handle = pending.handle
             pause = min(60, 5 * 2 ** min(self.request.retries + polls, 4))
@@ -51,8 +62,11 @@ def watch_lake_task() -> list[int]:
     """Celery beat calls this periodically: every watching campaign polls its prefix."""
     from validation.models import Campaign
 
+    campaigns = Campaign.objects.exclude(watch_uri="")
+    if settings.SAFECASE_LAKE_QUEUE_URL:  # S3 announces its drives on the queue: no listing
+        campaigns = campaigns.exclude(watch_uri__startswith="s3://")
     runs = []
-    for campaign in Campaign.objects.exclude(watch_uri="").select_related("project", "created_by"):
+    for campaign in campaigns.select_related("project", "created_by"):
         try:
             run = services.watch_poll(campaign)
         except ValidationError as exc:  # one bad file must not stop the other campaigns
@@ -61,3 +75,26 @@ def watch_lake_task() -> list[int]:
         if run is not None:
             runs.append(run.pk)
     return runs
+
+
+@shared_task(name="validation.consume_lake_events", ignore_result=True)
+def consume_lake_events_task() -> list[int]:
+    """Receive one batch of S3 drive announcements from the lake queue and ingest it."""
+    from validation import ingestion
+
+    return ingestion.consume().runs
+
+
+@shared_task(
+    name=services.RESULTS_TO_LAKE_TASK,
+    autoretry_for=(StorageError,),
+    retry_backoff=True,
+    max_retries=8,
+    ignore_result=True,
+)
+def results_to_lake_task(run_id: int) -> list[str]:
+    """Write a finished run's case results and verdicts as Parquet in the lake."""
+    from validation import results_lake
+    from validation.models import Run
+
+    return results_lake.write(Run.objects.select_related("campaign__project").get(pk=run_id))

@@ -52,3 +52,17 @@ def test_every_boto3_user_builds_its_clients_here(s3, s3_endpoint, monkeypatch):
     executor = SageMakerExecutor(bucket="lake", role="r", region="us-east-1")
     assert executor.s3_client.get_object(Bucket="lake", Key="store/x")["Body"].read() == b"x"
     assert built == [("s3", s3_endpoint)] * 3
+
+
+def test_clients_are_shared_until_the_environment_changes(monkeypatch):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    first = aws.client("s3")
+    assert aws.client("s3") is first  # built once: a session and a model cost most of a second
+    assert aws.client("sqs") is not first
+    assert aws.client("s3", region="eu-central-1") is not first
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:10")
+    moved = aws.client("s3")
+    assert moved is not first and moved.meta.endpoint_url == "http://127.0.0.1:10"
+    # a caller's own session always gets its own client
+    assert aws.client("s3", session=aws.new_session()) is not moved

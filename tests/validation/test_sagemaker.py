@@ -22,7 +22,7 @@ from botocore.stub import Stubber
 from tests.validation.conftest import BUCKET, IMAGE, ROLE
 from validation.execution import registry
 from validation.execution import sagemaker as vsm
-from validation.execution.base import ExecutorError, TransientExecutorError
+from validation.execution.base import ExecutorBusy, ExecutorError, TransientExecutorError
 from validation.execution.local import compute
 from validation.execution.sagemaker import SageMakerExecutor
 
@@ -70,6 +70,23 @@ def describe(handle: str, status: str, reason: str | None = None) -> dict:
     if reason:
         response["FailureReason"] = reason
     return response
+
+
+LISTED = {"NameContains": "safecase-", "StatusEquals": "InProgress", "MaxResults": 100}
+
+
+def jobs_listing(running: int, token: str | None = None) -> dict:
+    """A ListProcessingJobs response naming ``running`` jobs in progress."""
+    jobs = [
+        {
+            "ProcessingJobName": f"safecase-1-{i}-0000000{i % 10}",
+            "ProcessingJobArn": f"arn:aws:sagemaker:us-east-1:123456789012:processing-job/j{i}",
+            "CreationTime": dt.datetime(2026, 11, 1, tzinfo=dt.UTC),
+            "ProcessingJobStatus": "InProgress",
+        }
+        for i in range(running)
+    ]
+    return {"ProcessingJobSummaries": jobs, **({"NextToken": token} if token else {})}
 
 
 # --- against moto ---------------------------------------------------------------------------
@@ -273,6 +290,7 @@ def test_throttling_is_transient(offline_aws):
 def test_resource_limit_on_create_is_a_clear_error(sagemaker_env, case_factory):
     executor = SageMakerExecutor()
     with Stubber(executor.sagemaker_client) as stub:
+        stub.add_response("list_processing_jobs", jobs_listing(0), LISTED)
         stub.add_client_error(
             "create_processing_job",
             service_error_code="ResourceLimitExceeded",
@@ -334,3 +352,62 @@ def test_sdk_telemetry_is_off():
         config_path=TELEMETRY_OPT_OUT_PATH, default_value=False, sagemaker_config=config
     )
     assert opted_out is True
+
+
+@pytest.mark.s3
+def test_no_job_is_created_beyond_the_cap(sagemaker_env, case_factory, settings):
+    settings.SAFECASE_SAGEMAKER_MAX_JOBS = 3
+    executor = SageMakerExecutor()
+    with Stubber(executor.sagemaker_client) as stub:
+        # the running jobs come in two pages: 2 + 1 = 3, the cap
+        stub.add_response("list_processing_jobs", jobs_listing(2, token="more"), LISTED)
+        stub.add_response("list_processing_jobs", jobs_listing(1), {**LISTED, "NextToken": "more"})
+        with pytest.raises(ExecutorBusy, match="3 processing jobs are running, the limit is 3"):
+            executor.submit(5, 0, case_factory(1))
+        stub.assert_no_pending_responses()  # and no create_processing_job was sent
+    assert issubclass(ExecutorBusy, TransientExecutorError)
+    assert sagemaker_env.list_objects_v2(Bucket=BUCKET, Prefix="jobs/")["KeyCount"] == 0
+
+
+def test_throttled_while_counting_is_transient(offline_aws, case_factory):
+    executor = SageMakerExecutor()
+    with Stubber(executor.sagemaker_client) as stub:
+        stub.add_client_error(
+            "list_processing_jobs", service_error_code="ThrottlingException", http_status_code=400
+        )
+        with pytest.raises(TransientExecutorError, match="counting running processing jobs"):
+            executor.submit(5, 0, case_factory(1))
+
+
+def test_a_busy_executor_makes_the_shard_wait_without_a_retry_limit(monkeypatch):
+    """The task retries a busy shard with a pause and no limit (a large campaign waits its turn),
+    while other transient failures keep their limited, growing retries."""
+    from validation import services, tasks
+
+    calls = []
+
+    def busy(run_id, shard, handle):
+        calls.append((run_id, shard, handle))
+        raise ExecutorBusy("8 processing jobs are running, the limit is 8")
+
+    monkeypatch.setattr(services, "run_shard", busy)
+    retried = {}
+
+    class Retry(Exception):
+        pass
+
+    def retry(**kwargs):
+        retried.update(kwargs)
+        return Retry()
+
+    monkeypatch.setattr(tasks.run_shard_task, "retry", retry)
+    tasks.run_shard_task.push_request(retries=2, is_eager=False)
+    try:
+        with pytest.raises(Retry):
+            tasks.run_shard_task.run(11, 3)
+    finally:
+        tasks.run_shard_task.pop_request()
+    assert calls == [(11, 3, None)]
+    assert retried["max_retries"] is None
+    assert retried["args"] == (11, 3, None)
+    assert 0 < retried["countdown"] <= 60

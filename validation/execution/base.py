@@ -13,6 +13,11 @@ class TransientExecutorError(ExecutorError):
     """A failure worth retrying (throttling, a lost connection): the task retries with backoff."""
 
 
+class ExecutorBusy(TransientExecutorError):  # noqa: N818 (a state, not an error)
+    """The executor runs as many jobs as it may; submit the shard again later. Unlike other
+    transient failures this one is expected on a large campaign, so it is retried without limit."""
+
+
 class ShardPending(Exception):  # noqa: N818 (a state, not an error)
     """The executor's job for a shard is still running; poll again later with ``handle``."""
 

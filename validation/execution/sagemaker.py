@@ -51,7 +51,7 @@ from typing import Any
 from django.conf import settings
 
 from evidence import aws
-from validation.execution.base import ExecutorError, TransientExecutorError
+from validation.execution.base import ExecutorBusy, ExecutorError, TransientExecutorError
 
 __all__ = [
     "SageMakerExecutor",
@@ -193,6 +193,7 @@ class SageMakerExecutor:
         image: str | None = None,
         instance_type: str | None = None,
         max_runtime: int | None = None,
+        max_jobs: int | None = None,
         region: str | None = None,
         session=None,
     ) -> None:
@@ -201,6 +202,7 @@ class SageMakerExecutor:
         self.image = image or settings.SAFECASE_SAGEMAKER_IMAGE
         self.instance_type = instance_type or settings.SAFECASE_SAGEMAKER_INSTANCE
         self.max_runtime = int(max_runtime or settings.SAFECASE_SAGEMAKER_MAX_RUNTIME)
+        self.max_jobs = int(max_jobs or settings.SAFECASE_SAGEMAKER_MAX_JOBS)
         self.session = session or aws.new_session()
         self.region = region or settings.SAFECASE_SAGEMAKER_REGION or self.session.region_name
         #: failure reasons of jobs polled ``failed``, by handle
@@ -247,6 +249,27 @@ class SageMakerExecutor:
             processing_job_name=handle, session=self.session, region=self.region
         )
 
+    def running_jobs(self) -> int:
+        """Safecase's processing jobs in progress in this account and region."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        client = self.sagemaker_client
+        count, token = 0, None
+        try:
+            while True:
+                page = client.list_processing_jobs(
+                    NameContains="safecase-",
+                    StatusEquals="InProgress",
+                    MaxResults=100,
+                    **({"NextToken": token} if token else {}),
+                )
+                count += len(page.get("ProcessingJobSummaries", []))
+                token = page.get("NextToken")
+                if not token or count >= self.max_jobs:
+                    return count
+        except (ClientError, BotoCoreError) as exc:
+            raise _error(exc, "counting running processing jobs") from exc
+
     # -- the four verbs -------------------------------------------------------------------
 
     def submit(self, run_id: int, shard: int, cases: list[dict]) -> str:
@@ -255,6 +278,15 @@ class SageMakerExecutor:
 
         self._check()
         resources, shapes = _sdk()
+        # At most max_jobs at once: SageMaker's account quota would refuse more, and a campaign
+        # of a thousand shards must not take every GPU. Workers that check at the same moment
+        # may pass the cap by one job each; the quota still bounds them.
+        running = self.running_jobs()
+        if running >= self.max_jobs:
+            raise ExecutorBusy(
+                f"{running} processing jobs are running, the limit is {self.max_jobs} "
+                "(SAFECASE_SAGEMAKER_MAX_JOBS): the shard waits"
+            )
         handle = f"safecase-{int(run_id)}-{int(shard)}-{uuid.uuid4().hex[:8]}"
         prefix = self.prefix(handle)
         body = {"run_id": run_id, "shard": shard, "cases": cases}
