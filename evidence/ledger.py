@@ -42,6 +42,7 @@ from evidence.publication import (
     needs_look,
     publish_new,
 )
+from evidence.signals import checkpoint_committed
 from evidence.trust import trusted_signer
 from projects.models import Project
 
@@ -345,10 +346,12 @@ def _after_commit(
     """Publish this append's checkpoint, and the project's older queued ones.
 
     A failure is logged, not raised: the append has committed, and its checkpoint stays queued
-    for the next append, the periodic task and ``publish_checkpoints``.
+    for the next append, the periodic task and ``publish_checkpoints``. Then the checkpoint is
+    announced (:data:`evidence.signals.checkpoint_committed`) for the witnesses.
     """
     _checked_heads[project.pk] = state
     publish_new(checkpoint)
+    checkpoint_committed.send(sender=Checkpoint, checkpoint=checkpoint)
 
 
 def _look_before_locking(project: Project) -> StoreView | None:

@@ -102,6 +102,9 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
 
     def do_POST(self) -> None:  # noqa: N802 - the name http.server calls
+        if self.server.stopping:  # a kept-alive connection outlives the listener: end it
+            self.close_connection = True
+            return
         if self.path.rstrip("/").rsplit("/", 1)[-1] != "add-checkpoint":
             return self._send(Answer(HTTPStatus.NOT_FOUND, "no such endpoint\n"))
         try:
@@ -134,6 +137,13 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     witness: Witness
+    stopping = False
+
+    def stop(self) -> None:
+        """Stop listening, and answer no further request on connections kept alive."""
+        self.stopping = True
+        self.shutdown()
+        self.server_close()
 
 
 def make_server(witness: Witness, host: str, port: int) -> _Server:
