@@ -33,7 +33,7 @@ from benchmarks._setup import ROOT, report
 
 APPENDS = int(os.environ.get("BENCH_WITNESS_APPENDS", 300))
 CHECKPOINTS = int(os.environ.get("BENCH_WITNESS_CHECKPOINTS", 2000))
-LOGS = 4
+LOGS = 8
 
 
 def start_witness(name: str, folder, log_vkeys: list[str]) -> tuple[subprocess.Popen, str, str]:

@@ -53,6 +53,6 @@ def on_checkpoint_committed(sender, checkpoint: Checkpoint, **kwargs) -> None:
         witness_checkpoint_task.delay(checkpoint.pk)
         return
     try:
-        witness_checkpoint(checkpoint)
+        witness_checkpoint(checkpoint, background=True)
     except Exception:  # noqa: BLE001 - logged; verify_ledger reports the missing quorum
         logger.exception("checkpoint %s was not submitted to its witnesses", checkpoint)

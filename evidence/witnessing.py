@@ -22,14 +22,15 @@ from __future__ import annotations
 
 import http.client
 import logging
+import socket
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import IntegrityError, transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from evidence import ledger, verify
@@ -103,6 +104,23 @@ def _pool() -> ThreadPoolExecutor:
         return _executor
 
 
+class _NoDelay:
+    """Send each request at once: http.client writes the headers and the body separately, and
+    Nagle's algorithm would hold the body back until the witness acknowledged the headers."""
+
+    def connect(self) -> None:
+        super().connect()
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+class _HTTP(_NoDelay, http.client.HTTPConnection):
+    pass
+
+
+class _HTTPS(_NoDelay, http.client.HTTPSConnection):
+    pass
+
+
 def _connection(url: str) -> http.client.HTTPConnection:
     pool = getattr(_connections, "pool", None)
     if pool is None:
@@ -110,9 +128,7 @@ def _connection(url: str) -> http.client.HTTPConnection:
     connection = pool.get(url)
     if connection is None:
         parts = urlsplit(url)
-        kind = (
-            http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-        )
+        kind = _HTTPS if parts.scheme == "https" else _HTTP
         connection = kind(parts.hostname, parts.port, timeout=settings.SAFECASE_WITNESS_TIMEOUT)
         pool[url] = connection
     return connection
@@ -164,24 +180,42 @@ class WitnessReport:
     refused: list[str] = field(default_factory=list)  # the witness's answer, one line each
 
 
-def _known_size(checkpoint: Checkpoint, witness: Witness) -> int:
-    """The size ``witness`` last cosigned for this log, as far as this installation knows."""
-    found = (
-        WitnessCosignature.objects.filter(
-            checkpoint__project_id=checkpoint.project_id, witness=witness.name
+# Per process: project id -> {witness name: the size it last cosigned or said it holds}. Read
+# from the stored cosignatures once per project; another process's submissions make it stale,
+# which costs one 409 answer (it names the size) and one more request.
+_known: dict[int, dict[str, int]] = {}
+
+
+def _known_sizes(checkpoint: Checkpoint) -> dict[str, int]:
+    """The size each witness last cosigned for this log, as far as this process knows."""
+    known = _known.get(checkpoint.project_id)
+    if known is None:
+        rows = (
+            WitnessCosignature.objects.filter(checkpoint__project_id=checkpoint.project_id)
+            .values("witness")
+            .annotate(size=Max("checkpoint__size"))
+            .values_list("witness", "size")
         )
-        .order_by("-checkpoint__size")
-        .values_list("checkpoint__size", flat=True)
-        .first()
-    )
-    return found or 0
+        known = _known[checkpoint.project_id] = dict(rows)
+    return known
 
 
-def _request(checkpoint: Checkpoint, old: int) -> bytes:
-    proof = []
-    if 0 < old < checkpoint.size:
-        proof = ledger.consistency_proof(checkpoint.project, old, checkpoint.size)
-    return format_request(old, proof, checkpoint.note)
+def forget() -> None:
+    """Drop what this process remembers of the witnesses (between tests)."""
+    _known.clear()
+
+
+def _requests(checkpoint: Checkpoint, olds: dict[Witness, int]) -> dict[Witness, bytes]:
+    """The request body for each witness; one proof per distinct old size."""
+    bodies: dict[int, bytes] = {}
+    for old in set(olds.values()):
+        proof = []
+        if 0 < old < checkpoint.size:
+            proof = ledger.consistency_proof(
+                checkpoint.project, old, checkpoint.size, current=checkpoint.size
+            )
+        bodies[old] = format_request(old, proof, checkpoint.note)
+    return {witness: bodies[old] for witness, old in olds.items()}
 
 
 def _ask(witness: Witness, body: bytes):
@@ -191,19 +225,27 @@ def _ask(witness: Witness, body: bytes):
         return exc
 
 
-def witness_checkpoint(checkpoint: Checkpoint, witnesses: list[Witness] | None = None):
-    """Submit ``checkpoint`` to the witnesses that have not cosigned it; store what they
-    return and publish the cosigned note. The witnesses are asked in parallel."""
+def witness_checkpoint(
+    checkpoint: Checkpoint, witnesses: list[Witness] | None = None, *, background: bool = False
+) -> WitnessReport:
+    """Submit ``checkpoint`` to the witnesses that have not cosigned it, in parallel; store
+    the cosignatures that verify (one statement) and publish the cosigned note, on a
+    background thread when ``background`` (see :func:`wait_for_publications`)."""
     witnesses = configured_witnesses() if witnesses is None else witnesses
     report = WitnessReport(checkpoint.size)
-    done = set(checkpoint.cosignatures.values_list("witness", flat=True))
-    pending = {w: _known_size(checkpoint, w) for w in witnesses if w.name not in done}
+    known = _known_sizes(checkpoint)
+    before = dict(known)
+    pending = {w: known.get(w.name, 0) for w in witnesses}
+    if any(size == checkpoint.size for size in pending.values()):
+        done = set(checkpoint.cosignatures.values_list("witness", flat=True))
+        pending = {w: size for w, size in pending.items() if w.name not in done}
+    rows = []
     for _round in (1, 2):  # a 409 names the witness's size: one more request from there
         if not pending:
             break
-        asked = {
-            w: _request(checkpoint, old) for w, old in pending.items() if old <= checkpoint.size
-        }
+        asked = _requests(
+            checkpoint, {w: old for w, old in pending.items() if old <= checkpoint.size}
+        )
         report.skipped += [w.name for w, old in pending.items() if old > checkpoint.size]
         pending = {}
         answers = dict(zip(asked, _pool().map(_ask, asked, asked.values()), strict=True))
@@ -213,12 +255,17 @@ def witness_checkpoint(checkpoint: Checkpoint, witnesses: list[Witness] | None =
                 continue
             status, content_type, text = answer
             if status == 200:
-                if _store(checkpoint, witness, text):
+                row = _cosignature(checkpoint, witness, text)
+                if row is not None:
+                    rows.append(row)
                     report.cosigned.append(witness.name)
+                    known[witness.name] = max(known.get(witness.name, 0), checkpoint.size)
                 else:
                     report.refused.append(f"{witness.name}: a cosignature that does not verify")
             elif status == 409 and content_type.startswith(SIZE_CONTENT_TYPE) and _round == 1:
                 held = int(text.strip()) if text.strip().isdigit() else -1
+                if held >= 0:
+                    known[witness.name] = held
                 if held > checkpoint.size:
                     report.skipped.append(witness.name)
                 elif held >= 0:
@@ -229,13 +276,17 @@ def witness_checkpoint(checkpoint: Checkpoint, witnesses: list[Witness] | None =
                 report.refused.append(f"{witness.name}: {status} {text.strip()[:200]}")
     for line in report.refused:
         logger.error("witness refused checkpoint %s: %s", checkpoint, line)
-    if report.cosigned:
-        publish_cosigned(checkpoint)
+    if rows:
+        WitnessCosignature.objects.bulk_create(rows, ignore_conflicts=True)
+        fresh = not any(size >= checkpoint.size for size in before.values())
+        lines = sorted((row.witness, row.line) for row in rows) if fresh else None
+        publish_cosigned(checkpoint, background=background, lines=lines)
     return report
 
 
-def _store(checkpoint: Checkpoint, witness: Witness, text: str) -> bool:
-    """Keep the witness's cosignature lines that verify against its key; False if none."""
+def _cosignature(checkpoint: Checkpoint, witness: Witness, text: str):
+    """The witness's cosignature line that verifies against its key, as an unsaved row; None
+    if there is none or a line claiming its key does not verify."""
     for line in text.splitlines(keepends=True):
         if not line.startswith("\u2014 "):
             continue
@@ -243,22 +294,17 @@ def _store(checkpoint: Checkpoint, witness: Witness, text: str) -> bool:
         try:
             found = verify.verify_cosignatures(note, [(witness.name, witness.public)])
         except ValueError:
-            return False
+            return None
         if witness.name not in found:
             continue  # a line by another key of the witness: ignored, as the protocol says
-        try:
-            with transaction.atomic():
-                WitnessCosignature.objects.create(
-                    checkpoint=checkpoint,
-                    witness=witness.name,
-                    key_id=witness.key_id,
-                    timestamp=found[witness.name],
-                    line=line,
-                )
-        except IntegrityError:
-            pass  # stored by a concurrent submission
-        return True
-    return False
+        return WitnessCosignature(
+            checkpoint=checkpoint,
+            witness=witness.name,
+            key_id=witness.key_id,
+            timestamp=found[witness.name],
+            line=line,
+        )
+    return None
 
 
 def cosigned_note(checkpoint: Checkpoint) -> str:
@@ -271,16 +317,43 @@ def cosigned_store_key(project_key: str, size: int) -> str:
     return f"{COSIGNED_FOLDER}/{project_key}/{size:015d}.note"
 
 
-def publish_cosigned(checkpoint: Checkpoint, store=None) -> bool:
-    """Write the cosigned note to the store (replacing one with fewer cosignatures)."""
+_publisher: ThreadPoolExecutor | None = None
+_publications: list[Future] = []
+
+
+def publish_cosigned(
+    checkpoint: Checkpoint, store=None, *, background: bool = False, lines=None
+) -> bool:
+    """Write the cosigned note to the store (replacing one with fewer cosignatures). With
+    ``background`` the note is read now and written by a thread of its own, in order, so that
+    the store's flush stays out of the request (the embedded mode); True then means queued.
+    ``lines`` ((witness, line) pairs in witness order) are every cosignature of the checkpoint,
+    when the caller just stored them all, which saves reading them back."""
+    global _publisher
     store = store or default_store()
+    key = cosigned_store_key(checkpoint.project.key, checkpoint.size)
+    note = checkpoint.note + "".join(line for _, line in lines) if lines else None
+    data = (note or cosigned_note(checkpoint)).encode("utf-8")
+    if background:
+        with _executor_lock:
+            if _publisher is None:
+                _publisher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cosigned")
+            _publications[:] = [f for f in _publications if not f.done()]
+            _publications.append(_publisher.submit(_put, store, key, data))
+        return True
+    return _put(store, key, data)
+
+
+def wait_for_publications() -> None:
+    """Wait until the cosigned notes queued by :func:`publish_cosigned` are written."""
+    wait(list(_publications))
+
+
+def _put(store, key: str, data: bytes) -> bool:
     try:
-        store.put_bytes(
-            cosigned_store_key(checkpoint.project.key, checkpoint.size),
-            cosigned_note(checkpoint).encode("utf-8"),
-        )
+        store.put_bytes(key, data)
     except StorageError as exc:
-        logger.warning("cosigned checkpoint %s not published: %s", checkpoint, exc)
+        logger.warning("cosigned checkpoint %s not published: %s", key, exc)
         return False
     return True
 

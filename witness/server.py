@@ -99,6 +99,7 @@ class Witness:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as the protocol recommends
+    disable_nagle_algorithm = True  # answers are small: never hold one back for an ACK
     server: _Server
 
     def do_POST(self) -> None:  # noqa: N802 - the name http.server calls

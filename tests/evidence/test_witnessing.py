@@ -25,6 +25,13 @@ from witness.state import State
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def forget_witnesses():
+    yield
+    witnessing.wait_for_publications()
+    witnessing.forget()
+
+
 class Site:
     """One witness served on a thread of this process, with its own state folder."""
 
@@ -90,6 +97,7 @@ def test_each_checkpoint_is_cosigned_stored_and_published(
     for _ in range(3):
         checkpoint = append(project, django_capture_on_commit_callbacks, 2)
     assert WitnessCosignature.objects.count() == 9  # three checkpoints, three witnesses
+    witnessing.wait_for_publications()
     note = default_store().get_bytes(witnessing.cosigned_store_key("AEB", 6)).decode()
     assert note == witnessing.cosigned_note(checkpoint)
     keys = [verify.parse_cosigner_vkey(s.vkey) for s in sites]
@@ -139,6 +147,7 @@ def test_a_lost_cosignature_row_is_recovered_from_the_witnesses_answer(
 ):
     append(project, django_capture_on_commit_callbacks, 4)
     WitnessCosignature.objects.filter(witness=sites[1].name).delete()
+    witnessing.forget()  # as a process that starts now
     # The installation now believes w2 saw nothing (old 0); w2 answers 409 with 4, and the
     # request is made again from 4 with a consistency proof.
     checkpoint = append(project, django_capture_on_commit_callbacks, 3)
