@@ -23,6 +23,7 @@ import hashlib
 import re
 import struct
 from dataclasses import dataclass
+from functools import cached_property
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -64,9 +65,13 @@ class VerifierKey:
     key_type: int
     public: bytes
 
-    @property
+    @cached_property
     def key_id(self) -> bytes:
         return key_id(self.name, self.key_type, self.public)
+
+    @cached_property
+    def verifier(self) -> Ed25519PublicKey:
+        return Ed25519PublicKey.from_public_bytes(self.public)
 
     def text(self) -> str:
         raw = bytes([self.key_type]) + self.public
@@ -136,7 +141,7 @@ def verify_note(note: Note, keys: list[VerifierKey]) -> bool:
         if key is None:
             continue
         try:
-            Ed25519PublicKey.from_public_bytes(key.public).verify(signature, note.body.encode())
+            key.verifier.verify(signature, note.body.encode())
         except (InvalidSignature, ValueError):
             return False
         verified = True
