@@ -81,7 +81,11 @@ class State:
             raise StateError("another witness is serving this state folder") from None
         self._guard = threading.Lock()
         self._locks: dict[str, threading.Lock] = {}
-        self._latest = self._load()
+        try:
+            self._latest = self._load()
+        except BaseException:
+            self._lock_file.close()
+            raise
         self._journal = os.open(
             self.folder / "journal.jsonl", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600
         )
