@@ -259,7 +259,8 @@ def verify_project(
             covered if result.first_bad_index is None else None,
         )
     _check_head(result, (head_size, head_root, head_frontier), stack, count, last_good_size)
-    for problem in quorum_problems(project, {s: (notes[s], created[s]) for s in notes}, count):
+    cosigned = {s: (notes[s], created[s]) for s in notes}
+    for problem in quorum_problems(project, cosigned, count, store):
         result.fail(problem)
     return result
 

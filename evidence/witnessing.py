@@ -363,13 +363,36 @@ def _put(store, key: str, data: bytes) -> bool:
 # --------------------------------------------------------------------------------------------
 
 
-def quorum_problems(project, checkpoints: dict[int, tuple[str, object]], count: int) -> list[str]:
+def _published_cosigners(project, checkpoints, keys, store) -> dict[int, set[str]]:
+    """Witnesses whose valid cosignatures the store's cosigned notes carry, by size: copies
+    the database cannot take back. A note that is not of a trusted checkpoint counts nothing."""
+    found: dict[int, set[str]] = {}
+    try:
+        items = list(store.list(f"{COSIGNED_FOLDER}/{project.key}"))
+    except StorageError:
+        return found
+    for item in items:
+        try:
+            note = verify.parse_checkpoint(store.get_bytes(item.key))
+            mine = checkpoints.get(note.size)
+            if mine is None or verify.parse_checkpoint(mine[0]).body != note.body:
+                continue
+            found[note.size] = set(verify.verify_cosignatures(store.get_bytes(item.key), keys))
+        except (StorageError, ValueError):
+            continue  # the database's rows are checked and named below
+    return found
+
+
+def quorum_problems(
+    project, checkpoints: dict[int, tuple[str, object]], count: int, store=None
+) -> list[str]:
     """Problems with the witnessing of a project's log.
 
     ``checkpoints`` maps each trusted checkpoint's size to (note, created_at). Every stored
     cosignature must verify against the configured witness's key; a checkpoint older than the
     grace must be covered by a checkpoint at its size or beyond (within the ``count`` entries
     verified) that carries the quorum: the recomputed log shows the larger one extends it.
+    Cosignatures count from the database and from the cosigned notes in the store.
     """
     witnesses = configured_witnesses()
     if not witnesses:
@@ -377,7 +400,7 @@ def quorum_problems(project, checkpoints: dict[int, tuple[str, object]], count: 
     need = quorum(witnesses)
     keys = [(w.name, w.public) for w in witnesses]
     problems = []
-    cosigners: dict[int, set[str]] = {}
+    cosigners = _published_cosigners(project, checkpoints, keys, store or default_store())
     rows = WitnessCosignature.objects.filter(checkpoint__project=project).values_list(
         "checkpoint__size", "witness", "line"
     )

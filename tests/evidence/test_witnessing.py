@@ -167,6 +167,18 @@ def test_verify_ledger_reports_a_log_without_its_quorum_after_the_grace(
         call_command("verify_ledger", "--project", "AEB", stdout=io.StringIO())
 
 
+def test_cosignatures_deleted_from_the_database_still_count_from_the_store(
+    settings, sites, project, django_capture_on_commit_callbacks, fresh_store
+):
+    append(project, django_capture_on_commit_callbacks, 2)
+    witnessing.wait_for_publications()
+    WitnessCosignature.objects.all().delete()
+    settings.SAFECASE_WITNESS_GRACE = 0
+    assert verify_project(project).ok
+    (fresh_store / witnessing.cosigned_store_key("AEB", 2)).unlink()
+    assert "lack the quorum of 2 of 3" in verify_project(project).problems[0]
+
+
 def test_a_planted_cosignature_is_named(sites, project, django_capture_on_commit_callbacks):
     checkpoint = append(project, django_capture_on_commit_callbacks)
     row = checkpoint.cosignatures.get(witness=sites[0].name)
