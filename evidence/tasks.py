@@ -23,13 +23,7 @@ def publish_checkpoints_task() -> dict[str, int]:
     return {"published": len(report.published), "unpublished": len(report.unpublished)}
 
 
-@shared_task(
-    name="evidence.witness_checkpoint",
-    bind=True,
-    max_retries=8,
-    retry_backoff=True,
-    retry_backoff_max=600,
-)
+@shared_task(name="evidence.witness_checkpoint", bind=True, max_retries=8)
 def witness_checkpoint_task(self, checkpoint_id: int) -> dict[str, list[str]]:
     """Submit one checkpoint to the witnesses (queued after its append has committed).
 
@@ -39,7 +33,8 @@ def witness_checkpoint_task(self, checkpoint_id: int) -> dict[str, list[str]]:
     checkpoint = Checkpoint.objects.select_related("project").get(pk=checkpoint_id)
     report = witness_checkpoint(checkpoint)
     if report.unavailable:
-        raise self.retry(exc=WitnessUnavailable(", ".join(report.unavailable)))
+        delay = min(600, 10 * 2**self.request.retries)  # 10 s, 20 s, ... up to 10 minutes
+        raise self.retry(exc=WitnessUnavailable(", ".join(report.unavailable)), countdown=delay)
     return {"cosigned": report.cosigned, "refused": report.refused, "skipped": report.skipped}
 
 

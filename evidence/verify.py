@@ -34,7 +34,7 @@ Command line (see :func:`main`)::
 
     python verify.py FILE.zip [--trusted-fingerprint HEX]... [--trusted-key VKEY_FILE]...
                               [--previous OLDER.zip] [--witness-policy FILE] [--json]
-    python verify.py checkpoint NOTE_FILE VKEY_FILE
+    python verify.py checkpoint NOTE_FILE VKEY_FILE [--witness-policy FILE]
     python verify.py fingerprint VKEY_FILE
 
 The first form is short for ``python verify.py package FILE.zip ...``. A package's integrity
@@ -2164,11 +2164,25 @@ def _read_vkeys(path: str) -> list[tuple[str, bytes]]:
 
 
 def _command_checkpoint(args: argparse.Namespace) -> dict[str, Any]:
-    checkpoint = verify_checkpoint(_read_text(args.note, "note"), _read_vkeys(args.vkeys))
-    return {
+    text = _read_text(args.note, "note")
+    checkpoint = verify_checkpoint(text, _read_vkeys(args.vkeys))
+    cosigned = ""
+    witnesses = None
+    if args.witness_policy:
+        try:
+            policy = parse_witness_policy(_read_text(args.witness_policy, "witness policy"))
+        except ValueError as exc:
+            raise _UsageError(f"witness policy {args.witness_policy}: {exc}") from exc
+        try:
+            witnesses = list(check_witness_policy(text, policy))
+        except ValueError as exc:
+            raise ValueError(f"witness policy {args.witness_policy}: {exc}") from exc
+        cosigned = f", cosigned by {', '.join(witnesses)} (quorum {policy.quorum})"
+    result = {
         "summary": (
             f"checkpoint of {checkpoint.origin}: size {checkpoint.size}, "
             f"root {checkpoint.root.hex()}, signed by {', '.join(checkpoint.verified_by)}"
+            f"{cosigned}"
         ),
         "origin": checkpoint.origin,
         "size": checkpoint.size,
@@ -2176,6 +2190,9 @@ def _command_checkpoint(args: argparse.Namespace) -> dict[str, Any]:
         "signed_by": list(checkpoint.verified_by),
         "origin_verified": True,  # against the verifier keys given on the command line
     }
+    if witnesses is not None:
+        result["witnesses"] = witnesses
+    return result
 
 
 #: Exit codes of the command line (also in its ``--help``).
@@ -2326,6 +2343,11 @@ def _build_parser() -> argparse.ArgumentParser:
     checkpoint.add_argument("note", metavar="NOTE_FILE", help="the signed checkpoint note")
     checkpoint.add_argument(
         "vkeys", metavar="VKEY_FILE", help="verifier keys (<name>+<id>+<key>), one per line"
+    )
+    checkpoint.add_argument(
+        "--witness-policy",
+        metavar="FILE",
+        help="witness keys and a quorum: the note must carry that many valid cosignatures",
     )
     checkpoint.set_defaults(handler=_command_checkpoint)
     fingerprint = commands.add_parser(

@@ -112,9 +112,11 @@ class _Handler(BaseHTTPRequestHandler):
             length = int(self.headers.get("Content-Length", ""))
         except ValueError:
             return self._send(Answer(HTTPStatus.LENGTH_REQUIRED, "Content-Length is required\n"))
-        if not 0 < length <= MAX_BODY:
+        if length > MAX_BODY:
             self.close_connection = True
             return self._send(Answer(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "body too large\n"))
+        if length <= 0:
+            return self._send(Answer(HTTPStatus.BAD_REQUEST, "the request has no body\n"))
         answer = self.server.witness.add_checkpoint(self.rfile.read(length))
         self._send(answer)
 

@@ -241,3 +241,68 @@ def test_the_package_carries_the_cosignatures_and_meets_the_policy(
     bad = tmp_path / "bad.policy"
     bad.write_text(f"witness {verify.format_vkey(log_name(), load_signing_key().public)}\n")
     assert verify.main([str(path), *trust, "--witness-policy", str(bad)]) == 2
+
+
+def test_the_published_cosigned_note_verifies_offline_without_cryptography(
+    sites, project, tmp_path, django_capture_on_commit_callbacks, fresh_store
+):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    append(project, django_capture_on_commit_callbacks, 3)
+    witnessing.wait_for_publications()
+    note = fresh_store / witnessing.cosigned_store_key("AEB", 3)
+    vkey = tmp_path / "ledger.vkey"
+    vkey.write_text(verify.format_vkey(log_name(), load_signing_key().public) + "\n")
+    # -S: no site-packages, so the verifier checks the cosignatures with pure-Python Ed25519.
+    command = [sys.executable, "-I", "-S", Path(verify.__file__).name, "checkpoint"]
+    command += [str(note), str(vkey)]
+
+    def run(quorum: int):
+        policy = policy_file(tmp_path, sites, quorum)
+        return subprocess.run(
+            [*command, "--witness-policy", policy],
+            cwd=Path(verify.__file__).parent,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    ok = run(3)
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.startswith("OK: checkpoint of ") and "(quorum 3)" in ok.stdout
+    sites[0].stop()
+    sites[0].server = None
+    append(project, django_capture_on_commit_callbacks)
+    witnessing.wait_for_publications()
+    note.write_bytes((fresh_store / witnessing.cosigned_store_key("AEB", 4)).read_bytes())
+    short = run(3)
+    assert short.returncode == 1
+    assert short.stderr.strip().endswith(f"no cosignature from {sites[0].name}")
+
+
+def test_the_task_retries_while_a_witness_is_down(
+    sites, project, django_capture_on_commit_callbacks
+):
+    from celery.exceptions import Retry
+
+    from evidence.tasks import witness_checkpoint_task
+
+    checkpoint = append(project, django_capture_on_commit_callbacks)  # cosigned by all three
+    sites[1].stop()
+    sites[1].server = None
+    with django_capture_on_commit_callbacks(execute=False):
+        ledger.append(project, [Record("decision", [Subject("x", "f" * 64)], {})])
+    checkpoint = ledger.latest_checkpoint(project)
+    assert checkpoint.cosignatures.count() == 0  # the on-commit submission did not run
+    with pytest.raises(Retry):
+        witness_checkpoint_task.apply(args=[checkpoint.pk], throw=True)
+    assert checkpoint.cosignatures.count() == 2
+    sites[1].start()
+    from django.conf import settings
+
+    settings.SAFECASE_WITNESSES = [f"{s.url} {s.vkey}" for s in sites]
+    result = witness_checkpoint_task.apply(args=[checkpoint.pk], throw=True).get()
+    assert result == {"cosigned": [sites[1].name], "refused": [], "skipped": []}
+    assert checkpoint.cosignatures.count() == 3
