@@ -22,6 +22,8 @@ What it covers, and the specification each part follows:
 * C2SP signed notes and transparency-log checkpoints (https://c2sp.org/signed-note and
   https://c2sp.org/tlog-checkpoint): :func:`parse_checkpoint`, :func:`verify_checkpoint` and the
   verifier-key text form (:func:`parse_vkey`, :func:`format_vkey`).
+* Witness cosignatures (https://c2sp.org/tlog-cosignature, Ed25519 form) and witness policies
+  (k of n witnesses): :func:`verify_cosignatures`, :func:`check_witness_policy`.
 
 Conventions: hashes are raw ``bytes`` (32 bytes for SHA-256), leaf indexes are 0-based. The
 ``verify_*`` proof and signature functions answer ``True`` or ``False`` and never raise on
