@@ -215,6 +215,16 @@ SAFECASE_TRUSTED_KEYS = [
 ]
 # Seconds a checkpoint may stay unpublished before verify_ledger and /healthz report a failure.
 SAFECASE_PUBLISH_GRACE = env_int("SAFECASE_PUBLISH_GRACE", 300)
+# Witnesses that cosign each new checkpoint (C2SP tlog-witness): comma-separated "URL VKEY"
+# items, VKEY being the witness's verifier key. verify_ledger fails on a checkpoint older than
+# SAFECASE_WITNESS_GRACE seconds that no checkpoint cosigned by SAFECASE_WITNESS_QUORUM of them
+# (0: all) covers.
+SAFECASE_WITNESSES = [
+    item.strip() for item in (env_str("SAFECASE_WITNESSES") or "").split(",") if item.strip()
+]
+SAFECASE_WITNESS_QUORUM = env_int("SAFECASE_WITNESS_QUORUM", 0)
+SAFECASE_WITNESS_GRACE = env_int("SAFECASE_WITNESS_GRACE", 300)
+SAFECASE_WITNESS_TIMEOUT = env_int("SAFECASE_WITNESS_TIMEOUT", 5)
 # Retention of evidence written to an S3 bucket with Object Lock enabled (COMPLIANCE mode).
 SAFECASE_RETENTION_DAYS = env_int("SAFECASE_RETENTION_DAYS", 3650)
 # Largest upload or imported file accepted, in bytes.

@@ -8,6 +8,10 @@ class EvidenceConfig(AppConfig):
     def ready(self) -> None:
         # Once per migrate (the signal is sent for every app; this listens for its own).
         post_migrate.connect(grant_after_migrate, sender=self)
+        from evidence.signals import checkpoint_committed
+        from evidence.tasks import on_checkpoint_committed
+
+        checkpoint_committed.connect(on_checkpoint_committed, dispatch_uid="evidence.witnesses")
 
 
 def grant_after_migrate(sender, using, **kwargs) -> None:

@@ -42,6 +42,7 @@ from evidence.publication import (
     needs_look,
     publish_new,
 )
+from evidence.signals import checkpoint_committed
 from evidence.trust import trusted_signer
 from projects.models import Project
 
@@ -345,10 +346,12 @@ def _after_commit(
     """Publish this append's checkpoint, and the project's older queued ones.
 
     A failure is logged, not raised: the append has committed, and its checkpoint stays queued
-    for the next append, the periodic task and ``publish_checkpoints``.
+    for the next append, the periodic task and ``publish_checkpoints``. Then the checkpoint is
+    announced (:data:`evidence.signals.checkpoint_committed`) for the witnesses.
     """
     _checked_heads[project.pk] = state
     publish_new(checkpoint)
+    checkpoint_committed.send(sender=Checkpoint, checkpoint=checkpoint)
 
 
 def _look_before_locking(project: Project) -> StoreView | None:
@@ -474,8 +477,14 @@ def inclusion_proof(project: Project, index: int, size: int) -> list[bytes]:
     return _prove(project, lambda sub: verify.inclusion_proof(index, size, sub))
 
 
-def consistency_proof(project: Project, size1: int, size2: int) -> list[bytes]:
-    current, _ = head_of(project)
+def consistency_proof(
+    project: Project, size1: int, size2: int, *, current: int | None = None
+) -> list[bytes]:
+    """The RFC 9162 proof that the log at ``size2`` extends the log at ``size1``. A caller that
+    knows the log has at least ``current`` entries (it holds a checkpoint of that size) passes
+    it, which saves reading the head."""
+    if current is None:
+        current, _ = head_of(project)
     if not 0 < size2 <= current:
         raise LedgerError(f"second size must be between 1 and {current}; got {size2}")
     if not 0 < size1 <= size2:

@@ -153,6 +153,37 @@ class PendingPublication(models.Model):
         return f"pending publication of {self.checkpoint}"
 
 
+class WitnessCosignature(models.Model):
+    """A witness's cosignature on a checkpoint (https://c2sp.org/tlog-cosignature).
+
+    ``line`` is the signature line exactly as the witness returned it; appended to the
+    checkpoint's note it makes the cosigned note that is published to the store and exported in
+    packages. A row proves nothing by itself: ``verify_ledger`` and the regulator's verifier
+    check every line against the witness keys they are configured with, so a planted row fails
+    and a deleted one shows as a checkpoint without its quorum.
+    """
+
+    checkpoint = models.ForeignKey(
+        Checkpoint, on_delete=models.PROTECT, related_name="cosignatures"
+    )
+    witness = models.CharField(max_length=200, help_text="the witness's key name")
+    key_id = models.CharField(max_length=8, help_text="the witness's cosigner key id, hex")
+    timestamp = models.BigIntegerField(help_text="POSIX seconds, as the witness signed them")
+    line = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["checkpoint", "witness"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["checkpoint", "witness"], name="cosignature_unique_witness"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.witness} on {self.checkpoint}"
+
+
 class ArtifactKind(models.TextChoices):
     DATASET = "dataset", "Dataset snapshot"
     MODEL = "model", "Model"

@@ -1,8 +1,15 @@
 """Celery entry points of the evidence app."""
 
-from celery import shared_task
+import logging
 
+from celery import shared_task
+from django.conf import settings
+
+from evidence.models import Checkpoint
 from evidence.publication import publish_pending
+from evidence.witnessing import WitnessUnavailable, witness_checkpoint
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(name="evidence.publish_checkpoints")
@@ -14,3 +21,33 @@ def publish_checkpoints_task() -> dict[str, int]:
     """
     report = publish_pending()
     return {"published": len(report.published), "unpublished": len(report.unpublished)}
+
+
+@shared_task(name="evidence.witness_checkpoint", bind=True, max_retries=8)
+def witness_checkpoint_task(self, checkpoint_id: int) -> dict[str, list[str]]:
+    """Submit one checkpoint to the witnesses (queued after its append has committed).
+
+    Retried with growing delays while a witness cannot be reached; a witness that already
+    cosigned a later checkpoint of the log is skipped, since that one covers this.
+    """
+    checkpoint = Checkpoint.objects.select_related("project").get(pk=checkpoint_id)
+    report = witness_checkpoint(checkpoint)
+    if report.unavailable:
+        delay = min(600, 10 * 2**self.request.retries)  # 10 s, 20 s, ... up to 10 minutes
+        raise self.retry(exc=WitnessUnavailable(", ".join(report.unavailable)), countdown=delay)
+    return {"cosigned": report.cosigned, "refused": report.refused, "skipped": report.skipped}
+
+
+def on_checkpoint_committed(sender, checkpoint: Checkpoint, **kwargs) -> None:
+    """After an append has committed: ask the witnesses, in the embedded mode at once, else by
+    the task (which retries). A failure is logged, never raised: the append has committed, and
+    ``verify_ledger`` reports a checkpoint left without its quorum."""
+    if not settings.SAFECASE_WITNESSES:
+        return
+    if not settings.CELERY_TASK_ALWAYS_EAGER:
+        witness_checkpoint_task.delay(checkpoint.pk)
+        return
+    try:
+        witness_checkpoint(checkpoint, background=True)
+    except Exception:  # noqa: BLE001 - logged; verify_ledger reports the missing quorum
+        logger.exception("checkpoint %s was not submitted to its witnesses", checkpoint)

@@ -14,7 +14,10 @@ This is what ``manage.py verify_ledger`` runs. It trusts nothing stored in the d
   rewritten consistently is still caught by the copies it could not reach; a store that cannot
   be listed, a checkpoint missing from it (unless queued and younger than
   ``SAFECASE_PUBLISH_GRACE``) and a store ahead of the database are failures;
-- the head row is recomputed (size, root, frontier) and any difference is reported.
+- the head row is recomputed (size, root, frontier) and any difference is reported;
+- with ``SAFECASE_WITNESSES`` set, every stored cosignature is checked against its witness's
+  key, and a checkpoint older than ``SAFECASE_WITNESS_GRACE`` that no checkpoint cosigned by
+  the quorum covers is a failure (:func:`evidence.witnessing.quorum_problems`).
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from evidence.models import Checkpoint, LogEntry, LogHead, PendingPublication
 from evidence.publication import checkpoint_folder, size_of
 from evidence.storage import StorageError, default_store
 from evidence.trust import Trust, load_trust
+from evidence.witnessing import quorum_problems
 from projects.models import Project
 
 CHUNK = 50_000
@@ -195,6 +199,7 @@ def verify_project(
     # the note says.
     expected: dict[int, bytes] = {}
     created: dict[int, datetime.datetime] = {}
+    notes: dict[int, str] = {}
     for cp in Checkpoint.objects.filter(project=project).order_by("size").iterator():
         result.checkpoints += 1
         try:
@@ -212,6 +217,7 @@ def verify_project(
             continue
         expected[note.size] = note.root
         created[note.size] = cp.created_at
+        notes[note.size] = cp.note
 
     signed = set(expected)  # sizes of the database's trusted checkpoints
     published = _published(project, result, keys, store)
@@ -253,6 +259,9 @@ def verify_project(
             covered if result.first_bad_index is None else None,
         )
     _check_head(result, (head_size, head_root, head_frontier), stack, count, last_good_size)
+    cosigned = {s: (notes[s], created[s]) for s in notes}
+    for problem in quorum_problems(project, cosigned, count, store):
+        result.fail(problem)
     return result
 
 

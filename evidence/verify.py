@@ -22,6 +22,8 @@ What it covers, and the specification each part follows:
 * C2SP signed notes and transparency-log checkpoints (https://c2sp.org/signed-note and
   https://c2sp.org/tlog-checkpoint): :func:`parse_checkpoint`, :func:`verify_checkpoint` and the
   verifier-key text form (:func:`parse_vkey`, :func:`format_vkey`).
+* Witness cosignatures (https://c2sp.org/tlog-cosignature, Ed25519 form) and witness policies
+  (k of n witnesses): :func:`verify_cosignatures`, :func:`check_witness_policy`.
 
 Conventions: hashes are raw ``bytes`` (32 bytes for SHA-256), leaf indexes are 0-based. The
 ``verify_*`` proof and signature functions answer ``True`` or ``False`` and never raise on
@@ -33,8 +35,8 @@ malformed input; the checkpoint functions raise :class:`ValueError` with a reada
 Command line (see :func:`main`)::
 
     python verify.py FILE.zip [--trusted-fingerprint HEX]... [--trusted-key VKEY_FILE]...
-                              [--previous OLDER.zip] [--json]
-    python verify.py checkpoint NOTE_FILE VKEY_FILE
+                              [--previous OLDER.zip] [--witness-policy FILE] [--json]
+    python verify.py checkpoint NOTE_FILE VKEY_FILE [--witness-policy FILE]
     python verify.py fingerprint VKEY_FILE
 
 The first form is short for ``python verify.py package FILE.zip ...``. A package's integrity
@@ -45,6 +47,13 @@ file of verifier keys, for example from the keys/ folder of the store the ledger
 extended through the doubly signed key rotation statements the package carries. A key found
 inside a package is never trusted for origin: whoever rewrites a package can put their own
 there.
+
+``--witness-policy FILE`` is a trust root of its own: the witnesses' keys (``witness <verifier
+key>`` lines, key type 0x04) and a quorum (``quorum <k>``). The package's checkpoint must then
+carry valid cosignatures (https://c2sp.org/tlog-cosignature) from at least k of them, which
+shows that independent witnesses saw this log grow consistently, so its operator cannot show
+another history to someone else; without the quorum the package fails and the message names
+the witnesses whose cosignature is missing.
 
 Exit codes:
 
@@ -1168,6 +1177,124 @@ def trusted_closure(
 
 
 # --------------------------------------------------------------------------------------------
+# Witness cosignatures and witness policies
+# --------------------------------------------------------------------------------------------
+
+_COSIGNATURE_ALGORITHM = b"\x04"  # key type byte of Ed25519 cosigner keys
+_MAX_TIMESTAMP = 2**63 - 1
+
+
+def cosigner_key_id(name: str, public_key: bytes) -> bytes:
+    """The 4-byte id of an Ed25519 cosigner (witness) key (https://c2sp.org/tlog-cosignature):
+    SHA-256(name || 0x0A || 0x04 || public key)[:4]."""
+    name = _check_key_name(name)
+    key = _check_public_key(public_key)
+    return hashlib.sha256(name.encode("utf-8") + b"\n" + _COSIGNATURE_ALGORITHM + key).digest()[:4]
+
+
+def format_cosigner_vkey(name: str, public_key: bytes) -> str:
+    """A witness's verifier key text ``<name>+<hex key id>+<base64(0x04 || public key)>``."""
+    encoded = base64.b64encode(_COSIGNATURE_ALGORITHM + bytes(public_key)).decode("ascii")
+    return f"{name}+{cosigner_key_id(name, public_key).hex()}+{encoded}"
+
+
+def parse_cosigner_vkey(text: str) -> tuple[str, bytes]:
+    """Parse a witness's verifier key (see :func:`format_cosigner_vkey`) into ``(name, key)``."""
+    parts = text.strip().split("+", 2)
+    if len(parts) != 3:
+        raise ValueError("a witness key has the form <name>+<hex key id>+<base64 key>")
+    name, key_id_hex, key_b64 = parts
+    _check_key_name(name)
+    raw = _b64decode_strict(key_b64, f"the witness key of {name}")
+    if len(raw) != 33 or raw[:1] != _COSIGNATURE_ALGORITHM:
+        raise ValueError(f"the key of {name} is not an Ed25519 cosigner key (0x04 and 32 bytes)")
+    if cosigner_key_id(name, raw[1:]).hex() != key_id_hex:
+        raise ValueError(f"the witness key id {key_id_hex} does not match the key of {name}")
+    return name, raw[1:]
+
+
+def cosignature_message(body: str, timestamp: int) -> bytes:
+    """What a witness signs: ``cosignature/v1``, ``time <seconds>`` and the checkpoint body."""
+    return f"cosignature/v1\ntime {timestamp}\n{body}".encode()
+
+
+def verify_cosignatures(
+    text: str | bytes, witnesses: Iterable[tuple[str, bytes]]
+) -> dict[str, int]:
+    """Check the cosignatures of the given witnesses on a checkpoint; return ``{witness name:
+    timestamp}`` for each that cosigned it. Lines of other keys are ignored; a line that claims
+    a given witness's name and key id but does not verify raises :class:`ValueError`."""
+    checkpoint = parse_checkpoint(text)
+    known = {(name, cosigner_key_id(name, key)): bytes(key) for name, key in witnesses}
+    found: dict[str, int] = {}
+    for signature in checkpoint.signatures:
+        public_key = known.get((signature.name, signature.key_id))
+        if public_key is None:
+            continue
+        raw = signature.signature
+        timestamp = int.from_bytes(raw[:8], "big") if len(raw) == 72 else -1
+        if not 0 <= timestamp <= _MAX_TIMESTAMP or not ed25519_verify(
+            public_key, cosignature_message(checkpoint.body, timestamp), raw[8:]
+        ):
+            raise ValueError(f"the cosignature by witness {signature.name} does not verify")
+        found[signature.name] = timestamp
+    return found
+
+
+@dataclass(frozen=True)
+class WitnessPolicy:
+    """Whose cosignatures a verifier requires: ``quorum`` of the ``witnesses`` (name, key)."""
+
+    witnesses: tuple[tuple[str, bytes], ...]
+    quorum: int
+
+
+def parse_witness_policy(text: str) -> WitnessPolicy:
+    """Read a witness policy: ``witness <verifier key>`` lines and one ``quorum <k>`` line
+    (default: every witness); blank lines and lines starting with ``#`` are skipped."""
+    witnesses: list[tuple[str, bytes]] = []
+    quorum = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        words = line.split()
+        if not words or words[0].startswith("#"):
+            continue
+        if len(words) == 2 and words[0] == "witness":
+            try:
+                witness = parse_cosigner_vkey(words[1])
+            except ValueError as exc:
+                raise ValueError(f"line {number}: {exc}") from None
+            if witness[0] in {name for name, _ in witnesses}:
+                raise ValueError(f"line {number}: witness {witness[0]} is named twice")
+            witnesses.append(witness)
+        elif len(words) == 2 and words[0] == "quorum" and _DECIMAL.fullmatch(words[1]):
+            if quorum is not None:
+                raise ValueError(f"line {number}: a second quorum line")
+            quorum = int(words[1])
+        else:
+            raise ValueError(f"line {number} is neither 'witness <key>' nor 'quorum <k>'")
+    if not witnesses:
+        raise ValueError("the policy names no witness")
+    quorum = len(witnesses) if quorum is None else quorum
+    if not 1 <= quorum <= len(witnesses):
+        raise ValueError(f"the quorum must be between 1 and {len(witnesses)}; it is {quorum}")
+    return WitnessPolicy(tuple(witnesses), quorum)
+
+
+def check_witness_policy(text: str | bytes, policy: WitnessPolicy) -> tuple[str, ...]:
+    """The names of the policy's witnesses that cosigned the checkpoint, when they reach the
+    quorum; otherwise :class:`ValueError` naming the witnesses whose cosignature is missing."""
+    found = verify_cosignatures(text, policy.witnesses)
+    if len(found) < policy.quorum:
+        missing = [name for name, _ in policy.witnesses if name not in found]
+        raise ValueError(
+            f"the checkpoint is cosigned by {len(found)} of the {policy.quorum} witnesses the "
+            f"policy requires (of {len(policy.witnesses)}): no cosignature from "
+            + ", ".join(missing)
+        )
+    return tuple(name for name, _ in policy.witnesses if name in found)
+
+
+# --------------------------------------------------------------------------------------------
 # Certification packages
 # --------------------------------------------------------------------------------------------
 
@@ -1239,6 +1366,8 @@ class PackageReport:
     claimed: tuple[str, ...] = ()
     #: How many verified key rotation statements the package carries.
     rotations: int = 0
+    #: The checkpoint note as the package holds it, with any witness cosignature lines.
+    note: bytes = b""
 
 
 def manifest_signing_input(manifest: dict[str, Any]) -> bytes:
@@ -1905,6 +2034,7 @@ def verify_package(
         leaves=tuple(leaves),
         claimed=tuple(claimed_keys),
         rotations=len(rotations),
+        note=note,
     )
     if not (trusted_keys or fingerprints):
         return report
@@ -2036,11 +2166,25 @@ def _read_vkeys(path: str) -> list[tuple[str, bytes]]:
 
 
 def _command_checkpoint(args: argparse.Namespace) -> dict[str, Any]:
-    checkpoint = verify_checkpoint(_read_text(args.note, "note"), _read_vkeys(args.vkeys))
-    return {
+    text = _read_text(args.note, "note")
+    checkpoint = verify_checkpoint(text, _read_vkeys(args.vkeys))
+    cosigned = ""
+    witnesses = None
+    if args.witness_policy:
+        try:
+            policy = parse_witness_policy(_read_text(args.witness_policy, "witness policy"))
+        except ValueError as exc:
+            raise _UsageError(f"witness policy {args.witness_policy}: {exc}") from exc
+        try:
+            witnesses = list(check_witness_policy(text, policy))
+        except ValueError as exc:
+            raise ValueError(f"witness policy {args.witness_policy}: {exc}") from exc
+        cosigned = f", cosigned by {', '.join(witnesses)} (quorum {policy.quorum})"
+    result = {
         "summary": (
             f"checkpoint of {checkpoint.origin}: size {checkpoint.size}, "
             f"root {checkpoint.root.hex()}, signed by {', '.join(checkpoint.verified_by)}"
+            f"{cosigned}"
         ),
         "origin": checkpoint.origin,
         "size": checkpoint.size,
@@ -2048,6 +2192,9 @@ def _command_checkpoint(args: argparse.Namespace) -> dict[str, Any]:
         "signed_by": list(checkpoint.verified_by),
         "origin_verified": True,  # against the verifier keys given on the command line
     }
+    if witnesses is not None:
+        result["witnesses"] = witnesses
+    return result
 
 
 #: Exit codes of the command line (also in its ``--help``).
@@ -2094,6 +2241,12 @@ def _trust_roots(args: argparse.Namespace) -> tuple[list[tuple[str, bytes]], lis
 
 def _command_package(args: argparse.Namespace) -> dict[str, Any]:
     keys, fingerprints = _trust_roots(args)
+    policy = None
+    if args.witness_policy:
+        try:
+            policy = parse_witness_policy(_read_text(args.witness_policy, "witness policy"))
+        except ValueError as exc:
+            raise _UsageError(f"witness policy {args.witness_policy}: {exc}") from exc
     pinned = bool(keys or fingerprints)
     roots = {"trusted_keys": keys, "trusted_fingerprints": fingerprints, "workers": args.jobs}
     report = verify_package(args.package, **roots)
@@ -2116,6 +2269,16 @@ def _command_package(args: argparse.Namespace) -> dict[str, Any]:
         "cited": report.cited,
         "signatures": report.signatures,
     }
+    if policy is not None:
+        try:
+            cosigned = check_witness_policy(report.note, policy)
+        except ValueError as exc:
+            raise ValueError(f"witness policy {args.witness_policy}: {exc}") from exc
+        summary += (
+            f", cosigned by {len(cosigned)} of {len(policy.witnesses)} witnesses "
+            f"(quorum {policy.quorum}: {', '.join(cosigned)})"
+        )
+        result["witnesses"] = list(cosigned)
     if args.previous:
         try:
             older = verify_package(args.previous, **roots)
@@ -2183,6 +2346,11 @@ def _build_parser() -> argparse.ArgumentParser:
     checkpoint.add_argument(
         "vkeys", metavar="VKEY_FILE", help="verifier keys (<name>+<id>+<key>), one per line"
     )
+    checkpoint.add_argument(
+        "--witness-policy",
+        metavar="FILE",
+        help="witness keys and a quorum: the note must carry that many valid cosignatures",
+    )
     checkpoint.set_defaults(handler=_command_checkpoint)
     fingerprint = commands.add_parser(
         "fingerprint",
@@ -2221,6 +2389,12 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="HEX",
         help="a trust root: the installation key's 64-hex-digit fingerprint as the operator "
         "publishes it (create_signing_key prints it, the PDF cover shows it); repeatable",
+    )
+    package.add_argument(
+        "--witness-policy",
+        metavar="FILE",
+        help="witness keys ('witness <vkey>' lines) and a quorum ('quorum <k>'): the "
+        "checkpoint must be cosigned by at least k of those witnesses",
     )
     package.add_argument(
         "--jobs",

@@ -7,7 +7,8 @@ time on every member, fixed permissions, DEFLATE at a fixed level) holding::
                              SHA-256 and size, the evidence the PDF cites, and a signature
     evidence-pack.pdf        the PDF evidence pack of the baseline (reports.pdf)
     ledger/entries.jsonl     every entry of the project's log at the checkpoint
-    ledger/checkpoint.note   the signed checkpoint covering exactly those entries
+    ledger/checkpoint.note   the signed checkpoint covering exactly those entries, followed by
+                             the witnesses' cosignatures stored for it so far
     keys/<key id>.vkey       every registered public key of the ledger
     keys/rotations/<old id>-<new id>.json
                              every key rotation statement the store holds (signed by both keys)
@@ -47,6 +48,7 @@ from evidence import verify
 from evidence.keys import fingerprint_for, load_signing_key, log_name
 from evidence.models import Checkpoint, EntryKind, LogEntry, SigningKey
 from evidence.storage import StorageError, default_store
+from evidence.witnessing import cosigned_note
 from projects.models import Project
 from projects.permissions import Action, require
 from reports import selectors
@@ -205,7 +207,7 @@ def _ledger_files(project: Project, checkpoint: Checkpoint) -> dict[str, bytes]:
             f"{checkpoint.size}"
         )
     files[verify.ENTRIES_NAME] = b"".join(lines)
-    files[verify.CHECKPOINT_NAME] = checkpoint.note.encode("utf-8")
+    files[verify.CHECKPOINT_NAME] = cosigned_note(checkpoint).encode("utf-8")
     store = default_store()
     for sha, key in sorted(datasets.items()):
         try:
