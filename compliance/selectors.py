@@ -29,7 +29,7 @@ from compliance.models import (
 )
 from projects.models import Project
 
-CONFIRMED = ("confirmed", "confirmed_with_findings")
+CONFIRMED = reviews.CONFIRMED
 
 
 def requirement_list(*, project: Project, filters: dict | None = None) -> QuerySet[Requirement]:
@@ -298,35 +298,20 @@ def stale_reviews(*, project: Project) -> dict:
 
 def _approval_gaps(project: Project, currency: dict[int, reviews.Currency]) -> dict:
     """Table 1 measures required at the highest goal ASIL that no sufficient, current approval
-    covers; ``stale`` names those whose confirmations all cite work products since changed."""
-    asil = highest_goal_asil(project)
-    approvals = [c for c in currency.values() if c.approval.outcome in CONFIRMED]
-    missing, below, stale = [], [], []
-    for measure in iso26262.ConfirmationMeasure:
-        required = iso26262.required_independence(measure.value, asil)
-        if required == iso26262.NO_REQUIREMENT:
-            continue
-        signed = [c for c in approvals if c.approval.measure == measure.value]
-        done = [c.approval for c in signed if not c.stale]
-        if not signed:
-            missing.append({"measure": measure.value, "required": required})
-        elif not done:
-            stale.append(
-                {
-                    "measure": measure.value,
-                    "required": required,
-                    "approvals": [c.approval.pk for c in signed],
-                }
+    covers (:func:`compliance.reviews.approval_gaps` of the live approvals)."""
+    return reviews.approval_gaps(
+        highest_goal_asil(project),
+        [
+            reviews.Confirmation(
+                id=c.approval.pk,
+                measure=c.approval.measure,
+                outcome=c.approval.outcome,
+                achieved=c.approval.achieved_independence,
+                stale=c.stale,
             )
-        elif not any(iso26262.meets_independence(a.achieved_independence, required) for a in done):
-            below.append(
-                {
-                    "measure": measure.value,
-                    "required": required,
-                    "achieved": max(a.achieved_independence for a in done),
-                }
-            )
-    return {"asil": asil, "missing": missing, "below_required": below, "stale": stale}
+            for c in currency.values()
+        ],
+    )
 
 
 def kinds() -> list[str]:

@@ -227,12 +227,15 @@ def _confirmation(case: SafetyCase, top: str, snapshot: CaseSnapshot) -> None:
             strategy.id,
         )
         for row in by_measure.get(measure.value, []):
+            currency = snapshot.currency.get(row.entry)
+            text = f"{row.reviewer} ({row.achieved}): {row.outcome.replace('_', ' ')}"
             if row.outcome not in CONFIRMED:
                 status = CHALLENGED
+            elif currency is not None and currency.stale:
+                status = STALE
+                text = f"STALE review: {text}; {currency.reason}"
             elif not iso26262.meets_independence(row.achieved, level):
                 status = UNDEVELOPED
-            elif row.baseline_root and row.baseline_root != snapshot.baseline_root:
-                status = STALE
             else:
                 status = SUPPORTED
             case.add(
@@ -240,7 +243,7 @@ def _confirmation(case: SafetyCase, top: str, snapshot: CaseSnapshot) -> None:
                     f"Sn:{row.entry}:approval",
                     SOLUTION,
                     f"entry {row.entry}",
-                    f"{row.reviewer} ({row.achieved}): {row.outcome.replace('_', ' ')}",
+                    text,
                     status=status,
                     entry=row.entry,
                     ref=f"approval:{measure.value}",

@@ -257,13 +257,20 @@ class _AssuranceSections:
             required = iso26262.required_independence(measure.value, asil)
             done = by_measure.get(measure.value, [])
             if done:
+                current = [a for a in done if not self._stale(a)]
                 met = any(
                     a.outcome in CONFIRMED and iso26262.meets_independence(a.achieved, required)
-                    for a in done
+                    for a in current
                 )
-                state = "met" if met else "NOT met"
+                if met:
+                    state = "met"
+                elif not current and any(a.outcome in CONFIRMED for a in done):
+                    state = "STALE"  # confirmed once, for work products since changed
+                else:
+                    state = "NOT met"
                 detail = "; ".join(
-                    f"{a.reviewer} {a.achieved} {a.outcome.replace('_', ' ')} {self.cite(a.entry)}"
+                    f"{a.reviewer} {a.achieved} {a.outcome.replace('_', ' ')}"
+                    f"{' (stale)' if self._stale(a) else ''} {self.cite(a.entry)}"
                     for a in done
                 )
             else:
@@ -271,6 +278,20 @@ class _AssuranceSections:
                 detail = "-"
             rows.append(
                 [_wrap(measure.label, 180), required, state, _wrap(detail, self.width - 290)]
+            )
+        stale = [a for a in s.approvals if self._stale(a)]
+        if stale:
+            out.append(
+                _p(
+                    "A review is stale when a work product it cites differs from this "
+                    "baseline's, or the baseline holds one in its scope it never saw; a stale "
+                    "review meets no measure: "
+                    + "; ".join(
+                        f"{a.label} ({self.cite(a.entry)}): {s.currency[a.entry].reason}"
+                        for a in stale
+                    ),
+                    self.st["small"],
+                )
             )
         out += _tables(
             ["Measure", "Required", "State", "Approvals (achieved independence)"],
@@ -299,7 +320,10 @@ class _AssuranceSections:
                     f"{a.reviewer}\n({a.reviewer_role})",
                     a.required,
                     a.achieved,
-                    _wrap(a.outcome.replace("_", " "), widths[6]),
+                    _wrap(
+                        a.outcome.replace("_", " ") + (", STALE" if self._stale(a) else ""),
+                        widths[6],
+                    ),
                     _wrap(a.findings or "-", widths[7]),
                     self.cite(a.entry),
                 ]
@@ -308,6 +332,10 @@ class _AssuranceSections:
             widths,
         )
         return out
+
+    def _stale(self, approval) -> bool:
+        currency = self.s.currency.get(approval.entry)
+        return currency is not None and currency.stale
 
     def decisions(self):
         records = {d.entry for d in self.s.decisions}
