@@ -30,6 +30,7 @@ from projects.models import Project
 from projects.permissions import Action, require
 from reports.gaps import snapshot_gaps
 from validation.models import Run, RunStatus, Verdict
+from validation.selectors import criterion_scenario_breakdown
 
 CHUNK = 5_000
 
@@ -61,6 +62,11 @@ class VerdictRow:
     confidence: float
     unit: str
     allowed: float | None  # allowed failure probability (cases) or hazardous-behaviour rate
+    scope: str = ""  # the criterion's scope as judged, in words
+    cases_in_scope: int = 0
+    cases_out_of_scope: int = 0
+    #: (scenario, cases, in scope, judged, failing) of each scenario that fed the criterion
+    scenarios: tuple[tuple[str, int, int, int, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -403,6 +409,13 @@ def _runs(project: Project, size: int) -> list[RunRow]:
                     ac.allowed_failure_probability
                     if ac.unit == "cases"
                     else ac.hazardous_behaviour_rate
+                ),
+                scope=v.scope_description,
+                cases_in_scope=v.cases_in_scope,
+                cases_out_of_scope=v.cases_out_of_scope,
+                scenarios=tuple(
+                    (row["scenario"], row["cases"], row["in_scope"], row["judged"], row["failing"])
+                    for row in criterion_scenario_breakdown(verdict=v)
                 ),
             )
         )

@@ -128,6 +128,21 @@ def matrix_row(req: Requirement) -> dict:
     }
 
 
+def requirement_validation(project: Project, requirement: Requirement) -> list[dict]:
+    """The acceptance criteria of ``requirement``, each with the verdict of the last finished
+    run that judged it and, per scenario of that run which fed it, the cases in its scope,
+    judged and failing (:func:`validation.selectors.criterion_scenario_breakdown`)."""
+    rows = []
+    for criterion, verdict in validation.latest_verdicts(project=project):
+        if criterion.requirement_id != requirement.pk:
+            continue
+        scenarios = (
+            validation.criterion_scenario_breakdown(verdict=verdict) if verdict is not None else []
+        )
+        rows.append({"criterion": criterion, "verdict": verdict, "scenarios": scenarios})
+    return rows
+
+
 # --- Validation -------------------------------------------------------------------------------
 
 

@@ -187,8 +187,9 @@ class _Pack(_ConceptSections, _AssuranceSections):
             _p(
                 "Approved by lists the confirmation reviews (ISO 26262-2 Table 1) recorded in "
                 "the ledger up to the checkpoint, each with its ledger entry; section "
-                f"{self.numbers['confirmation']} shows which measures they meet. A review that "
-                "cites another baseline does not confirm this revision.",
+                f"{self.numbers['confirmation']} shows which measures they meet. A review whose "
+                "cited work products differ from this baseline's is stale: it confirms nothing "
+                "in this revision.",
                 self.st["small"],
             ),
         ]

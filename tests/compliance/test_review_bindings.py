@@ -3,6 +3,7 @@ shown, a changed requirement goes back to review with its ledger entry, and the 
 lists what is missing, each gap with the items it is about."""
 
 import base64
+import io
 import json
 
 import pytest
@@ -12,6 +13,8 @@ from django.urls import reverse
 from compliance import selectors, services
 from compliance.models import Requirement
 from evidence.models import LogEntry
+from reports import gsn, pdf
+from reports import selectors as report_selectors
 
 pytestmark = pytest.mark.django_db
 GAPS = "/api/v1/projects/AEB/gaps/"
@@ -92,6 +95,25 @@ def case(project, people):
         "fsr": fsr,
         "approvals": approvals,
     }
+
+
+def pack_text(project, user, baseline=None) -> str:
+    """The evidence pack of ``baseline`` (the latest) at the latest checkpoint, as text."""
+    from pypdf import PdfReader
+
+    baseline = baseline or report_selectors.baseline_named(project)
+    checkpoint = report_selectors.latest_checkpoint(project)
+    snapshot = report_selectors.case_snapshot(
+        user=user, project=project, baseline=baseline, checkpoint=checkpoint
+    )
+    data = pdf.render(
+        snapshot,
+        gsn.build(snapshot),
+        report_selectors.register_rows(project, checkpoint.size),
+        compress=False,
+    ).data
+    pages = PdfReader(io.BytesIO(data)).pages
+    return " ".join(" ".join(page.extract_text().split()) for page in pages)
 
 
 def stale_ids(project) -> set[int]:
@@ -203,6 +225,44 @@ class TestChangesAfterTheReviews:
         confirmation = client.get(reverse("ui:confirmation", args=["AEB"])).content.decode()
         row = confirmation.split(f'id="approval-{hara_id}"')[1].split("</div>")[0]
         assert "stale" in row and "changed since the review: HE-01, SG-01" in row
+
+    def test_the_gsn_marks_the_reviews_stale_and_dashed(self, project, client, members, changed):
+        snapshot = report_selectors.case_snapshot(user=members["viewer"], project=project)
+        case = gsn.build(snapshot)
+        for approval in changed["approvals"].values():
+            node = case.nodes[f"Sn:{approval.entry.index}:approval"]
+            assert node.status == "stale" and node.text.startswith("STALE review")
+        hara = case.nodes[f"Sn:{changed['approvals']['hara'].entry.index}:approval"]
+        assert "changed since the review: HE-01, SG-01" in hara.text
+        assert case.nodes["G:measure:hara"].status == "stale"
+        client.force_login(members["viewer"])
+        svg = client.get(reverse("ui:gsn-svg", args=["AEB"])).content.decode()
+        stale = [g for g in svg.split("<g ")[1:] if 'data-status="stale"' in g]
+        assert stale and all('stroke-dasharray="4 2"' in g for g in stale)
+        assert any("STALE review" in g for g in stale)
+
+    def test_the_evidence_pack_says_stale_never_met(self, project, people, changed):
+        services.baseline_freeze(user=people["manager"], project=project, name="after")
+        text = pack_text(project, people["assessor"])
+        table = text.split("Measure Required State Approvals (achieved independence)")[1]
+        hara = table.split("(incl. safety goals)")[1].split("Confirmation review")[0]
+        assert hara.startswith(" I3 STALE assessor I3 confirmed (stale) #") and " met" not in hara
+        assert "confirmed, STALE" in table.split("Approvals Work product")[1]
+        assert "STALE for this revision (changed since the review: HE-01, SG-01)" in text
+        assert "Stale reviews (cite other content than this baseline) 3 reviews" in text
+        assert "Stale requirement approvals: FSR-001 (approved v1, baseline holds v2" in text
+        assert "Confirmation measures whose reviews are all stale: hara" in text
+
+    def test_the_evidence_pack_judges_reviews_as_of_its_baseline(self, project, people, case):
+        before = services.baseline_freeze(user=people["manager"], project=project, name="b0")
+        services.requirement_update(user=people["author"], requirement=case["fsr"], text="Later.")
+        services.safety_goal_save(
+            user=people["author"], project=project, goal=case["goal"], text="Changed"
+        )
+        text = pack_text(project, people["assessor"], baseline=before)
+        assert "Stale reviews (cite other content than this baseline) 0 reviews" in text
+        assert "STALE" not in text.split("Confirmation measures and approvals")[-1][:3000]
+        assert "Stale requirement approvals: none" in text
 
     def test_a_new_event_or_goal_makes_the_hara_review_stale(self, project, people, case):
         hara = case["approvals"]["hara"].pk
