@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
@@ -198,6 +199,27 @@ def gap_analysis(*, project: Project) -> dict:
 
 #: How many items of one gap the analysis lists (``count`` gives them all).
 LISTED = 50
+
+#: Gaps whose data an app above compliance holds, by the field of the gap analysis they fill:
+#: each a function of ``project=`` answering ``{"count", "items"}``. Compliance cannot import
+#: those apps, so each registers its own in its ``AppConfig.ready()`` (validation registers
+#: ``criteria_without_cases``); :func:`full_gap_analysis` includes them all.
+GAP_PROVIDERS: dict[str, Callable[..., dict]] = {}
+
+
+def register_gap(name: str, provider: Callable[..., dict]) -> None:
+    GAP_PROVIDERS[name] = provider
+
+
+def full_gap_analysis(*, project: Project) -> dict:
+    """:func:`gap_analysis` with the gaps the other apps register: what the API's gap
+    analysis and the dashboard show. Any registered gap with items keeps the project from
+    being release ready."""
+    gaps = gap_analysis(project=project)
+    for name, provider in GAP_PROVIDERS.items():
+        gaps[name] = provider(project=project)
+        gaps["release_ready"] = gaps["release_ready"] and not gaps[name]["count"]
+    return gaps
 
 
 def _gap(items: list[dict]) -> dict:

@@ -89,9 +89,7 @@ def requirement_coverage(project: Project, gaps: dict) -> list[CoverageRow]:
 
 
 def dashboard(project: Project) -> dict:
-    gaps = compliance.gap_analysis(project=project)
-    gaps["criteria_without_cases"] = validation.criteria_without_cases(project=project)
-    gaps["release_ready"] = gaps["release_ready"] and not gaps["criteria_without_cases"]["count"]
+    gaps = compliance.full_gap_analysis(project=project)
     size = evidence.log_size(project=project)
     counts = compliance.asil_counts(project=project)
     return {

@@ -333,6 +333,32 @@ class TestLifeCycle:
         step = statement(last_entry(project, "requirement:FSR-9"))["predicate"]["status"]
         assert step == {"from": "in_review", "to": "draft"}
 
+    def test_an_import_that_changes_an_approved_requirement_sends_it_back_to_review(
+        self, project, people, case
+    ):
+        from compliance.interchange.tables import table_import
+
+        before = LogEntry.objects.filter(project=project).count()
+        table_import(
+            user=people["author"],
+            project=project,
+            data=b"code,kind,text,asil\nFSR-001,FSR,Brake harder.,D\n",
+            filename="changes.csv",
+        )
+        fsr = Requirement.objects.get(pk=case["fsr"].pk)
+        assert (fsr.status, fsr.version, fsr.approved_version) == ("in_review", 2, 1)
+        entry = last_entry(project, "requirement:FSR-001")
+        assert entry.index >= before  # recorded by the import, beside its own entry
+        predicate = statement(entry)["predicate"]
+        assert predicate["status"]["from"] == "approved"
+        assert predicate["status"]["to"] == "in_review"
+        assert "the approval of version 1" in predicate["status"]["reason"]
+        assert predicate["content"]["text"] == "Brake harder."
+        assert LogEntry.objects.filter(project=project).count() == before + 2
+        assert [r["code"] for r in selectors.stale_requirement_approvals(project=project)] == [
+            "FSR-001"
+        ]
+
     def test_a_reviewer_approving_again_makes_the_approval_current(self, project, people, case):
         fsr = services.requirement_update(
             user=people["author"], requirement=case["fsr"], text="Brake later."
@@ -408,3 +434,26 @@ class TestGaps:
         assert reverse("ui:hazardous-event", args=["AEB", "HE-02"]) in page
         assert reverse("ui:hara", args=["AEB"]) + "#goal-SG-02" in page
         assert reverse("ui:requirement", args=["AEB", "FSR-001"]) in page
+
+    def test_the_api_gap_analysis_lists_criteria_without_a_case_in_scope(
+        self, project, people, api, members, case
+    ):
+        criterion = services.acceptance_criterion_save(
+            user=people["author"],
+            project=project,
+            code="AC-01",
+            goal=case["goal"],
+            unit="cases",
+            allowed_failure_probability=0.01,
+            confidence=0.9,
+            description="no run judged it",
+            scope={"scenarios": ["CCRs"]},
+        )
+        body = api(members["viewer"]).get(GAPS).json()
+        assert body["criteria_without_cases"] == {
+            "count": 1,
+            "items": [{"id": criterion.pk, "code": "AC-01"}],
+        }
+        assert body["release_ready"] is False
+        # compliance's own analysis leaves the field to the app that holds the runs
+        assert "criteria_without_cases" not in selectors.gap_analysis(project=project)
