@@ -15,7 +15,6 @@ from reports.gsn.model import CONFIRMED
 from reports.pdf.charts import _bound_chart, _progress_chart, _verification_chart
 from reports.pdf.layout import (
     CELL,
-    CHUNK,
     FONT,
     LANDSCAPE,
     MARGIN,
@@ -187,7 +186,7 @@ class _AssuranceSections:
                         (1, i + 1),
                         VERDICT_COLOURS.get(v.verdict, colors.black),
                     )
-                    for i, v in enumerate(run.verdicts[:CHUNK])
+                    for i, v in enumerate(run.verdicts)
                 ],
             )
             out += table

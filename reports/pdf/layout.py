@@ -7,15 +7,16 @@ from xml.sax.saxutils import escape
 
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4, landscape
+from reportlab.lib.rl_accel import fp_str
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import mm
 from reportlab.lib.utils import simpleSplit
-from reportlab.platypus import Paragraph, Table, TableStyle
+from reportlab.pdfbase import pdfmetrics
+from reportlab.platypus import Flowable, Paragraph, Table, TableStyle
 
 from reports.gsn.fonts import BOLD, FONT, register_fonts
 from reports.gsn.geometry import clean
 
-CHUNK = 400
 CELL = 6.5  # table font size
 MARGIN = 16 * mm
 PORTRAIT = A4
@@ -70,7 +71,11 @@ def _p(text, style) -> Paragraph:
 
 def _wrap(text, width: float, lines: int = 6, size: float = CELL) -> str:
     """Plain text wrapped to ``width`` points in table cells (at most ``lines`` lines)."""
-    parts = simpleSplit(_clean(text), FONT, size, max(width - 6, 10))
+    text = _clean(text)
+    room = max(width - 6, 10)
+    if "\n" not in text and pdfmetrics.stringWidth(text, FONT, size) <= room:
+        return text  # fits on one line: no need to split it into words
+    parts = simpleSplit(text, FONT, size, room)
     if len(parts) > lines:
         parts = parts[:lines]
         parts[-1] = parts[-1][: max(len(parts[-1]) - 3, 0)] + "..."
@@ -83,40 +88,151 @@ def _cut(text, chars: int) -> str:
 
 
 def _tables(header, rows: Iterable, widths, *, row_height: float | None = None, extra=()):
-    """Tables of at most CHUNK rows that repeat ``header`` on every page they span."""
-    style = TableStyle(
-        [
-            ("FONT", (0, 0), (-1, -1), FONT, CELL),
-            ("FONT", (0, 0), (-1, 0), BOLD, CELL),
-            ("LEADING", (0, 0), (-1, -1), CELL + 1.5),
-            ("BACKGROUND", (0, 0), (-1, 0), HEADER_FILL),
-            ("ROWBACKGROUNDS", (0, 1), (-1, -1), [colors.white, GREY]),
-            ("VALIGN", (0, 0), (-1, -1), "TOP"),
-            ("TOPPADDING", (0, 0), (-1, -1), 1.5),
-            ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
-            ("LEFTPADDING", (0, 0), (-1, -1), 3),
-            ("RIGHTPADDING", (0, 0), (-1, -1), 3),
-            ("LINEBELOW", (0, 0), (-1, 0), 0.5, colors.HexColor("#90a4ae")),
-            *extra,
-        ]
-    )
-    out, chunk = [], []
+    """A table of plain-text cells that repeats ``header`` on every page it spans, as one
+    :class:`_Rows` flowable (``extra``: ``("TEXTCOLOR", (col, row), (col, row), colour)``
+    commands, rows counted from the header at 0)."""
+    colours = {
+        (start[1], start[0]): colour
+        for command, start, _end, colour in extra
+        if command == "TEXTCOLOR" and start == _end
+    }
+    data = [[_cell(value) for value in row] for row in rows]
+    if not data:
+        data = [["none"] + [""] * (len(header) - 1)]
+    return [_Rows([_cell(h) for h in header], data, list(widths), row_height, colours)]
 
-    def flush():
-        data = [list(header), *chunk]
-        heights = [row_height] * len(data) if row_height else None
-        out.append(Table(data, colWidths=widths, rowHeights=heights, repeatRows=1, style=style))
 
-    for row in rows:
-        chunk.append(row)
-        if len(chunk) == CHUNK:
-            flush()
-            chunk = []
-    if chunk or not out:
-        if not chunk:
-            chunk = [["none"] + [""] * (len(header) - 1)]
-        flush()
-    return out
+def _cell(value) -> str:
+    return "" if value is None else str(value)
+
+
+class _Rows(Flowable):
+    """A long table drawn straight onto the page: header row, zebra rows, top-aligned lines of
+    plain text (a cell's lines are split at "\\n"), as platypus ``Table`` drew them with the
+    style of the evidence pack, but without a cell object per cell. It splits between rows and
+    repeats the header on every part. Text goes out as PDF text operators through the
+    TrueType subsets of the embedded fonts, one text object per part."""
+
+    LEADING = CELL + 1.5
+    PAD_Y = 1.5
+    PAD_X = 3.0
+
+    def __init__(self, header, rows, widths, row_height=None, colours=None, first=1, heights=None):
+        super().__init__()
+        self.header = header
+        self.rows = rows
+        self.widths = widths
+        self.row_height = row_height
+        self.colours = colours or {}
+        self.first = first  # the index the first row has in the whole table (header = 0)
+        self.heights = heights if heights is not None else [self._height(r) for r in rows]
+        self.header_height = self._height(header)
+
+    def _height(self, row) -> float:
+        if self.row_height:
+            return self.row_height
+        lines = max((cell.count("\n") + 1 for cell in row), default=1)
+        return lines * self.LEADING + 2 * self.PAD_Y
+
+    def wrap(self, available_width, available_height):
+        self.width = sum(self.widths)
+        self.height = self.header_height + sum(self.heights)
+        return self.width, self.height
+
+    def split(self, available_width, available_height):
+        room = available_height - self.header_height
+        used, count = 0.0, 0
+        for height in self.heights:
+            if used + height > room:
+                break
+            used += height
+            count += 1
+        if count == 0 or count == len(self.rows):
+            return [] if count == 0 else [self]
+        return [self._part(0, count), self._part(count, len(self.rows))]
+
+    def _part(self, start: int, stop: int) -> _Rows:
+        return _Rows(
+            self.header,
+            self.rows[start:stop],
+            self.widths,
+            self.row_height,
+            self.colours,
+            self.first + start,
+            self.heights[start:stop],
+        )
+
+    def draw(self):
+        canvas = self.canv
+        width = sum(self.widths)
+        top = self.header_height + sum(self.heights)
+        # backgrounds: the header, then every second row (the first row of the table is white)
+        canvas.saveState()
+        canvas.setStrokeColor(colors.HexColor("#90a4ae"))
+        canvas.setFillColor(HEADER_FILL)
+        canvas.rect(0, top - self.header_height, width, self.header_height, stroke=0, fill=1)
+        canvas.setFillColor(GREY)
+        y = top - self.header_height
+        for number, height in enumerate(self.heights):
+            if (self.first + number) % 2 == 0:
+                canvas.rect(0, y - height, width, height, stroke=0, fill=1)
+            y -= height
+        canvas.setLineWidth(0.5)
+        canvas.line(0, top - self.header_height, width, top - self.header_height)
+        canvas.restoreState()
+        # text
+        writer = _TextWriter(canvas)
+        writer.row(self.header, self.widths, top, BOLD)
+        y = top - self.header_height
+        for number, (row, height) in enumerate(zip(self.rows, self.heights, strict=True)):
+            writer.row(row, self.widths, y, FONT, self.colours, self.first + number)
+            y -= height
+        writer.close()
+
+
+class _TextWriter:
+    """PDF text operators for table cells, in one BT ... ET block."""
+
+    def __init__(self, canvas):
+        self.canvas = canvas
+        self.doc = canvas._doc
+        self.code = ["BT", "0 g"]
+        self.font = None  # (name, subset) in use
+        self.coloured = False
+        self.fonts = {name: pdfmetrics.getFont(name) for name in (FONT, BOLD)}
+
+    def row(self, cells, widths, top, font_name, colours=None, index=0):
+        x = _Rows.PAD_X
+        baseline = top - _Rows.PAD_Y - CELL
+        for column, (cell, width) in enumerate(zip(cells, widths, strict=False)):
+            if cell:
+                colour = colours.get((index, column)) if colours else None
+                if colour is not None:
+                    self.code.append(f"{fp_str(colour.red, colour.green, colour.blue)} rg")
+                    self.coloured = True
+                for number, line in enumerate(cell.split("\n")):
+                    if line:
+                        self.text(line, x, baseline - number * _Rows.LEADING, font_name)
+                if self.coloured:
+                    self.code.append("0 g")
+                    self.coloured = False
+            x += width
+
+    def text(self, line: str, x: float, y: float, font_name: str) -> None:
+        font = self.fonts[font_name]
+        code = self.code
+        code.append(f"1 0 0 1 {fp_str(x)} {fp_str(y)} Tm")
+        escape = self.canvas._escape
+        for subset, chunk in font.splitString(line, self.doc):
+            if self.font != (font_name, subset):
+                name = font.getSubsetInternalName(subset, self.doc)
+                code.append(f"{name} {fp_str(CELL)} Tf")
+                self.font = (font_name, subset)
+            code.append(f"({escape(chunk)}) Tj")
+
+    def close(self) -> None:
+        self.code.append("ET")
+        self.canvas._code.append("\n".join(self.code))
 
 
 def _key_values(pairs, widths=(130, None), style=None):

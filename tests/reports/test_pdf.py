@@ -286,7 +286,7 @@ def test_a_campaign_run_twice_shows_its_verdict_rows_once(demo):
         compress=False,
     )
     runs = section(pages_of(result.data), "8 Verification and validation", "9 SOTIF")
-    assert runs.count("7 / 161") == 1
+    assert runs.count("7 of 161 cases") == 1
     assert "Latest run 2 of campaign AEB-demo (executor local, 161 cases)" in runs
     assert "run 1 of AEB-demo (161 cases, entry #3)" in runs
 
