@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable
 from xml.sax.saxutils import escape
 
@@ -117,16 +118,20 @@ class _Rows(Flowable):
     PAD_Y = 1.5
     PAD_X = 3.0
 
-    def __init__(self, header, rows, widths, row_height=None, colours=None, first=1, heights=None):
+    def __init__(self, header, rows, widths, row_height=None, colours=None, part=None):
         super().__init__()
         self.header = header
-        self.rows = rows
         self.widths = widths
         self.row_height = row_height
         self.colours = colours or {}
-        self.first = first  # the index the first row has in the whole table (header = 0)
-        self.heights = heights if heights is not None else [self._height(r) for r in rows]
         self.header_height = self._height(header)
+        if part is None:  # the whole table; its parts share the rows and their heights
+            heights = [self._height(r) for r in rows]
+            tops = [0.0]  # tops[i]: the height of rows 0 .. i-1
+            for height in heights:
+                tops.append(tops[-1] + height)
+            part = (rows, heights, tops, 0, len(rows))
+        self.rows, self.heights, self.tops, self.start, self.stop = part
 
     def _height(self, row) -> float:
         if self.row_height:
@@ -134,38 +139,39 @@ class _Rows(Flowable):
         lines = max((cell.count("\n") + 1 for cell in row), default=1)
         return lines * self.LEADING + 2 * self.PAD_Y
 
+    def _body(self) -> float:
+        return self.tops[self.stop] - self.tops[self.start]
+
     def wrap(self, available_width, available_height):
         self.width = sum(self.widths)
-        self.height = self.header_height + sum(self.heights)
+        self.height = self.header_height + self._body()
         return self.width, self.height
 
     def split(self, available_width, available_height):
         room = available_height - self.header_height
-        used, count = 0.0, 0
-        for height in self.heights:
-            if used + height > room:
-                break
-            used += height
-            count += 1
-        if count == 0 or count == len(self.rows):
-            return [] if count == 0 else [self]
-        return [self._part(0, count), self._part(count, len(self.rows))]
+        # the last row whose bottom is within the room (the tops grow with the row index)
+        limit = self.tops[self.start] + room
+        stop = bisect.bisect_right(self.tops, limit, self.start, self.stop + 1) - 1
+        if stop <= self.start:
+            return []
+        if stop >= self.stop:
+            return [self]
+        return [self._part(self.start, stop), self._part(stop, self.stop)]
 
     def _part(self, start: int, stop: int) -> _Rows:
         return _Rows(
             self.header,
-            self.rows[start:stop],
+            None,
             self.widths,
             self.row_height,
             self.colours,
-            self.first + start,
-            self.heights[start:stop],
+            (self.rows, self.heights, self.tops, start, stop),
         )
 
     def draw(self):
         canvas = self.canv
         width = sum(self.widths)
-        top = self.header_height + sum(self.heights)
+        top = self.header_height + self._body()
         # backgrounds: the header, then every second row (the first row of the table is white)
         canvas.saveState()
         canvas.setStrokeColor(colors.HexColor("#90a4ae"))
@@ -173,62 +179,86 @@ class _Rows(Flowable):
         canvas.rect(0, top - self.header_height, width, self.header_height, stroke=0, fill=1)
         canvas.setFillColor(GREY)
         y = top - self.header_height
-        for number, height in enumerate(self.heights):
-            if (self.first + number) % 2 == 0:
+        for index in range(self.start, self.stop):
+            height = self.heights[index]
+            if index % 2:  # rows count from 1 after the header: every even one is grey
                 canvas.rect(0, y - height, width, height, stroke=0, fill=1)
             y -= height
         canvas.setLineWidth(0.5)
         canvas.line(0, top - self.header_height, width, top - self.header_height)
         canvas.restoreState()
         # text
-        writer = _TextWriter(canvas)
-        writer.row(self.header, self.widths, top, BOLD)
+        writer = _TextWriter(canvas, self.widths)
+        writer.row(self.header, top, BOLD)
         y = top - self.header_height
-        for number, (row, height) in enumerate(zip(self.rows, self.heights, strict=True)):
-            writer.row(row, self.widths, y, FONT, self.colours, self.first + number)
-            y -= height
+        colours = self.colours
+        for index in range(self.start, self.stop):
+            writer.row(self.rows[index], y, FONT, colours, index + 1)
+            y -= self.heights[index]
         writer.close()
 
 
 class _TextWriter:
     """PDF text operators for table cells, in one BT ... ET block."""
 
-    def __init__(self, canvas):
+    def __init__(self, canvas, widths):
         self.canvas = canvas
         self.doc = canvas._doc
         self.code = ["BT", "0 g"]
         self.font = None  # (name, subset) in use
-        self.coloured = False
         self.fonts = {name: pdfmetrics.getFont(name) for name in (FONT, BOLD)}
+        # per font, for the whole document: the characters coded in the first subset so far,
+        # and their codes (kept on the canvas, which lives as long as the document)
+        self.codes = canvas.__dict__.setdefault("_subset_codes", {})
+        lefts = [_Rows.PAD_X]
+        for width in widths[:-1]:
+            lefts.append(lefts[-1] + width)
+        self.lefts = [f"1 0 0 1 {fp_str(x)}" for x in lefts]
 
-    def row(self, cells, widths, top, font_name, colours=None, index=0):
-        x = _Rows.PAD_X
+    def row(self, cells, top, font_name, colours=None, index=0):
         baseline = top - _Rows.PAD_Y - CELL
-        for column, (cell, width) in enumerate(zip(cells, widths, strict=False)):
-            if cell:
-                colour = colours.get((index, column)) if colours else None
-                if colour is not None:
-                    self.code.append(f"{fp_str(colour.red, colour.green, colour.blue)} rg")
-                    self.coloured = True
-                for number, line in enumerate(cell.split("\n")):
-                    if line:
-                        self.text(line, x, baseline - number * _Rows.LEADING, font_name)
-                if self.coloured:
-                    self.code.append("0 g")
-                    self.coloured = False
-            x += width
+        ys: dict[int, str] = {}
+        code = self.code
+        for column, (cell, left) in enumerate(zip(cells, self.lefts, strict=False)):
+            if not cell:
+                continue
+            colour = colours.get((index, column)) if colours else None
+            if colour is not None:
+                code.append(f"{fp_str(colour.red, colour.green, colour.blue)} rg")
+            for number, line in enumerate(cell.split("\n")):
+                if line:
+                    y = ys.get(number)
+                    if y is None:
+                        y = ys[number] = fp_str(baseline - number * _Rows.LEADING)
+                    code.append(f"{left} {y} Tm")
+                    self.text(line, font_name)
+            if colour is not None:
+                code.append("0 g")
 
-    def text(self, line: str, x: float, y: float, font_name: str) -> None:
+    def text(self, line: str, font_name: str) -> None:
         font = self.fonts[font_name]
         code = self.code
-        code.append(f"1 0 0 1 {fp_str(x)} {fp_str(y)} Tm")
         escape = self.canvas._escape
-        for subset, chunk in font.splitString(line, self.doc):
+        for subset, chunk in self.encode(font, line):
             if self.font != (font_name, subset):
                 name = font.getSubsetInternalName(subset, self.doc)
                 code.append(f"{name} {fp_str(CELL)} Tf")
                 self.font = (font_name, subset)
             code.append(f"({escape(chunk)}) Tj")
+
+    def encode(self, font, line: str):
+        """``font.splitString(line)``: the (subset, bytes) chunks of ``line``. A line whose
+        characters all have a code in the first subset already (almost every line after the
+        first pages) is encoded with ``str.translate`` instead of character by character."""
+        known, table = self.codes.setdefault(font.fontName, (set(), {}))
+        if known.issuperset(line):
+            return ((0, line.translate(table).encode("latin-1")),)
+        chunks = font.splitString(line, self.doc)
+        for code, n in font.state[self.doc].assignments.items():
+            if n < 256 and code not in table and code != 0xA0:
+                table[code] = n
+                known.add(chr(code))
+        return chunks
 
     def close(self) -> None:
         self.code.append("ET")
