@@ -240,6 +240,10 @@ class TestChangesAfterTheReviews:
         stale = [g for g in svg.split("<g ")[1:] if 'data-status="stale"' in g]
         assert stale and all('stroke-dasharray="4 2"' in g for g in stale)
         assert any("STALE review" in g for g in stale)
+        # the PDF figure draws the same nodes dashed
+        drawing = gsn.to_drawing(case, max_width=2000, max_height=2000)
+        shapes = drawing.contents[0].contents
+        assert sum(1 for shape in shapes if getattr(shape, "strokeDashArray", None)) >= 3
 
     def test_the_evidence_pack_says_stale_never_met(self, project, people, changed):
         services.baseline_freeze(user=people["manager"], project=project, name="after")
