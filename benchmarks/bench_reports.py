@@ -21,7 +21,7 @@ import time
 import zipfile
 from pathlib import Path
 
-from benchmarks._setup import ROOT, report, scratch
+from benchmarks._setup import ROOT, report, run_child, scratch
 
 N_REQ = int(os.environ.get("BENCH_REPORT_REQUIREMENTS", 10_000))
 N_ENTRIES = int(os.environ.get("BENCH_REPORT_ENTRIES", 50_000))
@@ -193,6 +193,41 @@ def build(project, user, author) -> None:
     )
 
 
+#: The evidence pack alone, in a fresh process: the case snapshot, the GSN and the PDF, in CPU
+#: seconds of that process (the machine may be busy; CPU time is what the code costs). With
+#: BENCH_REPORT_PROFILE=FILE the render is profiled with cProfile into FILE as well.
+PDF_CHILD = """
+import cProfile, json, os, sys, time
+import django
+
+django.setup()
+from django.contrib.auth import get_user_model
+from projects.models import Project
+from reports import gsn, pdf, selectors
+
+key, username = sys.argv[1:3]
+user = get_user_model().objects.get(username=username)
+project = Project.objects.get(key=key)
+baseline = selectors.baseline_named(project)
+checkpoint = selectors.latest_checkpoint(project)
+profile = os.environ.get("BENCH_REPORT_PROFILE")
+profiler = cProfile.Profile() if profile else None
+cpu, wall = time.process_time(), time.perf_counter()
+if profiler:
+    profiler.enable()
+snapshot = selectors.case_snapshot(
+    user=user, project=project, baseline=baseline, checkpoint=checkpoint
+)
+case = gsn.build(snapshot)
+result = pdf.render(snapshot, case, selectors.register_rows(project, checkpoint.size))
+if profiler:
+    profiler.disable()
+    profiler.dump_stats(profile)
+print(json.dumps({"cpu": time.process_time() - cpu, "wall": time.perf_counter() - wall,
+                  "pages": result.pages, "bytes": len(result.data)}))
+"""
+
+
 def _measure(
     script: str, args: list[str], cwd: Path, *, flags: tuple[str, ...] = ()
 ) -> tuple[float, float, str, str, int]:
@@ -265,6 +300,14 @@ def main() -> None:
         "< 60 s",
     )
     report("export_package peak memory (its own VmHWM)", peak, "MiB", "< 1 GB")
+    pack = run_child(PDF_CHILD, KEY, user.username)
+    report(
+        f"evidence pack PDF alone: snapshot, GSN and render ({pack['pages']:,} pages, "
+        f"{pack['bytes'] / 2**20:.1f} MiB; {pack['wall']:.1f} s wall)",
+        pack["cpu"],
+        "s CPU",
+        "< 10 s",
+    )
 
     folder = scratch() / "regulator"
     folder.mkdir(exist_ok=True)

@@ -13,7 +13,12 @@ import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from compliance.iso26262 import ConfirmationMeasure
+from compliance.iso26262 import (
+    NO_REQUIREMENT,
+    ConfirmationMeasure,
+    meets_independence,
+    required_independence,
+)
 from compliance.models import (
     AcceptanceCriterion,
     Approval,
@@ -252,3 +257,87 @@ def currencies(project: Project, approvals: Iterable[Approval]) -> dict[int, Cur
             now_by_measure[approval.measure] = current_digests(project, approval.measure)
         result[approval.pk] = compare(approval, now_by_measure[approval.measure])
     return result
+
+
+# --- What the confirmation reviews leave open --------------------------------------------------
+
+CONFIRMED = ("confirmed", "confirmed_with_findings")
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """One confirmation review as the gap analysis reads it, wherever it comes from (the live
+    approvals or the approvals inside a ledger checkpoint)."""
+
+    id: int
+    measure: str
+    outcome: str
+    achieved: str
+    stale: bool = False
+
+
+def approval_gaps(asil: str, confirmations: Iterable[Confirmation]) -> dict:
+    """The Table 1 measures required at ``asil`` that no sufficient, current confirmation
+    covers: ``missing`` (never confirmed), ``stale`` (every confirmation cites work products
+    since changed) and ``below_required`` (current, but below the required independence)."""
+    confirmed = [c for c in confirmations if c.outcome in CONFIRMED]
+    missing, below, stale = [], [], []
+    for measure in ConfirmationMeasure:
+        required = required_independence(measure.value, asil)
+        if required == NO_REQUIREMENT:
+            continue
+        signed = [c for c in confirmed if c.measure == measure.value]
+        done = [c for c in signed if not c.stale]
+        if not signed:
+            missing.append({"measure": measure.value, "required": required})
+        elif not done:
+            stale.append(
+                {
+                    "measure": measure.value,
+                    "required": required,
+                    "approvals": [c.id for c in signed],
+                }
+            )
+        elif not any(meets_independence(c.achieved, required) for c in done):
+            below.append(
+                {
+                    "measure": measure.value,
+                    "required": required,
+                    "achieved": max(c.achieved for c in done),
+                }
+            )
+    return {"asil": asil, "missing": missing, "below_required": below, "stale": stale}
+
+
+def currencies_in(content: dict[str, dict], approvals: Iterable) -> dict[int, Currency]:
+    """Each approval (anything with ``measure``, ``cited`` and ``entry``) against the work
+    products of ``content`` (a baseline's frozen content, or the live one), by ledger entry:
+    what the evidence pack and the GSN mark stale, as of the baseline they show."""
+    now_by_measure: dict[str, dict[str, str]] = {}
+    result = {}
+    for approval in approvals:
+        if approval.measure not in now_by_measure:
+            now_by_measure[approval.measure] = scope_digests(approval.measure, content)
+        result[approval.entry] = compare(approval, now_by_measure[approval.measure])
+    return result
+
+
+def stale_requirement_approvals(
+    requirements: Iterable[dict], approved: dict[str, tuple[str, int | None]]
+) -> list[dict]:
+    """The requirements (snapshots, as a baseline holds them) whose last approval, in
+    ``approved`` (code -> approved digest and version), cites other content: code, status,
+    version and the version approved, by code."""
+    stale = []
+    for r in sorted(requirements, key=lambda r: r["code"]):
+        digest, version = approved.get(r["code"], ("", None))
+        if digest and digest != requirement_digest_of_row(r[f] for f in DIGEST_FIELDS):
+            stale.append(
+                {
+                    "code": r["code"],
+                    "status": r.get("status", ""),
+                    "version": r.get("version"),
+                    "approved_version": version,
+                }
+            )
+    return stale

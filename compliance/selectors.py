@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
@@ -29,7 +30,7 @@ from compliance.models import (
 )
 from projects.models import Project
 
-CONFIRMED = ("confirmed", "confirmed_with_findings")
+CONFIRMED = reviews.CONFIRMED
 
 
 def requirement_list(*, project: Project, filters: dict | None = None) -> QuerySet[Requirement]:
@@ -199,6 +200,27 @@ def gap_analysis(*, project: Project) -> dict:
 #: How many items of one gap the analysis lists (``count`` gives them all).
 LISTED = 50
 
+#: Gaps whose data an app above compliance holds, by the field of the gap analysis they fill:
+#: each a function of ``project=`` answering ``{"count", "items"}``. Compliance cannot import
+#: those apps, so each registers its own in its ``AppConfig.ready()`` (validation registers
+#: ``criteria_without_cases``); :func:`full_gap_analysis` includes them all.
+GAP_PROVIDERS: dict[str, Callable[..., dict]] = {}
+
+
+def register_gap(name: str, provider: Callable[..., dict]) -> None:
+    GAP_PROVIDERS[name] = provider
+
+
+def full_gap_analysis(*, project: Project) -> dict:
+    """:func:`gap_analysis` with the gaps the other apps register: what the API's gap
+    analysis and the dashboard show. Any registered gap with items keeps the project from
+    being release ready."""
+    gaps = gap_analysis(project=project)
+    for name, provider in GAP_PROVIDERS.items():
+        gaps[name] = provider(project=project)
+        gaps["release_ready"] = gaps["release_ready"] and not gaps[name]["count"]
+    return gaps
+
 
 def _gap(items: list[dict]) -> dict:
     return {"count": len(items), "items": items[:LISTED]}
@@ -298,35 +320,20 @@ def stale_reviews(*, project: Project) -> dict:
 
 def _approval_gaps(project: Project, currency: dict[int, reviews.Currency]) -> dict:
     """Table 1 measures required at the highest goal ASIL that no sufficient, current approval
-    covers; ``stale`` names those whose confirmations all cite work products since changed."""
-    asil = highest_goal_asil(project)
-    approvals = [c for c in currency.values() if c.approval.outcome in CONFIRMED]
-    missing, below, stale = [], [], []
-    for measure in iso26262.ConfirmationMeasure:
-        required = iso26262.required_independence(measure.value, asil)
-        if required == iso26262.NO_REQUIREMENT:
-            continue
-        signed = [c for c in approvals if c.approval.measure == measure.value]
-        done = [c.approval for c in signed if not c.stale]
-        if not signed:
-            missing.append({"measure": measure.value, "required": required})
-        elif not done:
-            stale.append(
-                {
-                    "measure": measure.value,
-                    "required": required,
-                    "approvals": [c.approval.pk for c in signed],
-                }
+    covers (:func:`compliance.reviews.approval_gaps` of the live approvals)."""
+    return reviews.approval_gaps(
+        highest_goal_asil(project),
+        [
+            reviews.Confirmation(
+                id=c.approval.pk,
+                measure=c.approval.measure,
+                outcome=c.approval.outcome,
+                achieved=c.approval.achieved_independence,
+                stale=c.stale,
             )
-        elif not any(iso26262.meets_independence(a.achieved_independence, required) for a in done):
-            below.append(
-                {
-                    "measure": measure.value,
-                    "required": required,
-                    "achieved": max(a.achieved_independence for a in done),
-                }
-            )
-    return {"asil": asil, "missing": missing, "below_required": below, "stale": stale}
+            for c in currency.values()
+        ],
+    )
 
 
 def kinds() -> list[str]:

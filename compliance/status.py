@@ -18,6 +18,10 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 
 from compliance.models import RequirementStatus
+from compliance.reviews import digest_of
+from evidence import ledger
+from evidence.ledger import Record, Subject
+from evidence.models import EntryKind
 from projects.models import Project
 from projects.permissions import Action, can, role_of
 
@@ -90,3 +94,42 @@ def check_step(user, project: Project, current: str, status: str) -> None:
             "changes; only a review approves, retires or reinstates one."
         }
     )
+
+
+# --- Bulk writes (the importers) ---------------------------------------------------------------
+
+
+def return_to_review(requirement) -> bool:
+    """A bulk write changed ``requirement``'s content: an approved one goes back to review (its
+    approval is of the old content). Says whether it moved; the caller records the moves with
+    :func:`record_returns` once the rows are written."""
+    if requirement.status != APPROVED:
+        return False
+    requirement.status = IN_REVIEW
+    return True
+
+
+def record_returns(user, project: Project, requirements, action: str = "import") -> None:
+    """One ledger entry per requirement a bulk write sent back to review, as a single change
+    records it: its content, the changed status and the step with its reason."""
+    records = []
+    for requirement in requirements:
+        content = requirement.snapshot()
+        step = {
+            "from": APPROVED,
+            "to": IN_REVIEW,
+            "reason": f"content changed to version {requirement.version}: the approval of "
+            f"version {requirement.approved_version} ({requirement.approved_digest[:12]}) is "
+            "stale",
+        }
+        label = f"requirement:{requirement.code}"
+        predicate = {
+            "action": action,
+            "workProduct": label,
+            "content": content,
+            "changed": ["status"],
+            "status": step,
+        }
+        records.append(Record(EntryKind.CHANGE, [Subject(label, digest_of(content))], predicate))
+    if records:
+        ledger.append(project, records, user=user)

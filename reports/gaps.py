@@ -4,19 +4,21 @@ the checkpoint holds, so the evidence pack's gap table counts what its other sec
 It has the shape of :func:`compliance.selectors.gap_analysis` (which reads the live model) and
 adds the gaps that need the HARA and the decompositions: hazardous events rated A to D without
 a safety goal, safety goals without derived requirements, and decomposition children not
-linked to their parent. Two entries are left for the selectors that will provide them:
-``stale_reviews`` and ``criteria_without_cases`` are ``None`` (not assessed) until then.
+linked to their parent. Reviews are judged against the baseline: a confirmation review is
+stale when the work products it cites differ from the baseline's, a requirement approval when
+the baseline holds other content than it approved. Acceptance criteria without cases are those
+no run inside the checkpoint judged on a case in their scope.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 
-from compliance import iso26262
+from compliance import iso26262, reviews
 
 PARENT_KINDS = ("derives-from", "satisfies")
-CONFIRMED = ("confirmed", "confirmed_with_findings")
 LEVELS = ("QM", "A", "B", "C", "D")
+LISTED = 50  # how many items of one gap are listed (``count`` gives them all)
 
 
 def snapshot_gaps(snapshot) -> dict:
@@ -78,6 +80,8 @@ def snapshot_gaps(snapshot) -> dict:
     unverified = [code for code in requirements if code not in verified]
     suspect = sum(1 for link in links if link.get("suspect"))
     approvals = _approval_gaps(snapshot)
+    reviewed = stale_reviews(snapshot)
+    without_cases = criteria_without_cases(snapshot)
     summary = {
         "requirements": len(requirements),
         "without_parent": listing(orphans),
@@ -88,8 +92,8 @@ def snapshot_gaps(snapshot) -> dict:
         "events_without_goal": events_without_goal,
         "goals_without_requirements": goals_without_requirements,
         "decomposition_children_unlinked": unlinked_children,
-        "stale_reviews": None,
-        "criteria_without_cases": None,
+        "stale_reviews": reviewed,
+        "criteria_without_cases": without_cases,
         "approvals": approvals,
     }
     summary["release_ready"] = not (
@@ -100,31 +104,65 @@ def snapshot_gaps(snapshot) -> dict:
         or events_without_goal
         or goals_without_requirements
         or unlinked_children
+        or reviewed["count"]
+        or without_cases
         or approvals["missing"]
         or approvals["below_required"]
+        or approvals["stale"]
     )
     return summary
 
 
 def _approval_gaps(snapshot) -> dict:
-    """Table 1 measures required at the baseline's highest goal ASIL that no sufficient
-    approval in the checkpoint covers."""
-    asil = snapshot.highest_asil
-    confirmed = [a for a in snapshot.approvals if a.outcome in CONFIRMED]
-    missing, below = [], []
-    for measure in iso26262.ConfirmationMeasure:
-        required = iso26262.required_independence(measure.value, asil)
-        if required == iso26262.NO_REQUIREMENT:
-            continue
-        done = [a for a in confirmed if a.measure == measure.value]
-        if not done:
-            missing.append({"measure": measure.value, "required": required})
-        elif not any(iso26262.meets_independence(a.achieved, required) for a in done):
-            below.append(
-                {
-                    "measure": measure.value,
-                    "required": required,
-                    "achieved": max(a.achieved for a in done),
-                }
-            )
-    return {"asil": asil, "missing": missing, "below_required": below}
+    """Table 1 measures required at the baseline's highest goal ASIL that no sufficient,
+    current approval in the checkpoint covers (:func:`compliance.reviews.approval_gaps`)."""
+    return reviews.approval_gaps(snapshot.highest_asil, _confirmations(snapshot))
+
+
+def _confirmations(snapshot) -> list[reviews.Confirmation]:
+    return [
+        reviews.Confirmation(
+            id=a.id,
+            measure=a.measure,
+            outcome=a.outcome,
+            achieved=a.achieved,
+            stale=snapshot.currency[a.entry].stale if a.entry in snapshot.currency else False,
+        )
+        for a in snapshot.approvals
+    ]
+
+
+def stale_reviews(snapshot) -> dict:
+    """The reviews that no longer hold for the snapshot's baseline, in the shape of
+    :func:`compliance.selectors.stale_reviews`: the confirmation reviews in the checkpoint
+    whose cited work products differ from the baseline's, and the requirements whose last
+    approval before the baseline cites other content than the baseline holds."""
+    approvals = [
+        {
+            "id": a.id,
+            "entry": a.entry,
+            "measure": a.measure,
+            "work_product": a.work_product,
+            "outcome": a.outcome,
+            "reason": snapshot.currency[a.entry].reason,
+        }
+        for a in snapshot.approvals
+        if a.entry in snapshot.currency and snapshot.currency[a.entry].stale
+    ]
+    requirements = reviews.stale_requirement_approvals(
+        [r for r in snapshot.items("requirement") if r.get("status") != "obsolete"],
+        snapshot.requirement_approvals,
+    )
+    return {
+        "count": len(approvals) + len(requirements),
+        "approvals": approvals,
+        "requirements": requirements[:LISTED],
+    }
+
+
+def criteria_without_cases(snapshot) -> list[str]:
+    """The baseline's acceptance criteria that no run in the checkpoint judged on a case in
+    their scope (the rule of :func:`validation.selectors.criteria_without_cases`, applied to
+    the runs the evidence pack shows)."""
+    judged = {v.criterion for run in snapshot.runs for v in run.verdicts if v.trials > 0}
+    return sorted(ac["code"] for ac in snapshot.items("ac") if ac["code"] not in judged)

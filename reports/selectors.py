@@ -14,8 +14,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from compliance import iso26262
-from compliance.models import AcceptanceCriterion, Approval, Baseline, Decomposition, Verification
+from compliance import iso26262, reviews
+from compliance.models import (
+    AcceptanceCriterion,
+    Approval,
+    Baseline,
+    Decomposition,
+    Requirement,
+    Verification,
+)
 from compliance.services import baseline_content
 from evidence import ledger, verify
 from evidence.models import Artifact, Checkpoint, Decision, EntryKind, LogEntry, SigningKey
@@ -23,6 +30,7 @@ from projects.models import Project
 from projects.permissions import Action, require
 from reports.gaps import snapshot_gaps
 from validation.models import Run, RunStatus, Verdict
+from validation.selectors import criterion_scenario_breakdown
 
 CHUNK = 5_000
 
@@ -54,6 +62,11 @@ class VerdictRow:
     confidence: float
     unit: str
     allowed: float | None  # allowed failure probability (cases) or hazardous-behaviour rate
+    scope: str = ""  # the criterion's scope as judged, in words
+    cases_in_scope: int = 0
+    cases_out_of_scope: int = 0
+    #: (scenario, cases, in scope, judged, failing) of each scenario that fed the criterion
+    scenarios: tuple[tuple[str, int, int, int, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -81,6 +94,8 @@ class ApprovalRow:
     findings: str
     baseline_root: str | None
     entry: int
+    id: int = 0
+    cited: dict = field(default_factory=dict, hash=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -151,6 +166,11 @@ class CaseSnapshot:
     decision_entries: list[tuple[int, str]] = field(default_factory=list)  # (index, subject)
     prepared_by: str = ""  # who made the snapshot: the exporting user
     gaps: dict = field(default_factory=dict)
+    #: The last approval of each requirement as of the baseline (the live one without a
+    #: baseline): code -> (approved digest, approved version).
+    requirement_approvals: dict[str, tuple[str, int | None]] = field(default_factory=dict)
+    #: Each confirmation review against the work products of the snapshot, by ledger entry.
+    currency: dict[int, reviews.Currency] = field(default_factory=dict)
 
     def items(self, prefix: str) -> list[dict]:
         """The content items under ``prefix`` (``requirement``, ``goal``...), by key."""
@@ -255,6 +275,8 @@ def case_snapshot(
             findings=a.findings,
             baseline_root=a.baseline.root if a.baseline_id else None,
             entry=a.entry.index,
+            id=a.pk,
+            cited=a.cited or {},
         )
         for a in Approval.objects.filter(project=project, **inside)
         .select_related("author", "reviewer", "baseline", "entry")
@@ -319,8 +341,29 @@ def case_snapshot(
         .order_by("index")
         .values_list("index", "subject")
     )
+    snapshot.currency = reviews.currencies_in(snapshot.content, snapshot.approvals)
+    snapshot.requirement_approvals = _requirement_approvals(project, baseline)
     snapshot.gaps = snapshot_gaps(snapshot)
     return snapshot
+
+
+def _requirement_approvals(project: Project, baseline: Baseline | None) -> dict:
+    """code -> (approved digest, approved version) of each requirement's last approval: as
+    the requirement history held it when ``baseline`` was frozen, or as it is now."""
+    if baseline is None:
+        rows = (
+            Requirement.objects.filter(project=project)
+            .exclude(approved_digest="")
+            .values_list("code", "approved_digest", "approved_version")
+        )
+        return {code: (digest, version) for code, digest, version in rows}
+    rows = (
+        Requirement.history.filter(project=project, history_date__lte=baseline.created_at)
+        .exclude(approved_digest="")
+        .order_by("history_id")
+        .values_list("code", "approved_digest", "approved_version")
+    )
+    return {code: (digest, version) for code, digest, version in rows}
 
 
 def _person(user) -> str:
@@ -366,6 +409,13 @@ def _runs(project: Project, size: int) -> list[RunRow]:
                     ac.allowed_failure_probability
                     if ac.unit == "cases"
                     else ac.hazardous_behaviour_rate
+                ),
+                scope=v.scope_description,
+                cases_in_scope=v.cases_in_scope,
+                cases_out_of_scope=v.cases_out_of_scope,
+                scenarios=tuple(
+                    (row["scenario"], row["cases"], row["in_scope"], row["judged"], row["failing"])
+                    for row in criterion_scenario_breakdown(verdict=v)
                 ),
             )
         )

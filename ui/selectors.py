@@ -89,9 +89,7 @@ def requirement_coverage(project: Project, gaps: dict) -> list[CoverageRow]:
 
 
 def dashboard(project: Project) -> dict:
-    gaps = compliance.gap_analysis(project=project)
-    gaps["criteria_without_cases"] = validation.criteria_without_cases(project=project)
-    gaps["release_ready"] = gaps["release_ready"] and not gaps["criteria_without_cases"]["count"]
+    gaps = compliance.full_gap_analysis(project=project)
     size = evidence.log_size(project=project)
     counts = compliance.asil_counts(project=project)
     return {
@@ -126,6 +124,21 @@ def matrix_row(req: Requirement) -> dict:
         "verification": verification,
         "suspect": any(link.suspect for link in up + down),
     }
+
+
+def requirement_validation(project: Project, requirement: Requirement) -> list[dict]:
+    """The acceptance criteria of ``requirement``, each with the verdict of the last finished
+    run that judged it and, per scenario of that run which fed it, the cases in its scope,
+    judged and failing (:func:`validation.selectors.criterion_scenario_breakdown`)."""
+    rows = []
+    for criterion, verdict in validation.latest_verdicts(project=project):
+        if criterion.requirement_id != requirement.pk:
+            continue
+        scenarios = (
+            validation.criterion_scenario_breakdown(verdict=verdict) if verdict is not None else []
+        )
+        rows.append({"criterion": criterion, "verdict": verdict, "scenarios": scenarios})
+    return rows
 
 
 # --- Validation -------------------------------------------------------------------------------

@@ -512,6 +512,7 @@ GAP_ANALYSIS_SCHEMA = {
         "goals_without_requirements",
         "unlinked_decomposition_children",
         "stale_reviews",
+        "criteria_without_cases",
         "approved",
         "approvals",
         "release_ready",
@@ -576,6 +577,10 @@ GAP_ANALYSIS_SCHEMA = {
                 },
             },
         },
+        "criteria_without_cases": _items(
+            "acceptance criteria that no finished run of any campaign judged on a case inside "
+            "their scope (the validation app provides this gap)"
+        ),
         "approved": {
             "type": "object",
             "description": "requirements approved in their current content (no stale approval)",

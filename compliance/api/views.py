@@ -266,7 +266,7 @@ class GapAnalysisApi(APIView):
     @extend_schema(responses={200: s.GAP_ANALYSIS_SCHEMA})
     def get(self, request, key):
         project = get_project_for_user(request.user, key)
-        return Response(selectors.gap_analysis(project=project))
+        return Response(selectors.full_gap_analysis(project=project))
 
 
 class ConfirmationMatrixApi(APIView):

@@ -25,7 +25,7 @@ from compliance import reviews
 from compliance.interchange.values import valid_code
 from compliance.models import CONTENT_FIELDS, Requirement, RequirementKind, RequirementStatus
 from compliance.services import requirement_content_changed
-from compliance.status import may_set
+from compliance.status import may_set, record_returns, return_to_review
 from evidence import ledger
 from evidence.ledger import Record, Subject
 from evidence.models import EntryKind
@@ -223,6 +223,7 @@ def upsert(
     new: list[Requirement] = []
     changed: list[Requirement] = []
     content_changed: list[Requirement] = []
+    returned: list[Requirement] = []  # approved requirements whose content the file changed
     outcome = Outcome(requirements=[])
     for item, found in zip(items, targets, strict=True):
         if found is None:
@@ -264,8 +265,8 @@ def upsert(
         if any(n in CONTENT_FIELDS for n in names):
             found.version += 1
             content_changed.append(found)
-            if found.status == RequirementStatus.APPROVED and "status" not in values:
-                found.status = RequirementStatus.IN_REVIEW  # approved was the old content
+            if "status" not in values and return_to_review(found):
+                returned.append(found)  # approved was the old content
             _bind_approval(found)  # a reviewer's file that keeps "approved" approves anew
         elif "status" in names:
             _bind_approval(found)
@@ -281,6 +282,7 @@ def upsert(
         )
     for requirement in content_changed:
         requirement_content_changed(requirement)
+    record_returns(user, project, returned)
     return outcome
 
 

@@ -21,7 +21,8 @@ Statuses. A solution takes the status of its evidence:
   confirmation at the required independence, a decomposition record;
 * ``challenged``: a failing verification or verdict, a confirmation that did not confirm;
 * ``stale``: evidence older than what it verifies (a verification of an earlier requirement
-  version, an approval given for another baseline);
+  version, a confirmation review whose cited work products differ from the snapshot's); a
+  stale node is drawn with a dashed outline and a stale review says so in its text;
 * ``undeveloped``: evidence that does not decide (an inconclusive verdict, an approval below
   the required independence).
 

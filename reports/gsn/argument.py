@@ -117,9 +117,60 @@ def build(snapshot: CaseSnapshot) -> SafetyCase:
                         case, strategy.id, child, requirements, children, evidence, decompositions
                     )
 
+    _judged_on(case, snapshot)
     _confirmation(case, top.id, snapshot)
     _propagate(case)
     return case
+
+
+def _judged_on(case: SafetyCase, snapshot: CaseSnapshot) -> None:
+    """In the context of each requirement (else safety goal) an acceptance criterion speaks
+    to: what the criterion's latest verdict was judged on, per scenario that fed it."""
+    latest = {}
+    for run in snapshot.runs:  # in entry order: a later run's verdict replaces an earlier one
+        for verdict in run.verdicts:
+            latest[verdict.criterion] = (run, verdict)
+    for link in snapshot.criteria:
+        if link.code not in latest:
+            continue
+        parent = next(
+            (
+                node_id
+                for node_id in (
+                    _goal_id(f"requirement:{link.requirement}") if link.requirement else None,
+                    _goal_id(f"goal:{link.goal}") if link.goal else None,
+                )
+                if node_id in case.nodes
+            ),
+            None,
+        )
+        if parent is None:
+            continue
+        run, verdict = latest[link.code]
+        case.add(
+            Node(
+                f"C:criterion:{link.code}",
+                CONTEXT,
+                f"{link.code} {verdict.verdict.replace('_', ' ')}",
+                scope_breakdown(verdict),
+                entry=run.entry,
+                ref=f"criterion:{link.code}",
+            ),
+            parent,
+            IN_CONTEXT_OF,
+        )
+
+
+def scope_breakdown(verdict) -> str:
+    """What a verdict was judged on, in words: its scope, then per scenario that fed it the
+    cases in scope, judged and failing."""
+    if not verdict.scenarios:
+        return f"not judged: no case in its scope ({verdict.scope or 'every case'})"
+    per_scenario = "; ".join(
+        f"{name} {in_scope}/{cases} in scope, {judged} judged, {failing} failing"
+        for name, cases, in_scope, judged, failing in verdict.scenarios
+    )
+    return f"scope {verdict.scope or 'every case'}: {per_scenario}"
 
 
 def _requirement(case, parent_id, root_code, requirements, children, evidence, decompositions):
@@ -227,12 +278,15 @@ def _confirmation(case: SafetyCase, top: str, snapshot: CaseSnapshot) -> None:
             strategy.id,
         )
         for row in by_measure.get(measure.value, []):
+            currency = snapshot.currency.get(row.entry)
+            text = f"{row.reviewer} ({row.achieved}): {row.outcome.replace('_', ' ')}"
             if row.outcome not in CONFIRMED:
                 status = CHALLENGED
+            elif currency is not None and currency.stale:
+                status = STALE
+                text = f"STALE review: {text}; {currency.reason}"
             elif not iso26262.meets_independence(row.achieved, level):
                 status = UNDEVELOPED
-            elif row.baseline_root and row.baseline_root != snapshot.baseline_root:
-                status = STALE
             else:
                 status = SUPPORTED
             case.add(
@@ -240,7 +294,7 @@ def _confirmation(case: SafetyCase, top: str, snapshot: CaseSnapshot) -> None:
                     f"Sn:{row.entry}:approval",
                     SOLUTION,
                     f"entry {row.entry}",
-                    f"{row.reviewer} ({row.achieved}): {row.outcome.replace('_', ' ')}",
+                    text,
                     status=status,
                     entry=row.entry,
                     ref=f"approval:{measure.value}",

@@ -19,7 +19,16 @@ from reports.gsn.geometry import (
     layout,
     subtree,
 )
-from reports.gsn.model import COLOURS, CONTEXT, GOAL, STATUSES, STRATEGY, SafetyCase
+from reports.gsn.model import (
+    COLOURS,
+    CONTEXT,
+    GOAL,
+    STALE,
+    STALE_DASH,
+    STATUSES,
+    STRATEGY,
+    SafetyCase,
+)
 
 
 def to_drawing(
@@ -62,6 +71,8 @@ def to_drawing(
         node = case.nodes[node_id]
         stroke, fill = (HexColor(c) for c in COLOURS[node.status])
         style = {"fillColor": fill, "strokeColor": stroke, "strokeWidth": 1.1}
+        if node.status == STALE:
+            style.update(strokeWidth=1.6, strokeDashArray=STALE_DASH)
         if node.type in (GOAL, CONTEXT):
             radius = 10 if node.type == CONTEXT else 0
             group.add(Rect(box.x, height - box.bottom, box.w, box.h, rx=radius, ry=radius, **style))
@@ -89,7 +100,8 @@ def to_drawing(
     x, y = MARGIN, height - (plan.height - LEGEND_HEIGHT + 4) - 10
     for status in STATUSES:
         stroke, fill = (HexColor(c) for c in COLOURS[status])
-        group.add(Rect(x, y, 10, 10, fillColor=fill, strokeColor=stroke))
+        dash = {"strokeDashArray": STALE_DASH} if status == STALE else {}
+        group.add(Rect(x, y, 10, 10, fillColor=fill, strokeColor=stroke, **dash))
         group.add(String(x + 14, y + 2, status, fontName=FONT, fontSize=FONT_SIZE))
         x += 80
     if plan.shown < plan.total:

@@ -25,6 +25,8 @@ COLOURS = {
     CHALLENGED: ("#b71c1c", "#ffebee"),
     None: ("#37474f", "#eceff1"),
 }
+#: A stale node's outline is dashed, so it reads as stale in black and white too.
+STALE_DASH = (4, 2)
 
 
 @dataclass

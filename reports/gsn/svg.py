@@ -18,7 +18,18 @@ from reports.gsn.geometry import (
     clean,
     layout,
 )
-from reports.gsn.model import COLOURS, CONTEXT, GOAL, STATUSES, STRATEGY, SafetyCase
+from reports.gsn.model import (
+    COLOURS,
+    CONTEXT,
+    GOAL,
+    STALE,
+    STALE_DASH,
+    STATUSES,
+    STRATEGY,
+    SafetyCase,
+)
+
+DASH = " ".join(str(n) for n in STALE_DASH)
 
 SVG_NS = "http://www.w3.org/2000/svg"
 
@@ -78,6 +89,8 @@ def to_svg(case: SafetyCase, root: str | None = None, include: Iterable[str] | N
             f"{node.label}: {node.text} [{node.status or 'context'}]"
         )
         style = {"fill": fill, "stroke": stroke, "stroke-width": "1.2"}
+        if node.status == STALE:  # dashed as well as orange: stale reads without colour too
+            style.update({"stroke-width": "1.8", "stroke-dasharray": DASH})
         if node.type == GOAL:
             ET.SubElement(
                 group,
@@ -137,7 +150,15 @@ def _svg_legend(svg: ET.Element, plan: Layout) -> None:
         ET.SubElement(
             legend,
             "rect",
-            {"x": _f(x), "y": _f(y), "width": "10", "height": "10", "fill": fill, "stroke": stroke},
+            {
+                "x": _f(x),
+                "y": _f(y),
+                "width": "10",
+                "height": "10",
+                "fill": fill,
+                "stroke": stroke,
+                **({"stroke-dasharray": DASH} if status == STALE else {}),
+            },
         )
         ET.SubElement(legend, "text", {"x": _f(x + 14), "y": _f(y + 8)}).text = status
         x += 80

@@ -8,10 +8,10 @@ in the baseline, the evidence the ledger held at the checkpoint, and a gap analy
 (``reports.gaps``); the document control section names the revision (baseline and checkpoint
 size), who prepared it and the confirmation reviews with their ledger entries. The text is set
 in the TrueType fonts of ``reports.gsn.fonts``, embedded. Large projects stay fast: tables
-hold plain strings (wrapped once with ``simpleSplit``, no Paragraph per cell), are cut into
-chunks of :data:`CHUNK` rows that repeat their header, and the contents page gets its page
-numbers from PDF forms filled in as the sections are laid out, so the document is built in
-one pass.
+hold plain strings (wrapped once with ``simpleSplit``, no Paragraph per cell) and are drawn
+straight onto the page as text operators (``layout._Rows``, no cell objects), splitting
+between rows and repeating their header, and the contents page gets its page numbers from PDF
+forms filled in as the sections are laid out, so the document is built in one pass.
 
 Modules: ``layout`` (geometry, styles, text and table primitives), ``template`` (the document
 template), ``charts``, ``concept`` and ``assurance`` (the sections, as mixins of the pack) and

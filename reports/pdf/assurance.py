@@ -8,12 +8,13 @@ from reportlab.lib import colors
 from reportlab.lib.units import mm
 from reportlab.platypus import KeepTogether, Paragraph, Table
 
+from compliance import units
+from compliance.scope import describe
 from reports.gsn.drawing import figures, to_drawing
 from reports.gsn.model import CONFIRMED
 from reports.pdf.charts import _bound_chart, _progress_chart, _verification_chart
 from reports.pdf.layout import (
     CELL,
-    CHUNK,
     FONT,
     LANDSCAPE,
     MARGIN,
@@ -23,6 +24,42 @@ from reports.pdf.layout import (
     _tables,
     _wrap,
 )
+
+
+def _verdict_label(verdict: str) -> str:
+    return "not judged: no case in scope" if verdict == "not_judged" else verdict
+
+
+def _done(v) -> float:
+    """What a verdict has done towards its target: cases judged, or the exposure driven."""
+    return v.trials if v.unit == "cases" else (v.exposure or 0.0)
+
+
+def _failures(v) -> str:
+    if v.unit == "cases":
+        return f"{v.failures:,} of {v.trials:,} {'case' if v.trials == 1 else 'cases'}"
+    return f"{v.failures:,} in {units.exposure(v.exposure or 0, v.unit)}"
+
+
+def _breakdown_rows(run, scope_width: float):
+    for v in run.verdicts:
+        scope = _wrap(
+            f"{v.scope or 'every case'} ({v.cases_out_of_scope:,} outside)", scope_width, lines=3
+        )
+        if not v.scenarios:
+            yield [v.criterion, scope, "no case in scope", "-", "0", "0", "0"]
+            continue
+        for number, (name, cases, in_scope, judged, failing) in enumerate(v.scenarios):
+            first = number == 0
+            yield [
+                v.criterion if first else "",
+                scope if first else "",
+                _cut(name, 24),
+                f"{cases:,}",
+                f"{in_scope:,}",
+                f"{judged:,}",
+                f"{failing:,}",
+            ]
 
 
 class _AssuranceSections:
@@ -107,7 +144,7 @@ class _AssuranceSections:
                     self.st["body"],
                 )
             )
-            widths = [44, 54, 58, 62, 62, 62, 70, self.width - 412]
+            widths = [40, 70, 62, 86, 62, 40, self.width - 360]
             table = _tables(
                 [
                     "Criterion",
@@ -115,20 +152,29 @@ class _AssuranceSections:
                     "Failures",
                     "Upper bound",
                     "Allowed",
-                    "Confidence",
-                    "Target",
-                    "Progress",
+                    "Conf.",
+                    "Progress towards the validation target",
                 ],
                 (
                     [
                         v.criterion,
-                        v.verdict,
-                        f"{v.failures} / {v.trials}",
-                        f"{v.upper_bound:.3g}",
-                        "-" if v.allowed is None else f"{v.allowed:.3g}",
-                        f"{v.confidence:.0%}",
-                        f"{v.target:,.0f} {v.unit}",
-                        f"{min(v.progress, 9.99):.0%}",
+                        _wrap(_verdict_label(v.verdict), widths[1], lines=3),
+                        _wrap(_failures(v), widths[2], lines=3),
+                        _wrap(
+                            "none: nothing judged"
+                            if v.verdict == "not_judged"
+                            else units.bound(v.upper_bound, v.unit),
+                            widths[3],
+                            lines=2,
+                        ),
+                        _wrap(units.rate(v.allowed, v.unit), widths[4], lines=2),
+                        units.confidence(v.confidence),
+                        _wrap(
+                            f"{units.target_progress(_done(v), v.target, v.unit)} "
+                            f"({units.percent(v.progress)})",
+                            widths[6],
+                            lines=3,
+                        ),
                     ]
                     for v in run.verdicts
                 ),
@@ -140,14 +186,27 @@ class _AssuranceSections:
                         (1, i + 1),
                         VERDICT_COLOURS.get(v.verdict, colors.black),
                     )
-                    for i, v in enumerate(run.verdicts[:CHUNK])
+                    for i, v in enumerate(run.verdicts)
                 ],
+            )
+            out += table
+            out.append(
+                _p(
+                    f"What each criterion of run {run.run} was judged on: the cases of each "
+                    "scenario that fed it, those inside its scope, judged by it and failing "
+                    "its rule. Cases outside a criterion's scope are never counted for it.",
+                    self.st["small"],
+                )
+            )
+            out += _tables(
+                ["Criterion", "Scope", "Scenario", "Cases", "In scope", "Judged", "Failing"],
+                _breakdown_rows(run, self.width - 280),
+                [40, self.width - 280, 80, 40, 40, 40, 40],
             )
             charts = [
                 _progress_chart(run, self.width / 2 - 6),
                 _bound_chart(run, self.width / 2 - 6),
             ]
-            out += table
             side_by_side = Table(
                 [charts], colWidths=[self.width / 2] * 2, style=[("FONT", (0, 0), (-1, -1), FONT)]
             )
@@ -200,29 +259,45 @@ class _AssuranceSections:
         )
         out.append(Paragraph("Acceptance criteria and validation targets", self.st["h2"]))
         links = {c.code: c for c in s.criteria}
-        widths = [40, 70, 130, 64, 40, 90, self.width - 434]
+        widths = [40, 64, 110, 60, 36, 70, self.width - 380]
         out += _tables(
-            ["Code", "Goal / req.", "Criterion", "Allowed", "Conf.", "KPI rule", "Target"],
+            [
+                "Code",
+                "Goal / req.",
+                "Criterion and scope",
+                "Allowed",
+                "Conf.",
+                "KPI rule",
+                "Target",
+            ],
             (
                 [
                     a["code"],
                     f"{getattr(links.get(a['code']), 'goal', None) or '-'}\n"
                     f"{getattr(links.get(a['code']), 'requirement', None) or '-'}",
-                    _wrap(a.get("description"), widths[2], lines=4),
-                    (
-                        f"{a['allowed_failure_probability']:.3g} / case"
-                        if a.get("unit") == "cases"
-                        and a.get("allowed_failure_probability") is not None
-                        else f"{a.get('hazardous_behaviour_rate') or 0:.3g} / {a.get('unit')}"
+                    _wrap(
+                        f"{a.get('description') or ''} Scope: {describe(a.get('scope') or {})}.",
+                        widths[2],
+                        lines=6,
                     ),
-                    f"{a.get('confidence', 0):.0%}",
+                    _wrap(
+                        units.rate(
+                            a.get("allowed_failure_probability")
+                            if a.get("unit") == "cases"
+                            else a.get("hazardous_behaviour_rate"),
+                            a.get("unit", ""),
+                        ),
+                        widths[3],
+                        lines=2,
+                    ),
+                    units.confidence(a.get("confidence")),
                     _cut(
                         f"{a.get('kpi') or '-'} {a.get('comparator') or ''} "
-                        f"{'' if a.get('threshold') is None else a.get('threshold')}",
+                        f"{'' if a.get('threshold') is None else units.number(a['threshold'])}",
                         30,
                     ),
                     _wrap(
-                        f"{a.get('validation_target') or 0:,.0f} {a.get('unit', '')}, "
+                        f"{units.exposure(a.get('validation_target') or 0, a.get('unit', ''))}, "
                         f"{a.get('tolerated_failures', 0)} failures tolerated",
                         widths[6],
                         lines=3,
@@ -257,13 +332,20 @@ class _AssuranceSections:
             required = iso26262.required_independence(measure.value, asil)
             done = by_measure.get(measure.value, [])
             if done:
+                current = [a for a in done if not self._stale(a)]
                 met = any(
                     a.outcome in CONFIRMED and iso26262.meets_independence(a.achieved, required)
-                    for a in done
+                    for a in current
                 )
-                state = "met" if met else "NOT met"
+                if met:
+                    state = "met"
+                elif not current and any(a.outcome in CONFIRMED for a in done):
+                    state = "STALE"  # confirmed once, for work products since changed
+                else:
+                    state = "NOT met"
                 detail = "; ".join(
-                    f"{a.reviewer} {a.achieved} {a.outcome.replace('_', ' ')} {self.cite(a.entry)}"
+                    f"{a.reviewer} {a.achieved} {a.outcome.replace('_', ' ')}"
+                    f"{' (stale)' if self._stale(a) else ''} {self.cite(a.entry)}"
                     for a in done
                 )
             else:
@@ -271,6 +353,20 @@ class _AssuranceSections:
                 detail = "-"
             rows.append(
                 [_wrap(measure.label, 180), required, state, _wrap(detail, self.width - 290)]
+            )
+        stale = [a for a in s.approvals if self._stale(a)]
+        if stale:
+            out.append(
+                _p(
+                    "A review is stale when a work product it cites differs from this "
+                    "baseline's, or the baseline holds one in its scope it never saw; a stale "
+                    "review meets no measure: "
+                    + "; ".join(
+                        f"{a.label} ({self.cite(a.entry)}): {s.currency[a.entry].reason}"
+                        for a in stale
+                    ),
+                    self.st["small"],
+                )
             )
         out += _tables(
             ["Measure", "Required", "State", "Approvals (achieved independence)"],
@@ -299,7 +395,10 @@ class _AssuranceSections:
                     f"{a.reviewer}\n({a.reviewer_role})",
                     a.required,
                     a.achieved,
-                    _wrap(a.outcome.replace("_", " "), widths[6]),
+                    _wrap(
+                        a.outcome.replace("_", " ") + (", STALE" if self._stale(a) else ""),
+                        widths[6],
+                    ),
                     _wrap(a.findings or "-", widths[7]),
                     self.cite(a.entry),
                 ]
@@ -308,6 +407,10 @@ class _AssuranceSections:
             widths,
         )
         return out
+
+    def _stale(self, approval) -> bool:
+        currency = self.s.currency.get(approval.entry)
+        return currency is not None and currency.stale
 
     def decisions(self):
         records = {d.entry for d in self.s.decisions}

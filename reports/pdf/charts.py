@@ -10,6 +10,7 @@ from reportlab.graphics.charts.legends import Legend
 from reportlab.graphics.shapes import Line, Rect, String
 from reportlab.lib import colors
 
+from compliance import units
 from reports.gsn.fonts import drawing_of
 from reports.pdf.layout import FONT, VERDICT_COLOURS
 
@@ -56,31 +57,49 @@ def _verification_chart(outcome: Counter, width: float):
 
 
 def _progress_chart(run, width: float):
-    verdicts = list(run.verdicts) or []
-    names = [v.criterion for v in verdicts] or ["-"]
-    height = 30 + 16 * len(names)
+    """Progress towards each criterion's validation target on a log scale (one tick per factor
+    of ten, from 1e-10 of the target to the target), so 0.026 km of 3 million km shows."""
+    verdicts = list(run.verdicts)
+    height = 30 + 16 * max(len(verdicts), 1)
     drawing = drawing_of(width, height + 16)
-    chart = HorizontalBarChart()
-    chart.x, chart.y = 40, 16
-    chart.width, chart.height = width - 60, height - 10
-    chart.data = [[min(v.progress, 1.0) * 100 for v in verdicts] or [0]]
-    chart.categoryAxis.categoryNames = names
-    chart.categoryAxis.labels.fontName = FONT
-    chart.categoryAxis.labels.fontSize = 7
-    chart.valueAxis.valueMin, chart.valueAxis.valueMax, chart.valueAxis.valueStep = 0, 100, 25
-    chart.valueAxis.labels.fontName = FONT
-    chart.valueAxis.labels.fontSize = 7
-    chart.bars[0].fillColor = colors.HexColor("#1565c0")
-    chart.bars[0].strokeColor = None
-    chart.barLabelFormat = "%.0f%%"
-    chart.barLabels.fontName = FONT
-    chart.barLabels.fontSize = 6
-    chart.barLabels.boxAnchor = "w"
-    chart.barLabels.dx = 3
-    drawing.add(chart)
+    left, right = 40, width - 46
+    decades = units.LOG_DECADES
+    for step in range(decades + 1):
+        x = left + (right - left) * step / decades
+        drawing.add(Line(x, 14, x, height, strokeColor=colors.HexColor("#cfd8dc"), strokeWidth=0.4))
+        label = "target" if step == decades else f"1e-{decades - step}"
+        if step % 2 == 0 or step == decades:
+            drawing.add(String(x, 4, label, fontName=FONT, fontSize=6, textAnchor="middle"))
+    for number, v in enumerate(verdicts):
+        y = height - 16 * (number + 1)
+        position = units.log_position(v.progress, 1.0)
+        drawing.add(String(0, y + 3, v.criterion, fontName=FONT, fontSize=7))
+        drawing.add(
+            Rect(
+                left,
+                y,
+                max((right - left) * position, 0.5),
+                9,
+                fillColor=colors.HexColor("#1565c0"),
+                strokeColor=None,
+            )
+        )
+        drawing.add(
+            String(
+                left + (right - left) * position + 3,
+                y + 2,
+                units.percent(v.progress),
+                fontName=FONT,
+                fontSize=6,
+            )
+        )
     drawing.add(
         String(
-            0, height + 6, "progress towards the validation target (%)", fontName=FONT, fontSize=7
+            0,
+            height + 6,
+            "share of the validation target reached, log scale (one tick per factor of 10)",
+            fontName=FONT,
+            fontSize=7,
         )
     )
     return drawing
@@ -111,7 +130,8 @@ def _bound_chart(run, width: float):
         drawing.add(String(x, 4, f"1e{exponent}", fontName=FONT, fontSize=6, textAnchor="middle"))
     for number, v in enumerate(verdicts):
         y = height - 16 * (number + 1)
-        drawing.add(String(0, y + 3, v.criterion, fontName=FONT, fontSize=7))
+        per = units.PER.get(v.unit, v.unit)
+        drawing.add(String(0, y + 3, f"{v.criterion} /{per}", fontName=FONT, fontSize=6))
         drawing.add(
             Rect(
                 left,
@@ -129,7 +149,7 @@ def _bound_chart(run, width: float):
         String(
             0,
             height + 6,
-            "upper confidence bound (bar) vs allowed (tick), log scale",
+            "upper confidence bound (bar) vs allowed (tick), per unit of exposure, log scale",
             fontName=FONT,
             fontSize=7,
         )

@@ -159,7 +159,7 @@ class _Pack(_ConceptSections, _AssuranceSections):
         approved = [
             f"{a.reviewer} ({a.reviewer_role}, independence {a.achieved}): "
             f"{a.label} of {a.work_product}, {a.outcome.replace('_', ' ')}, "
-            f"ledger entry {self.cite(a.entry)}; {_review_basis(a, s.baseline_root)}"
+            f"ledger entry {self.cite(a.entry)}; {_review_basis(a, s.currency.get(a.entry))}"
             for a in confirmed
         ]
         rows = [
@@ -187,8 +187,9 @@ class _Pack(_ConceptSections, _AssuranceSections):
             _p(
                 "Approved by lists the confirmation reviews (ISO 26262-2 Table 1) recorded in "
                 "the ledger up to the checkpoint, each with its ledger entry; section "
-                f"{self.numbers['confirmation']} shows which measures they meet. A review that "
-                "cites another baseline does not confirm this revision.",
+                f"{self.numbers['confirmation']} shows which measures they meet. A review whose "
+                "cited work products differ from this baseline's is stale: it confirms nothing "
+                "in this revision.",
                 self.st["small"],
             ),
         ]
@@ -227,6 +228,7 @@ class _Pack(_ConceptSections, _AssuranceSections):
             ),
             Spacer(1, 6),
         ]
+        stale_reviews = gaps.get("stale_reviews") or {}
         without_parent = gaps.get("without_parent", {})
         without_verification = gaps.get("without_verification", {})
         rows = [
@@ -268,13 +270,14 @@ class _Pack(_ConceptSections, _AssuranceSections):
                 "",
             ],
             [
-                "Stale reviews",
-                _not_assessed(gaps.get("stale_reviews"), "review"),
-                "",
+                "Stale reviews (cite other content than this baseline)",
+                _count(stale_reviews.get("count", 0), "review"),
+                f"{len(stale_reviews.get('approvals', [])):,} confirmation, "
+                f"{len(stale_reviews.get('requirements', [])):,} requirement",
             ],
             [
-                "Acceptance criteria with no case in scope",
-                _not_assessed(gaps.get("criteria_without_cases"), "criterion", "criteria"),
+                "Acceptance criteria with no case in scope in any run",
+                _count(len(gaps.get("criteria_without_cases", [])), "criterion", "criteria"),
                 "",
             ],
             [
@@ -285,6 +288,11 @@ class _Pack(_ConceptSections, _AssuranceSections):
             [
                 "Confirmation measures below independence",
                 _count(len(approvals.get("below_required", [])), "measure"),
+                "",
+            ],
+            [
+                "Confirmation measures confirmed only by stale reviews",
+                _count(len(approvals.get("stale", [])), "measure"),
                 "",
             ],
         ]
@@ -304,6 +312,26 @@ class _Pack(_ConceptSections, _AssuranceSections):
                 gaps.get("decomposition_children_unlinked", []),
             ),
             (
+                "Stale confirmation reviews",
+                [
+                    f"{a['work_product']} ({a['measure']}, ledger entry {self.cite(a['entry'])}): "
+                    f"{a['reason']}"
+                    for a in stale_reviews.get("approvals", [])
+                ],
+            ),
+            (
+                "Stale requirement approvals",
+                [
+                    f"{r['code']} (approved v{r['approved_version']}, baseline holds "
+                    f"v{r['version']}, {r['status'].replace('_', ' ')})"
+                    for r in stale_reviews.get("requirements", [])
+                ],
+            ),
+            (
+                "Acceptance criteria with no case in scope",
+                gaps.get("criteria_without_cases", []),
+            ),
+            (
                 "Missing confirmation measures",
                 [f"{m['measure']} (needs {m['required']})" for m in approvals.get("missing", [])],
             ),
@@ -314,6 +342,10 @@ class _Pack(_ConceptSections, _AssuranceSections):
                     for m in approvals.get("below_required", [])
                 ],
             ),
+            (
+                "Confirmation measures whose reviews are all stale",
+                [m["measure"] for m in approvals.get("stale", [])],
+            ),
         ]
         for title, items in lists:
             text = ", ".join(str(i) for i in items) if items else "none"
@@ -321,15 +353,17 @@ class _Pack(_ConceptSections, _AssuranceSections):
         return out
 
 
-def _review_basis(approval, baseline_root: str | None) -> str:
-    """What a review confirmed, as far as the ledger says: this baseline, another one, or no
-    baseline. (Reviews that cite the digests of their work products, and their staleness,
-    take this place once the reviews record them.)"""
-    if not approval.baseline_root:
-        return "cites no baseline"
-    if approval.baseline_root == baseline_root:
-        return "cites this baseline"
-    return f"cites another baseline ({approval.baseline_root[:16]}...): stale for this revision"
+def _review_basis(approval, currency) -> str:
+    """What a review confirmed against this baseline: current (every work product it cites is
+    as the baseline holds it) or stale, with what changed, was added or went."""
+    if currency is None:
+        return "not compared with this baseline"
+    if currency.stale:
+        return f"STALE for this revision ({currency.reason})"
+    cited = len(approval.cited)
+    if not cited:
+        return "cites no work product held in this baseline"
+    return f"current: the {_count(cited, 'work product')} it cites are as this baseline holds them"
 
 
 def _count(n: int, singular: str, plural: str | None = None) -> str:
@@ -338,12 +372,6 @@ def _count(n: int, singular: str, plural: str | None = None) -> str:
     Kept here until the shared formatting helpers of the reports are in place.
     """
     return f"{n:,} {singular if n == 1 else plural or singular + 's'}"
-
-
-def _not_assessed(value, singular: str, plural: str | None = None) -> str:
-    if value is None:
-        return "not assessed in this version"
-    return _count(len(value) if isinstance(value, list | tuple) else value, singular, plural)
 
 
 def _by_asil(by: dict | None) -> str:

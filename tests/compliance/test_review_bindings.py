@@ -3,6 +3,7 @@ shown, a changed requirement goes back to review with its ledger entry, and the 
 lists what is missing, each gap with the items it is about."""
 
 import base64
+import io
 import json
 
 import pytest
@@ -12,6 +13,8 @@ from django.urls import reverse
 from compliance import selectors, services
 from compliance.models import Requirement
 from evidence.models import LogEntry
+from reports import gsn, pdf
+from reports import selectors as report_selectors
 
 pytestmark = pytest.mark.django_db
 GAPS = "/api/v1/projects/AEB/gaps/"
@@ -92,6 +95,25 @@ def case(project, people):
         "fsr": fsr,
         "approvals": approvals,
     }
+
+
+def pack_text(project, user, baseline=None) -> str:
+    """The evidence pack of ``baseline`` (the latest) at the latest checkpoint, as text."""
+    from pypdf import PdfReader
+
+    baseline = baseline or report_selectors.baseline_named(project)
+    checkpoint = report_selectors.latest_checkpoint(project)
+    snapshot = report_selectors.case_snapshot(
+        user=user, project=project, baseline=baseline, checkpoint=checkpoint
+    )
+    data = pdf.render(
+        snapshot,
+        gsn.build(snapshot),
+        report_selectors.register_rows(project, checkpoint.size),
+        compress=False,
+    ).data
+    pages = PdfReader(io.BytesIO(data)).pages
+    return " ".join(" ".join(page.extract_text().split()) for page in pages)
 
 
 def stale_ids(project) -> set[int]:
@@ -204,6 +226,48 @@ class TestChangesAfterTheReviews:
         row = confirmation.split(f'id="approval-{hara_id}"')[1].split("</div>")[0]
         assert "stale" in row and "changed since the review: HE-01, SG-01" in row
 
+    def test_the_gsn_marks_the_reviews_stale_and_dashed(self, project, client, members, changed):
+        snapshot = report_selectors.case_snapshot(user=members["viewer"], project=project)
+        case = gsn.build(snapshot)
+        for approval in changed["approvals"].values():
+            node = case.nodes[f"Sn:{approval.entry.index}:approval"]
+            assert node.status == "stale" and node.text.startswith("STALE review")
+        hara = case.nodes[f"Sn:{changed['approvals']['hara'].entry.index}:approval"]
+        assert "changed since the review: HE-01, SG-01" in hara.text
+        assert case.nodes["G:measure:hara"].status == "stale"
+        client.force_login(members["viewer"])
+        svg = client.get(reverse("ui:gsn-svg", args=["AEB"])).content.decode()
+        stale = [g for g in svg.split("<g ")[1:] if 'data-status="stale"' in g]
+        assert stale and all('stroke-dasharray="4 2"' in g for g in stale)
+        assert any("STALE review" in g for g in stale)
+        # the PDF figure draws the same nodes dashed
+        drawing = gsn.to_drawing(case, max_width=2000, max_height=2000)
+        shapes = drawing.contents[0].contents
+        assert sum(1 for shape in shapes if getattr(shape, "strokeDashArray", None)) >= 3
+
+    def test_the_evidence_pack_says_stale_never_met(self, project, people, changed):
+        services.baseline_freeze(user=people["manager"], project=project, name="after")
+        text = pack_text(project, people["assessor"])
+        table = text.split("Measure Required State Approvals (achieved independence)")[1]
+        hara = table.split("(incl. safety goals)")[1].split("Confirmation review")[0]
+        assert hara.startswith(" I3 STALE assessor I3 confirmed (stale) #") and " met" not in hara
+        assert "confirmed, STALE" in table.split("Approvals Work product")[1]
+        assert "STALE for this revision (changed since the review: HE-01, SG-01)" in text
+        assert "Stale reviews (cite other content than this baseline) 3 reviews" in text
+        assert "Stale requirement approvals: FSR-001 (approved v1, baseline holds v2" in text
+        assert "Confirmation measures whose reviews are all stale: hara" in text
+
+    def test_the_evidence_pack_judges_reviews_as_of_its_baseline(self, project, people, case):
+        before = services.baseline_freeze(user=people["manager"], project=project, name="b0")
+        services.requirement_update(user=people["author"], requirement=case["fsr"], text="Later.")
+        services.safety_goal_save(
+            user=people["author"], project=project, goal=case["goal"], text="Changed"
+        )
+        text = pack_text(project, people["assessor"], baseline=before)
+        assert "Stale reviews (cite other content than this baseline) 0 reviews" in text
+        assert "STALE" not in text.split("Confirmation measures and approvals")[-1][:3000]
+        assert "Stale requirement approvals: none" in text
+
     def test_a_new_event_or_goal_makes_the_hara_review_stale(self, project, people, case):
         hara = case["approvals"]["hara"].pk
         event(project, people["author"], "HE-02", case["hazard"], case["situation"], s="S2")
@@ -272,6 +336,32 @@ class TestLifeCycle:
         assert fsr.status == "draft"
         step = statement(last_entry(project, "requirement:FSR-9"))["predicate"]["status"]
         assert step == {"from": "in_review", "to": "draft"}
+
+    def test_an_import_that_changes_an_approved_requirement_sends_it_back_to_review(
+        self, project, people, case
+    ):
+        from compliance.interchange.tables import table_import
+
+        before = LogEntry.objects.filter(project=project).count()
+        table_import(
+            user=people["author"],
+            project=project,
+            data=b"code,kind,text,asil\nFSR-001,FSR,Brake harder.,D\n",
+            filename="changes.csv",
+        )
+        fsr = Requirement.objects.get(pk=case["fsr"].pk)
+        assert (fsr.status, fsr.version, fsr.approved_version) == ("in_review", 2, 1)
+        entry = last_entry(project, "requirement:FSR-001")
+        assert entry.index >= before  # recorded by the import, beside its own entry
+        predicate = statement(entry)["predicate"]
+        assert predicate["status"]["from"] == "approved"
+        assert predicate["status"]["to"] == "in_review"
+        assert "the approval of version 1" in predicate["status"]["reason"]
+        assert predicate["content"]["text"] == "Brake harder."
+        assert LogEntry.objects.filter(project=project).count() == before + 2
+        assert [r["code"] for r in selectors.stale_requirement_approvals(project=project)] == [
+            "FSR-001"
+        ]
 
     def test_a_reviewer_approving_again_makes_the_approval_current(self, project, people, case):
         fsr = services.requirement_update(
@@ -348,3 +438,26 @@ class TestGaps:
         assert reverse("ui:hazardous-event", args=["AEB", "HE-02"]) in page
         assert reverse("ui:hara", args=["AEB"]) + "#goal-SG-02" in page
         assert reverse("ui:requirement", args=["AEB", "FSR-001"]) in page
+
+    def test_the_api_gap_analysis_lists_criteria_without_a_case_in_scope(
+        self, project, people, api, members, case
+    ):
+        criterion = services.acceptance_criterion_save(
+            user=people["author"],
+            project=project,
+            code="AC-01",
+            goal=case["goal"],
+            unit="cases",
+            allowed_failure_probability=0.01,
+            confidence=0.9,
+            description="no run judged it",
+            scope={"scenarios": ["CCRs"]},
+        )
+        body = api(members["viewer"]).get(GAPS).json()
+        assert body["criteria_without_cases"] == {
+            "count": 1,
+            "items": [{"id": criterion.pk, "code": "AC-01"}],
+        }
+        assert body["release_ready"] is False
+        # compliance's own analysis leaves the field to the app that holds the runs
+        assert "criteria_without_cases" not in selectors.gap_analysis(project=project)

@@ -27,6 +27,7 @@ from reports.package import build_package
 from reports.selectors import ReportError
 from reports.services import export_package
 from tests.reports.test_pdf import text_of
+from validation.models import Verdict
 
 pytestmark = pytest.mark.django_db
 
@@ -331,9 +332,21 @@ def test_the_demo_with_its_campaign_exports_and_verifies(ledger_transactional_db
         "run 1 of campaign AEB-demo",
         "AC-02",
         "inconclusive",
-        "progress towards the validation target",
+        "Progress towards the validation target",
+        "log scale (one tick per factor of 10)",
+        "What each criterion of run 1 was judged on",
+        "AC-02 CCRs; ego_speed 20 to 50",
+        "per case",
     ):
         assert text in pdf, text
+    # what the run judged AC-02 on, scenario by scenario, as the verdict recorded it
+    verdict = Verdict.objects.get(run__campaign__name="AEB-demo", criterion__code="AC-02")
+    ccrs = {row["scenario"]: row for row in verdict.scenarios}["CCRs"]
+    row = " ".join(str(ccrs[k]) for k in ("cases", "in_scope", "judged", "failing"))
+    assert (
+        f"AC-02 CCRs; ego_speed 20 to 50 ({verdict.cases_out_of_scope:,} outside) CCRs {row}" in pdf
+    )
+    assert "CCRb" not in pdf.split("AC-02 CCRs; ego_speed 20 to 50")[1].split("AC-03")[0]
     run_entry = LogEntry.objects.filter(project=project, subject__startswith="run:").get()
     assert f"attestations/{run_entry.index:08d}.json" in files
     cited = {e["index"] for e in json.loads(files["manifest.json"])["evidence"]}

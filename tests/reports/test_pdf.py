@@ -286,6 +286,95 @@ def test_a_campaign_run_twice_shows_its_verdict_rows_once(demo):
         compress=False,
     )
     runs = section(pages_of(result.data), "8 Verification and validation", "9 SOTIF")
-    assert runs.count("7 / 161") == 1
+    assert runs.count("7 of 161 cases") == 1
     assert "Latest run 2 of campaign AEB-demo (executor local, 161 cases)" in runs
     assert "run 1 of AEB-demo (161 cases, entry #3)" in runs
+
+
+def _verdict(criterion, verdict, **fields):
+    values = {
+        "failures": 0,
+        "trials": 0,
+        "exposure": None,
+        "upper_bound": 0.0,
+        "target": 45.0,
+        "progress": 0.0,
+        "confidence": 0.95,
+        "unit": "cases",
+        "allowed": 0.05,
+        **fields,
+    }
+    return selectors.VerdictRow(criterion=criterion, verdict=verdict, **values)
+
+
+def test_verdicts_carry_their_units_and_what_they_were_judged_on(demo):
+    from reports.gaps import snapshot_gaps
+
+    baseline = selectors.baseline_named(demo)
+    checkpoint = selectors.latest_checkpoint(demo)
+    snapshot = selectors.case_snapshot(
+        user=viewer(), project=demo, baseline=baseline, checkpoint=checkpoint
+    )
+    verdicts = (
+        _verdict(
+            "AC-01",
+            "inconclusive",
+            trials=161,
+            exposure=0.026,
+            upper_bound=115.2,
+            target=2995732.0,
+            progress=8.7e-09,
+            unit="km",
+            allowed=1e-06,
+            scope="every case",
+            cases_in_scope=161,
+            scenarios=(("CCRb", 71, 71, 71, 0), ("CCRs", 90, 90, 90, 0)),
+        ),
+        _verdict(
+            "AC-02",
+            "fail",
+            failures=3,
+            trials=45,
+            upper_bound=0.0001234,
+            progress=1.0,
+            allowed=0.001,
+            scope="CCRs; ego_speed 20 to 50",
+            cases_in_scope=45,
+            cases_out_of_scope=116,
+            scenarios=(("CCRs", 90, 45, 45, 3),),
+        ),
+        _verdict("AC-03", "not_judged", scope="CPNA; ego_speed up to 40", cases_out_of_scope=161),
+    )
+    snapshot.runs = [selectors.RunRow("AEB-demo", 1, "local", 161, 3, verdicts)]
+    snapshot.gaps = snapshot_gaps(snapshot)
+    case = gsn.build(snapshot)
+    result = pdf.render(
+        snapshot, case, selectors.register_rows(demo, checkpoint.size), compress=False
+    )
+    pages = pages_of(result.data)
+    runs = section(pages, "8 Verification and validation", "9 SOTIF")
+    for expected in (
+        "AC-01 inconclusive 0 in 0.026 km 115 per km 1e-06 per km 95 % "
+        "0.026 km of 3.0 million km needed (8.7e-07 %)",
+        "AC-02 fail 3 of 45 cases 1.23e-04 per case 0.001 per case 95 %",
+        "AC-03 not judged: no case in scope 0 of 0 cases none: nothing judged",
+        "AC-02 CCRs; ego_speed 20 to 50 (116 outside) CCRs 90 45 45 3",
+        "AC-03 CPNA; ego_speed up to 40 (161 outside) no case in scope - 0 0 0",
+        "AC-01 every case (0 outside) CCRb 71 71 71 0 CCRs 90 90 90 0",
+        "log scale (one tick per factor of 10)",
+    ):
+        assert expected in runs, expected
+    assert "0.000 " not in runs
+    sotif = section(pages, "9 SOTIF", "10 Confirmation")
+    assert "1e-06 per km 95 %" in sotif and "2,995,732 km" in sotif
+    assert "Scope: CCRs; ego_speed 20 to 50." in sotif
+    summary = section(pages, "2 Summary", "3 Item")
+    assert "Acceptance criteria with no case in scope in any run 2 criteria" in summary
+    assert "Acceptance criteria with no case in scope: AC-03, AC-04" in summary
+    # the GSN puts the breakdown in the context of the criterion's requirement
+    context = case.nodes["C:criterion:AC-02"]
+    assert (
+        context.text == "scope CCRs; ego_speed 20 to 50: CCRs 45/90 in scope, 45 judged, 3 failing"
+    )
+    assert "C:criterion:AC-02" in case.contexts("G:requirement:FSR-010")
+    assert case.nodes["C:criterion:AC-03"].text.startswith("not judged: no case in its scope")

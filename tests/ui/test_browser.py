@@ -239,3 +239,26 @@ def test_reading_works_without_javascript(browser, site):
         shot(page, "10-hara-without-javascript")
     finally:
         context.close()
+
+
+def test_the_verdicts_say_what_they_were_judged_on(page, site):
+    from django.core.management import call_command
+
+    from validation.models import Run
+
+    call_command(
+        "run_campaign", "--project", "AEB", "--campaign", "AEB-demo", "--user", "erin",
+        stdout=io.StringIO(),
+    )  # fmt: skip
+    run = Run.objects.filter(campaign__name="AEB-demo").latest("created_at")
+    log_in(page, site)
+    page.goto(f"{site}/p/AEB/runs/{run.pk}/?x=ego_speed&y=min_ttc&criterion=AC-02")
+    judged = page.locator("#judged-on")
+    judged.wait_for()
+    text = judged.inner_text()
+    assert "CCRs; ego_speed 20 to 50" in text and "CPNA; ego_speed up to 40" in text
+    shot(page, "09-run-verdicts")
+    page.goto(f"{site}/p/AEB/requirements/FSR-010/")
+    section = page.locator("#validation")
+    assert "CCRs; ego_speed 20 to 50" in section.inner_text()
+    shot(page, "10-requirement-judged-on")

@@ -40,7 +40,8 @@ PAGES = [
     ("ui:hara", ["AEB"], 9),
     ("ui:hazardous-event", ["AEB", "HE-01"], 7),
     ("ui:requirements", ["AEB"], 8),
-    ("ui:requirement", ["AEB", "FSR-002"], 11),
+    # two for its acceptance criteria and their latest verdicts (what each was judged on)
+    ("ui:requirement", ["AEB", "FSR-002"], 13),
     ("ui:matrix", ["AEB"], 9),
     ("ui:campaigns", ["AEB"], 5),
     ("ui:campaign-new", ["AEB"], 9),
@@ -49,7 +50,9 @@ PAGES = [
     ("ui:run-progress", ["AEB", "run"], 6),
     ("ui:evidence", ["AEB"], 7),
     ("ui:entry-proof", ["AEB", 3], 8),  # the checkpoint key comes from the trust roots
-    ("ui:gsn", ["AEB"], 30),  # case_snapshot's; its gap analysis reads no table
+    # case_snapshot's (one for the requirement approvals as of the baseline); its gap
+    # analysis reads no table
+    ("ui:gsn", ["AEB"], 31),
     ("ui:baselines", ["AEB"], 7),
     ("ui:asil", [], 2),
 ]

@@ -75,3 +75,36 @@ def test_the_sotif_form_takes_a_scope_and_refuses_a_bad_one(as_user, demo):
     assert response.status_code == 400
     assert "above the high bound" in response.content.decode()
     assert not AcceptanceCriterion.objects.filter(project=demo, code="AC-12").exists()
+
+
+def test_the_requirement_page_shows_what_its_criterion_was_judged_on(as_user, demo_run):
+    html = as_user("vic").get(reverse("ui:requirement", args=["AEB", "FSR-010"])).content.decode()
+    section = re.search(r'<section class="card" id="validation">.*?</section>', html, re.S).group(0)
+    ac02 = Verdict.objects.get(run=demo_run, criterion__code="AC-02")
+    part = section.split('id="criterion-AC-02"')[1]
+    assert "CCRs; ego_speed 20 to 50" in part
+    assert f'<td class="num">{ac02.cases_in_scope}</td>' in part
+    assert reverse("ui:run", args=["AEB", demo_run.pk]) in part
+    row = re.search(r"<tr><td>CCRs</td>.*?</tr>", part).group(0)
+    cells = re.findall(r'<td class="num">(\d+)</td>', row)
+    breakdown = {r["scenario"]: r for r in ac02.scenarios}["CCRs"]
+    assert cells == [str(breakdown[k]) for k in ("cases", "in_scope", "judged", "failing")]
+    assert "<td>CCRb</td>" not in part
+
+
+def test_the_gsn_page_puts_the_breakdown_beside_the_requirement(as_user, demo_run):
+    svg = as_user("vic").get(reverse("ui:gsn-svg", args=["AEB"])).content.decode()
+    ac02 = Verdict.objects.get(run=demo_run, criterion__code="AC-02")
+    ccrs = {r["scenario"]: r for r in ac02.scenarios}["CCRs"]
+    assert (
+        f"scope CCRs; ego_speed 20 to 50: CCRs {ccrs['in_scope']}/{ccrs['cases']} in scope, "
+        f"{ccrs['judged']} judged, {ccrs['failing']} failing"
+    ) in svg
+
+
+def test_a_verdict_not_judged_says_why():
+    from ui.templatetags.ui_tags import badge
+
+    assert ">not judged: no case in scope</span>" in badge("not_judged")
+    assert 'class="badge  not_judged"' in badge("not_judged")
+    assert ">fail</span>" in badge("fail")

@@ -23,11 +23,17 @@ def asil(value):
     )
 
 
+#: Labels that say more than the stored value.
+BADGE_LABELS = {"not_judged": "not judged: no case in scope"}
+
+
 @register.filter
 def badge(value, kind=""):
     """A coloured label for a verdict, a run status or a verification result."""
     text = str(value or "—")
-    return format_html('<span class="badge {} {}">{}</span>', kind, text.lower(), text)
+    return format_html(
+        '<span class="badge {} {}">{}</span>', kind, text.lower(), BADGE_LABELS.get(text, text)
+    )
 
 
 @register.filter

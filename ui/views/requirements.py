@@ -12,6 +12,7 @@ from compliance import selectors, services
 from compliance import status as lifecycle
 from compliance.models import Requirement, RequirementStatus, SafetyGoal
 from projects.permissions import Action
+from ui import selectors as page_selectors
 from ui.forms import (
     ClearSuspectForm,
     DecompositionForm,
@@ -100,6 +101,7 @@ def _detail(
     decomposition_form=None,
 ):
     context = selectors.requirement_detail(requirement=requirement)
+    context["validation"] = page_selectors.requirement_validation(project, requirement)
     if may(request, project, Action.EDIT):
         context["decomposition_form"] = decomposition_form or DecompositionForm()
     if form is None and may(request, project, Action.EDIT):
