@@ -20,6 +20,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def prepare() -> str:
+    # what was configured, for benchmarks that set up databases of their own (bench_load)
+    os.environ["SAFECASE_BENCH_OWNER_URL"] = os.environ.get("DATABASE_OWNER_URL", "")
+    os.environ["SAFECASE_BENCH_APP_URL"] = os.environ.get("DATABASE_URL", "")
     url = os.environ.pop("DATABASE_OWNER_URL", "") or os.environ.get("DATABASE_URL", "")
     if url.startswith(("postgres://", "postgresql://")):
         import psycopg

@@ -122,3 +122,72 @@ def test_a_killed_worker_loses_no_case(ledger_transactional_db, project, members
     assert CaseResult.objects.filter(run=run).count() == run.cases_total == 1200
     assert CaseResult.objects.filter(run=run).values("case_id").distinct().count() == 1200
     assert Verdict.objects.get(run=run).trials == 1200
+
+
+def test_a_thousand_shards_over_two_workers_count_every_case_once(
+    ledger_transactional_db, project, members, no_collision
+):
+    """Many jobs: 1,000 one-case shards shared by two real workers; each case lands once."""
+    if not settings.CELERY_BROKER_URL:
+        pytest.skip("no CELERY_BROKER_URL: the real-worker path runs in CI against Redis")
+    if connection.vendor != "postgresql":
+        pytest.skip("the workers share the test database only on PostgreSQL")
+    from config.celery import app
+
+    app.conf.task_always_eager = False
+    app.control.purge()
+    scenario = Scenario.objects.create(project=project, name="CCRs", file_name="", sha256="0" * 64)
+    scenario.requirements.add(no_collision.requirement)
+    space = services.space_create(
+        user=members["engineer"],
+        project=project,
+        scenario=scenario,
+        name="many",
+        ranges={"ego_speed": [10, 50], "initial_gap": [20, 60]},
+        method="lhs",
+        n=1000,
+        seed=5,
+        fixed={"scenario": "ccrs"},
+    )
+    campaign = services.campaign_create(
+        user=members["engineer"],
+        project=project,
+        name="many",
+        spaces=[space],
+        criteria=[no_collision],
+        shard_size=1,
+    )
+    db = connection.settings_dict
+    env = dict(
+        os.environ,
+        DJANGO_SETTINGS_MODULE="config.test_settings",
+        DATABASE_URL=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        SAFECASE_SIGNING_KEY_FILE=settings.SAFECASE_SIGNING_KEY_FILE,
+        SAFECASE_STORAGE_URL=settings.SAFECASE_STORAGE_URL,
+    )
+    workers = [start_worker(env), start_worker(env)]
+    try:
+        run = services.run_start(user=members["engineer"], campaign=campaign)
+        assert run.shards_total == 1000
+        wait_for(
+            lambda: Run.objects.get(pk=run.pk).status in ("succeeded", "failed"),
+            900,
+            "the run of 1,000 shards",
+        )
+    finally:
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            try:
+                worker.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+        app.conf.task_always_eager = True
+    run.refresh_from_db()
+    assert run.status == "succeeded", run.error
+    ids = list(CaseResult.objects.filter(run=run).values_list("case_id", flat=True))
+    assert len(ids) == len(set(ids)) == 1000
+    assert set(CaseResult.objects.filter(run=run).values_list("shard", flat=True)) == set(
+        range(1000)
+    )
+    assert Verdict.objects.get(run=run).trials == 1000

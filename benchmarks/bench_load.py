@@ -1,0 +1,139 @@
+"""Load: 200 safety engineers and CI clients against the production process set for 2 minutes.
+
+Starts what the README's production section describes (``tests/prodset.py``: gunicorn with 4
+workers, two Celery workers and beat, PostgreSQL as the application role, Redis, S3 on loopback)
+with the demo project, and with ``LOAD_REQUIREMENTS`` (default 10,000) more requirements and
+about 1.4 links each imported through the API as a CI client would. Then locust
+(``benchmarks/load/locustfile.py``) runs headless on loopback: engineers log in and browse the
+dashboard, traceability, the requirement tree and single requirements; CI clients record
+verification results through the API, each a ledger append. Figures: requests per second, the
+95th percentile of pages and of API writes, errors, and whether the ledger is gapless and
+verifies afterwards. The API throttles are off for this run (they would answer 429 by design).
+
+Needs PostgreSQL (``DATABASE_OWNER_URL``, ``DATABASE_URL``) and ``CELERY_BROKER_URL``; without
+them it says so and measures nothing. ``LOAD_USERS``, ``LOAD_SECONDS`` change the load.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from benchmarks._setup import ROOT, report
+
+
+def _import_requirements(running, n: int) -> list[str]:
+    import requests
+
+    from tests.compliance.reqif_samples import generate_reqif
+
+    auth = {"Authorization": f"Token {running.token}", "X-Forwarded-Proto": "https"}
+    if n:
+        data = generate_reqif(n, int(n * 1.4), seed=5)
+        answer = requests.post(
+            f"{running.base}/api/v1/projects/AEB/reqif/import/",
+            files={"file": ("load.reqif", io.BytesIO(data), "application/xml")},
+            data={"on_violation": "note"},
+            headers=auth,
+            timeout=600,
+        )
+        answer.raise_for_status()
+    codes, url = [], f"{running.base}/api/v1/projects/AEB/requirements/?limit=1000"
+    while url and len(codes) < 5000:
+        page = requests.get(url, headers=auth, timeout=120).json()
+        codes += [r["code"] for r in page["results"]]
+        url = page.get("next")
+        if url:
+            url = url.replace("https://", "http://")
+    return codes
+
+
+def main() -> None:
+    from tests import prodset
+
+    # the services as configured before the runner pointed DATABASE_URL at its own database
+    for name, saved in (("DATABASE_OWNER_URL", "OWNER"), ("DATABASE_URL", "APP")):
+        if os.environ.get(f"SAFECASE_BENCH_{saved}_URL"):
+            os.environ[name] = os.environ[f"SAFECASE_BENCH_{saved}_URL"]
+    try:
+        prodset.services_from_environment()
+    except prodset.Unavailable as exc:
+        print(f"  skipped: {exc}")
+        return
+    users = int(os.environ.get("LOAD_USERS", 200))
+    seconds = int(os.environ.get("LOAD_SECONDS", 120))
+    n_requirements = int(os.environ.get("LOAD_REQUIREMENTS", 10_000))
+    work = Path(tempfile.mkdtemp(prefix="safecase-load-"))
+    no_throttle = {"SAFECASE_API_THROTTLE_USER": "", "SAFECASE_API_THROTTLE_ANON": ""}
+    with (
+        prodset.moto_server() as s3_endpoint,
+        prodset.production_set(work, s3_endpoint, extra_env=no_throttle) as running,
+    ):
+        codes = _import_requirements(running, n_requirements)
+        print(f"  ({len(codes):,} requirements to browse; {users} users for {seconds} s)")
+        prefix = work / "locust"
+        env = dict(
+            os.environ,
+            LOAD_CODES=",".join(codes),
+            LOAD_TOKEN=running.token,
+            LOAD_PASSWORD=prodset.PASSWORD,
+        )
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "locust",
+                "-f",
+                str(ROOT / "benchmarks" / "load" / "locustfile.py"),
+                "--headless",
+                "--host",
+                running.base,
+                "--users",
+                str(users),
+                "--spawn-rate",
+                str(max(1, users // 10)),
+                "--run-time",
+                f"{seconds}s",
+                "--stop-timeout",
+                "30",
+                "--csv",
+                str(prefix),
+                "--only-summary",
+                "--loglevel",
+                "WARNING",
+            ],
+            cwd=work,
+            env=env,
+            check=False,
+            capture_output=True,
+        )
+        rows = list(csv.DictReader((work / "locust_stats.csv").open()))
+        pages = [r for r in rows if r["Name"].startswith("page:")]
+        writes = [r for r in rows if r["Name"].startswith("api write")]
+        total = next(r for r in rows if r["Name"] == "Aggregated")
+        report("throughput", float(total["Requests/s"]), "requests/s")
+        for row in pages + writes:
+            report(
+                f"{row['Name']} p95 ({int(row['Request Count']):,} requests, "
+                f"{int(row['Failure Count']):,} failed)",
+                float(row["95%"]),
+                "ms",
+                "< 300 ms" if row in writes else "< 500 ms",
+            )
+        failures = sum(int(r["Failure Count"]) for r in rows if r["Name"] != "Aggregated")
+        report("failed requests", failures, "", "0")
+        verified = subprocess.run(
+            [sys.executable, "manage.py", "verify_ledger", "--project", "AEB"],
+            cwd=ROOT,
+            env=running.env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        last = (verified.stdout or verified.stderr).strip().splitlines()[-1:]
+        print(f"  ledger after the load: {'OK' if verified.returncode == 0 else 'FAILED'}: {last}")
