@@ -17,6 +17,7 @@ from projects.models import Project
 from validation.models import (
     Campaign,
     CaseResult,
+    Comparison,
     ParameterSpace,
     Run,
     RunStatus,
@@ -253,3 +254,78 @@ def criterion_judges(
         )
 
     return judges
+
+
+# --- Comparing two runs ------------------------------------------------------------------------
+
+
+def run_cases(*, run: Run) -> list:
+    """Every case of a run as a verdict reads it (:class:`validation.verdicts.Case`), by id."""
+    from validation.verdicts import Case
+
+    rows = CaseResult.objects.filter(run=run).order_by("case_id")
+    return [Case(*row) for row in rows.values_list("case_id", "scenario", "params", "kpis")]
+
+
+def comparison_criteria(*, project: Project, base: Run, head: Run) -> list:
+    """The criteria of both runs' campaigns, by code, as :mod:`validation.comparison` reads
+    them: statistics, scope, and the scenarios that speak to each (as a run decides)."""
+    from validation.comparison import CriterionInput, spec_of
+
+    criteria = (
+        AcceptanceCriterion.objects.filter(
+            project=project, campaigns__in=[base.campaign_id, head.campaign_id]
+        )
+        .distinct()
+        .order_by("code")
+    )
+    links = Scenario.requirements.through.objects.filter(scenario__project=project)
+    speaking: dict[int, set[str]] = defaultdict(set)
+    for requirement, name in links.values_list("requirement_id", "scenario__name"):
+        speaking[requirement].add(name)
+    out = []
+    for ac in criteria:
+        if ac.requirement_id:
+            speaks = speaking.get(ac.requirement_id, set()).__contains__
+        else:
+            speaks = _every_scenario
+        out.append(CriterionInput(spec_of(ac), ac.scope or {}, speaks))
+    return out
+
+
+def _every_scenario(name: str) -> bool:
+    return True
+
+
+def comparison_report(*, project: Project, base: Run, head: Run, limit: int = 100) -> dict:
+    """The comparison of ``head`` against ``base`` (see :func:`validation.comparison.compare`),
+    with both runs named by campaign, id, inputs and ledger entry."""
+    from validation.comparison import compare
+
+    odd_tags = dict(Scenario.objects.filter(project=project).values_list("name", "odd_tags"))
+    report = compare(
+        run_cases(run=base),
+        run_cases(run=head),
+        comparison_criteria(project=project, base=base, head=head),
+        odd_tags=odd_tags,
+        limit=limit,
+    )
+    return {"base": _run_named(base), "head": _run_named(head), **report}
+
+
+def _run_named(run: Run) -> dict:
+    return {
+        "run": run.pk,
+        "campaign": run.campaign.name,
+        "status": run.status,
+        "cases": run.cases_total,
+        "inputs": run.inputs,
+        "entry": run.entry.index if run.entry_id else None,
+    }
+
+
+def comparisons_of_project(*, project: Project) -> QuerySet:
+    """The recorded comparisons, newest first, with both runs' campaigns and the entry."""
+    return Comparison.objects.filter(project=project).select_related(
+        "base__campaign", "head__campaign", "entry", "created_by"
+    )

@@ -36,6 +36,7 @@ from validation.execution.registry import get_executor
 from validation.models import (
     Campaign,
     CaseResult,
+    Comparison,
     ParameterSpace,
     Run,
     RunStatus,
@@ -577,6 +578,56 @@ def _speaks_to(ac: AcceptanceCriterion):
         Scenario.objects.filter(requirements=ac.requirement_id).values_list("name", flat=True)
     )
     return names.__contains__
+
+
+# --- Regression between versions -------------------------------------------------------------
+
+
+def run_compare(*, user, project: Project, base: Run, head: Run, limit: int = 100) -> Comparison:
+    """Compare the ``head`` run against the ``base`` run (:mod:`validation.comparison`) and
+    record the comparison in the ledger, naming both runs' inputs (commits, models, datasets,
+    scenarios) and every criterion's outcome. Both runs must be finished runs of ``project``."""
+    from validation import selectors
+
+    require(user, project, Action.RUN)
+    for side, run in (("base", base), ("head", head)):
+        if run.campaign.project_id != project.pk:
+            raise ValidationError({side: f"Run {run.pk} is not a run of {project.key}."})
+        if run.status != RunStatus.SUCCEEDED:
+            raise ValidationError({side: f"Run {run.pk} is {run.status}: compare finished runs."})
+    if base.pk == head.pk:
+        raise ValidationError({"head": "Compare two different runs."})
+    report = selectors.comparison_report(project=project, base=base, head=head, limit=limit)
+    digest = _digest(report)
+    summary = [
+        {k: c[k] for k in ("criterion", "base", "head", "test", "p_value", "alpha", "significant")}
+        | {"flips": c["flips"], "regressed": c["regressed"], "reasons": c["reasons"]}
+        for c in report["criteria"]
+    ]
+    record = Record(
+        EntryKind.VALIDATION_RESULT,
+        [Subject(f"comparison:{head.pk}:against:{base.pk}", digest)],
+        {
+            "comparison": {"base": report["base"], "head": report["head"]},
+            "matched": report["matched"],
+            "onlyBase": report["only_base"],
+            "onlyHead": report["only_head"],
+            "criteria": summary,
+            "regressed": report["regressed"],
+        },
+    )
+    with transaction.atomic():
+        (entry,) = ledger.append(project, [record], user=user)
+        return Comparison.objects.create(
+            project=project,
+            base=base,
+            head=head,
+            regressed=report["regressed"],
+            report=report,
+            sha256=digest,
+            entry=entry,
+            created_by=user,
+        )
 
 
 # --- New data: campaigns that watch a data-lake prefix ----------------------------------------
