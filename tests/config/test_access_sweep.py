@@ -100,6 +100,8 @@ ACCESS: dict[str, dict[str, Action | Rule]] = {
     "v1:run": {"get": VIEW},
     "v1:run-cancel": {"post": RUN},
     "v1:run-results": {"get": VIEW},
+    "v1:run-compare": {"post": RUN},
+    "v1:comparisons": {"get": VIEW},
     # The API's description and the operations endpoints
     "schema": {"get": Rule.PUBLIC},
     "api-docs": {"get": Rule.PUBLIC},

@@ -257,3 +257,57 @@ def test_compare_runs_passes_equal_versions(demo_versions):
 
 def test_the_module_names_its_default_limit():
     assert comparison.DEFAULT_LIMIT == 100
+
+
+# --- Over REST ---------------------------------------------------------------------------------
+
+BASE = "/api/v1/projects/AEB"
+
+
+@pytest.fixture
+def two_runs(project, members, campaign, django_capture_on_commit_callbacks):
+    from validation import services
+
+    runs = []
+    for _ in range(2):
+        with django_capture_on_commit_callbacks(execute=True):
+            runs.append(services.run_start(user=members["engineer"], campaign=campaign))
+    return runs
+
+
+def test_an_engineer_records_a_comparison_over_the_api(api, members, two_runs):
+    base, head = two_runs
+    entries = LogEntry.objects.count()
+    response = api(members["engineer"]).post(
+        f"{BASE}/runs/{head.pk}/compare/", {"base": base.pk, "limit": 5}, format="json"
+    )
+    assert response.status_code == 201, response.json()
+    data = response.json()
+    assert (data["base"], data["head"], data["regressed"]) == (base.pk, head.pk, False)
+    assert data["report"]["matched"] == base.cases_total
+    assert data["report"]["criteria"][0]["criterion"] == "AC-02"
+    assert LogEntry.objects.count() == entries + 1 and data["entry"] == entries
+    listed = api(members["viewer"]).get(f"{BASE}/comparisons/").json()
+    assert listed["count"] == 1 and listed["results"][0]["sha256"] == data["sha256"]
+
+
+def test_the_compare_api_refuses_and_records_nothing(
+    api, members, outsider, two_runs, other_project, make_member
+):
+    base, head = two_runs
+    url = f"{BASE}/runs/{head.pk}/compare/"
+    entries = LogEntry.objects.count()
+    assert api().post(url, {"base": base.pk}, format="json").status_code == 401
+    assert api(members["viewer"]).post(url, {"base": base.pk}, format="json").status_code == 403
+    assert api(outsider).post(url, {"base": base.pk}, format="json").status_code == 404
+    engineer = api(members["engineer"])
+    response = engineer.post(url, {"base": 999999}, format="json")
+    assert response.status_code == 400 and response.json() == {"base": ["No run 999999 in AEB."]}
+    assert engineer.post(url, {"base": "1"}, format="json").status_code == 400
+    response = engineer.post(url, {"base": head.pk}, format="json")
+    assert response.status_code == 400 and "two different runs" in str(response.json())
+    head.status = "running"
+    head.save(update_fields=["status"])
+    response = engineer.post(f"{BASE}/runs/{base.pk}/compare/", {"base": head.pk}, format="json")
+    assert response.status_code == 400 and "is running" in str(response.json())
+    assert LogEntry.objects.count() == entries

@@ -2,7 +2,7 @@ from rest_framework import serializers
 
 from projects.api.strict import JSONInput
 from validation.execution import registry
-from validation.models import Campaign, CaseResult, Run, Scenario, Verdict
+from validation.models import Campaign, CaseResult, Comparison, Run, Scenario, Verdict
 
 
 class ScenarioOut(serializers.ModelSerializer):
@@ -128,3 +128,44 @@ class CaseResultOut(serializers.ModelSerializer):
     class Meta:
         model = CaseResult
         fields = ["case_id", "scenario", "shard", "params", "kpis"]
+
+
+class ComparisonIn(JSONInput, serializers.Serializer):
+    base = serializers.IntegerField(min_value=1, help_text="the id of the base run (the reference)")
+    limit = serializers.IntegerField(
+        min_value=0,
+        max_value=1000,
+        required=False,
+        default=100,
+        help_text="how many cases the report lists by name (flipped cases, largest changes)",
+    )
+
+
+class ComparisonOut(serializers.ModelSerializer):
+    """A recorded comparison of a head run against a base run."""
+
+    base = serializers.IntegerField(source="base_id", help_text="the base run's id")
+    head = serializers.IntegerField(source="head_id", help_text="the head run's id")
+    entry = serializers.IntegerField(source="entry.index", help_text="its ledger entry")
+    created_by = serializers.CharField(source="created_by.username")
+    report = serializers.JSONField(
+        help_text="both runs (campaign, inputs, entry); matched, only_base and only_head case "
+        "counts; per criterion the failures and trials of each run, the one-sided exact test's "
+        "p-value against alpha = 1 - confidence, the flip matrix overall and per scenario, the "
+        "cases flipped to fail and to pass; KPI deltas per scenario and per listed case; "
+        "regressed and the reasons"
+    )
+
+    class Meta:
+        model = Comparison
+        fields = [
+            "id",
+            "base",
+            "head",
+            "regressed",
+            "sha256",
+            "entry",
+            "created_by",
+            "created_at",
+            "report",
+        ]

@@ -2,6 +2,7 @@
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -80,3 +81,38 @@ class RunResultsApi(APIView):
         project = get_project_for_user(request.user, key)
         run = get_object_or_404(selectors.runs_of_project(project=project), pk=pk)
         return paginated(self, selectors.run_results(run=run), s.CaseResultOut)
+
+
+class RunCompareApi(APIView):
+    """Compare this run (the head) against a base run and record the comparison in the ledger.
+
+    201 with the report either way: ``regressed`` says whether a criterion regressed
+    significantly or a case flipped from pass to fail (a CI gate fails the build on it)."""
+
+    @extend_schema(request=s.ComparisonIn, responses={201: s.ComparisonOut}, **requires(Action.RUN))
+    def post(self, request, key, pk):
+        project = get_project_for_user(request.user, key, Action.RUN)
+        runs = selectors.runs_of_project(project=project).select_related("campaign", "entry")
+        head = get_object_or_404(runs, pk=pk)
+        data = s.ComparisonIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        base = runs.filter(pk=data.validated_data["base"]).first()
+        if base is None:
+            raise ValidationError({"base": [f"No run {data.validated_data['base']} in {key}."]})
+        comparison = services.run_compare(
+            user=request.user,
+            project=project,
+            base=base,
+            head=head,
+            limit=data.validated_data["limit"],
+        )
+        return Response(s.ComparisonOut(comparison).data, status=201)
+
+
+class ComparisonListApi(APIView):
+    pagination_class = Page
+
+    @extend_schema(responses=s.ComparisonOut(many=True))
+    def get(self, request, key):
+        project = get_project_for_user(request.user, key)
+        return paginated(self, selectors.comparisons_of_project(project=project), s.ComparisonOut)
