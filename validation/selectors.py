@@ -329,3 +329,18 @@ def comparisons_of_project(*, project: Project) -> QuerySet:
     return Comparison.objects.filter(project=project).select_related(
         "base__campaign", "head__campaign", "entry", "created_by"
     )
+
+
+def finished_runs(*, project: Project) -> QuerySet[Run]:
+    """The project's succeeded runs, newest first, with their campaign: what can be compared."""
+    return (
+        runs_of_project(project=project)
+        .filter(status=RunStatus.SUCCEEDED)
+        .select_related("campaign", "entry")
+        .order_by("-created_at", "-pk")
+    )
+
+
+def comparisons_of_run(*, project: Project, run: Run) -> QuerySet:
+    """The recorded comparisons with ``run`` as the head, newest first."""
+    return comparisons_of_project(project=project).filter(head=run)

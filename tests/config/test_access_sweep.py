@@ -133,6 +133,8 @@ ACCESS: dict[str, dict[str, Action | Rule]] = {
     "ui:run": {"get": VIEW},
     "ui:run-progress": {"get": VIEW},
     "ui:run-cancel": {"post": RUN},
+    "ui:run-compare": {"get": VIEW},
+    "ui:run-compare-record": {"post": RUN},
     "ui:evidence": {"get": VIEW},
     "ui:entry-proof": {"get": VIEW},
     "ui:gsn": {"get": VIEW},
