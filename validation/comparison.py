@@ -32,8 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from compliance import scope as criterion_scope
-from validation.verdicts import CriterionSpec, case_fails
+from validation.verdicts import COMPARATORS, IMPACT_KPIS, CriterionSpec
 
 #: How many cases a comparison lists by name (flipped cases and largest KPI changes).
 DEFAULT_LIMIT = 100
@@ -114,14 +113,21 @@ def poisson_rates_greater(events_base: int, exposure_base: float, events_head: i
 # --- Matching ----------------------------------------------------------------------------------
 
 
-def _key(scenario: str, params: Mapping) -> str:
-    return scenario + "\x00" + json.dumps(params, sort_keys=True, separators=(",", ":"))
+def _key(scenario: str, params: Mapping):
+    """What matches two cases: the scenario and the parameters (compared as values, in any
+    order of the keys); parameters that are not plain values compare as canonical JSON."""
+    try:
+        key = (scenario, tuple(sorted(params.items())))
+        hash(key)
+    except TypeError:
+        key = (scenario, json.dumps(params, sort_keys=True, separators=(",", ":")))
+    return key
 
 
-def match(base_keys: Sequence[str], head_keys: Sequence[str]) -> tuple[list[int], list[int]]:
+def match(base_keys: Sequence, head_keys: Sequence) -> tuple[list[int], list[int]]:
     """Positions of the matched pairs: ``(base_positions, head_positions)``; the k-th base case
     with a key pairs with the k-th head case with the same key."""
-    waiting: dict[str, list[int]] = defaultdict(list)
+    waiting: dict[object, list[int]] = defaultdict(list)
     for i in range(len(head_keys) - 1, -1, -1):
         waiting[head_keys[i]].append(i)
     base_pos, head_pos = [], []
@@ -158,7 +164,12 @@ def _numeric_kpis(samples: Iterable[Mapping]) -> list[str]:
 
 
 def _column(rows: Sequence[Mapping], name: str) -> np.ndarray:
-    return np.fromiter((_number(r.get(name)) for r in rows), dtype=float, count=len(rows))
+    """The KPI ``name`` of every row as floats: missing as NaN, "inf" as infinity."""
+    values = [r.get(name) for r in rows]
+    try:
+        return np.array(values, dtype=float)
+    except (TypeError, ValueError):
+        return np.fromiter((_number(v) for v in values), dtype=float, count=len(values))
 
 
 def _delta(base: np.ndarray, head: np.ndarray) -> np.ndarray:
@@ -186,6 +197,7 @@ def compare(
     *,
     odd_tags: Mapping[str, Iterable[str]],
     limit: int = DEFAULT_LIMIT,
+    keys: tuple[Sequence, Sequence] | None = None,
 ) -> dict:
     """Compare the ``head`` run's cases with the ``base`` run's (each a sequence of
     :class:`validation.verdicts.Case`) under ``criteria``; see the module docstring.
@@ -194,36 +206,36 @@ def compare(
     criterion under ``criteria`` (counts, rates, p-value, flips per scenario, the flipped cases
     by id), ``kpis`` (deltas per scenario and the listed cases), ``regressed`` and
     ``regressions`` (one line per reason).
+
+    ``keys`` are the match keys of the base and head cases when the caller has them already
+    (the scenario and the parameters' canonical text, as the database stores them); by
+    default the parameters are compared as values.
     """
-    base_keys = [_key(c.scenario, c.params) for c in base]
-    head_keys = [_key(c.scenario, c.params) for c in head]
+    if keys is None:
+        keys = (
+            [_key(c.scenario, c.params) for c in base],
+            [_key(c.scenario, c.params) for c in head],
+        )
+    base_keys, head_keys = keys
     base_pos, head_pos = match(base_keys, head_keys)
     matched_base = np.asarray(base_pos, dtype=np.int64)
     matched_head = np.asarray(head_pos, dtype=np.int64)
     base_scen = [c.scenario for c in base]
     pair_scen = np.asarray([base_scen[i] for i in base_pos], dtype=object)
 
+    base_cols, head_cols = Columns(base), Columns(head)
     report_criteria, regressions = [], []
     flipped_ids: set[int] = set()  # positions (in the matched pairs) of every flipped case
     for criterion in criteria:
         entry, flips = _compare_criterion(
-            criterion,
-            base,
-            head,
-            base_keys,
-            head_keys,
-            matched_base,
-            matched_head,
-            pair_scen,
-            odd_tags,
-            limit,
+            criterion, base_cols, head_cols, matched_base, matched_head, pair_scen, odd_tags, limit
         )
         flipped_ids.update(flips)
         report_criteria.append(entry)
         regressions.extend(f"{entry['criterion']}: {reason}" for reason in entry["reasons"])
 
     kpis = _kpi_deltas(
-        base, head, matched_base, matched_head, pair_scen, criteria, flipped_ids, limit
+        base_cols, head_cols, matched_base, matched_head, pair_scen, criteria, flipped_ids, limit
     )
     return {
         "matched": len(base_pos),
@@ -236,54 +248,155 @@ def compare(
     }
 
 
-def _judged_mask(criterion: CriterionInput, cases, keys, odd_tags, cache: dict) -> np.ndarray:
-    """Which cases the criterion judges (inside its scope, scenario speaking to it); the
-    scope is evaluated once per distinct scenario and parameters."""
-    speaking: dict[str, bool] = {}
-    out = np.zeros(len(cases), dtype=bool)
-    for i, case in enumerate(cases):
-        speaks = speaking.get(case.scenario)
-        if speaks is None:
-            speaks = speaking[case.scenario] = bool(criterion.speaks(case.scenario))
-        if not speaks:
-            continue
-        inside = cache.get(keys[i])
-        if inside is None:
-            inside = cache[keys[i]] = criterion_scope.contains(
-                criterion.scope,
-                scenario=case.scenario,
-                params=case.params,
-                odd_tags=odd_tags.get(case.scenario, ()),
+class Columns:
+    """The cases of one run as columns, each built once and shared by every criterion: the
+    scenarios, parameters (raw, numeric, present) and KPIs (as floats, or raw)."""
+
+    def __init__(self, cases: Sequence):
+        self.cases = cases
+        self.scenarios = np.array([c.scenario for c in cases], dtype=object)
+        self._cache: dict = {}
+
+    def __len__(self) -> int:
+        return len(self.cases)
+
+    def _memo(self, key, build):
+        if key not in self._cache:
+            self._cache[key] = build()
+        return self._cache[key]
+
+    def param(self, name: str) -> np.ndarray:
+        return self._memo(
+            ("param", name),
+            lambda: np.array([c.params.get(name) for c in self.cases] + [None], dtype=object)[:-1],
+        )
+
+    def has_param(self, name: str) -> np.ndarray:
+        return self._memo(
+            ("has", name),
+            lambda: np.fromiter((name in c.params for c in self.cases), bool, len(self.cases)),
+        )
+
+    def param_number(self, name: str) -> np.ndarray:
+        """The parameter as a finite number, NaN where it is none (booleans and text are not
+        numbers), as :func:`compliance.scope.contains` reads a bound."""
+
+        def build():
+            raw = self.param(name)
+            values = np.array(
+                [v if type(v) is float or type(v) is int else math.nan for v in raw], dtype=float
             )
-        out[i] = inside
-    return out
+            values[~np.isfinite(values)] = math.nan
+            return values
+
+        return self._memo(("number", name), build)
+
+    def kpi(self, name: str) -> np.ndarray:
+        return self._memo(("kpi", name), lambda: _column([c.kpis for c in self.cases], name))
+
+    def kpi_truthy(self, name: str) -> np.ndarray:
+        return self._memo(
+            ("truthy", name),
+            lambda: np.fromiter((bool(c.kpis.get(name)) for c in self.cases), bool, len(self)),
+        )
 
 
-def _fail_mask(spec: CriterionSpec, cases, judged: np.ndarray) -> np.ndarray:
-    out = np.zeros(len(cases), dtype=bool)
-    if spec.unit == "cases":
-        for i in np.flatnonzero(judged):
-            out[i] = case_fails(spec, dict(cases[i].kpis))
+def _mapped(values: np.ndarray, rule: Callable) -> np.ndarray:
+    """``rule`` of every value, worked out once per distinct value."""
+    import pandas as pd
+
+    try:
+        codes, distinct = pd.factorize(values, use_na_sentinel=False)
+    except TypeError:  # an unhashable value (a list): case by case below
+        pass
     else:
-        for i in np.flatnonzero(judged):
-            out[i] = bool(int(cases[i].kpis.get("events", 0) or 0))
+        if len(distinct) and all(type(v) in (str, int, float, bool, type(None)) for v in distinct):
+            rules = np.fromiter((bool(rule(v)) for v in distinct), bool, len(distinct))
+            return rules[codes]
+    memo: dict = {}
+    out = np.zeros(len(values), dtype=bool)
+    for i, value in enumerate(values):
+        try:
+            hit = memo.get(value)
+        except TypeError:  # an unhashable value (a list): no memo
+            out[i] = rule(value)
+            continue
+        if hit is None:
+            hit = memo[value] = bool(rule(value))
+        out[i] = hit
     return out
 
 
-def _exposure(spec: CriterionSpec, cases, judged: np.ndarray) -> float:
+def scope_mask(scope: Mapping, cols: Columns, odd_tags: Mapping) -> np.ndarray:
+    """Which cases are inside the canonical ``scope``: :func:`compliance.scope.contains` over
+    columns (the tests hold the two to the same answers)."""
+    mask = np.ones(len(cols), dtype=bool)
+    names = scope.get("scenarios")
+    if names:
+        wanted = {n.casefold() for n in names}
+        by_name = _mapped(cols.scenarios, lambda s: s.casefold() in wanted)
+        by_kind = _mapped(
+            cols.param("scenario"), lambda k: isinstance(k, str) and k.casefold() in wanted
+        )
+        mask &= by_name | by_kind
+    for name, (low, high) in (scope.get("parameters") or {}).items():
+        values = cols.param_number(name)
+        inside = ~np.isnan(values)
+        with np.errstate(invalid="ignore"):
+            if low is not None:
+                inside &= values >= low
+            if high is not None:
+                inside &= values <= high
+        mask &= inside
+    for dim, allowed in (scope.get("odd") or {}).items():
+        allowed = set(allowed)
+        by_value = _mapped(cols.param(dim), lambda v, a=allowed: str(v) in a)
+        by_tags = _mapped(
+            cols.scenarios, lambda s, a=allowed: bool(a.intersection(odd_tags.get(s, ())))
+        )
+        mask &= np.where(cols.has_param(dim), by_value, by_tags)
+    return mask
+
+
+def _judged_mask(criterion: CriterionInput, cols: Columns, odd_tags) -> np.ndarray:
+    """Which cases the criterion judges: inside its scope, of a scenario speaking to it."""
+    speaks = _mapped(cols.scenarios, criterion.speaks)
+    return speaks & scope_mask(criterion.scope, cols, odd_tags)
+
+
+def fail_mask(spec: CriterionSpec, cols: Columns) -> np.ndarray:
+    """Which cases fail the criterion: :func:`validation.verdicts.case_fails` over columns for
+    a per-case criterion, a case with an event for an exposure criterion."""
+    if spec.unit != "cases":
+        events = cols.kpi("events")
+        return np.nan_to_num(events, nan=0.0) != 0
+    fails = np.zeros(len(cols), dtype=bool)
+    if spec.kpi not in IMPACT_KPIS:
+        fails |= cols.kpi_truthy("collision")
+    if not spec.kpi:
+        return fails
+    values = cols.kpi(spec.kpi)
+    missing = np.isnan(values)
+    compare_op = COMPARATORS.get(spec.comparator)
+    if compare_op is None or spec.threshold is None:
+        return fails | missing
+    with np.errstate(invalid="ignore"):
+        met = compare_op(values, spec.threshold)
+    return fails | missing | ~met
+
+
+def _exposure(spec: CriterionSpec, cols: Columns, judged: np.ndarray) -> float:
     field = "distance_km" if spec.unit == "km" else "duration_h"
-    return math.fsum(float(cases[i].kpis.get(field) or 0.0) for i in np.flatnonzero(judged))
+    values = np.nan_to_num(cols.kpi(field)[judged], nan=0.0)
+    return math.fsum(values.tolist())
 
 
-def _compare_criterion(
-    criterion, base, head, base_keys, head_keys, mb, mh, pair_scen, odd_tags, limit
-):
+def _compare_criterion(criterion, base: Columns, head: Columns, mb, mh, pair_scen, odd_tags, limit):
     spec = criterion.spec
-    cache: dict[str, bool] = {}
-    judged_b = _judged_mask(criterion, base, base_keys, odd_tags, cache)
-    judged_h = _judged_mask(criterion, head, head_keys, odd_tags, cache)
-    fail_b = _fail_mask(spec, base, judged_b)
-    fail_h = _fail_mask(spec, head, judged_h)
+    judged_b = _judged_mask(criterion, base, odd_tags)
+    judged_h = _judged_mask(criterion, head, odd_tags)
+    fail_b = fail_mask(spec, base) & judged_b
+    fail_h = fail_mask(spec, head) & judged_h
     k1, n1 = int(fail_b.sum()), int(judged_b.sum())
     k2, n2 = int(fail_h.sum()), int(judged_h.sum())
     side = {"base": {"failures": k1, "trials": n1}, "head": {"failures": k2, "trials": n2}}
@@ -320,7 +433,11 @@ def _compare_criterion(
 
     def listed(mask):
         return [
-            {"base": base[mb[j]].case_id, "head": head[mh[j]].case_id, "scenario": pair_scen[j]}
+            {
+                "base": base.cases[mb[j]].case_id,
+                "head": head.cases[mh[j]].case_id,
+                "scenario": pair_scen[j],
+            }
             for j in np.flatnonzero(mask)[:limit]
         ]
 
@@ -365,68 +482,85 @@ def _compare_criterion(
     return entry, flipped
 
 
-def _kpi_deltas(base, head, mb, mh, pair_scen, criteria, flipped: set[int], limit: int) -> dict:
-    """Per scenario and KPI: pairs with a finite delta, mean, min and max delta, and how many
-    changed; per case: the flipped cases, then the largest changes of the criteria's KPIs."""
+def _kpi_deltas(
+    base: Columns, head: Columns, mb, mh, pair_scen, criteria, flipped: set[int], limit: int
+) -> dict:
+    """Per scenario and KPI: pairs, how many changed, and the mean, min and max delta (an
+    unchanged pair's delta is 0); per case: the flipped cases, then the largest changes of
+    the criteria's KPIs. Only the pairs whose KPIs differ at all are read KPI by KPI."""
     if not len(mb):
         return {"names": [], "scenarios": [], "cases": [], "changed_cases": 0}
-    base_rows = [base[i].kpis for i in mb]
-    head_rows = [head[i].kpis for i in mh]
-    names = _numeric_kpis(base_rows[:50] + head_rows[:50])
+    bk = [base.cases[i].kpis for i in mb]
+    hk = [head.cases[i].kpis for i in mh]
+    differ = np.flatnonzero(
+        np.fromiter((b is not h and b != h for b, h in zip(bk, hk, strict=True)), bool, len(bk))
+    )
+    names = _numeric_kpis(bk[:50] + hk[:50] + [bk[j] for j in differ[:50]])
     deltas, values = {}, {}
     for name in names:
-        b, h = _column(base_rows, name), _column(head_rows, name)
+        b = _column([bk[j] for j in differ], name)
+        h = _column([hk[j] for j in differ], name)
         values[name] = (b, h)
         deltas[name] = _delta(b, h)
-    changed = np.zeros(len(mb), dtype=bool)
+    changed = np.zeros(len(differ), dtype=bool)
     for d in deltas.values():
         changed |= d != 0
+    diff_scen = pair_scen[differ]
     scenarios = []
     for scen in sorted(set(pair_scen.tolist())):
-        in_scen = pair_scen == scen
+        pairs = int((pair_scen == scen).sum())
+        in_scen = diff_scen == scen
+        unchanged = pairs - int(in_scen.sum())
         for name in names:
             d = deltas[name][in_scen]
             finite = d[np.isfinite(d)]
+            if unchanged:
+                finite = np.append(finite, 0.0)
+            count = finite.size - (1 if unchanged else 0) + unchanged
             scenarios.append(
                 {
                     "scenario": scen,
                     "kpi": name,
-                    "pairs": int(in_scen.sum()),
+                    "pairs": pairs,
                     "changed": int((d != 0).sum()),
-                    "mean_delta": float(finite.mean()) if finite.size else None,
+                    "mean_delta": float(finite.sum() / count) if count else None,
                     "min_delta": float(finite.min()) if finite.size else None,
                     "max_delta": float(finite.max()) if finite.size else None,
                 }
             )
     order = sorted(flipped)
+    position = {int(j): k for k, j in enumerate(differ)}
     watched = [c.spec.kpi for c in criteria if c.spec.kpi in deltas]
-    if watched and len(order) < limit:
-        size = np.zeros(len(mb))
+    if watched and len(order) < limit and len(differ):
+        size = np.zeros(len(differ))
         for name in watched:
             d = np.abs(deltas[name])
             size = np.maximum(size, np.where(np.isfinite(d), d, np.inf))
         seen = set(order)
-        for j in np.argsort(-size, kind="stable"):
-            if len(order) >= limit or size[j] == 0:
+        for k in np.argsort(-size, kind="stable"):
+            if len(order) >= limit or size[k] == 0:
                 break
-            if int(j) not in seen:
-                order.append(int(j))
+            if int(differ[k]) not in seen:
+                order.append(int(differ[k]))
     cases = []
     for j in order[:limit]:
+        k = position.get(j)
         cases.append(
             {
-                "base": base[mb[j]].case_id,
-                "head": head[mh[j]].case_id,
+                "base": base.cases[mb[j]].case_id,
+                "head": head.cases[mh[j]].case_id,
                 "scenario": pair_scen[j],
-                "params": dict(base[mb[j]].params),
-                "kpis": {
+                "params": dict(base.cases[mb[j]].params),
+                "kpis": {}
+                if k is None
+                else {
                     name: {
-                        "base": _json_number(values[name][0][j]),
-                        "head": _json_number(values[name][1][j]),
-                        "delta": _json_number(deltas[name][j]),
+                        "base": _json_number(values[name][0][k]),
+                        "head": _json_number(values[name][1][k]),
+                        "delta": _json_number(deltas[name][k]),
                     }
                     for name in names
-                    if deltas[name][j] != 0
+                    if deltas[name][k] != 0
                 },
             }
         )

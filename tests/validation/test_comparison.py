@@ -311,3 +311,76 @@ def test_the_compare_api_refuses_and_records_nothing(
     response = engineer.post(f"{BASE}/runs/{base.pk}/compare/", {"base": head.pk}, format="json")
     assert response.status_code == 400 and "is running" in str(response.json())
     assert LogEntry.objects.count() == entries
+
+
+# --- The columns agree with the case-by-case rules ---------------------------------------------
+
+
+def _random_cases(n: int, seed: int) -> list[Case]:
+    import random
+
+    rng = random.Random(seed)
+    cases = []
+    for i in range(n):
+        params = {"scenario": rng.choice(["ccrs", "CCRS", "cpna", 3, None])}
+        for name in ("ego_speed", "initial_gap"):
+            params[name] = rng.choice([rng.uniform(0, 80), rng.randint(0, 80), True, "40", None])
+            if rng.random() < 0.2:
+                del params[name]
+        if rng.random() < 0.7:
+            params["surface"] = rng.choice(["dry", "wet", "ice", None, ["dry"]])
+        kpis = {
+            "min_ttc": rng.choice([rng.uniform(0, 3), "inf", None, float("nan"), 1.0]),
+            "collision": rng.random() < 0.1,
+            "impact_speed_kmh": rng.choice([0.0, rng.uniform(0, 30), None]),
+            "events": rng.choice([0, 0, 1]),
+        }
+        if rng.random() < 0.1:
+            del kpis["min_ttc"]
+        cases.append(Case(f"c{i}", rng.choice(["CCRs", "CPNA", "Other"]), params, kpis))
+    return cases
+
+
+SCOPES = [
+    {},
+    {"scenarios": ["CCRs"]},
+    {"scenarios": ["ccrs", "Nothing"], "parameters": {"ego_speed": [20, 50]}},
+    {"parameters": {"ego_speed": [None, 40], "initial_gap": [10.5, None]}},
+    {"odd": {"surface": ["dry", "wet"]}},
+    {"scenarios": ["CPNA"], "odd": {"surface": ["wet"]}, "parameters": {"ego_speed": [0, 60]}},
+]
+TAGS = {"CCRs": ["dry", "urban"], "CPNA": ["wet"], "Other": []}
+
+
+@pytest.mark.parametrize("scope", SCOPES)
+def test_the_scope_over_columns_is_the_scope_case_by_case(scope):
+    from compliance import scope as criterion_scope
+
+    cases = _random_cases(600, seed=len(str(scope)))
+    mask = comparison.scope_mask(scope, comparison.Columns(cases), TAGS)
+    expected = [
+        criterion_scope.contains(
+            scope, scenario=c.scenario, params=c.params, odd_tags=TAGS.get(c.scenario, ())
+        )
+        for c in cases
+    ]
+    assert mask.tolist() == expected
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        SPEC,
+        CriterionSpec(
+            "I", "cases", 0.9, 0.01, kpi="impact_speed_kmh", comparator="<", threshold=10
+        ),
+        CriterionSpec("N", "cases", 0.9, 0.01),
+        CriterionSpec("E", "km", 0.9, allowed_rate=1e-6),
+    ],
+)
+def test_failures_over_columns_are_the_verdicts_failures(spec):
+    from validation.verdicts import _fails
+
+    cases = _random_cases(600, seed=5)
+    mask = comparison.fail_mask(spec, comparison.Columns(cases))
+    assert mask.tolist() == [_fails(spec, c.kpis) for c in cases]
