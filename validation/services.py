@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from pathlib import Path
 
 from celery import current_app
@@ -24,7 +25,7 @@ from compliance import services as compliance_services
 from compliance.models import AcceptanceCriterion
 from evidence import ledger
 from evidence.ledger import Record, Subject
-from evidence.models import Artifact, EntryKind
+from evidence.models import Artifact, ArtifactKind, EntryKind
 from evidence.verify import canonical_json
 from projects.models import Project
 from projects.permissions import Action, require
@@ -48,6 +49,8 @@ from validation.verdicts import NOT_JUDGED, Case, CriterionSpec, judge_in_scope
 
 logger = logging.getLogger(__name__)
 
+#: A commit id as a run names it: 7 to 64 hexadecimal digits (SHA-1 or SHA-256, abbreviated).
+COMMIT = re.compile(r"^[0-9a-f]{7,64}$")
 #: The Celery task that runs one shard (``validation.tasks.run_shard_task``).
 RUN_SHARD_TASK = "validation.run_shard"
 
@@ -332,14 +335,37 @@ def campaign_cases(campaign: Campaign, spaces=None) -> list[dict]:
     return simulated[: campaign.cap] + recorded
 
 
-def run_start(*, user, campaign: Campaign, executor: str | None = None, spaces=None) -> Run:
+def run_start(
+    *,
+    user,
+    campaign: Campaign,
+    executor: str | None = None,
+    spaces=None,
+    model: str | None = None,
+    commit: str | None = None,
+) -> Run:
     """Queue a run (of every space of the campaign, or of ``spaces``); its shards are
-    scheduled once the transaction has committed."""
+    scheduled once the transaction has committed.
+
+    ``model`` (the name of a model registered in the project: its latest version) and
+    ``commit`` (the system under test's commit) stand in for the campaign's own for this run,
+    as a CI pipeline runs a campaign on the version it builds; the run's inputs name them."""
     project = campaign.project
     require(user, project, Action.RUN)
     executor = executor or campaign.executor
     if executor not in registry.EXECUTORS:
         raise ValidationError({"executor": f"Use {registry.listed()}."})
+    artifact = campaign.model
+    if model:
+        artifact = (
+            Artifact.objects.filter(project=project, kind=ArtifactKind.MODEL, name=model)
+            .order_by("-version")
+            .first()
+        )
+        if artifact is None:
+            raise ValidationError({"model": f"No model named {model!r} in {project.key}."})
+    if commit and not COMMIT.match(commit):
+        raise ValidationError({"commit": f"{commit!r} is not a commit id (7 to 64 hex digits)."})
     cases = campaign_cases(campaign, spaces)
     if not cases:
         raise ValidationError({"campaign": f"{campaign.name} has no cases to run."})
@@ -350,11 +376,13 @@ def run_start(*, user, campaign: Campaign, executor: str | None = None, spaces=N
         ),
         "spaces": sorted(s.sha256 for s in campaign.spaces.all()),
         "dataset": campaign.dataset.sha256 if campaign.dataset else None,
-        "model": campaign.model.sha256 if campaign.model else None,
-        "commit": campaign.sut_commit or None,
+        "model": artifact.sha256 if artifact else None,
+        "commit": commit or campaign.sut_commit or None,
         "seed": campaign.seed,
         "cases": _digest(cases),
     }
+    if model:
+        inputs["modelName"] = f"{artifact.name} v{artifact.version}"
     with transaction.atomic():
         run = Run.objects.create(
             campaign=campaign,

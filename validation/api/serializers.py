@@ -55,6 +55,16 @@ class CampaignOut(serializers.ModelSerializer):
 
 class RunStartIn(JSONInput, serializers.Serializer):
     executor = serializers.ChoiceField(choices=registry.choices(), required=False)
+    model = serializers.CharField(
+        required=False,
+        max_length=200,
+        help_text="run on this registered model (its latest version) instead of the campaign's",
+    )
+    commit = serializers.CharField(
+        required=False,
+        max_length=64,
+        help_text="the system under test's commit for this run (7 to 64 hex digits)",
+    )
 
 
 class VerdictOut(serializers.ModelSerializer):

@@ -39,7 +39,11 @@ class RunStartApi(APIView):
         data = s.RunStartIn(data=request.data)
         data.is_valid(raise_exception=True)
         run = services.run_start(
-            user=request.user, campaign=campaign, executor=data.validated_data.get("executor")
+            user=request.user,
+            campaign=campaign,
+            executor=data.validated_data.get("executor"),
+            model=data.validated_data.get("model"),
+            commit=data.validated_data.get("commit"),
         )
         return Response(
             s.RunOut(selectors.run_list(project=project).get(pk=run.pk)).data, status=201
