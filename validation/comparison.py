@@ -358,7 +358,7 @@ def scope_mask(scope: Mapping, cols: Columns, odd_tags: Mapping) -> np.ndarray:
     return mask
 
 
-def _judged_mask(criterion: CriterionInput, cols: Columns, odd_tags) -> np.ndarray:
+def judged_mask(criterion: CriterionInput, cols: Columns, odd_tags) -> np.ndarray:
     """Which cases the criterion judges: inside its scope, of a scenario speaking to it."""
     speaks = _mapped(cols.scenarios, criterion.speaks)
     return speaks & scope_mask(criterion.scope, cols, odd_tags)
@@ -393,8 +393,8 @@ def _exposure(spec: CriterionSpec, cols: Columns, judged: np.ndarray) -> float:
 
 def _compare_criterion(criterion, base: Columns, head: Columns, mb, mh, pair_scen, odd_tags, limit):
     spec = criterion.spec
-    judged_b = _judged_mask(criterion, base, odd_tags)
-    judged_h = _judged_mask(criterion, head, odd_tags)
+    judged_b = judged_mask(criterion, base, odd_tags)
+    judged_h = judged_mask(criterion, head, odd_tags)
     fail_b = fail_mask(spec, base) & judged_b
     fail_h = fail_mask(spec, head) & judged_h
     k1, n1 = int(fail_b.sum()), int(judged_b.sum())

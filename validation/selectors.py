@@ -10,6 +10,7 @@ import json
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 
+import numpy as np
 from django.db import connection
 from django.db.models import Count, Exists, OuterRef, QuerySet, Subquery
 
@@ -304,8 +305,6 @@ def run_cases(*, run: Run, decoded: dict | None = None) -> tuple[list, list]:
 def comparison_criteria(*, project: Project, base: Run, head: Run) -> list:
     """The criteria of both runs' campaigns, by code, as :mod:`validation.comparison` reads
     them: statistics, scope, and the scenarios that speak to each (as a run decides)."""
-    from validation.comparison import CriterionInput, spec_of
-
     criteria = (
         AcceptanceCriterion.objects.filter(
             project=project, campaigns__in=[base.campaign_id, head.campaign_id]
@@ -313,6 +312,14 @@ def comparison_criteria(*, project: Project, base: Run, head: Run) -> list:
         .distinct()
         .order_by("code")
     )
+    return comparison_criteria_for(project=project, criteria=criteria)
+
+
+def comparison_criteria_for(*, project: Project, criteria) -> list:
+    """``criteria`` as :mod:`validation.comparison` reads them (see
+    :func:`comparison_criteria`)."""
+    from validation.comparison import CriterionInput, spec_of
+
     links = Scenario.requirements.through.objects.filter(scenario__project=project)
     speaking: dict[int, set[str]] = defaultdict(set)
     for requirement, name in links.values_list("requirement_id", "scenario__name"):
@@ -383,3 +390,54 @@ def finished_runs(*, project: Project) -> QuerySet[Run]:
 def comparisons_of_run(*, project: Project, run: Run) -> QuerySet:
     """The recorded comparisons with ``run`` as the head, newest first."""
     return comparisons_of_project(project=project).filter(head=run)
+
+
+def run_coverage(
+    *,
+    project: Project,
+    run: Run,
+    criterion: AcceptanceCriterion | None = None,
+    bins: int = 5,
+    goal: int = 1,
+    x: str | None = None,
+    y: str | None = None,
+) -> dict:
+    """The coverage of a run's cases (those ``criterion`` judges, when given) over every
+    parameter, and the two-parameter grid of ``x`` and ``y`` when both are named (see
+    :mod:`validation.coverage`). Raises :class:`validation.coverage.CoverageError` for an
+    axis that cannot be counted."""
+    from validation import comparison, coverage
+
+    cases, _ = run_cases(run=run)
+    cols = comparison.Columns(cases)
+    judged = np.ones(len(cases), dtype=bool)
+    if criterion is not None:
+        (spec,) = comparison_criteria_for(project=project, criteria=[criterion])
+        odd_tags = dict(Scenario.objects.filter(project=project).values_list("name", "odd_tags"))
+        judged = comparison.judged_mask(spec, cols, odd_tags)
+    picked = [c for c, keep in zip(cases, judged.tolist(), strict=True) if keep]
+    names = coverage.parameter_names([c.params for c in picked])
+    picked_cols = comparison.Columns(picked)
+    columns = {n: picked_cols.param(n) for n in names}
+    axes = {}
+    for name in names:
+        try:
+            axes[name] = coverage.axis_for(name, columns[name], bins)
+        except coverage.CoverageError:
+            continue
+    out = {
+        "run": run.pk,
+        "criterion": criterion.code if criterion else None,
+        "scope": criterion.scope if criterion else {},
+        "cases": len(picked),
+        "bins": bins,
+        "goal": goal,
+        "parameters": [coverage.coverage(a, columns[n], goal=goal) for n, a in axes.items()],
+        "grid": None,
+    }
+    if x or y:
+        for name in (x, y):
+            if name not in axes:
+                raise coverage.CoverageError(f"{name or '(none)'}: not a parameter of these cases")
+        out["grid"] = coverage.grid(axes[x], axes[y], columns[x], columns[y], goal=goal)
+    return out
