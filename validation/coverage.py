@@ -61,19 +61,18 @@ def axis_for(name: str, column: np.ndarray, bins: int, bounds=None) -> Axis:
     """The axis of a parameter from its values (an object array): numeric when every value
     given is a number, categorical otherwise; ``bounds`` ``(low, high)`` fix a numeric
     range."""
-    present = [v for v in column if v is not None]
-    numeric = present and all(
-        isinstance(v, (int, float)) and not isinstance(v, bool) for v in present
-    )
-    if numeric or bounds is not None:
+    import pandas as pd
+
+    kind = pd.api.types.infer_dtype(column, skipna=True)
+    if kind in NUMERIC or bounds is not None:
         if bounds is None:
-            values = np.asarray(present, dtype=float)
+            values = _floats(column)
             values = values[np.isfinite(values)]
             if not values.size:
                 raise CoverageError(f"{name}: no finite value to bin")
             bounds = (float(values.min()), float(values.max()))
         return numeric_axis(name, float(bounds[0]), float(bounds[1]), bins)
-    distinct = sorted({str(v) for v in present})
+    distinct = sorted({str(v) for v in pd.unique(column) if v is not None and v == v})
     if not distinct:
         raise CoverageError(f"{name}: no case has a value")
     if len(distinct) > MAX_BINS:
@@ -107,10 +106,17 @@ def bin_index(axis: Axis, column: np.ndarray) -> np.ndarray:
     return index
 
 
+#: What pandas calls a column of numbers (with missing values skipped): booleans are not.
+NUMERIC = frozenset({"floating", "integer", "mixed-integer-float", "decimal"})
+
+
 def _floats(column: np.ndarray) -> np.ndarray:
-    try:
-        values = np.asarray(column, dtype=float)
-    except (TypeError, ValueError):
+    """The column as floats: NaN for a missing value, a boolean or text."""
+    import pandas as pd
+
+    if pd.api.types.infer_dtype(column, skipna=True) in NUMERIC:
+        values = np.asarray(column, dtype=float)  # None becomes NaN
+    else:
         values = np.array(
             [
                 float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else math.nan
