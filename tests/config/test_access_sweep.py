@@ -102,6 +102,7 @@ ACCESS: dict[str, dict[str, Action | Rule]] = {
     "v1:run-results": {"get": VIEW},
     "v1:run-compare": {"post": RUN},
     "v1:comparisons": {"get": VIEW},
+    "v1:run-coverage": {"get": VIEW},
     # The API's description and the operations endpoints
     "schema": {"get": Rule.PUBLIC},
     "api-docs": {"get": Rule.PUBLIC},

@@ -71,3 +71,25 @@ def test_a_runs_coverage_for_a_criterion_counts_only_its_scope(
     assert scoped["grid"]["below_goal"] == scoped["grid"]["cells"]  # one case per cell
     with pytest.raises(CoverageError, match="nope: not a parameter"):
         selectors.run_coverage(project=project, run=run, x="nope", y="ego_speed")
+
+
+def test_coverage_over_the_api(
+    api, project, members, outsider, criterion, campaign, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        run = services.run_start(user=members["engineer"], campaign=campaign)
+    url = f"/api/v1/projects/AEB/runs/{run.pk}/coverage/"
+    viewer = api(members["viewer"])
+    data = viewer.get(url, {"criterion": "AC-02", "bins": 2, "x": "ego_speed", "y": "initial_gap"})
+    assert data.status_code == 200, data.json()
+    body = data.json()
+    assert (body["criterion"], body["cases"], body["bins"]) == ("AC-02", 12, 2)
+    assert body["grid"]["x"]["parameter"] == "ego_speed" and body["grid"]["cells"] == 4
+    assert sum(map(sum, body["grid"]["counts"])) == 12
+    assert viewer.get(url, {"criterion": "AC-99"}).status_code == 400
+    assert viewer.get(url, {"x": "nope", "y": "ego_speed"}).json() == {
+        "detail": ["nope: not a parameter of these cases"]
+    }
+    assert viewer.get(url, {"bins": 0}).status_code == 400
+    assert api(outsider).get(url).status_code == 404
+    assert api().get(url).status_code == 401

@@ -179,3 +179,63 @@ class ComparisonOut(serializers.ModelSerializer):
             "created_at",
             "report",
         ]
+
+
+class CoverageQuery(serializers.Serializer):
+    criterion = serializers.CharField(
+        required=False, max_length=50, help_text="count only the cases this criterion judges"
+    )
+    bins = serializers.IntegerField(
+        required=False, default=5, min_value=1, max_value=100, help_text="bins per numeric axis"
+    )
+    goal = serializers.IntegerField(
+        required=False, default=1, min_value=1, help_text="the cases each bin should have"
+    )
+    x = serializers.CharField(required=False, max_length=100, help_text="grid: first parameter")
+    y = serializers.CharField(required=False, max_length=100, help_text="grid: second parameter")
+
+
+class CoverageBinOut(serializers.Serializer):
+    bin = serializers.CharField()
+    hits = serializers.IntegerField()
+
+
+class CoverageParameterOut(serializers.Serializer):
+    parameter = serializers.CharField()
+    kind = serializers.ChoiceField(choices=["range", "values"])
+    bins = CoverageBinOut(many=True)
+    outside = serializers.IntegerField(help_text="cases without a value in the axis' range")
+    holes = serializers.ListField(child=serializers.CharField(), help_text="bins with no case")
+    below_goal = serializers.ListField(child=serializers.CharField())
+    goal = serializers.IntegerField()
+    met = serializers.BooleanField(help_text="every bin has at least goal cases")
+
+
+class CoverageAxisOut(serializers.Serializer):
+    parameter = serializers.CharField()
+    bins = serializers.ListField(child=serializers.CharField())
+
+
+class CoverageGridOut(serializers.Serializer):
+    x = CoverageAxisOut()
+    y = CoverageAxisOut()
+    counts = serializers.ListField(
+        child=serializers.ListField(child=serializers.IntegerField()),
+        help_text="counts[j][i]: cases in y bin j and x bin i",
+    )
+    outside = serializers.IntegerField()
+    holes = serializers.IntegerField()
+    below_goal = serializers.IntegerField()
+    cells = serializers.IntegerField()
+    goal = serializers.IntegerField()
+
+
+class CoverageOut(serializers.Serializer):
+    run = serializers.IntegerField()
+    criterion = serializers.CharField(allow_null=True)
+    scope = serializers.JSONField(help_text="the criterion's scope (empty: every case)")
+    cases = serializers.IntegerField(help_text="the cases counted")
+    bins = serializers.IntegerField()
+    goal = serializers.IntegerField()
+    parameters = CoverageParameterOut(many=True)
+    grid = CoverageGridOut(allow_null=True, help_text="the x-y grid when both are given")

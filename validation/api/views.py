@@ -120,3 +120,42 @@ class ComparisonListApi(APIView):
     def get(self, request, key):
         project = get_project_for_user(request.user, key)
         return paginated(self, selectors.comparisons_of_project(project=project), s.ComparisonOut)
+
+
+class RunCoverageApi(APIView):
+    """The coverage of a run's cases over its parameters (those a criterion judges, when
+    named): hits per bin, holes, the bins below a goal, and an x-y grid."""
+
+    @extend_schema(parameters=[s.CoverageQuery], responses=s.CoverageOut)
+    def get(self, request, key, pk):
+        from validation.coverage import CoverageError
+
+        project = get_project_for_user(request.user, key)
+        run = get_object_or_404(selectors.runs_of_project(project=project), pk=pk)
+        query = s.CoverageQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        asked = query.validated_data
+        criterion = None
+        if asked.get("criterion"):
+            criterion = (
+                selectors.campaign_criteria(campaign_id=run.campaign_id)
+                .filter(code=asked["criterion"])
+                .first()
+            )
+            if criterion is None:
+                raise ValidationError(
+                    {"criterion": [f"{asked['criterion']} is not a criterion of this campaign."]}
+                )
+        try:
+            data = selectors.run_coverage(
+                project=project,
+                run=run,
+                criterion=criterion,
+                bins=asked["bins"],
+                goal=asked["goal"],
+                x=asked.get("x"),
+                y=asked.get("y"),
+            )
+        except CoverageError as exc:
+            raise ValidationError({"detail": [str(exc)]}) from exc
+        return Response(s.CoverageOut(data).data)
