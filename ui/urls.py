@@ -7,6 +7,7 @@ from ui.views import (
     campaigns,
     comparisons,
     confirmation,
+    coverage,
     dashboard,
     evidence,
     hara,
@@ -55,6 +56,7 @@ urlpatterns = [
     path(f"{p}runs/<int:pk>/progress/", campaigns.run_progress, name="run-progress"),
     path(f"{p}runs/<int:pk>/cancel/", campaigns.run_cancel, name="run-cancel"),
     path(f"{p}runs/<int:pk>/compare/", comparisons.run_compare, name="run-compare"),
+    path(f"{p}runs/<int:pk>/coverage/", coverage.run_coverage, name="run-coverage"),
     path(
         f"{p}runs/<int:pk>/compare/record/",
         comparisons.run_compare_record,

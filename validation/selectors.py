@@ -441,3 +441,11 @@ def run_coverage(
                 raise coverage.CoverageError(f"{name or '(none)'}: not a parameter of these cases")
         out["grid"] = coverage.grid(axes[x], axes[y], columns[x], columns[y], goal=goal)
     return out
+
+
+def run_parameter_names(*, run: Run, limit: int = 2000) -> list[str]:
+    """The parameters a run's cases have (read from the first ``limit``), by name."""
+    names: set[str] = set()
+    for params in CaseResult.objects.filter(run=run).values_list("params", flat=True)[:limit]:
+        names.update(params)
+    return sorted(names)

@@ -135,6 +135,7 @@ ACCESS: dict[str, dict[str, Action | Rule]] = {
     "ui:run-progress": {"get": VIEW},
     "ui:run-cancel": {"post": RUN},
     "ui:run-compare": {"get": VIEW},
+    "ui:run-coverage": {"get": VIEW},
     "ui:run-compare-record": {"post": RUN},
     "ui:evidence": {"get": VIEW},
     "ui:entry-proof": {"get": VIEW},
