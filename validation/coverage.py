@@ -28,6 +28,10 @@ class CoverageError(ValueError):
     """An axis or a goal that cannot be counted; the message names it."""
 
 
+class UnknownParameter(CoverageError):
+    """A parameter that none of the cases has."""
+
+
 @dataclass(frozen=True)
 class Axis:
     """One parameter cut into bins: ``edges`` for a numeric axis, ``values`` for a

@@ -404,8 +404,9 @@ def run_coverage(
 ) -> dict:
     """The coverage of a run's cases (those ``criterion`` judges, when given) over every
     parameter, and the two-parameter grid of ``x`` and ``y`` when both are named (see
-    :mod:`validation.coverage`). Raises :class:`validation.coverage.CoverageError` for an
-    axis that cannot be counted."""
+    :mod:`validation.coverage`). Raises :class:`validation.coverage.UnknownParameter` for a
+    grid axis the cases do not have, :class:`validation.coverage.CoverageError` for one that
+    cannot be counted."""
     from validation import comparison, coverage
 
     cases, _ = run_cases(run=run)
@@ -435,10 +436,12 @@ def run_coverage(
         "parameters": [coverage.coverage(a, columns[n], goal=goal) for n, a in axes.items()],
         "grid": None,
     }
-    if x or y:
+    if x and y:
         for name in (x, y):
+            if name not in names:
+                raise coverage.UnknownParameter(f"{name}: not a parameter of these cases")
             if name not in axes:
-                raise coverage.CoverageError(f"{name or '(none)'}: not a parameter of these cases")
+                raise coverage.CoverageError(f"{name}: its values cannot be put in bins")
         out["grid"] = coverage.grid(axes[x], axes[y], columns[x], columns[y], goal=goal)
     return out
 

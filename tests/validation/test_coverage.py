@@ -86,10 +86,11 @@ def test_coverage_over_the_api(
     assert (body["criterion"], body["cases"], body["bins"]) == ("AC-02", 12, 2)
     assert body["grid"]["x"]["parameter"] == "ego_speed" and body["grid"]["cells"] == 4
     assert sum(map(sum, body["grid"]["counts"])) == 12
-    assert viewer.get(url, {"criterion": "AC-99"}).status_code == 400
-    assert viewer.get(url, {"x": "nope", "y": "ego_speed"}).json() == {
-        "detail": ["nope: not a parameter of these cases"]
-    }
+    assert viewer.get(url, {"criterion": "AC-99"}).status_code == 404
+    response = viewer.get(url, {"x": "nope", "y": "ego_speed"})
+    assert response.status_code == 404
+    assert response.json() == {"detail": "nope: not a parameter of these cases"}
+    assert viewer.get(url, {"x": "ego_speed"}).json()["grid"] is None  # a grid takes two
     assert viewer.get(url, {"bins": 0}).status_code == 400
     assert api(outsider).get(url).status_code == 404
     assert api().get(url).status_code == 401

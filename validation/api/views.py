@@ -2,7 +2,7 @@
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -124,11 +124,12 @@ class ComparisonListApi(APIView):
 
 class RunCoverageApi(APIView):
     """The coverage of a run's cases over its parameters (those a criterion judges, when
-    named): hits per bin, holes, the bins below a goal, and an x-y grid."""
+    named): hits per bin, holes, the bins below a goal, and the x-y grid when both are named.
+    A criterion not of the run's campaign, or a grid parameter none of the cases has, is 404."""
 
     @extend_schema(parameters=[s.CoverageQuery], responses=s.CoverageOut)
     def get(self, request, key, pk):
-        from validation.coverage import CoverageError
+        from validation.coverage import CoverageError, UnknownParameter
 
         project = get_project_for_user(request.user, key)
         run = get_object_or_404(selectors.runs_of_project(project=project), pk=pk)
@@ -143,9 +144,7 @@ class RunCoverageApi(APIView):
                 .first()
             )
             if criterion is None:
-                raise ValidationError(
-                    {"criterion": [f"{asked['criterion']} is not a criterion of this campaign."]}
-                )
+                raise NotFound(f"{asked['criterion']} is not a criterion of this campaign.")
         try:
             data = selectors.run_coverage(
                 project=project,
@@ -156,6 +155,8 @@ class RunCoverageApi(APIView):
                 x=asked.get("x"),
                 y=asked.get("y"),
             )
+        except UnknownParameter as exc:
+            raise NotFound(str(exc)) from exc
         except CoverageError as exc:
             raise ValidationError({"detail": [str(exc)]}) from exc
         return Response(s.CoverageOut(data).data)
