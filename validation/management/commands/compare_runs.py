@@ -24,7 +24,7 @@ class Command(BaseCommand):
         parser.add_argument("--base", required=True, type=int, help="the base run's id")
         parser.add_argument("--head", required=True, type=int, help="the head run's id")
         parser.add_argument(
-            "--limit", type=int, default=100, help="cases listed by name (default 100)"
+            "--limit", type=int, default=100, help="cases listed by name (0 to 1000, default 100)"
         )
         parser.add_argument("--json", action="store_true")
         add_actor_arguments(parser)
@@ -37,8 +37,8 @@ class Command(BaseCommand):
         for side in ("base", "head"):
             if options[side] not in found:
                 raise CommandError(f"no run {options[side]} in {project.key} (--{side})")
-        if options["limit"] < 0:
-            raise CommandError("--limit must be 0 or more")
+        if not 0 <= options["limit"] <= 1000:
+            raise CommandError("--limit must be 0 to 1000")
         with refusals_as_errors(PermissionDenied):
             comparison = run_compare(
                 user=user,
