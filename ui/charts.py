@@ -288,3 +288,74 @@ def histogram(
         bars=bars,
         limit=limit,
     )
+
+
+def heatmap(grid: dict, *, title: str, cell: int = 44) -> SafeString:
+    """Hits per cell of two parameters (a grid of :func:`validation.coverage.grid`): a hole
+    (no case) is drawn hatched red, a cell below the goal amber, a cell at the goal green, its
+    shade by its count; every cell shows its count and names its bins in its title."""
+    xs, ys, counts = grid["x"]["bins"], grid["y"]["bins"], grid["counts"]
+    goal = grid["goal"]
+    top_count = max((max(row) for row in counts if row), default=0) or 1
+    left, top, bottom = 96, 12, 56
+    width, height = left + cell * len(xs) + 12, top + cell * len(ys) + bottom
+    cells = []
+    for j, row in enumerate(counts):
+        y = top + cell * (len(ys) - 1 - j)  # the first y bin at the bottom
+        for i, n in enumerate(row):
+            tone = "hole" if n == 0 else ("low" if n < goal else "met")
+            shade = 0.25 + 0.75 * n / top_count if n else 1.0
+            cells.append(
+                format_html(
+                    '<g class="cell {}"><rect x="{}" y="{}" width="{}" height="{}" '
+                    'fill-opacity="{}"><title>{}: {}; {}: {}; {} case(s)</title></rect>'
+                    '<text class="count" x="{}" y="{}" text-anchor="middle">{}</text></g>',
+                    tone,
+                    left + cell * i,
+                    y,
+                    cell - 2,
+                    cell - 2,
+                    f"{shade:.2f}",
+                    grid["x"]["parameter"],
+                    xs[i],
+                    grid["y"]["parameter"],
+                    ys[j],
+                    n,
+                    left + cell * i + cell / 2 - 1,
+                    y + cell / 2 + 4,
+                    n,
+                )
+            )
+    x_labels = format_html_join(
+        "",
+        '<text class="tick" x="{}" y="{}" text-anchor="middle">{}</text>',
+        (
+            (left + cell * i + cell / 2 - 1, top + cell * len(ys) + 14, label)
+            for i, label in enumerate(xs)
+        ),
+    )
+    y_labels = format_html_join(
+        "",
+        '<text class="tick" x="{}" y="{}" text-anchor="end">{}</text>',
+        (
+            (left - 6, top + cell * (len(ys) - 1 - j) + cell / 2 + 4, label)
+            for j, label in enumerate(ys)
+        ),
+    )
+    return format_html(
+        '<svg class="chart heatmap" role="img" viewBox="0 0 {w} {h}" width="{w}" height="{h}" '
+        'xmlns="http://www.w3.org/2000/svg"><title>{title}</title>{cells}{xl}{yl}'
+        '<text class="axis" x="{xa}" y="{ya}" text-anchor="middle">{xn}</text>'
+        '<text class="axis" x="12" y="{yy}" text-anchor="start">{yn}</text></svg>',
+        w=width,
+        h=height,
+        title=title,
+        cells=mark_safe("".join(cells)),  # noqa: S308 (each built with format_html)
+        xl=x_labels,
+        yl=y_labels,
+        xa=left + cell * len(xs) / 2,
+        ya=height - 14,
+        xn=grid["x"]["parameter"],
+        yy=top + 2,
+        yn=grid["y"]["parameter"],
+    )

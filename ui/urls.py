@@ -5,7 +5,9 @@ from django.urls import path
 
 from ui.views import (
     campaigns,
+    comparisons,
     confirmation,
+    coverage,
     dashboard,
     evidence,
     hara,
@@ -53,6 +55,13 @@ urlpatterns = [
     path(f"{p}runs/<int:pk>/", campaigns.run, name="run"),
     path(f"{p}runs/<int:pk>/progress/", campaigns.run_progress, name="run-progress"),
     path(f"{p}runs/<int:pk>/cancel/", campaigns.run_cancel, name="run-cancel"),
+    path(f"{p}runs/<int:pk>/compare/", comparisons.run_compare, name="run-compare"),
+    path(f"{p}runs/<int:pk>/coverage/", coverage.run_coverage, name="run-coverage"),
+    path(
+        f"{p}runs/<int:pk>/compare/record/",
+        comparisons.run_compare_record,
+        name="run-compare-record",
+    ),
     path(f"{p}evidence/", evidence.entries, name="evidence"),
     path(f"{p}evidence/<int:index>/proof/", evidence.proof, name="entry-proof"),
     path(f"{p}gsn/", reports.gsn, name="gsn"),

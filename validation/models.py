@@ -244,3 +244,26 @@ class Verdict(models.Model):
     def scope_description(self) -> str:
         """The scope the criterion was judged in, in words."""
         return criterion_scope.describe(self.scope)
+
+
+class Comparison(models.Model):
+    """A regression check of a head run against a base run, recorded in the ledger: which
+    criteria regressed and which cases flipped (the report of :mod:`validation.comparison`)."""
+
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="comparisons")
+    base = models.ForeignKey(Run, on_delete=models.PROTECT, related_name="+")
+    head = models.ForeignKey(Run, on_delete=models.PROTECT, related_name="+")
+    regressed = models.BooleanField()
+    report = models.JSONField(help_text="the comparison's report, as recorded")
+    sha256 = models.CharField(max_length=64, help_text="SHA-256 of the canonical report")
+    entry = models.OneToOneField(LogEntry, on_delete=models.PROTECT, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"run {self.head_id} against run {self.base_id}"

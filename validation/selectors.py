@@ -6,9 +6,12 @@ Every function reads one project's rows: the project the view resolved for the u
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 
+import numpy as np
+from django.db import connection
 from django.db.models import Count, Exists, OuterRef, QuerySet, Subquery
 
 from compliance import scope as criterion_scope
@@ -17,6 +20,7 @@ from projects.models import Project
 from validation.models import (
     Campaign,
     CaseResult,
+    Comparison,
     ParameterSpace,
     Run,
     RunStatus,
@@ -259,3 +263,198 @@ def criterion_judges(
         )
 
     return judges
+
+
+# --- Comparing two runs ------------------------------------------------------------------------
+
+
+def run_cases(*, run: Run, decoded: dict | None = None) -> tuple[list, list]:
+    """Every case of a run as a verdict reads it (:class:`validation.verdicts.Case`), by id,
+    and each case's match key: its scenario and its parameters' text as stored (equal
+    parameters written by the same sampling give equal text).
+
+    Read with one plain query and decoded here, not by the ORM's per-field converters: a
+    comparison reads hundreds of thousands of rows. ``decoded`` (text -> value), shared
+    between the two runs of a comparison, decodes each distinct text once: the cases whose
+    KPIs did not change between two versions are stored as the same text."""
+    from validation.verdicts import Case
+
+    table = connection.ops.quote_name(CaseResult._meta.db_table)
+    sql = (
+        f"SELECT case_id, scenario, params, kpis FROM {table} "  # noqa: S608 (no user input)
+        "WHERE run_id = %s ORDER BY case_id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [run.pk])
+        rows = cursor.fetchall()
+    decoded = {} if decoded is None else decoded
+    loads = json.loads
+
+    def value(text):
+        if not isinstance(text, str):
+            return text
+        found = decoded.get(text)
+        if found is None:
+            found = decoded[text] = loads(text)
+        return found
+
+    cases, keys = [], []
+    for case_id, scenario, params, kpis in rows:
+        if isinstance(params, str):
+            keys.append((scenario, params))
+        else:
+            keys.append((scenario, json.dumps(params, sort_keys=True)))
+        cases.append(Case(case_id, scenario, value(params), value(kpis)))
+    return cases, keys
+
+
+def comparison_criteria(*, project: Project, base: Run, head: Run) -> list:
+    """The criteria of both runs' campaigns, by code, as :mod:`validation.comparison` reads
+    them: statistics, scope, and the scenarios that speak to each (as a run decides)."""
+    criteria = (
+        AcceptanceCriterion.objects.filter(
+            project=project, campaigns__in=[base.campaign_id, head.campaign_id]
+        )
+        .distinct()
+        .order_by("code")
+    )
+    return comparison_criteria_for(project=project, criteria=criteria)
+
+
+def comparison_criteria_for(*, project: Project, criteria) -> list:
+    """``criteria`` as :mod:`validation.comparison` reads them (see
+    :func:`comparison_criteria`)."""
+    from validation.comparison import CriterionInput, spec_of
+
+    links = Scenario.requirements.through.objects.filter(scenario__project=project)
+    speaking: dict[int, set[str]] = defaultdict(set)
+    for requirement, name in links.values_list("requirement_id", "scenario__name"):
+        speaking[requirement].add(name)
+    out = []
+    for ac in criteria:
+        if ac.requirement_id:
+            speaks = speaking.get(ac.requirement_id, set()).__contains__
+        else:
+            speaks = _every_scenario
+        out.append(CriterionInput(spec_of(ac), ac.scope or {}, speaks))
+    return out
+
+
+def _every_scenario(name: str) -> bool:
+    return True
+
+
+def comparison_report(*, project: Project, base: Run, head: Run, limit: int = 100) -> dict:
+    """The comparison of ``head`` against ``base`` (see :func:`validation.comparison.compare`),
+    with both runs named by campaign, id, inputs and ledger entry."""
+    from validation.comparison import compare
+
+    odd_tags = dict(Scenario.objects.filter(project=project).values_list("name", "odd_tags"))
+    decoded: dict = {}
+    base_cases, base_keys = run_cases(run=base, decoded=decoded)
+    head_cases, head_keys = run_cases(run=head, decoded=decoded)
+    del decoded
+    report = compare(
+        base_cases,
+        head_cases,
+        comparison_criteria(project=project, base=base, head=head),
+        odd_tags=odd_tags,
+        limit=limit,
+        keys=(base_keys, head_keys),
+    )
+    return {"base": _run_named(base), "head": _run_named(head), **report}
+
+
+def _run_named(run: Run) -> dict:
+    return {
+        "run": run.pk,
+        "campaign": run.campaign.name,
+        "status": run.status,
+        "cases": run.cases_total,
+        "inputs": run.inputs,
+        "entry": run.entry.index if run.entry_id else None,
+    }
+
+
+def comparisons_of_project(*, project: Project) -> QuerySet:
+    """The recorded comparisons, newest first, with both runs' campaigns and the entry."""
+    return Comparison.objects.filter(project=project).select_related(
+        "base__campaign", "head__campaign", "entry", "created_by"
+    )
+
+
+def finished_runs(*, project: Project) -> QuerySet[Run]:
+    """The project's succeeded runs, newest first, with their campaign: what can be compared."""
+    return (
+        runs_of_project(project=project)
+        .filter(status=RunStatus.SUCCEEDED)
+        .select_related("campaign", "entry")
+        .order_by("-created_at", "-pk")
+    )
+
+
+def comparisons_of_run(*, project: Project, run: Run) -> QuerySet:
+    """The recorded comparisons with ``run`` as the head, newest first."""
+    return comparisons_of_project(project=project).filter(head=run)
+
+
+def run_coverage(
+    *,
+    project: Project,
+    run: Run,
+    criterion: AcceptanceCriterion | None = None,
+    bins: int = 5,
+    goal: int = 1,
+    x: str | None = None,
+    y: str | None = None,
+) -> dict:
+    """The coverage of a run's cases (those ``criterion`` judges, when given) over every
+    parameter, and the two-parameter grid of ``x`` and ``y`` when both are named (see
+    :mod:`validation.coverage`). Raises :class:`validation.coverage.UnknownParameter` for a
+    grid axis the cases do not have, :class:`validation.coverage.CoverageError` for one that
+    cannot be counted."""
+    from validation import comparison, coverage
+
+    cases, _ = run_cases(run=run)
+    cols = comparison.Columns(cases)
+    judged = np.ones(len(cases), dtype=bool)
+    if criterion is not None:
+        (spec,) = comparison_criteria_for(project=project, criteria=[criterion])
+        odd_tags = dict(Scenario.objects.filter(project=project).values_list("name", "odd_tags"))
+        judged = comparison.judged_mask(spec, cols, odd_tags)
+    picked = [c for c, keep in zip(cases, judged.tolist(), strict=True) if keep]
+    names = coverage.parameter_names([c.params for c in picked])
+    picked_cols = comparison.Columns(picked)
+    columns = {n: picked_cols.param(n) for n in names}
+    axes = {}
+    for name in names:
+        try:
+            axes[name] = coverage.axis_for(name, columns[name], bins)
+        except coverage.CoverageError:
+            continue
+    out = {
+        "run": run.pk,
+        "criterion": criterion.code if criterion else None,
+        "scope": criterion.scope if criterion else {},
+        "cases": len(picked),
+        "bins": bins,
+        "goal": goal,
+        "parameters": [coverage.coverage(a, columns[n], goal=goal) for n, a in axes.items()],
+        "grid": None,
+    }
+    if x and y:
+        for name in (x, y):
+            if name not in names:
+                raise coverage.UnknownParameter(f"{name}: not a parameter of these cases")
+            if name not in axes:
+                raise coverage.CoverageError(f"{name}: its values cannot be put in bins")
+        out["grid"] = coverage.grid(axes[x], axes[y], columns[x], columns[y], goal=goal)
+    return out
+
+
+def run_parameter_names(*, run: Run, limit: int = 2000) -> list[str]:
+    """The parameters a run's cases have (read from the first ``limit``), by name."""
+    names: set[str] = set()
+    for params in CaseResult.objects.filter(run=run).values_list("params", flat=True)[:limit]:
+        names.update(params)
+    return sorted(names)

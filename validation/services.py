@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,7 +28,7 @@ from compliance import services as compliance_services
 from compliance.models import AcceptanceCriterion
 from evidence import ledger
 from evidence.ledger import Record, Subject
-from evidence.models import Artifact, EntryKind
+from evidence.models import Artifact, ArtifactKind, EntryKind
 from evidence.verify import canonical_json
 from projects.models import Project
 from projects.permissions import Action, require
@@ -39,6 +40,7 @@ from validation.execution.registry import get_executor
 from validation.models import (
     Campaign,
     CaseResult,
+    Comparison,
     ParameterSpace,
     Run,
     RunStatus,
@@ -52,6 +54,8 @@ from validation.verdicts import NOT_JUDGED, Case, CriterionSpec, judge_in_scope
 
 logger = logging.getLogger(__name__)
 
+#: A commit id as a run names it: 7 to 64 hexadecimal digits (SHA-1 or SHA-256, abbreviated).
+COMMIT = re.compile(r"^[0-9a-f]{7,64}$")
 #: The Celery task that runs one shard (``validation.tasks.run_shard_task``).
 RUN_SHARD_TASK = "validation.run_shard"
 RESULTS_TO_LAKE_TASK = "validation.results_to_lake"
@@ -404,14 +408,37 @@ def campaign_cases(campaign: Campaign, spaces=None) -> list[dict]:
     return simulated[: campaign.cap] + recorded
 
 
-def run_start(*, user, campaign: Campaign, executor: str | None = None, spaces=None) -> Run:
+def run_start(
+    *,
+    user,
+    campaign: Campaign,
+    executor: str | None = None,
+    spaces=None,
+    model: str | None = None,
+    commit: str | None = None,
+) -> Run:
     """Queue a run (of every space of the campaign, or of ``spaces``); its shards are
-    scheduled once the transaction has committed."""
+    scheduled once the transaction has committed.
+
+    ``model`` (the name of a model registered in the project: its latest version) and
+    ``commit`` (the system under test's commit) stand in for the campaign's own for this run,
+    as a CI pipeline runs a campaign on the version it builds; the run's inputs name them."""
     project = campaign.project
     require(user, project, Action.RUN)
     executor = executor or campaign.executor
     if executor not in registry.EXECUTORS:
         raise ValidationError({"executor": f"Use {registry.listed()}."})
+    artifact = campaign.model
+    if model:
+        artifact = (
+            Artifact.objects.filter(project=project, kind=ArtifactKind.MODEL, name=model)
+            .order_by("-version")
+            .first()
+        )
+        if artifact is None:
+            raise ValidationError({"model": f"No model named {model!r} in {project.key}."})
+    if commit and not COMMIT.match(commit):
+        raise ValidationError({"commit": f"{commit!r} is not a commit id (7 to 64 hex digits)."})
     cases = campaign_cases(campaign, spaces)
     if not cases:
         raise ValidationError({"campaign": f"{campaign.name} has no cases to run."})
@@ -422,11 +449,13 @@ def run_start(*, user, campaign: Campaign, executor: str | None = None, spaces=N
         ),
         "spaces": sorted(s.sha256 for s in campaign.spaces.all()),
         "dataset": campaign.dataset.sha256 if campaign.dataset else None,
-        "model": campaign.model.sha256 if campaign.model else None,
-        "commit": campaign.sut_commit or None,
+        "model": artifact.sha256 if artifact else None,
+        "commit": commit or campaign.sut_commit or None,
         "seed": campaign.seed,
         "cases": _digest(cases),
     }
+    if model:
+        inputs["modelName"] = f"{artifact.name} v{artifact.version}"
     with transaction.atomic():
         run = Run.objects.create(
             campaign=campaign,
@@ -654,6 +683,56 @@ def _speaks_to(ac: AcceptanceCriterion):
         Scenario.objects.filter(requirements=ac.requirement_id).values_list("name", flat=True)
     )
     return names.__contains__
+
+
+# --- Regression between versions -------------------------------------------------------------
+
+
+def run_compare(*, user, project: Project, base: Run, head: Run, limit: int = 100) -> Comparison:
+    """Compare the ``head`` run against the ``base`` run (:mod:`validation.comparison`) and
+    record the comparison in the ledger, naming both runs' inputs (commits, models, datasets,
+    scenarios) and every criterion's outcome. Both runs must be finished runs of ``project``."""
+    from validation import selectors
+
+    require(user, project, Action.RUN)
+    for side, run in (("base", base), ("head", head)):
+        if run.campaign.project_id != project.pk:
+            raise ValidationError({side: f"Run {run.pk} is not a run of {project.key}."})
+        if run.status != RunStatus.SUCCEEDED:
+            raise ValidationError({side: f"Run {run.pk} is {run.status}: compare finished runs."})
+    if base.pk == head.pk:
+        raise ValidationError({"head": "Compare two different runs."})
+    report = selectors.comparison_report(project=project, base=base, head=head, limit=limit)
+    digest = _digest(report)
+    summary = [
+        {k: c[k] for k in ("criterion", "base", "head", "test", "p_value", "alpha", "significant")}
+        | {"flips": c["flips"], "regressed": c["regressed"], "reasons": c["reasons"]}
+        for c in report["criteria"]
+    ]
+    record = Record(
+        EntryKind.VALIDATION_RESULT,
+        [Subject(f"comparison:{head.pk}:against:{base.pk}", digest)],
+        {
+            "comparison": {"base": report["base"], "head": report["head"]},
+            "matched": report["matched"],
+            "onlyBase": report["only_base"],
+            "onlyHead": report["only_head"],
+            "criteria": summary,
+            "regressed": report["regressed"],
+        },
+    )
+    with transaction.atomic():
+        (entry,) = ledger.append(project, [record], user=user)
+        return Comparison.objects.create(
+            project=project,
+            base=base,
+            head=head,
+            regressed=report["regressed"],
+            report=report,
+            sha256=digest,
+            entry=entry,
+            created_by=user,
+        )
 
 
 # --- New data: campaigns that watch a data-lake prefix ----------------------------------------

@@ -2,7 +2,15 @@ from rest_framework import serializers
 
 from projects.api.strict import JSONInput
 from validation.execution import registry
-from validation.models import Campaign, CaseResult, Run, Scenario, ScenarioCatalog, Verdict
+from validation.models import (
+    Campaign,
+    CaseResult,
+    Comparison,
+    Run,
+    Scenario,
+    ScenarioCatalog,
+    Verdict,
+)
 
 
 class ScenarioOut(serializers.ModelSerializer):
@@ -64,6 +72,16 @@ class CampaignOut(serializers.ModelSerializer):
 
 class RunStartIn(JSONInput, serializers.Serializer):
     executor = serializers.ChoiceField(choices=registry.choices(), required=False)
+    model = serializers.CharField(
+        required=False,
+        max_length=200,
+        help_text="run on this registered model (its latest version) instead of the campaign's",
+    )
+    commit = serializers.CharField(
+        required=False,
+        max_length=64,
+        help_text="the system under test's commit for this run (7 to 64 hex digits)",
+    )
 
 
 class VerdictOut(serializers.ModelSerializer):
@@ -137,3 +155,104 @@ class CaseResultOut(serializers.ModelSerializer):
     class Meta:
         model = CaseResult
         fields = ["case_id", "scenario", "shard", "params", "kpis"]
+
+
+class ComparisonIn(JSONInput, serializers.Serializer):
+    base = serializers.IntegerField(min_value=1, help_text="the id of the base run (the reference)")
+    limit = serializers.IntegerField(
+        min_value=0,
+        max_value=1000,
+        required=False,
+        default=100,
+        help_text="how many cases the report lists by name (flipped cases, largest changes)",
+    )
+
+
+class ComparisonOut(serializers.ModelSerializer):
+    """A recorded comparison of a head run against a base run."""
+
+    base = serializers.IntegerField(source="base_id", help_text="the base run's id")
+    head = serializers.IntegerField(source="head_id", help_text="the head run's id")
+    entry = serializers.IntegerField(source="entry.index", help_text="its ledger entry")
+    created_by = serializers.CharField(source="created_by.username")
+    report = serializers.JSONField(
+        help_text="both runs (campaign, inputs, entry); matched, only_base and only_head case "
+        "counts; per criterion the failures and trials of each run, the one-sided exact test's "
+        "p-value against alpha = 1 - confidence, the flip matrix overall and per scenario, the "
+        "cases flipped to fail and to pass; KPI deltas per scenario and per listed case; "
+        "regressed and the reasons"
+    )
+
+    class Meta:
+        model = Comparison
+        fields = [
+            "id",
+            "base",
+            "head",
+            "regressed",
+            "sha256",
+            "entry",
+            "created_by",
+            "created_at",
+            "report",
+        ]
+
+
+class CoverageQuery(serializers.Serializer):
+    criterion = serializers.CharField(
+        required=False, max_length=50, help_text="count only the cases this criterion judges"
+    )
+    bins = serializers.IntegerField(
+        required=False, default=5, min_value=1, max_value=100, help_text="bins per numeric axis"
+    )
+    goal = serializers.IntegerField(
+        required=False, default=1, min_value=1, help_text="the cases each bin should have"
+    )
+    x = serializers.CharField(required=False, max_length=100, help_text="grid: first parameter")
+    y = serializers.CharField(required=False, max_length=100, help_text="grid: second parameter")
+
+
+class CoverageBinOut(serializers.Serializer):
+    bin = serializers.CharField()
+    hits = serializers.IntegerField()
+
+
+class CoverageParameterOut(serializers.Serializer):
+    parameter = serializers.CharField()
+    kind = serializers.ChoiceField(choices=["range", "values"])
+    bins = CoverageBinOut(many=True)
+    outside = serializers.IntegerField(help_text="cases without a value in the axis' range")
+    holes = serializers.ListField(child=serializers.CharField(), help_text="bins with no case")
+    below_goal = serializers.ListField(child=serializers.CharField())
+    goal = serializers.IntegerField()
+    met = serializers.BooleanField(help_text="every bin has at least goal cases")
+
+
+class CoverageAxisOut(serializers.Serializer):
+    parameter = serializers.CharField()
+    bins = serializers.ListField(child=serializers.CharField())
+
+
+class CoverageGridOut(serializers.Serializer):
+    x = CoverageAxisOut()
+    y = CoverageAxisOut()
+    counts = serializers.ListField(
+        child=serializers.ListField(child=serializers.IntegerField()),
+        help_text="counts[j][i]: cases in y bin j and x bin i",
+    )
+    outside = serializers.IntegerField()
+    holes = serializers.IntegerField()
+    below_goal = serializers.IntegerField()
+    cells = serializers.IntegerField()
+    goal = serializers.IntegerField()
+
+
+class CoverageOut(serializers.Serializer):
+    run = serializers.IntegerField()
+    criterion = serializers.CharField(allow_null=True)
+    scope = serializers.JSONField(help_text="the criterion's scope (empty: every case)")
+    cases = serializers.IntegerField(help_text="the cases counted")
+    bins = serializers.IntegerField()
+    goal = serializers.IntegerField()
+    parameters = CoverageParameterOut(many=True)
+    grid = CoverageGridOut(allow_null=True, help_text="the x-y grid when both are given")

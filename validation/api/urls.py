@@ -12,4 +12,7 @@ urlpatterns = [
     path(f"{p}runs/<int:pk>/", v.RunDetailApi.as_view(), name="run"),
     path(f"{p}runs/<int:pk>/cancel/", v.RunCancelApi.as_view(), name="run-cancel"),
     path(f"{p}runs/<int:pk>/results/", v.RunResultsApi.as_view(), name="run-results"),
+    path(f"{p}runs/<int:pk>/compare/", v.RunCompareApi.as_view(), name="run-compare"),
+    path(f"{p}runs/<int:pk>/coverage/", v.RunCoverageApi.as_view(), name="run-coverage"),
+    path(f"{p}comparisons/", v.ComparisonListApi.as_view(), name="comparisons"),
 ]

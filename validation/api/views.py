@@ -2,6 +2,7 @@
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -49,7 +50,11 @@ class RunStartApi(APIView):
         data = s.RunStartIn(data=request.data)
         data.is_valid(raise_exception=True)
         run = services.run_start(
-            user=request.user, campaign=campaign, executor=data.validated_data.get("executor")
+            user=request.user,
+            campaign=campaign,
+            executor=data.validated_data.get("executor"),
+            model=data.validated_data.get("model"),
+            commit=data.validated_data.get("commit"),
         )
         return Response(
             s.RunOut(selectors.run_list(project=project).get(pk=run.pk)).data, status=201
@@ -91,3 +96,78 @@ class RunResultsApi(APIView):
         project = get_project_for_user(request.user, key)
         run = get_object_or_404(selectors.runs_of_project(project=project), pk=pk)
         return paginated(self, selectors.run_results(run=run), s.CaseResultOut)
+
+
+class RunCompareApi(APIView):
+    """Compare this run (the head) against a base run and record the comparison in the ledger.
+
+    201 with the report either way: ``regressed`` says whether a criterion regressed
+    significantly or a case flipped from pass to fail (a CI gate fails the build on it)."""
+
+    @extend_schema(request=s.ComparisonIn, responses={201: s.ComparisonOut}, **requires(Action.RUN))
+    def post(self, request, key, pk):
+        project = get_project_for_user(request.user, key, Action.RUN)
+        runs = selectors.runs_of_project(project=project).select_related("campaign", "entry")
+        head = get_object_or_404(runs, pk=pk)
+        data = s.ComparisonIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        base = runs.filter(pk=data.validated_data["base"]).first()
+        if base is None:
+            raise ValidationError({"base": [f"No run {data.validated_data['base']} in {key}."]})
+        comparison = services.run_compare(
+            user=request.user,
+            project=project,
+            base=base,
+            head=head,
+            limit=data.validated_data["limit"],
+        )
+        return Response(s.ComparisonOut(comparison).data, status=201)
+
+
+class ComparisonListApi(APIView):
+    pagination_class = Page
+
+    @extend_schema(responses=s.ComparisonOut(many=True))
+    def get(self, request, key):
+        project = get_project_for_user(request.user, key)
+        return paginated(self, selectors.comparisons_of_project(project=project), s.ComparisonOut)
+
+
+class RunCoverageApi(APIView):
+    """The coverage of a run's cases over its parameters (those a criterion judges, when
+    named): hits per bin, holes, the bins below a goal, and the x-y grid when both are named.
+    A criterion not of the run's campaign, or a grid parameter none of the cases has, is 404."""
+
+    @extend_schema(parameters=[s.CoverageQuery], responses=s.CoverageOut)
+    def get(self, request, key, pk):
+        from validation.coverage import CoverageError, UnknownParameter
+
+        project = get_project_for_user(request.user, key)
+        run = get_object_or_404(selectors.runs_of_project(project=project), pk=pk)
+        query = s.CoverageQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        asked = query.validated_data
+        criterion = None
+        if asked.get("criterion"):
+            criterion = (
+                selectors.campaign_criteria(campaign_id=run.campaign_id)
+                .filter(code=asked["criterion"])
+                .first()
+            )
+            if criterion is None:
+                raise NotFound(f"{asked['criterion']} is not a criterion of this campaign.")
+        try:
+            data = selectors.run_coverage(
+                project=project,
+                run=run,
+                criterion=criterion,
+                bins=asked["bins"],
+                goal=asked["goal"],
+                x=asked.get("x"),
+                y=asked.get("y"),
+            )
+        except UnknownParameter as exc:
+            raise NotFound(str(exc)) from exc
+        except CoverageError as exc:
+            raise ValidationError({"detail": [str(exc)]}) from exc
+        return Response(s.CoverageOut(data).data)

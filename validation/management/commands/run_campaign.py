@@ -24,6 +24,8 @@ class Command(BaseCommand):
         parser.add_argument("--project", required=True)
         parser.add_argument("--campaign", required=True)
         parser.add_argument("--executor", choices=registry.names())
+        parser.add_argument("--model", help="a registered model's name: run on its latest version")
+        parser.add_argument("--commit", help="the system under test's commit for this run")
         parser.add_argument("--timeout", type=float, default=3600, help="seconds to wait")
         parser.add_argument("--json", action="store_true")
         parser.add_argument(
@@ -43,7 +45,13 @@ class Command(BaseCommand):
         if campaign is None:
             raise CommandError(f"no campaign named {options['campaign']!r} in {project.key}")
         with refusals_as_errors():
-            run = run_start(user=user, campaign=campaign, executor=options["executor"])
+            run = run_start(
+                user=user,
+                campaign=campaign,
+                executor=options["executor"],
+                model=options["model"],
+                commit=options["commit"],
+            )
         deadline = time.monotonic() + options["timeout"]
         run.refresh_from_db()
         while run.status not in FINAL:
