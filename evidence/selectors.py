@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from django.db.models import QuerySet
 
 from evidence import ledger, verification, verify
-from evidence.models import Artifact, Checkpoint, Decision, LogEntry
+from evidence.models import Artifact, Checkpoint, Decision, LogEntry, SupplierClaim
 from evidence.trust import trusted_signer
 from projects.models import Project
 
@@ -117,4 +117,20 @@ def inclusion_check(*, project: Project, entry: LogEntry) -> InclusionCheck:
         note.size,
         note.root.hex(),
         [h.hex() for h in proof],
+    )
+
+
+def supplier_claims(*, project: Project, size: int | None = None) -> list[SupplierClaim]:
+    """The supplier claims of the latest package imported from each supplier log, among the
+    imports recorded below ledger size ``size`` (default: all), by origin and code."""
+    packages = project.supplier_packages.all()
+    if size is not None:
+        packages = packages.filter(entry__index__lt=size)
+    latest: dict[str, int] = {}
+    for origin, pk in packages.order_by("origin", "size", "pk").values_list("origin", "pk"):
+        latest[origin] = pk
+    return list(
+        SupplierClaim.objects.filter(package_id__in=latest.values())
+        .select_related("package", "package__entry")
+        .order_by("package__origin", "code")
     )

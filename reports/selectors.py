@@ -18,6 +18,7 @@ from compliance import iso26262
 from compliance.models import AcceptanceCriterion, Approval, Baseline, Decomposition, Verification
 from compliance.services import baseline_content
 from evidence import ledger, verify
+from evidence import selectors as evidence_selectors
 from evidence.models import Artifact, Checkpoint, Decision, EntryKind, LogEntry, SigningKey
 from projects.models import Project
 from projects.permissions import Action, require
@@ -149,6 +150,8 @@ class CaseSnapshot:
     artifacts: list[ArtifactRow] = field(default_factory=list)
     criteria: list[CriterionLink] = field(default_factory=list)
     decision_entries: list[tuple[int, str]] = field(default_factory=list)  # (index, subject)
+    # Supplier claims (evidence.models.SupplierClaim) of the packages imported below ``size``.
+    supplier_claims: list = field(default_factory=list)
     prepared_by: str = ""  # who made the snapshot: the exporting user
     gaps: dict = field(default_factory=dict)
 
@@ -240,6 +243,7 @@ def case_snapshot(
         )
     ]
     snapshot.runs = _runs(project, size)
+    snapshot.supplier_claims = evidence_selectors.supplier_claims(project=project, size=size)
     snapshot.approvals = [
         ApprovalRow(
             measure=a.measure,
