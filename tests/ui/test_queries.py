@@ -49,7 +49,7 @@ PAGES = [
     ("ui:run-progress", ["AEB", "run"], 6),
     ("ui:evidence", ["AEB"], 7),
     ("ui:entry-proof", ["AEB", 3], 8),  # the checkpoint key comes from the trust roots
-    ("ui:gsn", ["AEB"], 30),  # case_snapshot's; its gap analysis reads no table
+    ("ui:gsn", ["AEB"], 31),  # case_snapshot's, one of them the supplier claims
     ("ui:baselines", ["AEB"], 7),
     ("ui:asil", [], 2),
 ]
