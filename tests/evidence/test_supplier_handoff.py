@@ -228,6 +228,10 @@ def test_supplier_exports_oem_imports_cites_and_refuses_a_rewrite(
     assert message.startswith(f"{rewritten}: the supplier log supplier.example/ledger/BRK was")
     assert "rewritten" in message and f"imported from package {newer.sha256[:12]}" in message
     assert state(project) == before
+    # The first package again: imported already, and older than the latest one.
+    with pytest.raises(CommandError, match="was imported into AEB"):
+        import_package(first, str(key_file))
+    assert state(project) == before
     assert sorted(p.name for p in (fresh_store / "packages" / "sha256").iterdir()) == sorted(
         f"{p.sha256}.zip" for p in SupplierPackage.objects.all()
     )
