@@ -3,7 +3,8 @@
 Triggers. PostgreSQL and SQLite both refuse UPDATE and DELETE on the ledger tables with the
 message ``evidence ledger is append-only``; PostgreSQL also refuses TRUNCATE (a statement-level
 trigger, since TRUNCATE fires no row triggers; SQLite has no TRUNCATE). Migration 0002 installs
-them all; 0006 adds the TRUNCATE triggers to databases migrated before they existed.
+them on the first tables, 0009 on the witnesses' cosignatures; 0006 adds the TRUNCATE triggers
+to databases migrated before they existed.
 
 Roles (PostgreSQL). A trigger only binds those who cannot drop or disable it, and only a table's
 owner (or a superuser) can. So production runs with two roles:
@@ -18,23 +19,29 @@ owner (or a superuser) can. So production runs with two roles:
   the ledger tables it may only SELECT and INSERT: no UPDATE, DELETE or TRUNCATE even before a
   trigger is reached.
 
-:func:`grant_statements` derives every grant from the three table lists below, so a new ledger
-table is locked by naming it in :data:`APPEND_ONLY_TABLES` (triggers and grants both follow) or,
-for state that appends move on, in :data:`APP_UPDATABLE_TABLES`. Every other table in the
-schema gets full DML. ``post_migrate`` re-applies the grants after every ``migrate`` run as the
-owner (see ``evidence/apps.py``), so a table created by a migration is never left with more than
-its list allows. Someone with the owner's powers can still lift the triggers; that is caught by
+:func:`grant_statements` derives every grant from the table lists below, so a new ledger table
+is locked by naming it in :data:`LATER_APPEND_ONLY_TABLES` and installing its triggers in a
+migration that runs after the table exists (grants follow the list) or, for state that appends
+move on, in :data:`APP_UPDATABLE_TABLES`. Every other table in the schema gets full DML.
+``post_migrate`` re-applies the grants after every ``migrate`` run as the owner (see
+``evidence/apps.py``), so a table created by a migration is never left with more than its list
+allows. Someone with the owner's powers can still lift the triggers; that is caught by
 ``verify_ledger``, which recomputes the tree and compares it with the checkpoints published
 outside the database.
 """
 
-# Signed history: the application role may only read and add rows.
+# Signed history: the application role may only read and add rows. Migration 0002 locks these.
 APPEND_ONLY_TABLES = (
     "evidence_logentry",
     "evidence_merklenode",
     "evidence_checkpoint",
     "evidence_signingkey",
 )
+# Append-only tables created after 0002, each locked by a migration of its own once the table
+# exists (0009 for the witnesses' cosignatures): 0002 runs on a fresh database before them.
+LATER_APPEND_ONLY_TABLES = ("evidence_witnesscosignature",)
+# Every table the triggers and the grants lock.
+LOCKED_TABLES = APPEND_ONLY_TABLES + LATER_APPEND_ONLY_TABLES
 # Ledger state that every append moves on (the head row, recomputed by ``verify_ledger``):
 # SELECT, INSERT and UPDATE (``SELECT ... FOR UPDATE`` needs UPDATE), never DELETE.
 APP_UPDATABLE_TABLES = ("evidence_loghead",)
@@ -80,14 +87,14 @@ _POSTGRES_FUNCTION = (
 )
 
 
-def install_statements(vendor: str) -> list[str]:
+def install_statements(vendor: str, tables: tuple[str, ...] = APPEND_ONLY_TABLES) -> list[str]:
     if vendor == "postgresql":
         statements = [_POSTGRES_FUNCTION]
-        for table in APPEND_ONLY_TABLES:
+        for table in tables:
             statements += _postgres_install(table)
         return statements
     if vendor == "sqlite":
-        return [s for table in APPEND_ONLY_TABLES for s in _sqlite_install(table)]
+        return [s for table in tables for s in _sqlite_install(table)]
     raise NotImplementedError(f"append-only triggers are not written for {vendor}")
 
 
@@ -101,20 +108,22 @@ def truncate_install_statements(vendor: str) -> list[str]:
     ]
 
 
-def truncate_drop_statements(vendor: str) -> list[str]:
+def truncate_drop_statements(
+    vendor: str, tables: tuple[str, ...] = APPEND_ONLY_TABLES
+) -> list[str]:
     if vendor != "postgresql":
         return []
-    return [f"DROP TRIGGER IF EXISTS {t}_no_truncate ON {t}" for t in APPEND_ONLY_TABLES]
+    return [f"DROP TRIGGER IF EXISTS {t}_no_truncate ON {t}" for t in tables]
 
 
-def drop_statements(vendor: str) -> list[str]:
+def drop_statements(vendor: str, tables: tuple[str, ...] = APPEND_ONLY_TABLES) -> list[str]:
     if vendor == "postgresql":
         return [
-            f"DROP TRIGGER IF EXISTS {t}_append_only ON {t}" for t in APPEND_ONLY_TABLES
-        ] + truncate_drop_statements(vendor)
+            f"DROP TRIGGER IF EXISTS {t}_append_only ON {t}" for t in tables
+        ] + truncate_drop_statements(vendor, tables)
     return [
         f"DROP TRIGGER IF EXISTS {t}_{suffix}"
-        for t in APPEND_ONLY_TABLES
+        for t in tables
         for suffix in ("no_update", "no_delete")
     ]
 
@@ -125,12 +134,13 @@ def execute(connection, statements: list[str]) -> None:
             cursor.execute(statement)
 
 
-def install_triggers(connection) -> None:
-    execute(connection, install_statements(connection.vendor))
+def install_triggers(connection, tables: tuple[str, ...] = APPEND_ONLY_TABLES) -> None:
+    """The triggers of ``tables`` (default: those migration 0002 locks, which calls this)."""
+    execute(connection, install_statements(connection.vendor, tables))
 
 
-def drop_triggers(connection) -> None:
-    execute(connection, drop_statements(connection.vendor))
+def drop_triggers(connection, tables: tuple[str, ...] = APPEND_ONLY_TABLES) -> None:
+    execute(connection, drop_statements(connection.vendor, tables))
 
 
 class RoleError(Exception):
@@ -139,7 +149,7 @@ class RoleError(Exception):
 
 def table_privileges(table: str) -> str:
     """What the application role may do on ``table``."""
-    if table in APPEND_ONLY_TABLES:
+    if table in LOCKED_TABLES:
         return "SELECT, INSERT"
     if table in APP_UPDATABLE_TABLES:
         return "SELECT, INSERT, UPDATE"

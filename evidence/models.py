@@ -23,6 +23,7 @@ class EntryKind(models.TextChoices):
     CHANGE = "change", "Change of a work product"
     MEMBERSHIP = "membership", "Membership change"
     KEY_ROTATION = "key-rotation", "Signing key rotation"
+    SUPPLIER_PACKAGE = "supplier-package", "Supplier package import"
 
 
 class SigningKey(models.Model):
@@ -187,6 +188,7 @@ class WitnessCosignature(models.Model):
 class ArtifactKind(models.TextChoices):
     DATASET = "dataset", "Dataset snapshot"
     MODEL = "model", "Model"
+    SUPPLIER_PACKAGE = "supplier-package", "Supplier certification package"
 
 
 class Artifact(models.Model):
@@ -247,3 +249,72 @@ class Decision(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class SupplierPackage(models.Model):
+    """A supplier's certification package, imported after verification (ISO 26262-8 clause 5,
+    development interface agreement): the supplier's element as a Safety Element out of Context.
+
+    The zip is kept in the store as an artifact; ``entry`` is the importer's ledger entry that
+    names the package digest and the supplier's checkpoint. Rows are written once, by
+    :func:`evidence.handoff.package_import`, and never changed.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="supplier_packages")
+    origin = models.CharField(max_length=300, help_text="the supplier's log origin")
+    supplier_project = models.CharField(max_length=100)
+    baseline = models.CharField(max_length=200)
+    size = models.BigIntegerField(help_text="the supplier's checkpoint size")
+    root = models.CharField(max_length=64, help_text="the supplier's checkpoint root, hex")
+    sha256 = models.CharField(max_length=64, help_text="of the package zip")
+    file_name = models.CharField(max_length=300)
+    artifact = models.OneToOneField(
+        Artifact, on_delete=models.PROTECT, related_name="supplier_package"
+    )
+    entry = models.OneToOneField(
+        LogEntry, on_delete=models.PROTECT, related_name="supplier_package"
+    )
+    imported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["project", "origin", "size"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "sha256"], name="supplierpackage_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.origin} at {self.size} ({self.sha256[:12]})"
+
+
+class SupplierClaim(models.Model):
+    """A supplier's safety requirement and its latest verification result, as its package
+    states them: read-only, cited by the importer's requirements, never edited here."""
+
+    package = models.ForeignKey(SupplierPackage, on_delete=models.PROTECT, related_name="claims")
+    code = models.CharField(max_length=100)
+    kind = models.CharField(max_length=16, blank=True)
+    title = models.CharField(max_length=300, blank=True)
+    text = models.TextField(blank=True)
+    asil = models.CharField(max_length=8, blank=True)
+    status = models.CharField(max_length=32, blank=True)
+    version = models.PositiveIntegerField(default=1)
+    entry = models.BigIntegerField(help_text="the requirement's entry in the supplier's log")
+    result = models.CharField(max_length=16, blank=True, help_text="pass, fail, inconclusive")
+    method = models.CharField(max_length=100, blank=True)
+    summary = models.TextField(blank=True)
+    verification_entry = models.BigIntegerField(null=True, blank=True)
+    cited_by = models.CharField(
+        max_length=100, blank=True, help_text="the importer's requirement that cites it"
+    )
+
+    class Meta:
+        ordering = ["package", "code"]
+        constraints = [
+            models.UniqueConstraint(fields=["package", "code"], name="supplierclaim_unique_code")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} of {self.package.origin}"

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from evidence import ledger, verification, verify
-from evidence.models import Artifact, Checkpoint, Decision, LogEntry
+from evidence.models import Artifact, Checkpoint, Decision, LogEntry, SupplierClaim, SupplierPackage
 from evidence.trust import trusted_signer
 from projects.models import Project
 
@@ -117,4 +117,22 @@ def inclusion_check(*, project: Project, entry: LogEntry) -> InclusionCheck:
         note.size,
         note.root.hex(),
         [h.hex() for h in proof],
+    )
+
+
+def supplier_claims(*, project: Project, size: int | None = None) -> list[SupplierClaim]:
+    """The supplier claims of the latest package imported from each supplier log, among the
+    imports recorded below ledger size ``size`` (default: all), by origin and code; one query."""
+    inside = {} if size is None else {"entry__index__lt": size}
+    newer = SupplierPackage.objects.filter(
+        project=project, origin=OuterRef("package__origin"), **inside
+    ).filter(
+        Q(size__gt=OuterRef("package__size"))
+        | Q(size=OuterRef("package__size"), pk__gt=OuterRef("package_id"))
+    )
+    claims = SupplierClaim.objects.filter(package__project=project).filter(~Exists(newer))
+    if size is not None:
+        claims = claims.filter(package__entry__index__lt=size)
+    return list(
+        claims.select_related("package", "package__entry").order_by("package__origin", "code")
     )

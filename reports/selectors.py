@@ -25,6 +25,7 @@ from compliance.models import (
 )
 from compliance.services import baseline_content
 from evidence import ledger, verify
+from evidence import selectors as evidence_selectors
 from evidence.models import Artifact, Checkpoint, Decision, EntryKind, LogEntry, SigningKey
 from projects.models import Project
 from projects.permissions import Action, require
@@ -164,6 +165,8 @@ class CaseSnapshot:
     artifacts: list[ArtifactRow] = field(default_factory=list)
     criteria: list[CriterionLink] = field(default_factory=list)
     decision_entries: list[tuple[int, str]] = field(default_factory=list)  # (index, subject)
+    # Supplier claims (evidence.models.SupplierClaim) of the packages imported below ``size``.
+    supplier_claims: list = field(default_factory=list)
     prepared_by: str = ""  # who made the snapshot: the exporting user
     gaps: dict = field(default_factory=dict)
     #: The last approval of each requirement as of the baseline (the live one without a
@@ -260,6 +263,7 @@ def case_snapshot(
         )
     ]
     snapshot.runs = _runs(project, size)
+    snapshot.supplier_claims = evidence_selectors.supplier_claims(project=project, size=size)
     snapshot.approvals = [
         ApprovalRow(
             measure=a.measure,

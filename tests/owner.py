@@ -18,7 +18,7 @@ from contextlib import contextmanager, nullcontext
 
 import dj_database_url
 
-from evidence.db import drop_statements, install_statements
+from evidence.db import LOCKED_TABLES, drop_statements, install_statements
 
 _app_credentials: dict = {}
 
@@ -85,12 +85,12 @@ def _lifted(cursor, vendor: str, lift: bool):
     if not lift:
         yield
         return
-    for statement in drop_statements(vendor):
+    for statement in drop_statements(vendor, LOCKED_TABLES):
         cursor.execute(statement)
     try:
         yield
     finally:
-        for statement in install_statements(vendor):
+        for statement in install_statements(vendor, LOCKED_TABLES):
             cursor.execute(statement)
 
 
@@ -108,11 +108,11 @@ def flush_database() -> None:
     if connection.vendor != "sqlite":
         call_command("flush", interactive=False, verbosity=0)
         return
-    drop_triggers(connection)
+    drop_triggers(connection, LOCKED_TABLES)
     try:
         call_command("flush", interactive=False, verbosity=0)
     finally:
-        install_triggers(connection)
+        install_triggers(connection, LOCKED_TABLES)
 
 
 def switch_role(owner: bool) -> None:

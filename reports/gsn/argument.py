@@ -118,6 +118,7 @@ def build(snapshot: CaseSnapshot) -> SafetyCase:
                     )
 
     _judged_on(case, snapshot)
+    _supplier(case, top.id, snapshot)
     _confirmation(case, top.id, snapshot)
     _propagate(case)
     return case
@@ -244,6 +245,50 @@ def _requirement(case, parent_id, root_code, requirements, children, evidence, d
                 ),
                 node.id,
             )
+
+
+def _supplier(case: SafetyCase, top: str, snapshot: CaseSnapshot) -> None:
+    """The supplier's requirements imported from its certification package (a Safety Element
+    out of Context, ISO 26262-8 clause 5): each a solution under the requirement of this project
+    that cites it, or under a "Supplier evidence" strategy when none here cites it (or the
+    citing requirement is not part of the argument)."""
+    strategy = None
+    for claim in snapshot.supplier_claims:
+        package = claim.package
+        index = package.entry.index
+        status = {"pass": SUPPORTED, "fail": CHALLENGED}.get(claim.result, UNDEVELOPED)
+        result = (
+            f"{claim.method}: {claim.result} of v{claim.version}"
+            if claim.result
+            else f"no verification of v{claim.version}"
+        )
+        parent = _goal_id(f"requirement:{claim.cited_by}") if claim.cited_by else None
+        if parent not in case.nodes:
+            if strategy is None:
+                strategy = case.add(
+                    Node(
+                        "S3",
+                        STRATEGY,
+                        "S3",
+                        "Supplier evidence: the supplier's safety requirements, imported from "
+                        "its verified certification package as a Safety Element out of Context",
+                    ),
+                    top,
+                )
+            parent = strategy.id
+        case.add(
+            Node(
+                f"Sn:{index}:supplier:{package.origin}:{claim.code}",
+                SOLUTION,
+                f"entry {index}",
+                f"{claim.code} ({result}) supported by supplier evidence: {package.origin} "
+                f"checkpoint {package.size}, package {package.sha256[:12]}",
+                status=status,
+                entry=index,
+                ref=f"supplier:{claim.code}",
+            ),
+            parent,
+        )
 
 
 def _confirmation(case: SafetyCase, top: str, snapshot: CaseSnapshot) -> None:

@@ -19,6 +19,7 @@ from evidence.db import (
     APP_READ_ONLY_TABLES,
     APP_UPDATABLE_TABLES,
     APPEND_ONLY_TABLES,
+    LOCKED_TABLES,
     grant_with,
 )
 from evidence.ledger import Record, Subject
@@ -29,7 +30,7 @@ pytestmark = pytest.mark.postgres
 
 APP_ROLE = "safecase_app_test"
 PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER")
-LEDGER_TRIGGERS = len(APPEND_ONLY_TABLES) * 2  # a row trigger and a TRUNCATE trigger each
+LEDGER_TRIGGERS = len(LOCKED_TABLES) * 2  # a row trigger and a TRUNCATE trigger each
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +92,7 @@ ATTACKS = {
     "update an entry": ("UPDATE evidence_logentry SET kind = 'report'", DENIED),
     "delete an entry": ("DELETE FROM evidence_logentry", DENIED),
     "delete the head": ("DELETE FROM evidence_loghead", DENIED),
-    **{f"truncate {t}": (f"TRUNCATE {t} CASCADE", DENIED) for t in APPEND_ONLY_TABLES},
+    **{f"truncate {t}": (f"TRUNCATE {t} CASCADE", DENIED) for t in LOCKED_TABLES},
     "disable the triggers": ("ALTER TABLE evidence_logentry DISABLE TRIGGER ALL", NOT_OWNER),
     "disable one trigger": (
         "ALTER TABLE evidence_logentry DISABLE TRIGGER evidence_logentry_append_only",
@@ -162,7 +163,7 @@ def test_the_application_role_still_reads_and_appends(app, owner):
 
 
 def expected_privileges(table: str) -> set[str]:
-    if table in APPEND_ONLY_TABLES:
+    if table in LOCKED_TABLES:
         return {"SELECT", "INSERT"}
     if table in APP_UPDATABLE_TABLES:
         return {"SELECT", "INSERT", "UPDATE"}
@@ -191,7 +192,7 @@ def test_the_role_is_granted_exactly_its_table_list(app):
     ).fetchone() == (False, False, False)
 
 
-@pytest.mark.parametrize("table", APPEND_ONLY_TABLES)
+@pytest.mark.parametrize("table", LOCKED_TABLES)
 def test_even_the_owner_cannot_truncate_a_ledger_table(owner, table):
     before = ledger_state(owner)
     with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only .TRUNCATE on"):

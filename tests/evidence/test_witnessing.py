@@ -11,6 +11,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import DatabaseError, transaction
 
 from evidence import ledger, verify, witnessing
 from evidence.keys import load_signing_key, log_name
@@ -18,11 +19,15 @@ from evidence.ledger import Record, Subject
 from evidence.models import Checkpoint, WitnessCosignature
 from evidence.storage import default_store
 from evidence.verification import verify_project
+from tests.evidence.conftest import tampering
 from witness import protocol
 from witness.server import Witness, serve_in_thread
 from witness.state import State
 
 pytestmark = pytest.mark.django_db
+
+# The trigger's message, or the missing privilege as the application role.
+REFUSED = "append-only|permission denied"
 
 
 @pytest.fixture(autouse=True)
@@ -143,10 +148,13 @@ def test_a_witness_back_up_is_asked_from_the_size_it_last_cosigned(
 
 
 def test_a_lost_cosignature_row_is_recovered_from_the_witnesses_answer(
-    sites, project, django_capture_on_commit_callbacks
+    sites, ledger_transactional_db, project, django_capture_on_commit_callbacks
 ):
     append(project, django_capture_on_commit_callbacks, 4)
-    WitnessCosignature.objects.filter(witness=sites[1].name).delete()
+    with tampering() as cursor:  # lost by whoever has the owner's powers
+        cursor.execute(
+            "DELETE FROM evidence_witnesscosignature WHERE witness = %s", [sites[1].name]
+        )
     witnessing.forget()  # as a process that starts now
     # The installation now believes w2 saw nothing (old 0); w2 answers 409 with 4, and the
     # request is made again from 4 with a consistency proof.
@@ -168,22 +176,41 @@ def test_verify_ledger_reports_a_log_without_its_quorum_after_the_grace(
 
 
 def test_cosignatures_deleted_from_the_database_still_count_from_the_store(
-    settings, sites, project, django_capture_on_commit_callbacks, fresh_store
+    settings,
+    sites,
+    ledger_transactional_db,
+    project,
+    django_capture_on_commit_callbacks,
+    fresh_store,
 ):
     append(project, django_capture_on_commit_callbacks, 2)
     witnessing.wait_for_publications()
-    WitnessCosignature.objects.all().delete()
+    with pytest.raises(DatabaseError, match=REFUSED):  # the table is append-only
+        with transaction.atomic():
+            WitnessCosignature.objects.all().delete()
+    assert WitnessCosignature.objects.count() == 3
+    with tampering() as cursor:  # an insider with the owner's powers
+        cursor.execute("DELETE FROM evidence_witnesscosignature")
+    assert WitnessCosignature.objects.count() == 0
     settings.SAFECASE_WITNESS_GRACE = 0
     assert verify_project(project).ok
     (fresh_store / witnessing.cosigned_store_key("AEB", 2)).unlink()
     assert "lack the quorum of 2 of 3" in verify_project(project).problems[0]
 
 
-def test_a_planted_cosignature_is_named(sites, project, django_capture_on_commit_callbacks):
+def test_a_planted_cosignature_is_named(
+    sites, ledger_transactional_db, project, django_capture_on_commit_callbacks
+):
     checkpoint = append(project, django_capture_on_commit_callbacks)
     row = checkpoint.cosignatures.get(witness=sites[0].name)
     forged = row.line[:-10] + ("A" if row.line[-10] != "A" else "B") + row.line[-9:]
-    WitnessCosignature.objects.filter(pk=row.pk).update(line=forged)
+    with pytest.raises(DatabaseError, match=REFUSED):
+        with transaction.atomic():
+            WitnessCosignature.objects.filter(pk=row.pk).update(line=forged)
+    with tampering() as cursor:
+        cursor.execute(
+            "UPDATE evidence_witnesscosignature SET line = %s WHERE id = %s", [forged, row.pk]
+        )
     problems = verify_project(project).problems
     assert problems == [
         f"checkpoint at size 1: the cosignature by witness {sites[0].name} does not verify"

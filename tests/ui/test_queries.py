@@ -50,9 +50,9 @@ PAGES = [
     ("ui:run-progress", ["AEB", "run"], 6),
     ("ui:evidence", ["AEB"], 7),
     ("ui:entry-proof", ["AEB", 3], 8),  # the checkpoint key comes from the trust roots
-    # case_snapshot's (one for the requirement approvals as of the baseline); its gap
-    # analysis reads no table
-    ("ui:gsn", ["AEB"], 31),
+    # case_snapshot's (one for the requirement approvals as of the baseline, one for the
+    # supplier claims); its gap analysis reads no table
+    ("ui:gsn", ["AEB"], 32),
     ("ui:baselines", ["AEB"], 7),
     ("ui:asil", [], 2),
 ]

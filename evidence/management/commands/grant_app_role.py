@@ -5,7 +5,7 @@ from django.db import connection
 from evidence.db import (
     APP_READ_ONLY_TABLES,
     APP_UPDATABLE_TABLES,
-    APPEND_ONLY_TABLES,
+    LOCKED_TABLES,
     RoleError,
     grant_app_role,
 )
@@ -32,7 +32,7 @@ class Command(BaseCommand):
         except RoleError as exc:
             raise CommandError(str(exc)) from exc
         kinds = [
-            (APPEND_ONLY_TABLES, "SELECT, INSERT"),
+            (LOCKED_TABLES, "SELECT, INSERT"),
             (APP_UPDATABLE_TABLES, "SELECT, INSERT, UPDATE"),
             (APP_READ_ONLY_TABLES, "SELECT"),
         ]
