@@ -90,6 +90,9 @@ class ImportReport:
     updated: int = 0
     unchanged: int = 0
     tool: str | None = None
+    profile: str | None = None
+    # What the file holds that a round trip cannot give back as it came.
+    not_preserved: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict:
         return asdict(self)

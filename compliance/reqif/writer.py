@@ -465,3 +465,172 @@ def _write_hierarchy(out: _Out, node: Hierarchy, now: str, plan: dict[int, str])
             with out.open("CHILDREN"):
                 for child in node.children:
                     _write_hierarchy(out, child, now, plan)
+
+
+# --- Writing a document as it was read -------------------------------------------------------
+
+_HEADER_ORDER = (
+    "COMMENT",
+    "CREATION-TIME",
+    "REPOSITORY-ID",
+    "REQ-IF-TOOL-ID",
+    "REQ-IF-VERSION",
+    "SOURCE-TOOL-ID",
+    "TITLE",
+)
+_SECTION_PARSER = FRAGMENT_PARSER
+
+
+def _section(xml: str | None) -> etree._Element | None:
+    if not xml:
+        return None
+    try:
+        return etree.fromstring(xml.encode("utf-8"), _SECTION_PARSER)
+    except etree.XMLSyntaxError as exc:
+        raise ReqIFError(f"a kept ReqIF section cannot be read back: {exc}") from None
+
+
+def _write_raw_values(out: _Out, raw: list) -> None:
+    if not raw:
+        return
+    with out.open("VALUES"):
+        for kind, definition, value in raw:
+            if kind == "XHTML":
+                out.newline()
+                out.xf.write(value if isinstance(value, etree._Element) else _section(value))
+            elif kind == "ENUMERATION":
+                with out.open("ATTRIBUTE-VALUE-ENUMERATION"):
+                    out.ref("DEFINITION", "ATTRIBUTE-DEFINITION-ENUMERATION-REF", definition)
+                    with out.open("VALUES"):
+                        for ref in value:
+                            out.leaf("ENUM-VALUE-REF", ref)
+            else:
+                with out.open(f"ATTRIBUTE-VALUE-{kind}", {"THE-VALUE": _clean(value)}):
+                    out.ref("DEFINITION", f"ATTRIBUTE-DEFINITION-{kind}-REF", definition)
+
+
+def xhtml_value(definition: str, html: str | None, text: str | None) -> etree._Element:
+    """An ``ATTRIBUTE-VALUE-XHTML`` element for ``definition`` holding sanitised ``html`` (or
+    ``text`` as lines), for :func:`write_reqif_raw`."""
+    block = _xhtml_block(SpecObject("_", text=text, text_xhtml=html))
+    value = etree.Element(_q("ATTRIBUTE-VALUE-XHTML"), nsmap={None: REQIF_NS, "xhtml": XHTML_NS})
+    ref = etree.SubElement(
+        etree.SubElement(value, _q("DEFINITION")), _q("ATTRIBUTE-DEFINITION-XHTML-REF")
+    )
+    ref.text = definition
+    the_value = etree.SubElement(value, _q("THE-VALUE"))
+    if block is not None:
+
+        def copy(src: etree._Element, dst_parent: etree._Element) -> None:
+            dst = etree.SubElement(dst_parent, _x(src.tag))
+            dst.text = src.text
+            for child in src:
+                copy(child, dst)
+                dst[-1].tail = child.tail
+
+        copy(block, the_value)
+    return value
+
+
+def _write_raw_hierarchy(out: _Out, node: Hierarchy, now: str, counter: list[int]) -> None:
+    attrib = dict(node.attrib or {})
+    if not attrib.get("IDENTIFIER"):
+        counter[0] += 1
+        attrib["IDENTIFIER"] = node.identifier or f"_sc-sh-{counter[0]}"
+    attrib.setdefault("LAST-CHANGE", now)
+    with out.open("SPEC-HIERARCHY", attrib):
+        out.ref("OBJECT", "SPEC-OBJECT-REF", node.object_ref)
+        if node.children:
+            with out.open("CHILDREN"):
+                for child in node.children:
+                    _write_raw_hierarchy(out, child, now, counter)
+
+
+def write_reqif_raw(
+    doc: ReqIFDocument,
+    *,
+    datatypes: Sequence[etree._Element] = (),
+    spec_types: Sequence[etree._Element] = (),
+    creation_time: dt.datetime | None = None,
+    pretty: bool = True,
+) -> bytes:
+    """Write ``doc`` as it was read, for a lossless round trip.
+
+    Every object, relation and specification is written from its ``type_ref``, ``attrib``
+    (IDENTIFIER, LAST-CHANGE, LONG-NAME, DESC as read) and ``raw`` values; the definitions,
+    relation groups and tool extensions from ``doc.sections`` (the XML as read), to which
+    ``datatypes`` and ``spec_types`` are appended. The header keeps its fields; its
+    ``REQ-IF-TOOL-ID`` becomes Safecase, its ``CREATION-TIME`` now. The caller keeps the
+    references consistent: nothing is checked but what XML itself requires.
+    """
+    now = _timestamp(creation_time or dt.datetime.now(dt.UTC))
+    header = dict(doc.header)
+    header["REQ-IF-TOOL-ID"] = "Safecase"
+    header["CREATION-TIME"] = now
+    header.setdefault("REQ-IF-VERSION", "1.0")
+    if doc.title:
+        header["TITLE"] = doc.title
+    buffer = io.BytesIO()
+    buffer.write(b'<?xml version="1.0" encoding="UTF-8"?>\n')
+    counter = [0]
+    with etree.xmlfile(buffer, encoding="utf-8") as xf:
+        out = _Out(xf, pretty)
+        with xf.element(_q("REQ-IF"), nsmap={None: REQIF_NS, "xhtml": XHTML_NS}):
+            out.depth = 1
+            header_id = doc.identifier or f"_{uuid.uuid4()}"
+            with out.open("THE-HEADER"), out.open("REQ-IF-HEADER", {"IDENTIFIER": header_id}):
+                for name in (*_HEADER_ORDER, *(k for k in header if k not in _HEADER_ORDER)):
+                    if header.get(name):
+                        out.leaf(name, header[name])
+            with out.open("CORE-CONTENT"), out.open("REQ-IF-CONTENT"):
+                for name, added in (("DATATYPES", datatypes), ("SPEC-TYPES", spec_types)):
+                    kept = _section(doc.sections.get(name))
+                    with out.open(name):
+                        for element in [*(kept if kept is not None else ()), *added]:
+                            if not isinstance(element.tag, str):
+                                continue
+                            # The schema requires LAST-CHANGE (ProR leaves it out): now.
+                            for part in element.iter():
+                                if part.get("IDENTIFIER") and part.get("LAST-CHANGE") is None:
+                                    part.set("LAST-CHANGE", now)
+                            out.newline()
+                            xf.write(element)
+                with out.open("SPEC-OBJECTS"):
+                    for obj in doc.objects.values():
+                        attrib = dict(obj.attrib or {"IDENTIFIER": obj.identifier})
+                        attrib.setdefault("LAST-CHANGE", obj.last_change or now)
+                        with out.open("SPEC-OBJECT", attrib):
+                            out.ref("TYPE", "SPEC-OBJECT-TYPE-REF", obj.type_ref or "")
+                            _write_raw_values(out, obj.raw or [])
+                with out.open("SPEC-RELATIONS"):
+                    for relation in doc.relations:
+                        attrib = dict(relation.attrib or {"IDENTIFIER": relation.identifier})
+                        attrib.setdefault("LAST-CHANGE", relation.last_change or now)
+                        with out.open("SPEC-RELATION", attrib):
+                            out.ref("SOURCE", "SPEC-OBJECT-REF", relation.source)
+                            out.ref("TARGET", "SPEC-OBJECT-REF", relation.target)
+                            out.ref("TYPE", "SPEC-RELATION-TYPE-REF", relation.type_ref or "")
+                            _write_raw_values(out, relation.raw or [])
+                with out.open("SPECIFICATIONS"):
+                    for spec in doc.specifications:
+                        attrib = dict(spec.attrib or {"IDENTIFIER": spec.identifier})
+                        attrib.setdefault("LAST-CHANGE", spec.last_change or now)
+                        with out.open("SPECIFICATION", attrib):
+                            out.ref("TYPE", "SPECIFICATION-TYPE-REF", spec.type_ref or "")
+                            _write_raw_values(out, spec.raw or [])
+                            if spec.children:
+                                with out.open("CHILDREN"):
+                                    for node in spec.children:
+                                        _write_raw_hierarchy(out, node, now, counter)
+                groups = _section(doc.sections.get("SPEC-RELATION-GROUPS"))
+                if groups is not None and len(groups):
+                    out.newline()
+                    xf.write(groups)
+            extensions = _section(doc.sections.get("TOOL-EXTENSIONS"))
+            if extensions is not None and len(extensions):
+                out.newline()
+                xf.write(extensions)
+            out.depth = 0
+            out.newline()
+    data = buffer.getvalue()
+    return data if data.endswith(b"\n") else data + b"\n"
