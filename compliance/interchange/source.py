@@ -40,7 +40,7 @@ from compliance.reqif.document import (
     SpecObject,
 )
 from compliance.reqif.writer import xhtml_value
-from compliance.reqif.xhtml import FRAGMENT_PARSER
+from compliance.reqif.xhtml import FRAGMENT_PARSER, sanitize_xhtml
 from evidence.storage import default_store
 
 __all__ = ["OWN_FIELDS", "OWN_PREFIX", "Builder", "artifact_key", "keep", "store_files"]
@@ -247,6 +247,17 @@ def _own_fields(requirement: Requirement) -> dict[str, str]:
     }
 
 
+def _rich(requirement: Requirement) -> str | None:
+    """The requirement's rich text when it still says what its text says (an edit of the
+    plain text leaves a stale one behind)."""
+    html = requirement.text_xhtml
+    if not html:
+        return None
+    plain = sanitize_xhtml(html)[1]
+    same = " ".join(plain.split()) == " ".join((requirement.text or "").split())
+    return html if same else None
+
+
 def _has_objects(raw_value) -> bool:
     return isinstance(raw_value, str) and ("object" in raw_value or "<img" in raw_value)
 
@@ -332,11 +343,7 @@ class Builder:
             definition = roles.get("text")
             kind = kind_of(definition) if definition else None
             old = next((e[2] for e in raw if e[1] == definition), None)
-            value = (
-                encode(definition, kind, requirement.text, requirement.text_xhtml or None)
-                if kind
-                else None
-            )
+            value = encode(definition, kind, requirement.text, _rich(requirement)) if kind else None
             if value is None or not put(definition, kind, value):
                 self.notes.add(
                     "text changed in Safecase has no attribute to go in (not written)", label
@@ -394,7 +401,7 @@ class Builder:
             definition = "_sc-attr-chapter-name" if requirement.is_heading else "_sc-attr-name"
             raw.append(("STRING", definition, requirement.title))
         if requirement.text or requirement.text_xhtml:
-            element = xhtml_value("_sc-attr-text", requirement.text_xhtml or None, requirement.text)
+            element = xhtml_value("_sc-attr-text", _rich(requirement), requirement.text)
             raw.append(("XHTML", "_sc-attr-text", etree.tostring(element, encoding="unicode")))
         for name, value in (requirement.attributes or {}).items():
             if value is not None and not str(name).startswith(OWN_PREFIX):
