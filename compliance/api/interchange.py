@@ -21,6 +21,7 @@ from compliance.interchange.common import UploadTooLarge
 from compliance.interchange.reqif import reqif_export, reqif_import
 from compliance.interchange.tables import table_import
 from compliance.models import RequirementKind
+from compliance.reqif.profiles import PROFILES
 from projects.api.schema import ErrorOut, FieldErrorsOut, requires
 from projects.jsonbody import BoundedJSONField
 from projects.permissions import Action, get_project_for_user
@@ -45,6 +46,11 @@ class ReqIFImportIn(serializers.Serializer):
         choices=RequirementKind.choices, default=RequirementKind.FSR
     )
     on_violation = _on_violation_field()
+    profile = serializers.ChoiceField(
+        choices=["auto", *PROFILES],
+        default="auto",
+        help_text="the tool whose ReqIF dialect the file speaks (auto: from the header)",
+    )
 
 
 class TableImportIn(serializers.Serializer):
@@ -77,6 +83,8 @@ class ImportReportOut(serializers.Serializer):
     updated = serializers.IntegerField()
     unchanged = serializers.IntegerField()
     tool = serializers.CharField(allow_null=True)
+    profile = serializers.CharField(allow_null=True, required=False)
+    not_preserved = serializers.ListField(child=serializers.CharField(), required=False)
 
 
 def _too_large(message: str) -> Response:
