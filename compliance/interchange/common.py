@@ -19,9 +19,10 @@ from dataclasses import asdict, dataclass, field
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
-from simple_history.utils import bulk_create_with_history, bulk_update_with_history
+from simple_history.utils import bulk_update_with_history
 
 from compliance import reviews
+from compliance.bulk import create_with_history
 from compliance.interchange.values import valid_code
 from compliance.models import CONTENT_FIELDS, Requirement, RequirementKind, RequirementStatus
 from compliance.services import requirement_content_changed
@@ -277,7 +278,7 @@ def upsert(
         outcome.updated += 1
 
     if new:
-        bulk_create_with_history(new, Requirement, batch_size=_BATCH, default_user=user)
+        create_with_history(new, Requirement, user)
     if changed:
         bulk_update_with_history(
             changed, Requirement, _UPDATE_FIELDS, batch_size=_BATCH, default_user=user
