@@ -35,11 +35,19 @@ ReqIF import (:func:`reqif_import`)
       self link, a cycle) in ``unmapped``. A relation whose end is not a requirement of the
       project, or that repeats another relation, is listed in ``unmapped`` in both modes.
 
-ReqIF export (:func:`reqif_export`)
-    ReqIF 1.2 with every requirement and heading, the attributes ASIL, Kind, Status, Version,
-    Code and Section plus the stored extra attributes, every requirement-to-requirement link
-    with its kind as relation type, and one specification whose tree is rebuilt from section
-    and position. Links to safety goals are not written: goals are not ReqIF objects here.
+ReqIF export (:func:`reqif_export`, :func:`reqif_export_with_report`)
+    ReqIF 1.2 with every requirement and heading and every requirement-to-requirement link.
+    What came from a ReqIF import goes out as it came in, with its own types, values,
+    identifiers and hierarchy order, and Safecase's own fields as ``Safecase.ASIL``,
+    ``Safecase.Kind``, ``Safecase.Status``, ``Safecase.Version``, ``Safecase.Code`` and
+    ``Safecase.Section`` (see :mod:`compliance.interchange.source`). Requirements and links
+    made in Safecase go out with Safecase's own types and one specification whose tree is
+    rebuilt from section and position. Links to safety goals are not written: goals are not
+    ReqIF objects here.
+
+Profiles
+    ``profile`` picks a tool's dialect (:mod:`compliance.reqif.profiles`), detected from the
+    header when not given; its status and kind values are read as Safecase's.
 """
 
 from __future__ import annotations
@@ -100,7 +108,13 @@ from evidence.storage import default_store
 from projects.models import Project
 from projects.permissions import Action, require
 
-__all__ = ["SECTION_SEPARATOR", "reqif_export", "reqif_import"]
+__all__ = [
+    "SECTION_SEPARATOR",
+    "ExportResult",
+    "reqif_export",
+    "reqif_export_with_report",
+    "reqif_import",
+]
 
 SECTION_SEPARATOR = " / "
 

@@ -492,15 +492,22 @@ class Builder:
             )
         spec_types.extend(self.defs.spec_types.values())
         if self.need_own_types:
-            spec_type = E(
-                _q("SPEC-OBJECT-TYPE"),
-                {
-                    "IDENTIFIER": OWN_OBJECT_TYPE,
-                    "LAST-CHANGE": self.now,
-                    "LONG-NAME": "Safecase Requirement",
-                },
-            )
-            holder = etree.SubElement(spec_type, _q("SPEC-ATTRIBUTES"))
+            # A document Safecase wrote and then imported has the type already: complete it.
+            spec_type = self.defs.spec_types.get(OWN_OBJECT_TYPE)
+            if spec_type is None:
+                spec_type = E(
+                    _q("SPEC-OBJECT-TYPE"),
+                    {
+                        "IDENTIFIER": OWN_OBJECT_TYPE,
+                        "LAST-CHANGE": self.now,
+                        "LONG-NAME": "Safecase Requirement",
+                    },
+                )
+                spec_types.append(spec_type)
+            holder = spec_type.find(_q("SPEC-ATTRIBUTES"))
+            if holder is None:
+                holder = etree.SubElement(spec_type, _q("SPEC-ATTRIBUTES"))
+            present = {d.get("IDENTIFIER") for d in holder}
             definitions = [
                 ("STRING", "_sc-attr-foreign-id", "ReqIF.ForeignID"),
                 ("STRING", "_sc-attr-name", "ReqIF.Name"),
@@ -510,6 +517,8 @@ class Builder:
                 *(("STRING", _extra_id(OWN_PREFIX + n), OWN_PREFIX + n) for n in OWN_FIELDS),
             ]
             for kind, identifier, name in definitions:
+                if identifier in present:
+                    continue
                 definition = etree.SubElement(
                     holder,
                     _q(f"ATTRIBUTE-DEFINITION-{kind}"),
@@ -519,15 +528,16 @@ class Builder:
                     etree.SubElement(definition, _q("TYPE")), _q(f"DATATYPE-DEFINITION-{kind}-REF")
                 )
                 ref.text = OWN_XHTML if kind == "XHTML" else OWN_STRING
-            spec_types.append(spec_type)
         for name, identifier in relation_types:
+            if identifier in self.defs.spec_types:
+                continue
             spec_types.append(
                 E(
                     _q("SPEC-RELATION-TYPE"),
                     {"IDENTIFIER": identifier, "LAST-CHANGE": self.now, "LONG-NAME": name},
                 )
             )
-        if self.need_own_types:
+        if self.need_own_types and OWN_SPECIFICATION_TYPE not in self.defs.spec_types:
             spec_type = E(
                 _q("SPECIFICATION-TYPE"),
                 {

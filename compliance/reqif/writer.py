@@ -532,11 +532,15 @@ def xhtml_value(definition: str, html: str | None, text: str | None) -> etree._E
     return value
 
 
-def _write_raw_hierarchy(out: _Out, node: Hierarchy, now: str, counter: list[int]) -> None:
+def _write_raw_hierarchy(out: _Out, node: Hierarchy, now: str, counter: list) -> None:
     attrib = dict(node.attrib or {})
     if not attrib.get("IDENTIFIER"):
-        counter[0] += 1
-        attrib["IDENTIFIER"] = node.identifier or f"_sc-sh-{counter[0]}"
+        identifier = node.identifier
+        while not identifier or identifier in counter[1]:
+            counter[0] += 1
+            identifier = f"_sc-sh-{counter[0]}"
+        counter[1].add(identifier)
+        attrib["IDENTIFIER"] = identifier
     attrib.setdefault("LAST-CHANGE", now)
     with out.open("SPEC-HIERARCHY", attrib):
         out.ref("OBJECT", "SPEC-OBJECT-REF", node.object_ref)
@@ -572,7 +576,15 @@ def write_reqif_raw(
         header["TITLE"] = doc.title
     buffer = io.BytesIO()
     buffer.write(b'<?xml version="1.0" encoding="UTF-8"?>\n')
-    counter = [0]
+    # Hierarchy nodes without an identifier get _sc-sh-<n>, none taken by a kept node.
+    taken: set[str] = set()
+    stack = [node for spec in doc.specifications for node in spec.children]
+    while stack:
+        node = stack.pop()
+        if node.attrib and node.attrib.get("IDENTIFIER"):
+            taken.add(node.attrib["IDENTIFIER"])
+        stack.extend(node.children)
+    counter: list = [0, taken]
     with etree.xmlfile(buffer, encoding="utf-8") as xf:
         out = _Out(xf, pretty)
         with xf.element(_q("REQ-IF"), nsmap={None: REQIF_NS, "xhtml": XHTML_NS}):

@@ -439,3 +439,73 @@ def test_real_exports_come_back_value_by_value(project, engineer, name):
             if not names.get(d, "").startswith("Safecase.")
         }
         assert got == values, identifier
+
+
+# --- Mixed projects: kept documents beside what was made in Safecase -------------------------
+
+
+def _schema(tmp_path):
+    import shutil
+    from pathlib import Path
+
+    from lxml import etree
+
+    site = Path(etree.__file__).resolve().parent.parent
+    schema_dir = site / "reqif" / "reqif_schema"
+    xml_xsd = site / "xmlschema" / "schemas" / "XML" / "xml.xsd"
+    if not schema_dir.is_dir() or not xml_xsd.is_file():
+        pytest.skip("the ReqIF XSD or the xml.xsd of the xmlschema package is not installed")
+    local = tmp_path / "schema"
+    shutil.copytree(schema_dir, local)
+    for xsd in local.rglob("*.xsd"):
+        text = xsd.read_text(encoding="utf-8")
+        if 'schemaLocation=""' in text:
+            xsd.write_text(
+                text.replace('schemaLocation=""', f'schemaLocation="{xml_xsd.as_uri()}"')
+            )
+    return etree.XMLSchema(etree.parse(str(local / "reqif.xsd")))
+
+
+def test_a_mixed_project_exports_valid_reqif_again_and_again(project, engineer, tmp_path):
+    from lxml import etree
+
+    schema = _schema(tmp_path)
+    data = document(
+        obj("o1", fid="#1", chapter="Brake", text=div("Brake early."), status="NEW")
+        + obj("o2", fid="#2", chapter="Warn", text=div("Warn first.")),
+        relations=_relation("rel-1", "o2", "o1"),
+    )
+    imported(project, engineer, data)
+    made = services.requirement_create(
+        user=engineer, project=project, code="FSR-50", kind="FSR", title="Made here", text="x"
+    )
+    services.link_create(
+        user=engineer,
+        project=project,
+        source=made,
+        kind="derives-from",
+        target_requirement=Requirement.objects.get(project=project, reqif_identifier="o1"),
+    )
+    first = result_bytes(project, engineer)
+    assert schema.validate(etree.fromstring(first)), schema.error_log
+
+    # The export read back into the same project changes no content and exports the same
+    # values (the requirement made here only learns its ReqIF identifier).
+    rows = set(
+        Requirement.objects.values_list("code", "title", "text", "asil", "status", "version")
+    )
+    report = imported(project, engineer, first, name="export.reqif")
+    assert report.created == 0, report
+    after = set(
+        Requirement.objects.values_list("code", "title", "text", "asil", "status", "version")
+    )
+    assert after == rows
+    made.refresh_from_db()
+    assert made.reqif_identifier == f"safecase.{project.key}.FSR-50"
+    second = result_bytes(project, engineer)
+    assert schema.validate(etree.fromstring(second)), schema.error_log
+    assert library(second)[0] == library(first)[0]
+    assert library(second)[1] == library(first)[1]
+    doc = parse_reqif(second)
+    assert doc.objects["o1"].values["ReqIF.ForeignID"] == "#1"
+    assert doc.objects["o1"].values["Status"] == "NEW"
