@@ -468,6 +468,9 @@ def _write_hierarchy(out: _Out, node: Hierarchy, now: str, plan: dict[int, str])
 
 
 # --- Writing a document as it was read -------------------------------------------------------
+#
+# Written as text, not through etree.xmlfile: a large document has hundreds of thousands of
+# small elements, and the kept XHTML values and definitions are already XML.
 
 _HEADER_ORDER = (
     "COMMENT",
@@ -478,35 +481,71 @@ _HEADER_ORDER = (
     "SOURCE-TOOL-ID",
     "TITLE",
 )
-_SECTION_PARSER = FRAGMENT_PARSER
+# What needs escaping or replacing; most values have none of it and are written as they are.
+_SPECIAL = re.compile('[&<>"\n\r\t\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]')
+
+
+def _attr(value: object) -> str:
+    text = value if isinstance(value, str) else str(value)
+    if _SPECIAL.search(text) is None:
+        return text
+    text = _clean(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = text.replace('"', "&quot;").replace("\n", "&#10;").replace("\r", "&#13;")
+    return text.replace("\t", "&#9;")
+
+
+def _text(value: object) -> str:
+    text = value if isinstance(value, str) else str(value)
+    if _SPECIAL.search(text) is None:
+        return text
+    text = _clean(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace("\r", "&#13;")
+
+
+def _attrs(attrib: Mapping[str, str]) -> str:
+    return "".join(f' {name}="{_attr(value)}"' for name, value in attrib.items())
 
 
 def _section(xml: str | None) -> etree._Element | None:
     if not xml:
         return None
     try:
-        return etree.fromstring(xml.encode("utf-8"), _SECTION_PARSER)
+        return etree.fromstring(xml.encode("utf-8"), FRAGMENT_PARSER)
     except etree.XMLSyntaxError as exc:
         raise ReqIFError(f"a kept ReqIF section cannot be read back: {exc}") from None
 
 
-def _write_raw_values(out: _Out, raw: list) -> None:
+def _element_xml(element: etree._Element) -> str:
+    return etree.tostring(element, encoding="unicode", with_tail=False)
+
+
+def _raw_values(parts: list[str], raw: list, indent: str) -> None:
     if not raw:
         return
-    with out.open("VALUES"):
-        for kind, definition, value in raw:
-            if kind == "XHTML":
-                out.newline()
-                out.xf.write(value if isinstance(value, etree._Element) else _section(value))
-            elif kind == "ENUMERATION":
-                with out.open("ATTRIBUTE-VALUE-ENUMERATION"):
-                    out.ref("DEFINITION", "ATTRIBUTE-DEFINITION-ENUMERATION-REF", definition)
-                    with out.open("VALUES"):
-                        for ref in value:
-                            out.leaf("ENUM-VALUE-REF", ref)
-            else:
-                with out.open(f"ATTRIBUTE-VALUE-{kind}", {"THE-VALUE": _clean(value)}):
-                    out.ref("DEFINITION", f"ATTRIBUTE-DEFINITION-{kind}-REF", definition)
+    inner = indent + "  "
+    parts.append(f"{indent}<VALUES>")
+    for kind, definition, value in raw:
+        if kind == "XHTML":
+            parts.append(inner + (value if isinstance(value, str) else _element_xml(value)))
+        elif kind == "ENUMERATION":
+            refs = "".join(f"<ENUM-VALUE-REF>{_text(ref)}</ENUM-VALUE-REF>" for ref in value)
+            parts.append(
+                f"{inner}<ATTRIBUTE-VALUE-ENUMERATION><DEFINITION>"
+                f"<ATTRIBUTE-DEFINITION-ENUMERATION-REF>{_text(definition)}"
+                "</ATTRIBUTE-DEFINITION-ENUMERATION-REF></DEFINITION>"
+                f"<VALUES>{refs}</VALUES></ATTRIBUTE-VALUE-ENUMERATION>"
+            )
+        else:
+            parts.append(
+                f'{inner}<ATTRIBUTE-VALUE-{kind} THE-VALUE="{_attr(value)}"><DEFINITION>'
+                f"<ATTRIBUTE-DEFINITION-{kind}-REF>{_text(definition)}"
+                f"</ATTRIBUTE-DEFINITION-{kind}-REF></DEFINITION></ATTRIBUTE-VALUE-{kind}>"
+            )
+    parts.append(f"{indent}</VALUES>")
+
+
+def _ref(holder: str, name: str, identifier: str) -> str:
+    return f"<{holder}><{name}>{_text(identifier)}</{name}></{holder}>"
 
 
 def xhtml_value(definition: str, html: str | None, text: str | None) -> etree._Element:
@@ -532,7 +571,8 @@ def xhtml_value(definition: str, html: str | None, text: str | None) -> etree._E
     return value
 
 
-def _write_raw_hierarchy(out: _Out, node: Hierarchy, now: str, counter: list) -> None:
+def _raw_hierarchy(parts: list[str], node: Hierarchy, now: str, counter: list, depth: int) -> None:
+    indent = "\n" + "  " * depth
     attrib = dict(node.attrib or {})
     if not attrib.get("IDENTIFIER"):
         identifier = node.identifier
@@ -542,12 +582,22 @@ def _write_raw_hierarchy(out: _Out, node: Hierarchy, now: str, counter: list) ->
         counter[1].add(identifier)
         attrib["IDENTIFIER"] = identifier
     attrib.setdefault("LAST-CHANGE", now)
-    with out.open("SPEC-HIERARCHY", attrib):
-        out.ref("OBJECT", "SPEC-OBJECT-REF", node.object_ref)
-        if node.children:
-            with out.open("CHILDREN"):
-                for child in node.children:
-                    _write_raw_hierarchy(out, child, now, counter)
+    parts.append(f"{indent}<SPEC-HIERARCHY{_attrs(attrib)}>")
+    parts.append(f"{indent}  {_ref('OBJECT', 'SPEC-OBJECT-REF', node.object_ref)}")
+    if node.children:
+        parts.append(f"{indent}  <CHILDREN>")
+        for child in node.children:
+            _raw_hierarchy(parts, child, now, counter, depth + 2)
+        parts.append(f"{indent}  </CHILDREN>")
+    parts.append(f"{indent}</SPEC-HIERARCHY>")
+
+
+def _kept(element: etree._Element, now: str) -> str:
+    # The schema requires LAST-CHANGE (ProR leaves it out): now, where it is missing.
+    for part in element.iter():
+        if part.get("IDENTIFIER") and part.get("LAST-CHANGE") is None:
+            part.set("LAST-CHANGE", now)
+    return _element_xml(element)
 
 
 def write_reqif_raw(
@@ -556,7 +606,6 @@ def write_reqif_raw(
     datatypes: Sequence[etree._Element] = (),
     spec_types: Sequence[etree._Element] = (),
     creation_time: dt.datetime | None = None,
-    pretty: bool = True,
 ) -> bytes:
     """Write ``doc`` as it was read, for a lossless round trip.
 
@@ -564,8 +613,9 @@ def write_reqif_raw(
     (IDENTIFIER, LAST-CHANGE, LONG-NAME, DESC as read) and ``raw`` values; the definitions,
     relation groups and tool extensions from ``doc.sections`` (the XML as read), to which
     ``datatypes`` and ``spec_types`` are appended. The header keeps its fields; its
-    ``REQ-IF-TOOL-ID`` becomes Safecase, its ``CREATION-TIME`` now. The caller keeps the
-    references consistent: nothing is checked but what XML itself requires.
+    ``REQ-IF-TOOL-ID`` becomes Safecase, its ``CREATION-TIME`` now. A definition without the
+    LAST-CHANGE the schema requires gets now. The caller keeps the references consistent:
+    nothing is checked but what XML itself requires.
     """
     now = _timestamp(creation_time or dt.datetime.now(dt.UTC))
     header = dict(doc.header)
@@ -574,8 +624,6 @@ def write_reqif_raw(
     header.setdefault("REQ-IF-VERSION", "1.0")
     if doc.title:
         header["TITLE"] = doc.title
-    buffer = io.BytesIO()
-    buffer.write(b'<?xml version="1.0" encoding="UTF-8"?>\n')
     # Hierarchy nodes without an identifier get _sc-sh-<n>, none taken by a kept node.
     taken: set[str] = set()
     stack = [node for spec in doc.specifications for node in spec.children]
@@ -585,64 +633,63 @@ def write_reqif_raw(
             taken.add(node.attrib["IDENTIFIER"])
         stack.extend(node.children)
     counter: list = [0, taken]
-    with etree.xmlfile(buffer, encoding="utf-8") as xf:
-        out = _Out(xf, pretty)
-        with xf.element(_q("REQ-IF"), nsmap={None: REQIF_NS, "xhtml": XHTML_NS}):
-            out.depth = 1
-            header_id = doc.identifier or f"_{uuid.uuid4()}"
-            with out.open("THE-HEADER"), out.open("REQ-IF-HEADER", {"IDENTIFIER": header_id}):
-                for name in (*_HEADER_ORDER, *(k for k in header if k not in _HEADER_ORDER)):
-                    if header.get(name):
-                        out.leaf(name, header[name])
-            with out.open("CORE-CONTENT"), out.open("REQ-IF-CONTENT"):
-                for name, added in (("DATATYPES", datatypes), ("SPEC-TYPES", spec_types)):
-                    kept = _section(doc.sections.get(name))
-                    with out.open(name):
-                        for element in [*(kept if kept is not None else ()), *added]:
-                            if not isinstance(element.tag, str):
-                                continue
-                            # The schema requires LAST-CHANGE (ProR leaves it out): now.
-                            for part in element.iter():
-                                if part.get("IDENTIFIER") and part.get("LAST-CHANGE") is None:
-                                    part.set("LAST-CHANGE", now)
-                            out.newline()
-                            xf.write(element)
-                with out.open("SPEC-OBJECTS"):
-                    for obj in doc.objects.values():
-                        attrib = dict(obj.attrib or {"IDENTIFIER": obj.identifier})
-                        attrib.setdefault("LAST-CHANGE", obj.last_change or now)
-                        with out.open("SPEC-OBJECT", attrib):
-                            out.ref("TYPE", "SPEC-OBJECT-TYPE-REF", obj.type_ref or "")
-                            _write_raw_values(out, obj.raw or [])
-                with out.open("SPEC-RELATIONS"):
-                    for relation in doc.relations:
-                        attrib = dict(relation.attrib or {"IDENTIFIER": relation.identifier})
-                        attrib.setdefault("LAST-CHANGE", relation.last_change or now)
-                        with out.open("SPEC-RELATION", attrib):
-                            out.ref("SOURCE", "SPEC-OBJECT-REF", relation.source)
-                            out.ref("TARGET", "SPEC-OBJECT-REF", relation.target)
-                            out.ref("TYPE", "SPEC-RELATION-TYPE-REF", relation.type_ref or "")
-                            _write_raw_values(out, relation.raw or [])
-                with out.open("SPECIFICATIONS"):
-                    for spec in doc.specifications:
-                        attrib = dict(spec.attrib or {"IDENTIFIER": spec.identifier})
-                        attrib.setdefault("LAST-CHANGE", spec.last_change or now)
-                        with out.open("SPECIFICATION", attrib):
-                            out.ref("TYPE", "SPECIFICATION-TYPE-REF", spec.type_ref or "")
-                            _write_raw_values(out, spec.raw or [])
-                            if spec.children:
-                                with out.open("CHILDREN"):
-                                    for node in spec.children:
-                                        _write_raw_hierarchy(out, node, now, counter)
-                groups = _section(doc.sections.get("SPEC-RELATION-GROUPS"))
-                if groups is not None and len(groups):
-                    out.newline()
-                    xf.write(groups)
-            extensions = _section(doc.sections.get("TOOL-EXTENSIONS"))
-            if extensions is not None and len(extensions):
-                out.newline()
-                xf.write(extensions)
-            out.depth = 0
-            out.newline()
-    data = buffer.getvalue()
-    return data if data.endswith(b"\n") else data + b"\n"
+    header_id = doc.identifier or f"_{uuid.uuid4()}"
+    parts = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        f'\n<REQ-IF xmlns="{REQIF_NS}" xmlns:xhtml="{XHTML_NS}">',
+        f'\n  <THE-HEADER>\n    <REQ-IF-HEADER IDENTIFIER="{_attr(header_id)}">',
+    ]
+    for name in (*_HEADER_ORDER, *(k for k in header if k not in _HEADER_ORDER)):
+        if header.get(name):
+            parts.append(f"\n      <{name}>{_text(header[name])}</{name}>")
+    parts.append("\n    </REQ-IF-HEADER>\n  </THE-HEADER>\n  <CORE-CONTENT>\n    <REQ-IF-CONTENT>")
+    for name, added in (("DATATYPES", datatypes), ("SPEC-TYPES", spec_types)):
+        kept = _section(doc.sections.get(name))
+        parts.append(f"\n      <{name}>")
+        for element in [*(kept if kept is not None else ()), *added]:
+            if isinstance(element.tag, str):
+                parts.append("\n        " + _kept(element, now))
+        parts.append(f"\n      </{name}>")
+    parts.append("\n      <SPEC-OBJECTS>")
+    for obj in doc.objects.values():
+        attrib = dict(obj.attrib or {"IDENTIFIER": obj.identifier})
+        attrib.setdefault("LAST-CHANGE", obj.last_change or now)
+        parts.append(f"\n        <SPEC-OBJECT{_attrs(attrib)}>")
+        parts.append(f"\n          {_ref('TYPE', 'SPEC-OBJECT-TYPE-REF', obj.type_ref or '')}")
+        _raw_values(parts, obj.raw or [], "\n          ")
+        parts.append("\n        </SPEC-OBJECT>")
+    parts.append("\n      </SPEC-OBJECTS>\n      <SPEC-RELATIONS>")
+    for relation in doc.relations:
+        attrib = dict(relation.attrib or {"IDENTIFIER": relation.identifier})
+        attrib.setdefault("LAST-CHANGE", relation.last_change or now)
+        parts.append(f"\n        <SPEC-RELATION{_attrs(attrib)}>")
+        parts.append(f"\n          {_ref('SOURCE', 'SPEC-OBJECT-REF', relation.source)}")
+        parts.append(f"\n          {_ref('TARGET', 'SPEC-OBJECT-REF', relation.target)}")
+        parts.append(
+            f"\n          {_ref('TYPE', 'SPEC-RELATION-TYPE-REF', relation.type_ref or '')}"
+        )
+        _raw_values(parts, relation.raw or [], "\n          ")
+        parts.append("\n        </SPEC-RELATION>")
+    parts.append("\n      </SPEC-RELATIONS>\n      <SPECIFICATIONS>")
+    for spec in doc.specifications:
+        attrib = dict(spec.attrib or {"IDENTIFIER": spec.identifier})
+        attrib.setdefault("LAST-CHANGE", spec.last_change or now)
+        parts.append(f"\n        <SPECIFICATION{_attrs(attrib)}>")
+        parts.append(f"\n          {_ref('TYPE', 'SPECIFICATION-TYPE-REF', spec.type_ref or '')}")
+        _raw_values(parts, spec.raw or [], "\n          ")
+        if spec.children:
+            parts.append("\n          <CHILDREN>")
+            for node in spec.children:
+                _raw_hierarchy(parts, node, now, counter, 6)
+            parts.append("\n          </CHILDREN>")
+        parts.append("\n        </SPECIFICATION>")
+    parts.append("\n      </SPECIFICATIONS>")
+    groups = _section(doc.sections.get("SPEC-RELATION-GROUPS"))
+    if groups is not None and len(groups):
+        parts.append("\n      " + _element_xml(groups))
+    parts.append("\n    </REQ-IF-CONTENT>\n  </CORE-CONTENT>")
+    extensions = _section(doc.sections.get("TOOL-EXTENSIONS"))
+    if extensions is not None and len(extensions):
+        parts.append("\n  " + _element_xml(extensions))
+    parts.append("\n</REQ-IF>\n")
+    return "".join(parts).encode("utf-8")
