@@ -605,6 +605,18 @@ class ExportResult:
     relations: int = 0
     not_preserved: list[str] = field(default_factory=list)
 
+    def archive(self, member: str) -> bytes:
+        """A ``.reqifz``: the document as ``member`` and the embedded objects' files."""
+        import io
+        import zipfile
+
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr(member, self.data)
+            for name, content in sorted(self.files.items()):
+                archive.writestr(name, content)
+        return buffer.getvalue()
+
     def as_json(self) -> dict:
         return {
             "bytes": len(self.data),

@@ -509,3 +509,64 @@ def test_a_mixed_project_exports_valid_reqif_again_and_again(project, engineer, 
     doc = parse_reqif(second)
     assert doc.objects["o1"].values["ReqIF.ForeignID"] == "#1"
     assert doc.objects["o1"].values["Status"] == "NEW"
+
+
+# --- API --------------------------------------------------------------------------------------
+
+
+def test_api_exports_a_reqifz_with_the_embedded_files(api, project, engineer, members):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    data = _archive(
+        document(obj("o1", fid="R1", chapter="Sensor", text=div(f"See {OLE}"))),
+        {"files/pic.png": PNG, "files/ole.bin": b"OLE"},
+    )
+    upload = SimpleUploadedFile("pictures.reqifz", data, content_type="application/zip")
+    response = api(engineer).post(
+        f"/api/v1/projects/{project.key}/reqif/import/",
+        {"file": upload, "profile": "codebeamer"},
+        format="multipart",
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["profile"] == "codebeamer"
+
+    response = api(members["viewer"]).get(f"/api/v1/projects/{project.key}/reqif/export/?archive=1")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
+        assert archive.read("files/pic.png") == PNG
+        assert b'data="files/pic.png"' in archive.read(f"{project.key}.reqif")
+    assert response["X-Safecase-Not-Preserved"] == "0"
+
+
+def test_api_workbook_round_trip(api, project, engineer, members):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from openpyxl import load_workbook
+
+    services.requirement_create(
+        user=engineer, project=project, code="FSR-1", kind="FSR", title="Brake", text="t"
+    )
+    response = api(members["viewer"]).get(
+        f"/api/v1/projects/{project.key}/requirements/export.xlsx"
+    )
+    assert response.status_code == 200
+    workbook = load_workbook(io.BytesIO(response.content))
+    workbook["Requirements"]["D2"] = "Brake harder"
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    url = f"/api/v1/projects/{project.key}/requirements/roundtrip/"
+
+    upload = SimpleUploadedFile("edited.xlsx", buffer.getvalue())
+    response = api(engineer).post(url, {"file": upload, "dry_run": "true"}, format="multipart")
+    assert response.status_code == 200, response.content
+    assert response.json()["applied_to_database"] is False
+    assert Requirement.objects.get(project=project, code="FSR-1").title == "Brake"
+
+    upload = SimpleUploadedFile("edited.xlsx", buffer.getvalue())
+    response = api(members["viewer"]).post(url, {"file": upload}, format="multipart")
+    assert response.status_code == 403
+    upload = SimpleUploadedFile("edited.xlsx", buffer.getvalue())
+    response = api(engineer).post(url, {"file": upload}, format="multipart")
+    assert response.status_code == 200, response.content
+    assert response.json()["applied"] == [{"row": 2, "code": "FSR-1", "fields": ["title"]}]
+    assert Requirement.objects.get(project=project, code="FSR-1").title == "Brake harder"

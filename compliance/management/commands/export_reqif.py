@@ -4,8 +4,6 @@ A ``.reqifz`` output is an archive holding the document and the files its embedd
 refer to; a ``.reqif`` output cannot hold those files, and the report says so.
 """
 
-import io
-import zipfile
 from pathlib import Path
 
 from django.core.exceptions import PermissionDenied
@@ -42,12 +40,7 @@ class Command(BaseCommand):
         data = result.data
         not_preserved = list(result.not_preserved)
         if output.suffix.lower() == ".reqifz":
-            buffer = io.BytesIO()
-            with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-                archive.writestr(output.with_suffix(".reqif").name, data)
-                for name, content in sorted(result.files.items()):
-                    archive.writestr(name, content)
-            data = buffer.getvalue()
+            data = result.archive(output.with_suffix(".reqif").name)
         elif result.files:
             not_preserved.append(
                 f"{len(result.files)} embedded object files not written: a .reqif holds no "
