@@ -204,6 +204,7 @@ def _merge(documents: list[ReqIFDocument]) -> ReqIFDocument:
                 stack.extend(node.children)
         merged.specifications.extend(doc.specifications)
         merged.warnings.extend(w for w in doc.warnings if _OUTSIDE not in w)
+        merged.not_preserved.extend(doc.not_preserved)
         merged.unmapped.extend(doc.unmapped)
     merged.sections = {name: _join_sections(name, xml) for name, xml in sections.items()}
     missing = [
@@ -457,6 +458,7 @@ def reqif_import(
     keys.sort(key=lambda k: places[k].position)
     items = [_incoming_object(doc.objects[k], places[k], from_safecase, notes, used) for k in keys]
     report = ImportReport(tool=doc.tool, profile=used.name)
+    report.not_preserved.extend(doc.not_preserved)
     wanted = {data_ref for _owner, data_ref, _type in doc.embedded if data_ref}
     for name in sorted(wanted):
         if name not in files and not name.startswith("data:"):

@@ -133,3 +133,5 @@ class ReqIFDocument:
     sections: dict[str, str] = field(default_factory=dict, compare=False)
     embedded: list[tuple[str, str, str]] = field(default_factory=list, compare=False)
     profile: str | None = field(default=None, compare=False)
+    # What was read but is not kept, so a round trip cannot give it back.
+    not_preserved: list[str] = field(default_factory=list, compare=False)

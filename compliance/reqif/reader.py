@@ -343,6 +343,7 @@ def _resolve(collector: Collector, profile: Profile | None = None) -> ReqIFDocum
         sections=collector.sections,
         embedded=collector.embedded,
         profile=profile.name,
+        not_preserved=issues.render("lost"),
     )
 
 

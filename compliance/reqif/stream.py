@@ -193,6 +193,12 @@ def _read_hierarchy(element: etree._Element, issues: Issues) -> list[Hierarchy]:
                 identifier,
             )
             object_ref = ""
+        if _child(node_el, "EDITABLE-ATTS") is not None:
+            issues.add(
+                "lost",
+                "SPEC-HIERARCHY EDITABLE-ATTS are not kept (not written on export)",
+                identifier,
+            )
         children_el = _child(node_el, "CHILDREN")
         children = _read_hierarchy(children_el, issues) if children_el is not None else []
         node = Hierarchy(object_ref, children, False, identifier)
@@ -297,6 +303,10 @@ class Collector:
         if last_change is None:
             self.issues.add("last_change", tag)
         type_ref = _ref_text(_child(element, "TYPE"))[1]
+        if _child(element, "ALTERNATIVE-ID") is not None:
+            self.issues.add(
+                "lost", "ALTERNATIVE-ID is not kept (not written on export)", identifier
+            )
         values = _read_values(_child(element, "VALUES"), self.issues, identifier, self.embedded)
         return RawItem(
             tag,

@@ -570,3 +570,56 @@ def test_api_workbook_round_trip(api, project, engineer, members):
     assert response.status_code == 200, response.content
     assert response.json()["applied"] == [{"row": 2, "code": "FSR-1", "fields": ["title"]}]
     assert Requirement.objects.get(project=project, code="FSR-1").title == "Brake harder"
+
+
+def test_what_is_not_kept_is_listed_in_the_import_report(project, engineer, tmp_path, capsys):
+    from django.core.management import call_command
+
+    with_alternative = obj("o1", fid="R1", chapter="A", text=div("a")).replace(
+        "<TYPE>", '<ALTERNATIVE-ID><ALTERNATIVE-ID IDENTIFIER="alt-1"/></ALTERNATIVE-ID><TYPE>', 1
+    )
+    path = tmp_path / "alternative ids.reqif"
+    path.write_bytes(document(with_alternative))
+    call_command("import_reqif", str(path), project=project.key, user=engineer.username, json=True)
+    import json
+
+    report = json.loads(capsys.readouterr().out)
+    assert any("ALTERNATIVE-ID" in item and "o1" in item for item in report["not_preserved"])
+    assert report["profile"] == "generic"
+
+
+def test_export_command_writes_a_reqifz_or_says_what_a_reqif_leaves_out(
+    project, engineer, tmp_path, capsys
+):
+    import json
+
+    from django.core.management import call_command
+
+    data = _archive(
+        document(obj("o1", fid="R1", chapter="Sensor", text=div(f"See {OLE}"))),
+        {"files/pic.png": PNG, "files/ole.bin": b"OLE"},
+    )
+    imported(project, engineer, data, name="pictures.reqifz")
+    plain = tmp_path / "out.reqif"
+    call_command(
+        "export_reqif", project=project.key, output=str(plain), user=engineer.username, json=True
+    )
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["files"] == ["files/ole.bin", "files/pic.png"]
+    assert any(".reqifz" in item for item in summary["not_preserved"])
+
+    archive_path = tmp_path / "out.reqifz"
+    call_command(
+        "export_reqif",
+        project=project.key,
+        output=str(archive_path),
+        user=engineer.username,
+        json=True,
+    )
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["not_preserved"] == []
+    with zipfile.ZipFile(archive_path) as archive:
+        assert sorted(archive.namelist()) == ["files/ole.bin", "files/pic.png", "out.reqif"]
+    # The archive imports again as it was.
+    again = imported(project, engineer, archive_path.read_bytes(), name="out.reqifz")
+    assert again.created == 0 and again.not_preserved == []
