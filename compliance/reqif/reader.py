@@ -55,8 +55,13 @@ class _Resolver:
             return self._roles[definition]
         attr = self.c.attr_defs.get(definition) if definition else None
         role = self._names.get(normalised(attr.long_name)) if attr else None
-        if role and role[0] == "text" and attr and attr.datatype in self.c.headline_datatypes:
-            role = ("chapter", 0)  # ProR: a text column whose datatype is shown as a headline
+        if attr and attr.datatype in self.c.headline_datatypes:
+            # ProR: a column whose datatype the tool extension shows as a headline (an ID
+            # column may share that datatype: it stays the ID).
+            if role is None:
+                role = ("chapter", 5)
+            elif role[0] in ("text", "title"):
+                role = ("chapter", 0)
         if role and role[0] == "chapter" and not self.profile.chapter_marks_heading:
             role = ("title", -1)  # Simulink: the Summary exported as ReqIF.ChapterName
         self._roles[definition] = role

@@ -69,6 +69,7 @@ def document(
 {attr("STRING", "a-status", "Status", "dt-s")}
 {attr("STRING", "a-asil", "ASIL", "dt-s")}
 {attr("STRING", "a-desc", "Description", "dt-head")}
+{attr("STRING", "a-caption", "Caption", "dt-head")}
 {attr("XHTML", "a-notes", "Notes", "dt-x")}
 <ATTRIBUTE-DEFINITION-ENUMERATION IDENTIFIER="a-type" {ad} LONG-NAME="Type" MULTI-VALUED="false">
 <TYPE><DATATYPE-DEFINITION-ENUMERATION-REF>dt-type</DATATYPE-DEFINITION-ENUMERATION-REF></TYPE>
@@ -97,6 +98,7 @@ def obj(
     type_=None,
     notes=None,
     desc=None,
+    caption=None,
 ) -> str:
     values = []
 
@@ -120,6 +122,7 @@ def obj(
         ("a-status", status),
         ("a-asil", asil),
         ("a-desc", desc),
+        ("a-caption", caption),
     ):
         if value is not None:
             string(definition, value)
@@ -308,7 +311,9 @@ PROR_EXTENSION = """<TOOL-EXTENSIONS><REQ-IF-TOOL-EXTENSION>
 
 def test_a_pror_headline_datatype_given_as_a_reference_marks_a_heading(project, engineer):
     data = document(
-        obj("h1", desc="Use cases") + obj("r1", fid="2", text=div("The system brakes.")),
+        obj("h1", desc="Use cases")
+        + obj("r1", fid="2", text=div("The system brakes."))
+        + obj("h2", caption="Glossary"),
         tool="ProR (http://pror.org)",
         extension=PROR_EXTENSION,
     )
@@ -316,6 +321,11 @@ def test_a_pror_headline_datatype_given_as_a_reference_marks_a_heading(project, 
     assert doc.profile == "pror"
     assert doc.objects["h1"].is_heading and doc.objects["h1"].title == "Use cases"
     assert not doc.objects["r1"].is_heading
+    # A column of no known name is a headline too when its datatype is one.
+    assert doc.objects["h2"].is_heading and doc.objects["h2"].title == "Glossary"
+    # Without the extension, neither is a heading.
+    plain = parse_reqif(data.replace(PROR_EXTENSION.encode(), b""))
+    assert not plain.objects["h2"].is_heading
     # The extension goes back out as it came.
     imported(project, engineer, data)
     result, _doc = exported(project, engineer)
