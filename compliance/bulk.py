@@ -4,7 +4,7 @@ What ``simple_history.utils.bulk_create_with_history`` does (the rows, then one 
 row each naming the user), without the ORM compiling an INSERT per batch and building a model
 instance per history row: those cost most of a large import's time. Primary keys are taken
 from the table's sequence first (PostgreSQL: ``nextval`` for the whole batch; SQLite: above
-the highest in use, inside the write transaction that holds the database's lock), then the
+the highest ever given, inside the write transaction that holds the database's lock), then the
 rows go in with :func:`evidence.db.bulk_insert` (``COPY`` on PostgreSQL). Values pass through
 each field's own ``get_db_prep_save``, so they are stored exactly as the ORM would store them.
 """
@@ -51,6 +51,13 @@ def _ids(connection, model: type[Model], count: int) -> list[int]:
         # Table and column names come from model metadata, never from input.
         cursor.execute(f"SELECT MAX({connection.ops.quote_name(column)}) FROM {quoted}")  # noqa: S608
         highest = cursor.fetchone()[0] or 0
+        # AUTOINCREMENT never hands out the id of a deleted row again (a history row may still
+        # carry it); neither does this.
+        cursor.execute("SELECT name FROM sqlite_master WHERE name = 'sqlite_sequence'")
+        if cursor.fetchone():
+            cursor.execute("SELECT seq FROM sqlite_sequence WHERE name = %s", [table])
+            found = cursor.fetchone()
+            highest = max(highest, found[0] if found else 0)
         return list(range(highest + 1, highest + 1 + count))
 
 
