@@ -661,14 +661,12 @@ def reqif_export_with_report(*, user, project: Project) -> ExportResult:
             kept[r.pk] = None
             identifiers[r.pk] = _export_identifier(project, r, seen)
     objects: dict[str, SpecObject] = {}
-    own: list[Requirement] = []
     for r in requirements:
         record = kept[r.pk]
         if record is not None:
             obj = builder.kept_object(r, record, identifiers[r.pk])
         else:
             obj = builder.own_object(r, identifiers[r.pk], _timestamp(r.updated_at) or now)
-            own.append(r)
         objects[obj.identifier] = obj
     relation_types: dict[str, str] = {}
     relations = []

@@ -378,6 +378,12 @@ class Builder:
                     f"{label}: {name}",
                 )
                 continue
+            if kind == "XHTML":
+                self.notes.add(
+                    "rich-text attribute changed in Safecase is written as plain text (its "
+                    "formatting, objects and links are gone)",
+                    f"{label}: {name}",
+                )
             put(definition, kind, value)
         for name, value in _own_fields(requirement).items():
             put(self.defs.own(type_id, name), "STRING", value)

@@ -277,6 +277,14 @@ def test_embedded_objects_and_links_are_kept_stored_and_written_back(project, en
     assert doc.objects["o1"].text == "New text."
     assert any("embedded objects not written" in n for n in result.not_preserved)
 
+    # So does a rich-text attribute edited in Safecase, written back as plain text.
+    requirement.refresh_from_db()
+    attributes = {**requirement.attributes, "Notes": "Plain now"}
+    services.requirement_update(user=engineer, requirement=requirement, attributes=attributes)
+    result, doc = exported(project, engineer)
+    assert doc.objects["o1"].values["Notes"] == "Plain now"
+    assert any("rich-text attribute changed" in n and "Notes" in n for n in result.not_preserved)
+
 
 def test_a_missing_object_file_is_reported_on_import(project, engineer):
     text = div('<xhtml:object data="files/gone.png" type="image/png">gone</xhtml:object>')
