@@ -641,3 +641,25 @@ def test_export_command_writes_a_reqifz_or_says_what_a_reqif_leaves_out(
     # The archive imports again as it was.
     again = imported(project, engineer, archive_path.read_bytes(), name="out.reqifz")
     assert again.created == 0 and again.not_preserved == []
+
+
+@pytest.mark.parametrize(
+    ("source", "exporter", "expected"),
+    [
+        ("IBM Rational DOORS", "IBM Rational DOORS", "doors"),
+        ("DOORS Next", "IBM Engineering Requirements Management DOORS Next", "doors-next"),
+        ("Polarion ALM", "Polarion ReqIF", "polarion"),
+        ("codebeamer 21.09", None, "codebeamer"),
+        ("Jama Connect", None, "jama"),
+        ("ProR (http://pror.org)", "ProR (http://pror.org)", "pror"),
+        (None, "MATLAB Simulink Requirements 2023b", "simulink"),
+        ("Enterprise Architect 16", None, "ea"),
+        ("Some Tool", "ReqIF Studio", "pror"),  # the exporter, when the source says nothing
+        ("IBM Rational DOORS", "ReqIF Studio", "doors"),  # the source tool decides
+        (None, None, "generic"),
+    ],
+)
+def test_profiles_are_detected_from_the_header(source, exporter, expected):
+    from compliance.reqif.profiles import detect
+
+    assert detect(source, exporter).name == expected
