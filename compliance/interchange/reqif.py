@@ -69,6 +69,7 @@ from compliance.interchange.common import (
     check_default_kind,
     check_upload_size,
     file_label,
+    paused_gc,
     record_import,
     refuse,
     upsert,
@@ -641,6 +642,11 @@ def reqif_export_with_report(*, user, project: Project) -> ExportResult:
     :mod:`compliance.interchange.source`); Safecase's own fields as ``Safecase.<field>``.
     """
     require(user, project, Action.VIEW)
+    with paused_gc():  # many small objects, none in a cycle: collecting them is wasted time
+        return _export(project)
+
+
+def _export(project: Project) -> ExportResult:
     now = _timestamp(dt.datetime.now(dt.UTC))
     notes = Notes()
     builder = Builder(project, now, notes)

@@ -288,6 +288,7 @@ class Builder:
         self.need_own_types = False
         self.extra_names: set[str] = set()
         self.placed: set[str] = set()
+        self._own_ids: dict[str, dict[str, str]] = {}
 
     def kept(self, requirement: Requirement) -> dict | None:
         record = self.kept_objects.get(requirement.reqif_identifier or "")
@@ -302,14 +303,17 @@ class Builder:
         seen = record.get("seen") or {}
         label = requirement.code
 
+        where = {entry[1]: entry for entry in raw}
+
         def put(definition: str | None, kind: str | None, value) -> bool:
             if not definition:
                 return False
-            for entry in raw:
-                if entry[1] == definition:
-                    entry[2] = value
-                    return True
-            raw.append([kind, definition, value])
+            entry = where.get(definition)
+            if entry is not None:
+                entry[2] = value
+            else:
+                where[definition] = entry = [kind, definition, value]
+                raw.append(entry)
             return True
 
         def kind_of(definition: str) -> str | None:
@@ -355,7 +359,7 @@ class Builder:
                 )
         before = seen.get("attributes") or {}
         now_attributes = requirement.attributes or {}
-        for name in {*before, *now_attributes}:
+        for name in {*before, *now_attributes} if before != now_attributes else ():
             old, new = before.get(name), now_attributes.get(name)
             if old == new:
                 continue
@@ -385,8 +389,11 @@ class Builder:
                     f"{label}: {name}",
                 )
             put(definition, kind, value)
+        own_ids = self._own_ids.get(type_id)
+        if own_ids is None:
+            own_ids = self._own_ids[type_id] = {n: self.defs.own(type_id, n) for n in OWN_FIELDS}
         for name, value in _own_fields(requirement).items():
-            put(self.defs.own(type_id, name), "STRING", value)
+            put(own_ids[name], "STRING", value)
         attrib = dict(record.get("attrib") or {})
         attrib["IDENTIFIER"] = identifier
         if requirement.title != seen.get(

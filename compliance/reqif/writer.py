@@ -11,6 +11,7 @@ not clash with those.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import io
 import re
@@ -519,6 +520,16 @@ def _element_xml(element: etree._Element) -> str:
     return etree.tostring(element, encoding="unicode", with_tail=False)
 
 
+@functools.lru_cache(maxsize=4096)
+def _value_open(kind: str, definition: str) -> tuple[str, str]:
+    """The text around a simple value's THE-VALUE, per (kind, definition): they repeat."""
+    return (
+        f'<ATTRIBUTE-VALUE-{kind} THE-VALUE="',
+        f'"><DEFINITION><ATTRIBUTE-DEFINITION-{kind}-REF>{_text(definition)}'
+        f"</ATTRIBUTE-DEFINITION-{kind}-REF></DEFINITION></ATTRIBUTE-VALUE-{kind}>",
+    )
+
+
 def _raw_values(parts: list[str], raw: list, indent: str) -> None:
     if not raw:
         return
@@ -536,11 +547,8 @@ def _raw_values(parts: list[str], raw: list, indent: str) -> None:
                 f"<VALUES>{refs}</VALUES></ATTRIBUTE-VALUE-ENUMERATION>"
             )
         else:
-            parts.append(
-                f'{inner}<ATTRIBUTE-VALUE-{kind} THE-VALUE="{_attr(value)}"><DEFINITION>'
-                f"<ATTRIBUTE-DEFINITION-{kind}-REF>{_text(definition)}"
-                f"</ATTRIBUTE-DEFINITION-{kind}-REF></DEFINITION></ATTRIBUTE-VALUE-{kind}>"
-            )
+            head, tail = _value_open(kind, definition)
+            parts.append(f"{inner}{head}{_attr(value)}{tail}")
     parts.append(f"{indent}</VALUES>")
 
 
