@@ -22,6 +22,7 @@ from benchmarks._setup import report, run_child, scratch
 
 N_REQ = int(os.environ.get("BENCH_REQIF_REQUIREMENTS", 10_000))
 N_REL = int(os.environ.get("BENCH_REQIF_RELATIONS", 14_000))
+ROUNDS = int(os.environ.get("BENCH_REQIF_ROUNDS", 2))
 
 # The reference: the reqif library parses the same file.
 LIBRARY = """
@@ -100,29 +101,41 @@ def main() -> None:
         f"{len(data) / 2**20:.1f} MiB, in {time.perf_counter() - started:.1f} s)"
     )
 
-    reference = run_child(LIBRARY, str(path))
+    # Both sides are measured ROUNDS times, alternating, and the best of each is compared:
+    # on a shared machine one run of either can be slowed by other work.
+    references, imports = [], []
+    for round_ in range(ROUNDS):
+        references.append(run_child(LIBRARY, str(path)))
+        target = project
+        if round_:
+            target = Project.objects.create(key=f"REQIF{round_}", name="Generated ReqIF again")
+            Membership.objects.create(project=target, user=user, role="engineer")
+        imports.append(_import_in_child(path, target.key, user.username))
+    reference = min(references, key=lambda r: r["seconds"])
+    first = imports[0]
+    best = min(r["seconds"] for r in imports)
     report(
         f"reqif library parse of the same file ({reference['objects']:,} objects)",
         reference["seconds"],
         "s",
         "",
-        "reference",
+        "reference, best of " + ", ".join(f"{r['seconds']:.1f}" for r in references),
     )
-    first = _import_in_child(path, project.key, user.username)
     counts = first["report"]
-    ratio = first["seconds"] / reference["seconds"]
-    peak_mb = first["peak_kb"] / 1024
-    delta_mb = (first["peak_kb"] - first["baseline_kb"]) / 1024
+    ratio = best / reference["seconds"]
     report(
         f"ReqIF import of {counts['requirements']:,} requirements + {counts['headings']:,} "
         f"headings, {counts['links']:,} links",
-        first["seconds"],
+        best,
         "s",
         "<= 1.5 x the reqif library",
-        f"ratio {ratio:.2f} x the reqif library's {reference['seconds']:.1f} s",
+        f"ratio {ratio:.2f} x the reqif library's {reference['seconds']:.1f} s; best of "
+        + ", ".join(f"{r['seconds']:.1f}" for r in imports),
     )
+    peak_mb = max(r["peak_kb"] for r in imports) / 1024
+    delta_mb = max(r["peak_kb"] - r["baseline_kb"] for r in imports) / 1024
     report(
-        "ReqIF import peak memory (child process, above its start-up)",
+        "ReqIF import peak memory (child process, above its start-up; the highest run)",
         delta_mb,
         "MB",
         "< 300 MB",
@@ -145,9 +158,12 @@ def main() -> None:
         f"unchanged {again['report']['unchanged']:,}",
     )
 
-    started = time.perf_counter()
-    exported = reqif_export(user=user, project=project)
-    seconds = time.perf_counter() - started
+    timings = []
+    for _round in range(ROUNDS):
+        started = time.perf_counter()
+        exported = reqif_export(user=user, project=project)
+        timings.append(time.perf_counter() - started)
+    seconds = min(timings)
     report(
         f"ReqIF export of {N_REQ + counts['headings']:,} objects and {counts['links']:,} links",
         seconds,
