@@ -2,15 +2,15 @@
 fresh project through the service, re-import the same file (nothing changes), then export it.
 The reference is the ``reqif`` library's own parse of the same file, measured in the same run
 (in a child process too): the import's target is at most 1.5 times that, under 300 MB; the
-export's under 3 s. The ratio is printed.
+export's under 3 s. Each side runs ``BENCH_REQIF_ROUNDS`` times (2), alternating, and the best
+runs are compared, so that other work on a shared machine weighs less; the ratio is printed.
 
 The import runs in a child process so that its peak memory is its own and not the benchmark
 runner's (read from ``VmHWM`` in /proc, since ``ru_maxrss`` keeps the parent's peak across
 fork and exec on Linux); the figure reported is the peak of that process minus what it held
 after Django started and the file was read, and the whole-process peak is printed beside
-it. The generated ASILs are random,
-so some relations lower an ASIL: the import runs with ``on_violation="note"`` to import them
-all and warn (the default would refuse the file).
+it. The generated ASILs are random, so some relations lower an ASIL: the import runs with
+``on_violation="note"`` to import them all and warn (the default would refuse the file).
 """
 
 from __future__ import annotations
