@@ -419,7 +419,6 @@ def _incoming_object(
     return Incoming(_identifier_key(obj.identifier), codes, label, fields, kept)
 
 
-@paused_gc()  # a large file makes millions of small objects and no cycles
 def reqif_import(
     *,
     user,
