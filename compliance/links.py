@@ -47,9 +47,10 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from simple_history.utils import bulk_create_with_history, bulk_update_with_history
+from simple_history.utils import bulk_update_with_history
 
 from compliance import iso26262
+from compliance.bulk import create_with_history
 from compliance.models import Decomposition, LinkKind, Requirement, SafetyGoal, TraceLink
 from projects.models import Project
 from projects.permissions import Action, require
@@ -392,4 +393,4 @@ def link_batch_write(batch: LinkBatch) -> None:
             default_user=batch.user,
         )
     if batch.new:
-        bulk_create_with_history(batch.new, TraceLink, batch_size=_BATCH, default_user=batch.user)
+        create_with_history(batch.new, TraceLink, batch.user)

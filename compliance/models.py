@@ -603,3 +603,26 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider} delivery {self.delivery_id}"
+
+
+class ReqIFSource(models.Model):
+    """What a ReqIF import keeps so that an export gives back what came in: the header, the
+    definitions and tool extensions as written, and every object's, relation's and
+    specification's values as read (see :mod:`compliance.interchange.reqif`). One per
+    project and document; importing the document again replaces it."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="reqif_sources")
+    document = models.CharField(max_length=200)
+    filename = models.CharField(max_length=200)
+    tool = models.CharField(max_length=200, blank=True)
+    profile = models.CharField(max_length=20, blank=True)
+    content = models.JSONField(default=dict)
+    imported_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "document"], name="reqif_source_document")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project.key}: {self.filename}"

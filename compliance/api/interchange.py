@@ -10,7 +10,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
@@ -18,9 +18,11 @@ from rest_framework.views import APIView
 
 from compliance import links
 from compliance.interchange.common import UploadTooLarge
-from compliance.interchange.reqif import reqif_export, reqif_import
+from compliance.interchange.reqif import reqif_export_with_report, reqif_import
 from compliance.interchange.tables import table_import
+from compliance.interchange.workbook import xlsx_export, xlsx_reimport
 from compliance.models import RequirementKind
+from compliance.reqif.profiles import PROFILES
 from projects.api.schema import ErrorOut, FieldErrorsOut, requires
 from projects.jsonbody import BoundedJSONField
 from projects.permissions import Action, get_project_for_user
@@ -45,6 +47,11 @@ class ReqIFImportIn(serializers.Serializer):
         choices=RequirementKind.choices, default=RequirementKind.FSR
     )
     on_violation = _on_violation_field()
+    profile = serializers.ChoiceField(
+        choices=["auto", *PROFILES],
+        default="auto",
+        help_text="the tool whose ReqIF dialect the file speaks (auto: from the header)",
+    )
 
 
 class TableImportIn(serializers.Serializer):
@@ -77,6 +84,8 @@ class ImportReportOut(serializers.Serializer):
     updated = serializers.IntegerField()
     unchanged = serializers.IntegerField()
     tool = serializers.CharField(allow_null=True)
+    profile = serializers.CharField(allow_null=True, required=False)
+    not_preserved = serializers.ListField(child=serializers.CharField(), required=False)
 
 
 def _too_large(message: str) -> Response:
@@ -88,6 +97,7 @@ class _UploadApi(APIView):
 
     parser_classes = [MultiPartParser, FormParser]
     serializer_in: type[serializers.Serializer]
+    serializer_out: type[serializers.Serializer] = ImportReportOut
 
     def run(self, request, key, service, **extra):
         project = get_project_for_user(request.user, key, Action.EDIT)
@@ -115,7 +125,7 @@ class _UploadApi(APIView):
             )
         except UploadTooLarge as exc:
             return _too_large(" ".join(exc.messages))
-        return Response(ImportReportOut(report.as_json()).data)
+        return Response(self.serializer_out(report.as_json()).data)
 
 
 _UPLOAD_RESPONSES = {
@@ -162,12 +172,83 @@ class RequirementTableImportApi(_UploadApi):
 class ReqIFExportApi(APIView):
     @extend_schema(
         operation_id="reqif_export",
-        responses={(200, "application/xml"): OpenApiTypes.BINARY},
-        description="The project's requirements, headings and requirement links as ReqIF 1.2.",
+        parameters=[
+            OpenApiParameter(
+                "archive",
+                bool,
+                description="a .reqifz holding the document and the files its embedded "
+                "objects refer to",
+            )
+        ],
+        responses={
+            (200, "application/xml"): OpenApiTypes.BINARY,
+            (200, "application/zip"): OpenApiTypes.BINARY,
+        },
+        description="The project's requirements, headings and requirement links as ReqIF 1.2; "
+        "what was imported goes out as it came in. The header X-Safecase-Not-Preserved counts "
+        "what could not be written as it was imported.",
     )
     def get(self, request, key):
         project = get_project_for_user(request.user, key)
-        data = reqif_export(user=request.user, project=project)
-        response = HttpResponse(data, content_type="application/xml")
-        response["Content-Disposition"] = f'attachment; filename="{project.key}.reqif"'
+        result = reqif_export_with_report(user=request.user, project=project)
+        if request.query_params.get("archive") in ("1", "true", "yes"):
+            data = result.archive(f"{project.key}.reqif")
+            response = HttpResponse(data, content_type="application/zip")
+            response["Content-Disposition"] = f'attachment; filename="{project.key}.reqifz"'
+        else:
+            response = HttpResponse(result.data, content_type="application/xml")
+            response["Content-Disposition"] = f'attachment; filename="{project.key}.reqif"'
+        response["X-Safecase-Not-Preserved"] = str(len(result.not_preserved))
         return response
+
+
+_XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+class RequirementWorkbookApi(APIView):
+    @extend_schema(
+        operation_id="requirements_xlsx_export",
+        responses={(200, _XLSX): OpenApiTypes.BINARY},
+        description="The requirements as a workbook for the Excel round trip: a stable "
+        "Safecase ID and a digest of each row as exported.",
+    )
+    def get(self, request, key):
+        project = get_project_for_user(request.user, key)
+        response = HttpResponse(xlsx_export(user=request.user, project=project), content_type=_XLSX)
+        response["Content-Disposition"] = f'attachment; filename="{project.key}-requirements.xlsx"'
+        return response
+
+
+class WorkbookImportIn(serializers.Serializer):
+    file = serializers.FileField(help_text="an edited requirements .xlsx export")
+    dry_run = serializers.BooleanField(default=False, help_text="report only; write nothing")
+
+
+class RoundTripReportOut(serializers.Serializer):
+    applied = serializers.ListField(child=serializers.DictField())
+    created = serializers.ListField(child=serializers.DictField())
+    conflicts = serializers.ListField(child=serializers.DictField())
+    refused = serializers.ListField(child=serializers.DictField())
+    unchanged = serializers.IntegerField()
+    applied_to_database = serializers.BooleanField()
+
+
+class RequirementWorkbookImportApi(_UploadApi):
+    serializer_in = WorkbookImportIn
+    serializer_out = RoundTripReportOut
+
+    @extend_schema(
+        operation_id="requirements_xlsx_reimport",
+        **requires(Action.EDIT),
+        request={"multipart/form-data": WorkbookImportIn},
+        responses={**_UPLOAD_RESPONSES, 200: RoundTripReportOut},
+        description="Bring an edited requirements workbook back: rows changed only in the "
+        "sheet are applied through the services in one transaction; rows changed in the "
+        "sheet and in Safecase since the export are reported as conflicts and not applied.",
+    )
+    def post(self, request, key):
+        return self.run(request, key, _reimport)
+
+
+def _reimport(*, dry_run: bool = False, **kwargs):
+    return xlsx_reimport(apply=not dry_run, **kwargs)

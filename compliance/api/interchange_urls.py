@@ -13,4 +13,14 @@ urlpatterns = [
         v.RequirementTableImportApi.as_view(),
         name="requirements-import",
     ),
+    path(
+        f"{p}requirements/export.xlsx",
+        v.RequirementWorkbookApi.as_view(),
+        name="requirements-xlsx-export",
+    ),
+    path(
+        f"{p}requirements/roundtrip/",
+        v.RequirementWorkbookImportApi.as_view(),
+        name="requirements-xlsx-reimport",
+    ),
 ]

@@ -9,6 +9,8 @@ with :mod:`compliance.links`, and appends its ledger entry with :func:`record_im
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import hashlib
 import os
 import re
@@ -19,9 +21,10 @@ from dataclasses import asdict, dataclass, field
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
-from simple_history.utils import bulk_create_with_history, bulk_update_with_history
+from simple_history.utils import bulk_update_with_history
 
 from compliance import reviews
+from compliance.bulk import create_with_history
 from compliance.interchange.values import valid_code
 from compliance.models import CONTENT_FIELDS, Requirement, RequirementKind, RequirementStatus
 from compliance.services import requirement_content_changed
@@ -39,6 +42,7 @@ __all__ = [
     "UploadTooLarge",
     "check_default_kind",
     "check_upload_size",
+    "paused_gc",
     "file_label",
     "record_import",
     "refuse",
@@ -90,9 +94,25 @@ class ImportReport:
     updated: int = 0
     unchanged: int = 0
     tool: str | None = None
+    profile: str | None = None
+    # What the file holds that a round trip cannot give back as it came.
+    not_preserved: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict:
         return asdict(self)
+
+
+@contextlib.contextmanager
+def paused_gc():
+    """Pause the cyclic garbage collector for a bulk step that makes many objects and no
+    cycles (refcounting still frees them); it runs again, as it was, afterwards."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def check_upload_size(size: int) -> None:
@@ -275,7 +295,7 @@ def upsert(
         outcome.updated += 1
 
     if new:
-        bulk_create_with_history(new, Requirement, batch_size=_BATCH, default_user=user)
+        create_with_history(new, Requirement, user)
     if changed:
         bulk_update_with_history(
             changed, Requirement, _UPDATE_FIELDS, batch_size=_BATCH, default_user=user

@@ -31,8 +31,17 @@ document passes through them:
 * :mod:`~compliance.reqif.stream`: streaming parse into compact raw records.
 * :mod:`~compliance.reqif.reader`: :func:`parse_reqif`, resolving the records.
 * :mod:`~compliance.reqif.names`: which attribute names carry the title, text and foreign id.
+* :mod:`~compliance.reqif.profiles`: each tool's dialect (headings, kinds, statuses, ids),
+  detected from the header.
 * :mod:`~compliance.reqif.xhtml`: :func:`sanitize_xhtml`, the rich-text subset kept.
-* :mod:`~compliance.reqif.writer`: :func:`write_reqif`, :func:`write_reqif_document`.
+* :mod:`~compliance.reqif.writer`: :func:`write_reqif`, :func:`write_reqif_document`, and
+  :func:`~compliance.reqif.writer.write_reqif_raw`, which writes a document as it was read
+  (every object's type and values, the definitions and tool extensions as written).
+
+Nothing read is thrown away: besides the derived fields, each object, relation and
+specification keeps its type reference, XML attributes and values as written (``raw``; XHTML
+as the ``ATTRIBUTE-VALUE-XHTML`` element, embedded objects and link targets included), and
+the document its header and definition sections.
 
       suffixed key and reported).
 
@@ -64,5 +73,9 @@ Heading rule
     ``is_heading`` is true when the object has a non-empty chapter title (as above) and no
     non-empty text: it only names a section (a DOORS object with an Object Heading and no
     Object Text, a ``ReqIF.ChapterName`` without ``ReqIF.Text``, a ProR section headline).
-    An object with only a ``ReqIF.Name`` and no text is *not* a heading.
+    An object with only a ``ReqIF.Name`` and no text is *not* a heading. It is a heading too
+    when a ``Type``-like attribute (an enumeration or a string) says Heading, or its object
+    type is called Heading (or a value the profile names, such as Jama's Folder). The
+    Simulink profile reads ``ReqIF.ChapterName`` as a title, since Simulink exports its
+    Summary there.
 """

@@ -55,6 +55,8 @@ def read_reqif_archive(
     max_total_bytes: int = DEFAULT_MAX_ARCHIVE_BYTES,
     max_files: int = DEFAULT_MAX_ARCHIVE_FILES,
     max_ratio: int | None = DEFAULT_MAX_EXPANSION_RATIO,
+    *,
+    include_files: bool = False,
 ) -> dict[str, bytearray]:
     """Read the ``.reqif`` members of a ``.reqifz`` archive; return ``{member name: content}``.
 
@@ -65,7 +67,7 @@ def read_reqif_archive(
     expansion is counted while decompressing, keeping nothing, and stops at the cap (see
     :mod:`compliance.archives`), so a decompression bomb costs one chunk of memory; with
     ``max_ratio``, no more than that many times the archive's own size either. Other members
-    (attachments such as images) are not read.
+    (attachments such as images) are read too with ``include_files``, under the same limit.
     """
     opened: io.BytesIO | str | os.PathLike[str]
     opened = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source
@@ -90,9 +92,9 @@ def read_reqif_archive(
             if info.filename in seen:
                 raise ReqIFError(f"archive refused: member name {info.filename!r} repeats")
             seen.add(info.filename)
-            if not info.is_dir() and info.filename.lower().endswith(".reqif"):
+            if not info.is_dir() and (include_files or info.filename.lower().endswith(".reqif")):
                 members.append(info)
-        if not members:
+        if not any(info.filename.lower().endswith(".reqif") for info in members):
             raise ReqIFError("the archive contains no .reqif file")
         try:
             limit = max_total_bytes
@@ -103,7 +105,8 @@ def read_reqif_archive(
                     else os.path.getsize(source)
                 )
                 limit = archives.expansion_limit(size, max_total_bytes, max_ratio)
-            sizes = archives.measure(archive, members, limit, "its .reqif members")
+            what = "its members" if include_files else "its .reqif members"
+            sizes = archives.measure(archive, members, limit, what)
             return archives.read_measured(archive, members, sizes)
         except archives.ArchiveRefused as exc:
             raise ReqIFError(f"archive refused: {exc}") from None

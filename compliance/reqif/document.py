@@ -46,6 +46,14 @@ class SpecObject:
     text_xhtml: str | None = None
     foreign_id: str | None = None
     is_heading: bool = False
+    # What a lossless export needs; not part of equality. ``raw`` holds the values as written:
+    # (kind, definition, value) with the THE-VALUE attribute, the ENUM-VALUE references (a
+    # list) or the ATTRIBUTE-VALUE-XHTML element's XML. ``roles`` maps chapter/title/text/
+    # foreign_id to the definition that carried it.
+    type_ref: str | None = field(default=None, compare=False)
+    attrib: dict[str, str] | None = field(default=None, compare=False)
+    raw: list | None = field(default=None, compare=False)
+    roles: dict[str, str] | None = field(default=None, compare=False)
 
 
 @dataclass(slots=True)
@@ -59,6 +67,9 @@ class SpecRelation:
     long_name: str | None = None
     last_change: str | None = None
     values: dict[str, str] = field(default_factory=dict)
+    type_ref: str | None = field(default=None, compare=False)
+    attrib: dict[str, str] | None = field(default=None, compare=False)
+    raw: list | None = field(default=None, compare=False)
 
 
 @dataclass(slots=True)
@@ -69,6 +80,7 @@ class Hierarchy:
     children: list[Hierarchy] = field(default_factory=list)
     is_heading: bool = False
     identifier: str | None = None
+    attrib: dict[str, str] | None = field(default=None, compare=False)
 
 
 @dataclass(slots=True)
@@ -87,6 +99,9 @@ class Specification:
     type_name: str | None = None
     last_change: str | None = None
     values: dict[str, str] = field(default_factory=dict)
+    type_ref: str | None = field(default=None, compare=False)
+    attrib: dict[str, str] | None = field(default=None, compare=False)
+    raw: list | None = field(default=None, compare=False)
 
 
 @dataclass(slots=True)
@@ -111,3 +126,12 @@ class ReqIFDocument:
     reqif_version: str | None = None
     creation_time: str | None = None
     comment: str | None = None
+    # Kept for a lossless export: every header field, the definition sections as written
+    # (DATATYPES, SPEC-TYPES, SPEC-RELATION-GROUPS, TOOL-EXTENSIONS), the (owner, data, type)
+    # of each embedded object in rich text, the mapping profile used.
+    header: dict[str, str] = field(default_factory=dict, compare=False)
+    sections: dict[str, str] = field(default_factory=dict, compare=False)
+    embedded: list[tuple[str, str, str]] = field(default_factory=list, compare=False)
+    profile: str | None = field(default=None, compare=False)
+    # What was read but is not kept, so a round trip cannot give it back.
+    not_preserved: list[str] = field(default_factory=list, compare=False)

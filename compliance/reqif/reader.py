@@ -31,6 +31,7 @@ from compliance.reqif.document import (
     SpecRelation,
 )
 from compliance.reqif.names import ROLES, normalised
+from compliance.reqif.profiles import Profile, detect
 from compliance.reqif.prolog import check_prolog
 from compliance.reqif.stream import Collector, RawItem, iterate
 
@@ -40,20 +41,39 @@ __all__ = ["parse_reqif"]
 class _Resolver:
     """Turns the collected raw records into the neutral dataclasses."""
 
-    def __init__(self, collector: Collector) -> None:
+    def __init__(self, collector: Collector, profile: Profile) -> None:
         self.c = collector
         self.issues = collector.issues
+        self.profile = profile
         self._roles: dict[str | None, tuple[str, int] | None] = {}
+        self._type_attribute: dict[str | None, bool] = {}
+        extra = {name: ("foreign_id", 100 + n) for n, name in enumerate(profile.foreign_id_names)}
+        self._names = {**extra, **ROLES}
 
     def role(self, definition: str | None) -> tuple[str, int] | None:
         if definition in self._roles:
             return self._roles[definition]
         attr = self.c.attr_defs.get(definition) if definition else None
-        role = ROLES.get(normalised(attr.long_name)) if attr else None
-        if role and role[0] == "text" and attr and attr.datatype in self.c.headline_datatypes:
-            role = ("chapter", 0)
+        role = self._names.get(normalised(attr.long_name)) if attr else None
+        if attr and attr.datatype in self.c.headline_datatypes:
+            # ProR: a column whose datatype the tool extension shows as a headline (an ID
+            # column may share that datatype: it stays the ID).
+            if role is None:
+                role = ("chapter", 5)
+            elif role[0] in ("text", "title"):
+                role = ("chapter", 0)
+        if role and role[0] == "chapter" and not self.profile.chapter_marks_heading:
+            role = ("title", -1)  # Simulink: the Summary exported as ReqIF.ChapterName
         self._roles[definition] = role
         return role
+
+    def is_type_attribute(self, definition: str | None) -> bool:
+        known = self._type_attribute.get(definition)
+        if known is None:
+            attr = self.c.attr_defs.get(definition) if definition else None
+            known = bool(attr) and normalised(attr.long_name) in self.profile.type_attributes
+            self._type_attribute[definition] = known
+        return known
 
     def type_name(self, item: RawItem, expected: str) -> str | None:
         if item.type_ref is None:
@@ -78,11 +98,14 @@ class _Resolver:
         return long_name or item.type_ref
 
     def values(self, item: RawItem) -> tuple[dict[str, str], dict[str, tuple[int, str, str]]]:
-        """Resolve names; return ``(values, role -> (rank, plain, html))``."""
+        """Resolve names; return ``(values, role -> (rank, plain, html, definition))``.
+
+        A ``Type``-like attribute whose value is one of the profile's heading values is
+        reported under the role ``heading``."""
         values: dict[str, str] = {}
-        roles: dict[str, tuple[int, str, str]] = {}
+        roles: dict[str, tuple] = {}
         attr_defs = self.c.attr_defs
-        for kind, definition, text, html in item.values:
+        for kind, definition, text, html, _raw in item.values:
             attr = attr_defs.get(definition) if definition else None
             if attr is None:
                 key = definition or f"(no DEFINITION, {kind})"
@@ -115,7 +138,10 @@ class _Resolver:
             if role is not None and text.strip():
                 name, rank = role
                 if name not in roles or rank < roles[name][0]:
-                    roles[name] = (rank, text, html or "")
+                    roles[name] = (rank, text, html or "", definition)
+            if text and self.is_type_attribute(definition):
+                folded = " ".join(text.split()).casefold()
+                roles.setdefault("type", (0, folded, "", definition))
         return values, roles
 
     def enum_text(self, packed: str, owner: str) -> str:
@@ -139,17 +165,32 @@ class _Resolver:
         text_value = roles.get("text")
         foreign = roles.get("foreign_id")
         title = chapter[1] if chapter else (title_value[1] if title_value else None)
+        type_name = self.type_name(item, "SPEC-OBJECT-TYPE")
+        headings = self.profile.heading_values
+        type_value = roles.get("type")
+        if type_value is not None and type_value[1] in headings:
+            is_heading = True  # Type = Heading (an enumeration or a string)
+        elif type_name and " ".join(type_name.split()).casefold() in headings:
+            is_heading = True  # a spec object type called Heading
+        else:
+            is_heading = chapter is not None and text_value is None
+        if is_heading and title is None and text_value is not None:
+            title = text_value[1].splitlines()[0] if text_value[1] else None
         return SpecObject(
             identifier=key,
             long_name=item.long_name,
-            type_name=self.type_name(item, "SPEC-OBJECT-TYPE"),
+            type_name=type_name,
             last_change=item.last_change,
             values=values,
             title=title,
             text=text_value[1] if text_value else None,
             text_xhtml=(text_value[2] or None) if text_value else None,
             foreign_id=foreign[1] if foreign else None,
-            is_heading=chapter is not None and text_value is None,
+            is_heading=is_heading,
+            type_ref=item.type_ref,
+            attrib=item.attrib,
+            raw=_raw(item),
+            roles={name: role[3] for name, role in roles.items() if role[3]},
         )
 
     def relation(self, item: RawItem, objects: Mapping[str, SpecObject]) -> SpecRelation:
@@ -174,6 +215,9 @@ class _Resolver:
             long_name=item.long_name,
             last_change=item.last_change,
             values=values,
+            type_ref=item.type_ref,
+            attrib=item.attrib,
+            raw=_raw(item),
         )
 
     def specification(self, item: RawItem, objects: Mapping[str, SpecObject]) -> Specification:
@@ -193,6 +237,9 @@ class _Resolver:
             type_name=self.type_name(item, "SPECIFICATION-TYPE"),
             last_change=item.last_change,
             values=values,
+            type_ref=item.type_ref,
+            attrib=item.attrib,
+            raw=_raw(item),
         )
 
     def mark_headings(self, nodes: list[Hierarchy], objects: Mapping[str, SpecObject]) -> None:
@@ -213,8 +260,24 @@ class _Resolver:
             stack.extend(node.children)
 
 
-def _resolve(collector: Collector) -> ReqIFDocument:
-    resolver = _Resolver(collector)
+def _raw(item: RawItem) -> list:
+    """The values as written: (kind, definition, THE-VALUE, enum refs or the XHTML value)."""
+    out = []
+    for kind, definition, text, _html, raw in item.values:
+        if kind == "XHTML":
+            out.append((kind, definition, raw))
+        elif kind == "ENUMERATION":
+            out.append((kind, definition, text.split("\x00") if text else []))
+        else:
+            out.append((kind, definition, text))
+    return out
+
+
+def _resolve(collector: Collector, profile: Profile | None = None) -> ReqIFDocument:
+    header = collector.header
+    if profile is None:
+        profile = detect(header.get("SOURCE-TOOL-ID"), header.get("REQ-IF-TOOL-ID"))
+    resolver = _Resolver(collector, profile)
     issues = collector.issues
     objects: dict[str, SpecObject] = {}
     for item in collector.objects:
@@ -246,7 +309,6 @@ def _resolve(collector: Collector) -> ReqIFDocument:
                 "warnings", "SPEC-OBJECT not placed in any SPECIFICATION hierarchy", identifier
             )
 
-    header = collector.header
     warnings = []
     last_change_counts = issues.counts("last_change")
     if last_change_counts:
@@ -258,6 +320,17 @@ def _resolve(collector: Collector) -> ReqIFDocument:
     if collector.header_id is None and not header:
         warnings.append("THE-HEADER / REQ-IF-HEADER missing")
     warnings.extend(issues.render("warnings"))
+    warnings.extend(issues.render("rich"))
+    if collector.embedded:
+        shown = ", ".join(
+            f"{owner}: {data or '(no data)'}" for owner, data, _t in collector.embedded[:5]
+        )
+        more = len(collector.embedded) - 5
+        warnings.append(
+            f"{len(collector.embedded)} embedded objects in rich text (<object>, <img>) are not "
+            "shown in Safecase's text; they are kept and written back on export "
+            f"({shown}{f' and {more} more' if more > 0 else ''})"
+        )
     return ReqIFDocument(
         title=header.get("TITLE") or None,
         tool=header.get("SOURCE-TOOL-ID") or header.get("REQ-IF-TOOL-ID") or None,
@@ -271,16 +344,22 @@ def _resolve(collector: Collector) -> ReqIFDocument:
         reqif_version=header.get("REQ-IF-VERSION") or None,
         creation_time=header.get("CREATION-TIME") or None,
         comment=header.get("COMMENT") or None,
+        header=dict(header),
+        sections=collector.sections,
+        embedded=collector.embedded,
+        profile=profile.name,
+        not_preserved=issues.render("lost"),
     )
 
 
-def parse_reqif(data: bytes | bytearray) -> ReqIFDocument:
+def parse_reqif(data: bytes | bytearray, profile: Profile | None = None) -> ReqIFDocument:
     """Parse one ReqIF document (the bytes of a ``.reqif`` file) into a :class:`ReqIFDocument`.
 
     Pass bytes, not a decoded string: the XML declaration and byte order mark decide the
     encoding. Raises :class:`ReqIFError` for a DOCTYPE/ENTITY declaration, malformed XML, or a
     root element other than ``REQ-IF``. Schema deviations are accepted and reported in
-    ``warnings`` / ``unmapped``.
+    ``warnings`` / ``unmapped``. ``profile`` (see :mod:`compliance.reqif.profiles`) is
+    detected from the header when not given.
     """
     if isinstance(data, str):
         raise ReqIFError("parse_reqif needs the document's bytes, not a decoded str")
@@ -291,4 +370,4 @@ def parse_reqif(data: bytes | bytearray) -> ReqIFDocument:
     check_prolog(data)
     collector = Collector()
     iterate(data, collector)
-    return _resolve(collector)
+    return _resolve(collector, profile)

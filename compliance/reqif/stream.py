@@ -42,8 +42,9 @@ class _AttrDef:
     datatype: str | None
 
 
-# A raw attribute value: (kind, definition ref, plain text, sanitised html or None).
-_RawValue = tuple[str, str | None, str, str | None]
+# A raw attribute value: (kind, definition ref, plain text, sanitised html or None, the
+# ``ATTRIBUTE-VALUE-XHTML`` element as written for XHTML, else None).
+_RawValue = tuple[str, str | None, str, str | None, str | None]
 
 
 @dataclass(slots=True)
@@ -54,9 +55,13 @@ class RawItem:
     last_change: str | None
     type_ref: str | None
     values: list[_RawValue]
+    attrib: dict[str, str] | None = None
     source: str | None = None
     target: str | None = None
     children: list[Hierarchy] | None = None
+
+
+_KEPT_SECTIONS = frozenset(("DATATYPES", "SPEC-TYPES", "SPEC-RELATION-GROUPS", "TOOL-EXTENSIONS"))
 
 
 class Issues:
@@ -109,7 +114,26 @@ def _ref_text(container: etree._Element | None) -> tuple[str | None, str | None]
     return None, None
 
 
-def _read_values(values_el: etree._Element | None, issues: Issues, owner: str) -> list:
+def _embedded(the_value: etree._Element, issues: Issues, owner: str, found: list) -> None:
+    """Note the ``<object>`` elements and link targets of a rich-text value: the sanitised
+    text drops them, the stored source keeps them."""
+    for element in the_value.iter("{*}object", "{*}a", "{*}img"):
+        name = local(element.tag)
+        if name == "a":
+            if element.get("href"):
+                issues.add(
+                    "rich",
+                    "link targets (<a href>) are kept for export but not shown in Safecase",
+                    owner,
+                )
+            continue
+        data = element.get("data") or element.get("src") or ""
+        found.append((owner, data, element.get("type") or ""))
+
+
+def _read_values(
+    values_el: etree._Element | None, issues: Issues, owner: str, embedded: list | None = None
+) -> list:
     values: list[_RawValue] = []
     if values_el is None:
         return values
@@ -137,15 +161,18 @@ def _read_values(values_el: etree._Element | None, issues: Issues, owner: str) -
                 enum_refs = [(ref.text or "").strip() for ref in part if isinstance(ref.tag, str)]
         if kind == "XHTML":
             if the_value is None:
-                values.append((kind, definition, "", ""))
+                values.append((kind, definition, "", "", None))
             else:
                 html, plain = sanitize_element(the_value)
-                values.append((kind, definition, plain, html))
+                raw = etree.tostring(value_el, encoding="unicode", with_tail=False)
+                if embedded is not None:
+                    _embedded(the_value, issues, owner, embedded)
+                values.append((kind, definition, plain, html, raw))
         elif kind == "ENUMERATION":
             # Enumeration literals are resolved later, once every datatype is known.
-            values.append((kind, definition, "\x00".join(enum_refs or ()), None))
+            values.append((kind, definition, "\x00".join(enum_refs or ()), None, None))
         else:
-            values.append((kind, definition, value_el.get("THE-VALUE", ""), None))
+            values.append((kind, definition, value_el.get("THE-VALUE", ""), None, None))
     return values
 
 
@@ -166,9 +193,17 @@ def _read_hierarchy(element: etree._Element, issues: Issues) -> list[Hierarchy]:
                 identifier,
             )
             object_ref = ""
+        if _child(node_el, "EDITABLE-ATTS") is not None:
+            issues.add(
+                "lost",
+                "SPEC-HIERARCHY EDITABLE-ATTS are not kept (not written on export)",
+                identifier,
+            )
         children_el = _child(node_el, "CHILDREN")
         children = _read_hierarchy(children_el, issues) if children_el is not None else []
-        nodes.append(Hierarchy(object_ref, children, False, identifier))
+        node = Hierarchy(object_ref, children, False, identifier)
+        node.attrib = dict(node_el.attrib)
+        nodes.append(node)
     return nodes
 
 
@@ -184,6 +219,10 @@ class Collector:
         self.types: dict[str, tuple[str, str | None]] = {}
         self.attr_defs: dict[str, _AttrDef] = {}
         self.headline_datatypes: set[str] = set()
+        # The definition sections as written (DATATYPES, SPEC-TYPES, ...), kept for export.
+        self.sections: dict[str, str] = {}
+        # (owner, data, type) of each <object> / <img> in rich text.
+        self.embedded: list[tuple[str, str, str]] = []
         self.objects: list[RawItem] = []
         self.relations: list[RawItem] = []
         self.specifications: list[RawItem] = []
@@ -199,6 +238,8 @@ class Collector:
         return made
 
     def handle(self, name: str, element: etree._Element) -> None:
+        if name in _KEPT_SECTIONS:
+            self.sections[name] = etree.tostring(element, encoding="unicode", with_tail=False)
         getattr(self, "_on_" + name.replace("-", "_").lower())(element)
 
     def _on_req_if_header(self, element: etree._Element) -> None:
@@ -262,8 +303,20 @@ class Collector:
         if last_change is None:
             self.issues.add("last_change", tag)
         type_ref = _ref_text(_child(element, "TYPE"))[1]
-        values = _read_values(_child(element, "VALUES"), self.issues, identifier)
-        return RawItem(tag, identifier, element.get("LONG-NAME"), last_change, type_ref, values)
+        if _child(element, "ALTERNATIVE-ID") is not None:
+            self.issues.add(
+                "lost", "ALTERNATIVE-ID is not kept (not written on export)", identifier
+            )
+        values = _read_values(_child(element, "VALUES"), self.issues, identifier, self.embedded)
+        return RawItem(
+            tag,
+            identifier,
+            element.get("LONG-NAME"),
+            last_change,
+            type_ref,
+            values,
+            dict(element.attrib),
+        )
 
     def _on_spec_object(self, element: etree._Element) -> None:
         self.objects.append(self._item(element, "SPEC-OBJECT"))
@@ -285,7 +338,8 @@ class Collector:
             if isinstance(group.tag, str):
                 self.issues.add(
                     "unmapped",
-                    "RELATION-GROUP not imported (its relations are in relations)",
+                    "RELATION-GROUP not mapped (its relations are in relations; the group is kept "
+                    "and written back on export)",
                     group.get("LONG-NAME") or group.get("IDENTIFIER"),
                 )
 
@@ -299,12 +353,21 @@ class Collector:
                 label = local(content.tag)
                 if content.prefix:
                     label = f"{content.prefix}:{label}"
-                self.issues.add("unmapped", "TOOL-EXTENSIONS content not imported", label)
-        # ProR: datatypes shown as headlines (the only tool extension that changes the mapping).
+                self.issues.add(
+                    "unmapped",
+                    "TOOL-EXTENSIONS content not mapped (kept and written back on export)",
+                    label,
+                )
+        # ProR: datatypes shown as headlines (the only tool extension that changes the mapping),
+        # named by an attribute or, in ReqIF Studio, by a <datatype> child holding a reference.
         for config in element.iter("{*}HeadlineConfiguration"):
             for key, value in config.attrib.items():
                 if local(key) == "datatype" and value:
                     self.headline_datatypes.add(value)
+            for child in config.iter("{*}datatype"):
+                for ref in child.iter():
+                    if ref is not child and isinstance(ref.tag, str) and (ref.text or "").strip():
+                        self.headline_datatypes.add(ref.text.strip())
 
 
 class _BufferReader:

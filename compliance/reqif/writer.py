@@ -11,6 +11,7 @@ not clash with those.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import io
 import re
@@ -465,3 +466,238 @@ def _write_hierarchy(out: _Out, node: Hierarchy, now: str, plan: dict[int, str])
             with out.open("CHILDREN"):
                 for child in node.children:
                     _write_hierarchy(out, child, now, plan)
+
+
+# --- Writing a document as it was read -------------------------------------------------------
+#
+# Written as text, not through etree.xmlfile: a large document has hundreds of thousands of
+# small elements, and the kept XHTML values and definitions are already XML.
+
+_HEADER_ORDER = (
+    "COMMENT",
+    "CREATION-TIME",
+    "REPOSITORY-ID",
+    "REQ-IF-TOOL-ID",
+    "REQ-IF-VERSION",
+    "SOURCE-TOOL-ID",
+    "TITLE",
+)
+# What needs escaping or replacing; most values have none of it and are written as they are.
+_SPECIAL = re.compile('[&<>"\n\r\t\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]')
+
+
+def _attr(value: object) -> str:
+    text = value if isinstance(value, str) else str(value)
+    if _SPECIAL.search(text) is None:
+        return text
+    text = _clean(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = text.replace('"', "&quot;").replace("\n", "&#10;").replace("\r", "&#13;")
+    return text.replace("\t", "&#9;")
+
+
+def _text(value: object) -> str:
+    text = value if isinstance(value, str) else str(value)
+    if _SPECIAL.search(text) is None:
+        return text
+    text = _clean(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace("\r", "&#13;")
+
+
+def _attrs(attrib: Mapping[str, str]) -> str:
+    return "".join(f' {name}="{_attr(value)}"' for name, value in attrib.items())
+
+
+def _section(xml: str | None) -> etree._Element | None:
+    if not xml:
+        return None
+    try:
+        return etree.fromstring(xml.encode("utf-8"), FRAGMENT_PARSER)
+    except etree.XMLSyntaxError as exc:
+        raise ReqIFError(f"a kept ReqIF section cannot be read back: {exc}") from None
+
+
+def _element_xml(element: etree._Element) -> str:
+    return etree.tostring(element, encoding="unicode", with_tail=False)
+
+
+@functools.lru_cache(maxsize=4096)
+def _value_open(kind: str, definition: str) -> tuple[str, str]:
+    """The text around a simple value's THE-VALUE, per (kind, definition): they repeat."""
+    return (
+        f'<ATTRIBUTE-VALUE-{kind} THE-VALUE="',
+        f'"><DEFINITION><ATTRIBUTE-DEFINITION-{kind}-REF>{_text(definition)}'
+        f"</ATTRIBUTE-DEFINITION-{kind}-REF></DEFINITION></ATTRIBUTE-VALUE-{kind}>",
+    )
+
+
+def _raw_values(parts: list[str], raw: list, indent: str) -> None:
+    if not raw:
+        return
+    inner = indent + "  "
+    parts.append(f"{indent}<VALUES>")
+    for kind, definition, value in raw:
+        if kind == "XHTML":
+            parts.append(inner + (value if isinstance(value, str) else _element_xml(value)))
+        elif kind == "ENUMERATION":
+            refs = "".join(f"<ENUM-VALUE-REF>{_text(ref)}</ENUM-VALUE-REF>" for ref in value)
+            parts.append(
+                f"{inner}<ATTRIBUTE-VALUE-ENUMERATION><DEFINITION>"
+                f"<ATTRIBUTE-DEFINITION-ENUMERATION-REF>{_text(definition)}"
+                "</ATTRIBUTE-DEFINITION-ENUMERATION-REF></DEFINITION>"
+                f"<VALUES>{refs}</VALUES></ATTRIBUTE-VALUE-ENUMERATION>"
+            )
+        else:
+            head, tail = _value_open(kind, definition)
+            parts.append(f"{inner}{head}{_attr(value)}{tail}")
+    parts.append(f"{indent}</VALUES>")
+
+
+def _ref(holder: str, name: str, identifier: str) -> str:
+    return f"<{holder}><{name}>{_text(identifier)}</{name}></{holder}>"
+
+
+def xhtml_value(definition: str, html: str | None, text: str | None) -> etree._Element:
+    """An ``ATTRIBUTE-VALUE-XHTML`` element for ``definition`` holding sanitised ``html`` (or
+    ``text`` as lines), for :func:`write_reqif_raw`."""
+    block = _xhtml_block(SpecObject("_", text=text, text_xhtml=html))
+    value = etree.Element(_q("ATTRIBUTE-VALUE-XHTML"), nsmap={None: REQIF_NS, "xhtml": XHTML_NS})
+    ref = etree.SubElement(
+        etree.SubElement(value, _q("DEFINITION")), _q("ATTRIBUTE-DEFINITION-XHTML-REF")
+    )
+    ref.text = definition
+    the_value = etree.SubElement(value, _q("THE-VALUE"))
+    if block is not None:
+
+        def copy(src: etree._Element, dst_parent: etree._Element) -> None:
+            dst = etree.SubElement(dst_parent, _x(src.tag))
+            dst.text = src.text
+            for child in src:
+                copy(child, dst)
+                dst[-1].tail = child.tail
+
+        copy(block, the_value)
+    return value
+
+
+def _raw_hierarchy(parts: list[str], node: Hierarchy, now: str, counter: list, depth: int) -> None:
+    indent = "\n" + "  " * depth
+    attrib = dict(node.attrib or {})
+    if not attrib.get("IDENTIFIER"):
+        identifier = node.identifier
+        while not identifier or identifier in counter[1]:
+            counter[0] += 1
+            identifier = f"_sc-sh-{counter[0]}"
+        counter[1].add(identifier)
+        attrib["IDENTIFIER"] = identifier
+    attrib.setdefault("LAST-CHANGE", now)
+    parts.append(f"{indent}<SPEC-HIERARCHY{_attrs(attrib)}>")
+    parts.append(f"{indent}  {_ref('OBJECT', 'SPEC-OBJECT-REF', node.object_ref)}")
+    if node.children:
+        parts.append(f"{indent}  <CHILDREN>")
+        for child in node.children:
+            _raw_hierarchy(parts, child, now, counter, depth + 2)
+        parts.append(f"{indent}  </CHILDREN>")
+    parts.append(f"{indent}</SPEC-HIERARCHY>")
+
+
+def _kept(element: etree._Element, now: str) -> str:
+    # The schema requires LAST-CHANGE (ProR leaves it out): now, where it is missing.
+    for part in element.iter():
+        if part.get("IDENTIFIER") and part.get("LAST-CHANGE") is None:
+            part.set("LAST-CHANGE", now)
+    return _element_xml(element)
+
+
+def write_reqif_raw(
+    doc: ReqIFDocument,
+    *,
+    datatypes: Sequence[etree._Element] = (),
+    spec_types: Sequence[etree._Element] = (),
+    creation_time: dt.datetime | None = None,
+) -> bytes:
+    """Write ``doc`` as it was read, for a lossless round trip.
+
+    Every object, relation and specification is written from its ``type_ref``, ``attrib``
+    (IDENTIFIER, LAST-CHANGE, LONG-NAME, DESC as read) and ``raw`` values; the definitions,
+    relation groups and tool extensions from ``doc.sections`` (the XML as read), to which
+    ``datatypes`` and ``spec_types`` are appended. The header keeps its fields; its
+    ``REQ-IF-TOOL-ID`` becomes Safecase, its ``CREATION-TIME`` now. A definition without the
+    LAST-CHANGE the schema requires gets now. The caller keeps the references consistent:
+    nothing is checked but what XML itself requires.
+    """
+    now = _timestamp(creation_time or dt.datetime.now(dt.UTC))
+    header = dict(doc.header)
+    header["REQ-IF-TOOL-ID"] = "Safecase"
+    header["CREATION-TIME"] = now
+    header.setdefault("REQ-IF-VERSION", "1.0")
+    if doc.title:
+        header["TITLE"] = doc.title
+    # Hierarchy nodes without an identifier get _sc-sh-<n>, none taken by a kept node.
+    taken: set[str] = set()
+    stack = [node for spec in doc.specifications for node in spec.children]
+    while stack:
+        node = stack.pop()
+        if node.attrib and node.attrib.get("IDENTIFIER"):
+            taken.add(node.attrib["IDENTIFIER"])
+        stack.extend(node.children)
+    counter: list = [0, taken]
+    header_id = doc.identifier or f"_{uuid.uuid4()}"
+    parts = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        f'\n<REQ-IF xmlns="{REQIF_NS}" xmlns:xhtml="{XHTML_NS}">',
+        f'\n  <THE-HEADER>\n    <REQ-IF-HEADER IDENTIFIER="{_attr(header_id)}">',
+    ]
+    for name in (*_HEADER_ORDER, *(k for k in header if k not in _HEADER_ORDER)):
+        if header.get(name):
+            parts.append(f"\n      <{name}>{_text(header[name])}</{name}>")
+    parts.append("\n    </REQ-IF-HEADER>\n  </THE-HEADER>\n  <CORE-CONTENT>\n    <REQ-IF-CONTENT>")
+    for name, added in (("DATATYPES", datatypes), ("SPEC-TYPES", spec_types)):
+        kept = _section(doc.sections.get(name))
+        parts.append(f"\n      <{name}>")
+        for element in [*(kept if kept is not None else ()), *added]:
+            if isinstance(element.tag, str):
+                parts.append("\n        " + _kept(element, now))
+        parts.append(f"\n      </{name}>")
+    parts.append("\n      <SPEC-OBJECTS>")
+    for obj in doc.objects.values():
+        attrib = dict(obj.attrib or {"IDENTIFIER": obj.identifier})
+        attrib.setdefault("LAST-CHANGE", obj.last_change or now)
+        parts.append(f"\n        <SPEC-OBJECT{_attrs(attrib)}>")
+        parts.append(f"\n          {_ref('TYPE', 'SPEC-OBJECT-TYPE-REF', obj.type_ref or '')}")
+        _raw_values(parts, obj.raw or [], "\n          ")
+        parts.append("\n        </SPEC-OBJECT>")
+    parts.append("\n      </SPEC-OBJECTS>\n      <SPEC-RELATIONS>")
+    for relation in doc.relations:
+        attrib = dict(relation.attrib or {"IDENTIFIER": relation.identifier})
+        attrib.setdefault("LAST-CHANGE", relation.last_change or now)
+        parts.append(f"\n        <SPEC-RELATION{_attrs(attrib)}>")
+        parts.append(f"\n          {_ref('SOURCE', 'SPEC-OBJECT-REF', relation.source)}")
+        parts.append(f"\n          {_ref('TARGET', 'SPEC-OBJECT-REF', relation.target)}")
+        parts.append(
+            f"\n          {_ref('TYPE', 'SPEC-RELATION-TYPE-REF', relation.type_ref or '')}"
+        )
+        _raw_values(parts, relation.raw or [], "\n          ")
+        parts.append("\n        </SPEC-RELATION>")
+    parts.append("\n      </SPEC-RELATIONS>\n      <SPECIFICATIONS>")
+    for spec in doc.specifications:
+        attrib = dict(spec.attrib or {"IDENTIFIER": spec.identifier})
+        attrib.setdefault("LAST-CHANGE", spec.last_change or now)
+        parts.append(f"\n        <SPECIFICATION{_attrs(attrib)}>")
+        parts.append(f"\n          {_ref('TYPE', 'SPECIFICATION-TYPE-REF', spec.type_ref or '')}")
+        _raw_values(parts, spec.raw or [], "\n          ")
+        if spec.children:
+            parts.append("\n          <CHILDREN>")
+            for node in spec.children:
+                _raw_hierarchy(parts, node, now, counter, 6)
+            parts.append("\n          </CHILDREN>")
+        parts.append("\n        </SPECIFICATION>")
+    parts.append("\n      </SPECIFICATIONS>")
+    groups = _section(doc.sections.get("SPEC-RELATION-GROUPS"))
+    if groups is not None and len(groups):
+        parts.append("\n      " + _element_xml(groups))
+    parts.append("\n    </REQ-IF-CONTENT>\n  </CORE-CONTENT>")
+    extensions = _section(doc.sections.get("TOOL-EXTENSIONS"))
+    if extensions is not None and len(extensions):
+        parts.append("\n  " + _element_xml(extensions))
+    parts.append("\n</REQ-IF>\n")
+    return "".join(parts).encode("utf-8")

@@ -489,7 +489,8 @@ def test_the_reqif_library_parses_the_export(project, engineer):
     assert (objects, relations) == (len(content.spec_objects), len(content.spec_relations))
     doc = parse_reqif(data)
     assert doc.warnings == []
-    assert {o.foreign_id for o in doc.objects.values()} == set(
+    # Safecase's code goes out as Safecase.Code; an imported object keeps its own ForeignID.
+    assert {o.values["Safecase.Code"] for o in doc.objects.values()} == set(
         Requirement.objects.filter(project=project).values_list("code", flat=True)
     )
 

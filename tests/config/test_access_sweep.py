@@ -71,6 +71,8 @@ ACCESS: dict[str, dict[str, Action | Rule]] = {
     "v1:reqif-import": {"post": EDIT},
     "v1:reqif-export": {"get": VIEW},
     "v1:requirements-import": {"post": EDIT},
+    "v1:requirements-xlsx-export": {"get": VIEW},
+    "v1:requirements-xlsx-reimport": {"post": EDIT},
     "v1:item": {"get": VIEW, "put": EDIT},
     "v1:hazards": {"get": VIEW, "post": EDIT},
     "v1:situations": {"get": VIEW, "post": EDIT},

@@ -10,6 +10,7 @@ from compliance.interchange.common import check_upload_size
 from compliance.interchange.reqif import reqif_import
 from compliance.links import ON_VIOLATION, REFUSE
 from compliance.models import RequirementKind
+from compliance.reqif.profiles import PROFILES
 from projects.cli import (
     add_actor_arguments,
     dump,
@@ -69,6 +70,13 @@ class Command(BaseCommand):
             help="kind of requirements whose file gives none (default FSR)",
         )
         add_on_violation_argument(parser)
+        parser.add_argument(
+            "--profile",
+            default="auto",
+            choices=["auto", *PROFILES],
+            help="the tool whose ReqIF dialect the file speaks (default: detected from the "
+            "header's source tool)",
+        )
         parser.add_argument("--json", action="store_true", help="print the import report")
         add_actor_arguments(parser)
 
@@ -84,6 +92,7 @@ class Command(BaseCommand):
             filename=Path(options["file"]).name,
             default_kind=options["default_kind"],
             on_violation=options["on_violation"],
+            profile=options["profile"],
         )
         if options["json"]:
             self.stdout.write(dump(report.as_json()))
@@ -95,3 +104,5 @@ class Command(BaseCommand):
             self.stdout.write(f"  not imported: {item['relation']}: {item['reason']}")
         for warning in report.warnings:
             self.stdout.write(f"  warning: {warning}")
+        for item in report.not_preserved:
+            self.stdout.write(f"  not preserved: {item}")
