@@ -267,3 +267,40 @@ class Comparison(models.Model):
 
     def __str__(self) -> str:
         return f"run {self.head_id} against run {self.base_id}"
+
+
+class FailureSearch(models.Model):
+    """A failure search (:mod:`validation.search`): the cases an adaptive sampler chose to come
+    close to failing a criterion. Labelled as a search and kept apart from runs: its cases are
+    no random sample, so no verdict is ever computed from them. Its failures are in the ledger."""
+
+    KIND = "search"
+
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="searches")
+    campaign = models.ForeignKey(
+        Campaign, null=True, blank=True, on_delete=models.PROTECT, related_name="searches"
+    )
+    criterion = models.ForeignKey(AcceptanceCriterion, on_delete=models.PROTECT, related_name="+")
+    scenario = models.ForeignKey(Scenario, on_delete=models.PROTECT, related_name="searches")
+    kind = models.CharField(max_length=16, default=KIND, editable=False)
+    sampler = models.CharField(max_length=16)
+    seed = models.BigIntegerField()
+    budget = models.PositiveIntegerField()
+    ranges = models.JSONField(help_text="the ranges searched, inside the criterion's scope")
+    fixed = models.JSONField(default=dict, blank=True)
+    evaluations = models.JSONField(help_text="every evaluated case: params, KPIs and margin")
+    summary = models.JSONField(help_text="worst cases, failure boundary, first failure")
+    failures = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64, help_text="SHA-256 of the canonical evaluations")
+    entry = models.OneToOneField(LogEntry, on_delete=models.PROTECT, related_name="+")
+    promoted = models.JSONField(default=list, blank=True, help_text="case ids promoted")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"failure search {self.pk} on {self.criterion}"

@@ -33,6 +33,7 @@ from evidence.verify import canonical_json
 from projects.models import Project
 from projects.permissions import Action, require
 from validation import openscenario, sampling
+from validation import search as failure_search_engine
 from validation.execution import registry
 from validation.execution.base import ExecutorError, ShardPending, TransientExecutorError
 from validation.execution.cases import drive_path
@@ -41,6 +42,7 @@ from validation.models import (
     Campaign,
     CaseResult,
     Comparison,
+    FailureSearch,
     ParameterSpace,
     Run,
     RunStatus,
@@ -385,6 +387,11 @@ def campaign_create(
     return campaign
 
 
+#: A case parameter that fixes the seed its drive is simulated with (a promoted search failure
+#: keeps the seed it failed with, so it fails again).
+SIMULATION_SEED = "simulation_seed"
+
+
 def campaign_cases(campaign: Campaign, spaces=None) -> list[dict]:
     """The concrete cases of a campaign (or of some of its spaces); case ids are stable across
     runs. The campaign's cap limits the sampled and simulated cases; recorded drives are never
@@ -403,7 +410,8 @@ def campaign_cases(campaign: Campaign, spaces=None) -> list[dict]:
                 case["source"] = {"kind": "drive", "uri": params["uri"], "case": params.get("case")}
                 recorded.append(case)
             else:
-                case["source"] = {"kind": "simulate", "seed": campaign.seed * 1_000_003 + number}
+                seed = params.get(SIMULATION_SEED, campaign.seed * 1_000_003 + number)
+                case["source"] = {"kind": "simulate", "seed": seed}
                 simulated.append(case)
     return simulated[: campaign.cap] + recorded
 
@@ -845,3 +853,189 @@ def _local_copy(campaign: Campaign, key: str, uri: str) -> str:
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(data)
     return target.as_uri()
+
+
+# --- Failure search ---------------------------------------------------------------------------
+
+
+def _search_space(scenario: Scenario, campaign: Campaign | None) -> tuple[dict, dict]:
+    """Default ranges and fixed parameters of a scenario: from the campaign's (else any) sampled
+    space of it; the fixed ones are what every case of that space shares outside the ranges."""
+    spaces = scenario.spaces.exclude(kind__in=["deterministic", "regression"]).order_by("pk")
+    if campaign is not None:
+        spaces = spaces.filter(campaigns=campaign)
+    for space in spaces:
+        ranges = space.ranges if isinstance(space.ranges, dict) else {}
+        if not ranges or "drives" in ranges or not space.cases:
+            continue
+        first = space.cases[0]
+        fixed = {
+            k: v
+            for k, v in first.items()
+            if k not in ranges and all(c.get(k) == v for c in space.cases)
+        }
+        return dict(ranges), fixed
+    raise ValidationError({"ranges": f"Give the ranges to search: {scenario.name} has none."})
+
+
+def failure_search(
+    *,
+    user,
+    project: Project,
+    criterion: AcceptanceCriterion,
+    scenario: Scenario,
+    campaign: Campaign | None = None,
+    ranges: dict | None = None,
+    fixed: dict | None = None,
+    budget: int = 200,
+    seed: int = 0,
+    sampler: str = "tpe",
+) -> FailureSearch:
+    """Search ``scenario`` for the cases closest to failing ``criterion`` (:mod:`validation.search`)
+    and record the search, labelled as one, with its failures in the ledger.
+
+    The ranges default to the scenario's sampled space (the campaign's, when given) and are
+    narrowed to the criterion's scope. A search is never a run: no verdict is computed from it.
+    """
+    require(user, project, Action.RUN)
+    if criterion.project_id != project.pk:
+        raise ValidationError(
+            {"criterion": f"{criterion.code} is not a criterion of {project.key}."}
+        )
+    if scenario.project_id != project.pk:
+        raise ValidationError({"scenario": f"{scenario.name} is not a scenario of {project.key}."})
+    if campaign is not None and campaign.project_id != project.pk:
+        raise ValidationError({"campaign": f"{campaign.name} is not a campaign of {project.key}."})
+    if ranges is None:
+        ranges, space_fixed = _search_space(scenario, campaign)
+        fixed = {**space_fixed, **(fixed or {})}
+    try:
+        ranges = failure_search_engine.clip_to_scope(ranges, criterion.scope)
+        result = failure_search_engine.search(
+            _criterion_spec(criterion),
+            scenario.name,
+            ranges,
+            budget=budget,
+            seed=seed,
+            fixed=fixed,
+            sampler=sampler,
+        )
+    except failure_search_engine.SearchError as exc:
+        raise ValidationError({"search": str(exc)}) from exc
+    except ExecutorError as exc:
+        raise ValidationError({"search": f"a case could not be simulated: {exc}"}) from exc
+    evaluations = [e.as_json() for e in result.evaluations]
+    summary = result.as_json()
+    digest = _digest(evaluations)
+    failures = [
+        {"case_id": e.case_id, "params": e.params, "margin": e.margin} for e in result.failures
+    ]
+    record = Record(
+        EntryKind.VALIDATION_RESULT,
+        [Subject(f"search:{criterion.code}:{scenario.name}:evaluations", digest)],
+        {
+            "kind": FailureSearch.KIND,
+            "countsTowardVerdict": False,
+            "campaign": campaign.name if campaign else None,
+            "criterion": criterion.code,
+            "scenario": scenario.name,
+            "sampler": sampler,
+            "seed": seed,
+            "budget": budget,
+            "ranges": result.ranges,
+            "fixed": result.fixed,
+            "simulationSeed": result.simulation_seed,
+            "evaluated": len(evaluations),
+            "failures": failures,
+        },
+    )
+    with transaction.atomic():
+        (entry,) = ledger.append(project, [record], user=user)
+        return FailureSearch.objects.create(
+            project=project,
+            campaign=campaign,
+            criterion=criterion,
+            scenario=scenario,
+            sampler=sampler,
+            seed=seed,
+            budget=budget,
+            ranges=result.ranges,
+            fixed=result.fixed,
+            evaluations=evaluations,
+            summary=summary,
+            failures=len(failures),
+            sha256=digest,
+            entry=entry,
+            created_by=user,
+        )
+
+
+def promote_failures(
+    *, user, search: FailureSearch, case_ids: Sequence[str], campaign: Campaign | None = None
+) -> ParameterSpace:
+    """Copy failing cases of ``search`` into the regression space of its scenario in the
+    campaign (deterministic cases, each keeping the simulation seed it failed with), with a
+    ledger entry naming the search and the cases. Cases already there are not added twice."""
+    project = search.project
+    require(user, project, Action.RUN)
+    campaign = campaign or search.campaign
+    if campaign is None:
+        raise ValidationError({"campaign": "Name the campaign to promote the failures into."})
+    if campaign.project_id != project.pk:
+        raise ValidationError({"campaign": f"{campaign.name} is not a campaign of {project.key}."})
+    by_id = {e["case_id"]: e for e in search.evaluations}
+    wanted = list(dict.fromkeys(case_ids))
+    if not wanted:
+        raise ValidationError({"cases": "Name at least one failing case of the search."})
+    unknown = [c for c in wanted if c not in by_id]
+    if unknown:
+        raise ValidationError({"cases": f"Not cases of search {search.pk}: {', '.join(unknown)}."})
+    passing = [c for c in wanted if not by_id[c]["failing"]]
+    if passing:
+        raise ValidationError({"cases": f"Only failing cases are promoted: {', '.join(passing)}."})
+    seed = search.summary.get("simulation_seed", search.seed)
+    name = f"{search.scenario.name}-regression"
+    with transaction.atomic():
+        space = (
+            ParameterSpace.objects.select_for_update()
+            .filter(scenario=search.scenario, name=name)
+            .first()
+        )
+        cases = list(space.cases) if space else []
+        added = []
+        for cid in wanted:
+            params = {**by_id[cid]["params"], SIMULATION_SEED: seed}
+            if params not in cases:
+                cases.append(params)
+                added.append(cid)
+        sha = _digest({"regression": cases})
+        if space is None:
+            space = ParameterSpace.objects.create(
+                scenario=search.scenario, name=name, kind="deterministic", cases=cases, sha256=sha
+            )
+        else:
+            space.cases, space.sha256 = cases, sha
+            space.save(update_fields=["cases", "sha256"])
+        campaign.spaces.add(space)
+        ledger.append(
+            project,
+            [
+                Record(
+                    EntryKind.CHANGE,
+                    [Subject(f"space:{search.scenario.name}:{name}", sha)],
+                    {
+                        "promotedFrom": {"search": search.pk, "entry": search.entry.index},
+                        "campaign": campaign.name,
+                        "space": name,
+                        "cases": [
+                            {"case_id": cid, "params": by_id[cid]["params"]} for cid in wanted
+                        ],
+                        "added": added,
+                    },
+                )
+            ],
+            user=user,
+        )
+        search.promoted = sorted(set(search.promoted) | set(wanted))
+        search.save(update_fields=["promoted"])
+    return space
