@@ -21,6 +21,7 @@ from validation.models import (
     Campaign,
     CaseResult,
     Comparison,
+    FailureSearch,
     ParameterSpace,
     Run,
     RunStatus,
@@ -458,3 +459,16 @@ def run_parameter_names(*, run: Run, limit: int = 2000) -> list[str]:
     for params in CaseResult.objects.filter(run=run).values_list("params", flat=True)[:limit]:
         names.update(params)
     return sorted(names)
+
+
+def searches_of_project(*, project: Project) -> QuerySet[FailureSearch]:
+    """The project's failure searches, newest first, without their evaluations."""
+    return (
+        FailureSearch.objects.filter(project=project)
+        .select_related("criterion", "scenario", "campaign", "entry", "created_by")
+        .defer("evaluations")
+    )
+
+
+def criterion_by_code(*, project: Project, code: str) -> AcceptanceCriterion | None:
+    return AcceptanceCriterion.objects.filter(project=project, code=code).first()

@@ -199,6 +199,9 @@ def _seed(lake: Path) -> Seeded:
         user=erin, project=project, name="CCRs", spaces=[space], criteria=[criterion]
     )
     run = validation.run_start(user=erin, campaign=campaign)  # runs in-process on commit
+    validation.failure_search(
+        user=erin, project=project, criterion=criterion, scenario=scenario, budget=2
+    )
     return Seeded(
         key=KEY,
         membership=Membership.objects.get(project=project, user=people[Role.VIEWER]).pk,

@@ -105,6 +105,7 @@ ACCESS: dict[str, dict[str, Action | Rule]] = {
     "v1:run-results": {"get": VIEW},
     "v1:run-compare": {"post": RUN},
     "v1:comparisons": {"get": VIEW},
+    "v1:searches": {"get": VIEW, "post": RUN},
     "v1:run-coverage": {"get": VIEW},
     # The API's description and the operations endpoints
     "schema": {"get": Rule.PUBLIC},

@@ -29,7 +29,7 @@ from projects.models import Project, Role
 from tests.config.conftest import KEY, OPERATOR
 from tests.routes import all_routes
 from validation import services as validation
-from validation.models import CaseResult, ParameterSpace, Run, Verdict
+from validation.models import CaseResult, ParameterSpace, Run, Scenario, Verdict
 
 pytestmark = pytest.mark.django_db
 
@@ -288,6 +288,19 @@ class Grow:
             for i in range(n)
         )
 
+    def searches(self, n):
+        criterion = AcceptanceCriterion.objects.get(project=self.project, code="AC-1")
+        scenario = Scenario.objects.get(project=self.project, name="CCRs")
+        for seed in range(n):
+            validation.failure_search(
+                user=self.engineer,
+                project=self.project,
+                criterion=criterion,
+                scenario=scenario,
+                budget=2,
+                seed=seed,
+            )
+
 
 # list route -> (how to add to what it lists, queries for one page whatever its length)
 LISTS = {
@@ -313,6 +326,7 @@ LISTS = {
     "v1:campaigns": (Grow.campaigns, 7),
     "v1:runs": (Grow.runs, 6),
     "v1:run-results": (Grow.results, 5),
+    "v1:searches": (Grow.searches, 4),
 }
 
 

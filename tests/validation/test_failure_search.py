@@ -298,3 +298,23 @@ def test_the_command_names_what_it_cannot_find(demo):
         )
     with pytest.raises(CommandError, match="--ranges is not JSON"):
         _run_search(["--ranges", "{ego"])
+
+
+def test_an_engineer_searches_over_the_api_and_a_viewer_is_refused(demo, api):
+    from validation.models import FailureSearch
+
+    _, erin, vic = demo
+    url = "/api/v1/projects/AEB/searches/"
+    body = {"criterion": "AC-02", "scenario": "CCRs", "campaign": "AEB-demo", "budget": 20}
+    entries = LogEntry.objects.count()
+    assert api(vic).post(url, body, format="json").status_code == 403
+    refused = api(erin).post(url, {**body, "criterion": "AC-99"}, format="json")
+    assert refused.status_code == 400 and "No criterion AC-99 in AEB" in str(refused.json())
+    assert LogEntry.objects.count() == entries and not FailureSearch.objects.exists()
+    made = api(erin).post(url, body, format="json")
+    assert made.status_code == 201, made.content
+    data = made.json()
+    assert data["kind"] == "search" and data["criterion"] == "AC-02"
+    assert data["summary"]["evaluated"] == 20 and data["campaign"] == "AEB-demo"
+    listed = api(vic).get(url).json()
+    assert [row["id"] for row in listed["results"]] == [data["id"]]

@@ -6,6 +6,7 @@ from validation.models import (
     Campaign,
     CaseResult,
     Comparison,
+    FailureSearch,
     Run,
     Scenario,
     ScenarioCatalog,
@@ -256,3 +257,56 @@ class CoverageOut(serializers.Serializer):
     goal = serializers.IntegerField()
     parameters = CoverageParameterOut(many=True)
     grid = CoverageGridOut(allow_null=True, help_text="the x-y grid when both are given")
+
+
+class FailureSearchIn(JSONInput, serializers.Serializer):
+    criterion = serializers.CharField(help_text="the acceptance criterion's code")
+    scenario = serializers.CharField(help_text="the logical scenario's name")
+    campaign = serializers.CharField(
+        required=False, help_text="the campaign whose space is searched and promoted into"
+    )
+    ranges = serializers.JSONField(
+        required=False,
+        help_text='name -> [low, high], [low, high, step] or {"values": [...]}; default: the '
+        "scenario's sampled space, narrowed to the criterion's scope",
+    )
+    budget = serializers.IntegerField(min_value=1, max_value=10_000, default=200)
+    seed = serializers.IntegerField(min_value=0, default=0)
+    sampler = serializers.ChoiceField(choices=["tpe", "random"], default="tpe")
+
+
+class FailureSearchOut(serializers.ModelSerializer):
+    """A recorded failure search: labelled as a search, never evidence toward a verdict."""
+
+    criterion = serializers.CharField(source="criterion.code")
+    scenario = serializers.CharField(source="scenario.name")
+    campaign = serializers.CharField(source="campaign.name", allow_null=True, default=None)
+    entry = serializers.IntegerField(source="entry.index", help_text="its ledger entry")
+    created_by = serializers.CharField(source="created_by.username")
+    summary = serializers.JSONField(
+        help_text="evaluated and failing counts, the first failure's evaluation number, the "
+        "worst cases with their KPIs and margins, and the failure boundary: the cases closest "
+        "to a zero margin and per numeric parameter the span of failing and passing cases"
+    )
+
+    class Meta:
+        model = FailureSearch
+        fields = [
+            "id",
+            "kind",
+            "criterion",
+            "scenario",
+            "campaign",
+            "sampler",
+            "seed",
+            "budget",
+            "ranges",
+            "fixed",
+            "failures",
+            "promoted",
+            "sha256",
+            "entry",
+            "created_by",
+            "created_at",
+            "summary",
+        ]

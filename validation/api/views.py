@@ -171,3 +171,49 @@ class RunCoverageApi(APIView):
         except CoverageError as exc:
             raise ValidationError({"detail": [str(exc)]}) from exc
         return Response(s.CoverageOut(data).data)
+
+
+class FailureSearchApi(APIView):
+    """Failure searches of the project: list them, or search a scenario for the cases closest
+    to failing a criterion (seeded) and record the search and its failures in the ledger.
+    A search is never a run: no verdict is computed from its cases."""
+
+    pagination_class = Page
+
+    @extend_schema(responses=s.FailureSearchOut(many=True))
+    def get(self, request, key):
+        project = get_project_for_user(request.user, key)
+        return paginated(self, selectors.searches_of_project(project=project), s.FailureSearchOut)
+
+    @extend_schema(
+        request=s.FailureSearchIn, responses={201: s.FailureSearchOut}, **requires(Action.RUN)
+    )
+    def post(self, request, key):
+        project = get_project_for_user(request.user, key, Action.RUN)
+        data = s.FailureSearchIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        given = data.validated_data
+        criterion = selectors.criterion_by_code(project=project, code=given["criterion"])
+        if criterion is None:
+            raise ValidationError({"criterion": [f"No criterion {given['criterion']} in {key}."]})
+        scenario = selectors.scenario_list(project=project).filter(name=given["scenario"]).first()
+        if scenario is None:
+            raise ValidationError({"scenario": [f"No scenario {given['scenario']} in {key}."]})
+        campaign = None
+        if given.get("campaign"):
+            campaign = selectors.campaign_list(project=project).filter(name=given["campaign"])
+            campaign = campaign.first()
+            if campaign is None:
+                raise ValidationError({"campaign": [f"No campaign {given['campaign']} in {key}."]})
+        found = services.failure_search(
+            user=request.user,
+            project=project,
+            criterion=criterion,
+            scenario=scenario,
+            campaign=campaign,
+            ranges=given.get("ranges"),
+            budget=given["budget"],
+            seed=given["seed"],
+            sampler=given["sampler"],
+        )
+        return Response(s.FailureSearchOut(found).data, status=201)
