@@ -906,9 +906,16 @@ def failure_search(
         raise ValidationError({"scenario": f"{scenario.name} is not a scenario of {project.key}."})
     if campaign is not None and campaign.project_id != project.pk:
         raise ValidationError({"campaign": f"{campaign.name} is not a campaign of {project.key}."})
-    if ranges is None:
-        ranges, space_fixed = _search_space(scenario, campaign)
-        fixed = {**space_fixed, **(fixed or {})}
+    try:
+        space_ranges, space_fixed = _search_space(scenario, campaign)
+    except ValidationError:
+        if ranges is None:
+            raise
+        space_ranges, space_fixed = {}, {}
+    ranges = space_ranges if ranges is None else ranges
+    if not isinstance(ranges, dict):
+        raise ValidationError({"ranges": "Give the ranges as an object: name -> [low, high]."})
+    fixed = {**{k: v for k, v in space_fixed.items() if k not in ranges}, **(fixed or {})}
     try:
         ranges = failure_search_engine.clip_to_scope(ranges, criterion.scope)
         result = failure_search_engine.search(

@@ -298,6 +298,19 @@ def test_the_command_names_what_it_cannot_find(demo):
         )
     with pytest.raises(CommandError, match="--ranges is not JSON"):
         _run_search(["--ranges", "{ego"])
+    with pytest.raises(CommandError, match="outside the criterion's scope"):
+        _run_search(["--ranges", '{"ego_speed": [60, 70]}'])
+
+
+def test_given_ranges_keep_the_space_fixed_parameters(demo):
+    from validation.models import FailureSearch
+
+    report = json.loads(_run_search(["--ranges", '{"ego_speed": [45, 60]}', "--json"]))
+    found = FailureSearch.objects.get(pk=report["search"])
+    assert found.ranges == {"ego_speed": [45.0, 50.0]}
+    assert found.fixed["scenario"] == "ccrs" and found.fixed["target_speed"] == 0
+    # What varies across the space is not fixed: the gap is left to the simulator's default.
+    assert "initial_gap" not in found.fixed and "ego_speed" not in found.fixed
 
 
 def test_an_engineer_searches_over_the_api_and_a_viewer_is_refused(demo, api):
