@@ -44,7 +44,8 @@ def on_checkpoint_committed(sender, checkpoint: Checkpoint, **kwargs) -> None:
     ``verify_ledger`` reports a checkpoint left without its quorum."""
     if not settings.SAFECASE_WITNESSES:
         return
-    if not settings.CELERY_TASK_ALWAYS_EAGER:
+    # the Celery app's own setting: it is what decides whether a task would run here and now
+    if not witness_checkpoint_task.app.conf.task_always_eager:
         witness_checkpoint_task.delay(checkpoint.pk)
         return
     try:

@@ -72,6 +72,7 @@ def _seed(lake: Path) -> Seeded:
     from projects.models import Membership, Role
     from projects.services import SYSTEM
     from validation import services as validation
+    from validation.models import Run
 
     User = get_user_model()
     operator = User.objects.create_user(OPERATOR, password="pw", is_staff=True)
@@ -202,6 +203,18 @@ def _seed(lake: Path) -> Seeded:
     validation.failure_search(
         user=erin, project=project, criterion=criterion, scenario=scenario, budget=2
     )
+    # one of each list's kind, so that every list endpoint reads a full page
+    (lake / "vehicles.xosc").write_text(
+        '<?xml version="1.0"?><OpenSCENARIO><FileHeader revMajor="1" revMinor="2" '
+        'date="2026-01-01T00:00:00" description="v" author="t"/><Catalog name="Vehicles">'
+        '<Vehicle name="car" vehicleCategory="car"><Properties/></Vehicle></Catalog>'
+        "</OpenSCENARIO>"
+    )
+    validation.scenarios_import(user=erin, project=project, paths=[lake / "vehicles.xosc"])
+    head = Run.objects.create(
+        campaign=campaign, executor="local", status="succeeded", cases_total=0, started_by=erin
+    )
+    validation.run_compare(user=erin, project=project, base=Run.objects.get(pk=run.pk), head=head)
     return Seeded(
         key=KEY,
         membership=Membership.objects.get(project=project, user=people[Role.VIEWER]).pk,

@@ -258,7 +258,7 @@ class Grow:
     def runs(self, n):
         """Finished runs with their verdicts, written as the executor leaves them (running the
         simulation again would only take longer)."""
-        first = Run.objects.get(campaign__project=self.project)
+        first = Run.objects.filter(campaign__project=self.project).order_by("pk").first()
         for _ in range(n):
             run = Run.objects.create(
                 campaign=first.campaign,
@@ -282,7 +282,7 @@ class Grow:
             )
 
     def results(self, n):
-        run = Run.objects.get(campaign__project=self.project)
+        run = Run.objects.filter(campaign__project=self.project).order_by("pk").first()
         CaseResult.objects.bulk_create(
             CaseResult(run=run, shard=9, case_id=f"grown-{i}", scenario="CCRs", kpis={"v": i})
             for i in range(n)
@@ -300,6 +300,30 @@ class Grow:
                 budget=2,
                 seed=seed,
             )
+
+    def comparisons(self, n):
+        """Comparisons of the seeded run against finished runs, through the service."""
+        first = Run.objects.filter(campaign__project=self.project).order_by("pk").first()
+        for _ in range(n):
+            head = Run.objects.create(
+                campaign=first.campaign,
+                executor="local",
+                status="succeeded",
+                cases_total=0,
+                started_by=self.engineer,
+            )
+            validation.run_compare(user=self.engineer, project=self.project, base=first, head=head)
+
+    def catalogs(self, n):
+        for i in range(n):
+            path = self.tmp_path / f"catalog-{i}.xosc"
+            path.write_text(
+                '<?xml version="1.0"?><OpenSCENARIO><FileHeader revMajor="1" revMinor="2" '
+                f'date="2026-01-01T00:00:00" description="c{i}" author="t"/>'
+                f'<Catalog name="Vehicles{i}"><Vehicle name="car" vehicleCategory="car">'
+                "<Properties/></Vehicle></Catalog></OpenSCENARIO>"
+            )
+            validation.scenarios_import(user=self.engineer, project=self.project, paths=[path])
 
 
 # list route -> (how to add to what it lists, queries for one page whatever its length)
@@ -326,6 +350,8 @@ LISTS = {
     "v1:campaigns": (Grow.campaigns, 7),
     "v1:runs": (Grow.runs, 6),
     "v1:run-results": (Grow.results, 5),
+    "v1:comparisons": (Grow.comparisons, 4),
+    "v1:scenario-catalogs": (Grow.catalogs, 4),
     "v1:searches": (Grow.searches, 4),
 }
 
