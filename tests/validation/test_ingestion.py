@@ -229,3 +229,23 @@ def test_the_command_needs_a_queue(settings):
     settings.SAFECASE_LAKE_QUEUE_URL = ""
     with pytest.raises(CommandError, match="SAFECASE_LAKE_QUEUE_URL"):
         call_command("consume_lake_events", "--once")
+
+
+@pytest.mark.s3
+def test_an_announced_key_that_climbs_out_of_the_cache_is_refused(
+    watching, lake_queue, s3, tmp_path, settings
+):
+    """A hostile key ``drives/../../escape.parquet``: nothing is fetched or written outside the
+    lake cache, no run starts, and the message stays for the dead-letter queue."""
+    sqs, queue_url = lake_queue
+    ingestion.consume(queue_url, wait_seconds=1)  # the test event
+    settings.VAR_DIR = tmp_path / "var"
+    sqs.send_message(
+        QueueUrl=queue_url,
+        MessageBody=json.dumps({"Records": [_record("drives/../../escape.parquet")]}),
+    )
+    done = ingestion.consume(queue_url, wait_seconds=1)
+    assert done.runs == [] and done.deleted == 0
+    assert any("may not contain '..'" in reason for reason in done.kept), done.kept
+    assert not list(tmp_path.rglob("escape.parquet"))
+    assert not LandedDrive.objects.exists() and not Run.objects.exists()
