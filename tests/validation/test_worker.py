@@ -51,6 +51,44 @@ def wait_for(condition, timeout, what):
         time.sleep(0.2)
 
 
+def _campaign(project, members, criterion, name: str, n: int, seed: int, shard_size: int):
+    """A campaign of ``n`` Latin-hypercube CCRs cases judged by ``criterion``."""
+    scenario = Scenario.objects.create(project=project, name="CCRs", file_name="", sha256="0" * 64)
+    scenario.requirements.add(criterion.requirement)
+    space = services.space_create(
+        user=members["engineer"],
+        project=project,
+        scenario=scenario,
+        name=name,
+        ranges={"ego_speed": [10, 50], "initial_gap": [20, 60]},
+        method="lhs",
+        n=n,
+        seed=seed,
+        fixed={"scenario": "ccrs"},
+    )
+    return services.campaign_create(
+        user=members["engineer"],
+        project=project,
+        name=name,
+        spaces=[space],
+        criteria=[criterion],
+        shard_size=shard_size,
+    )
+
+
+def _worker_env(**extra) -> dict:
+    """The environment a worker needs to share this test's database, key and store."""
+    db = connection.settings_dict
+    return dict(
+        os.environ,
+        DJANGO_SETTINGS_MODULE="config.test_settings",
+        DATABASE_URL=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        SAFECASE_SIGNING_KEY_FILE=settings.SAFECASE_SIGNING_KEY_FILE,
+        SAFECASE_STORAGE_URL=settings.SAFECASE_STORAGE_URL,
+        **extra,
+    )
+
+
 def test_a_killed_worker_loses_no_case(ledger_transactional_db, project, members, no_collision):
     if not settings.CELERY_BROKER_URL:
         pytest.skip("no CELERY_BROKER_URL: the real-worker path runs in CI against Redis")
@@ -60,38 +98,8 @@ def test_a_killed_worker_loses_no_case(ledger_transactional_db, project, members
 
     app.conf.task_always_eager = False
     app.control.purge()
-    ac = no_collision
-    fsr = ac.requirement
-    scenario = Scenario.objects.create(project=project, name="CCRs", file_name="", sha256="0" * 64)
-    scenario.requirements.add(fsr)
-    space = services.space_create(
-        user=members["engineer"],
-        project=project,
-        scenario=scenario,
-        name="lhs",
-        ranges={"ego_speed": [10, 50], "initial_gap": [20, 60]},
-        method="lhs",
-        n=1200,
-        seed=3,
-        fixed={"scenario": "ccrs"},
-    )
-    campaign = services.campaign_create(
-        user=members["engineer"],
-        project=project,
-        name="kill",
-        spaces=[space],
-        criteria=[ac],
-        shard_size=150,
-    )
-    db = connection.settings_dict
-    env = dict(
-        os.environ,
-        DJANGO_SETTINGS_MODULE="config.test_settings",
-        DATABASE_URL=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        SAFECASE_SIGNING_KEY_FILE=settings.SAFECASE_SIGNING_KEY_FILE,
-        SAFECASE_STORAGE_URL=settings.SAFECASE_STORAGE_URL,
-        CELERY_VISIBILITY_TIMEOUT="5",
-    )
+    campaign = _campaign(project, members, no_collision, "kill", 1200, seed=3, shard_size=150)
+    env = _worker_env(CELERY_VISIBILITY_TIMEOUT="5")
     first = start_worker(env)
     try:
         run = services.run_start(user=members["engineer"], campaign=campaign)
@@ -136,35 +144,8 @@ def test_a_thousand_shards_over_two_workers_count_every_case_once(
 
     app.conf.task_always_eager = False
     app.control.purge()
-    scenario = Scenario.objects.create(project=project, name="CCRs", file_name="", sha256="0" * 64)
-    scenario.requirements.add(no_collision.requirement)
-    space = services.space_create(
-        user=members["engineer"],
-        project=project,
-        scenario=scenario,
-        name="many",
-        ranges={"ego_speed": [10, 50], "initial_gap": [20, 60]},
-        method="lhs",
-        n=1000,
-        seed=5,
-        fixed={"scenario": "ccrs"},
-    )
-    campaign = services.campaign_create(
-        user=members["engineer"],
-        project=project,
-        name="many",
-        spaces=[space],
-        criteria=[no_collision],
-        shard_size=1,
-    )
-    db = connection.settings_dict
-    env = dict(
-        os.environ,
-        DJANGO_SETTINGS_MODULE="config.test_settings",
-        DATABASE_URL=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        SAFECASE_SIGNING_KEY_FILE=settings.SAFECASE_SIGNING_KEY_FILE,
-        SAFECASE_STORAGE_URL=settings.SAFECASE_STORAGE_URL,
-    )
+    campaign = _campaign(project, members, no_collision, "many", 1000, seed=5, shard_size=1)
+    env = _worker_env()
     workers = [start_worker(env), start_worker(env)]
     try:
         run = services.run_start(user=members["engineer"], campaign=campaign)
