@@ -79,12 +79,21 @@ def allowed_from(current: str, user=None, project: Project | None = None) -> lis
     ]
 
 
+def may_step(user, project: Project, current: str, status: str) -> bool:
+    """Whether ``user``'s role may take a requirement from ``current`` to ``status``."""
+    if status == current:
+        return True
+    if not may_set(user, project, status):
+        return False
+    return (current, status) in STEPS and can(user, project, STEPS[(current, status)])
+
+
 def check_step(user, project: Project, current: str, status: str) -> None:
     """Refuse a step the life cycle does not have, naming the steps it has from ``current``."""
     if status == current:
         return
     check_role(user, project, status)
-    if (current, status) in STEPS and can(user, project, STEPS[(current, status)]):
+    if may_step(user, project, current, status):
         return
     allowed = ", ".join(allowed_from(current)) or "none"
     raise ValidationError(

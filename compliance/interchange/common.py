@@ -28,7 +28,7 @@ from compliance.bulk import create_with_history
 from compliance.interchange.values import valid_code
 from compliance.models import CONTENT_FIELDS, Requirement, RequirementKind, RequirementStatus
 from compliance.services import requirement_content_changed
-from compliance.status import may_set, record_returns, return_to_review
+from compliance.status import may_set, may_step, record_returns, return_to_review
 from evidence import ledger
 from evidence.ledger import Record, Subject
 from evidence.models import EntryKind
@@ -205,12 +205,21 @@ def withhold_review_statuses(user, project: Project, items: list[Incoming], note
 
 
 def upsert(
-    user, project: Project, items: list[Incoming], *, by_code: bool, default_kind: str
+    user,
+    project: Project,
+    items: list[Incoming],
+    *,
+    by_code: bool,
+    default_kind: str,
+    notes: Notes | None = None,
 ) -> Outcome:
     """Create or update the requirements of ``items`` in bulk; return them in order.
 
     Runs inside the import's transaction, which appends the ledger entry; the role is checked
-    here again, as :func:`compliance.links.link_batch_write` checks it for the links.
+    here again, as :func:`compliance.links.link_batch_write` checks it for the links. A status
+    the file gives an existing requirement is applied only as a step of the status life cycle
+    that the importer's role may take (:func:`compliance.status.may_step`); any other is kept
+    as it was and listed in ``notes``.
     """
     require(user, project, Action.EDIT)
     existing = list(Requirement.objects.filter(project=project))
@@ -267,6 +276,16 @@ def upsert(
             outcome.created += 1
             continue
         values = dict(item.fields)
+        wanted = values.get("status")
+        if wanted is not None and not may_step(user, project, found.status, wanted):
+            del values["status"]
+            if notes is not None:
+                notes.add(
+                    "status not applied: the status life cycle has no such step for this role "
+                    "(an approved requirement returns to draft, and an obsolete one comes back, "
+                    "only by a review; the status is unchanged)",
+                    f"{item.label}: {found.status} to {wanted}",
+                )
         if "attributes" in values:
             attributes = dict(values["attributes"])
             attributes.update({k: v for k, v in item.kept_unless_code.items() if v != found.code})

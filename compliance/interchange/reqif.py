@@ -470,7 +470,9 @@ def reqif_import(
 
     withhold_review_statuses(user, project, items, notes)
     with transaction.atomic():
-        outcome = upsert(user, project, items, by_code=False, default_kind=default_kind)
+        outcome = upsert(
+            user, project, items, by_code=False, default_kind=default_kind, notes=notes
+        )
         by_key = {k: r for k, r in zip(keys, outcome.requirements, strict=True)}
         # Relations may point at requirements imported earlier from another document.
         outside = {

@@ -302,7 +302,7 @@ def table_import(
     withhold_review_statuses(user, project, items, notes)
     label = file_label(filename)
     with transaction.atomic():
-        outcome = upsert(user, project, items, by_code=True, default_kind=default_kind)
+        outcome = upsert(user, project, items, by_code=True, default_kind=default_kind, notes=notes)
         if parents:
             requirements = {r.code: r for r in Requirement.objects.filter(project=project)}
             requirements.update({r.code: r for r in outcome.requirements})

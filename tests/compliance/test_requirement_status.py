@@ -160,3 +160,49 @@ class TestImport:
             user=members["safety_manager"], project=project, data=CSV.encode(), filename="r.csv"
         )
         assert Requirement.objects.get(project=project, code="FSR-1").status == "approved"
+
+    def test_an_engineers_status_only_import_cannot_take_an_approval_back_to_draft(
+        self, project, members, fsr
+    ):
+        services.requirement_review(
+            user=members["safety_manager"], requirement=fsr, status="approved"
+        )
+        before = entries(project)
+        data = b"code;kind;status\nFSR-1;FSR;draft\n"
+        report = table_import(
+            user=members["engineer"], project=project, data=data, filename="r.csv"
+        )
+        fsr.refresh_from_db()
+        assert fsr.status == "approved"
+        assert any(
+            "status not applied" in w and "FSR-1: approved to draft" in w for w in report.warnings
+        )
+        assert entries(project) == before + 1  # the import's own entry, no status change
+
+    def test_a_status_only_import_takes_only_steps_the_life_cycle_has(self, project, members, fsr):
+        manager = members["safety_manager"]
+        services.requirement_review(user=manager, requirement=fsr, status="obsolete")
+        data = b"code;kind;status\nFSR-1;FSR;in review\n"
+        report = table_import(user=manager, project=project, data=data, filename="r.csv")
+        fsr.refresh_from_db()
+        assert fsr.status == "obsolete"  # an obsolete requirement comes back only as a draft
+        assert any("FSR-1: obsolete to in_review" in w for w in report.warnings)
+        table_import(
+            user=manager,
+            project=project,
+            data=b"code;kind;status\nFSR-1;FSR;draft\n",
+            filename="r.csv",
+        )
+        fsr.refresh_from_db()
+        assert fsr.status == "draft"
+
+    def test_an_engineer_may_send_an_approved_requirement_back_to_review(
+        self, project, members, fsr
+    ):
+        services.requirement_review(
+            user=members["safety_manager"], requirement=fsr, status="approved"
+        )
+        data = b"code;kind;status\nFSR-1;FSR;in review\n"
+        table_import(user=members["engineer"], project=project, data=data, filename="r.csv")
+        fsr.refresh_from_db()
+        assert fsr.status == "in_review"
