@@ -321,9 +321,7 @@ def _independence(project, session, item, signer, meaning, recorded) -> tuple[st
                 iso26262.check_approval(
                     session.measure,
                     item.asil,
-                    _person(
-                        people.get(author_id) or _Someone(author_id), placements.get(author_id)
-                    ),
+                    _person(people[author_id], placements.get(author_id)),
                     reviewer,
                 )
             )
