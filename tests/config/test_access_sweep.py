@@ -93,6 +93,15 @@ ACCESS: dict[str, dict[str, Action | Rule]] = {
     "v1:acceptance-criteria": {"get": VIEW, "post": EDIT},
     "v1:gaps": {"get": VIEW},
     "v1:traceability": {"get": VIEW},
+    "v1:review-sessions": {"get": VIEW, "post": REVIEW},
+    "v1:review-session": {"get": VIEW},
+    # any member may send it; the service then signs only for a named reviewer whose role
+    # allows the meaning, and revokes only the signer's own or for a role that reviews
+    "v1:review-session-sign": {"post": VIEW},
+    "v1:signature-revoke": {"post": VIEW},
+    "v1:comments": {"get": VIEW, "post": VIEW},
+    "v1:impact-preview": {"post": VIEW},
+    "v1:impact": {"get": VIEW},
     "v1:webhook-github": {"post": Rule.SIGNATURE},
     "v1:webhook-gitlab": {"post": Rule.SIGNATURE},
     "v1:scenarios": {"get": VIEW},
