@@ -62,6 +62,7 @@ class Seeded:
             ("review-sessions", "pk"): self.review_session,
             ("reviews", "pk"): self.review_session,
             ("signatures", "pk"): self.signature,
+            ("items", "item"): "requirement:TSR-1",
         }
         if missing:
             found = {k: 999999 if isinstance(v, int) else "NOPE-1" for k, v in found.items()}

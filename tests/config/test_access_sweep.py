@@ -158,6 +158,16 @@ ACCESS: dict[str, dict[str, Action | Rule]] = {
     "ui:criterion-new": {"post": EDIT},
     "ui:confirmation": {"get": VIEW},
     "ui:approve": {"post": CONFIRM},
+    "ui:reviews": {"get": VIEW},
+    "ui:review-open": {"post": REVIEW},
+    "ui:review": {"get": VIEW},
+    "ui:review-sign": {"post": VIEW},  # the service signs for a named reviewer only
+    "ui:review-close": {"post": REVIEW},
+    "ui:signature-revoke": {"post": VIEW},  # the signer's own, or a role that reviews
+    "ui:item-reviews": {"get": VIEW},
+    "ui:item-comment": {"post": VIEW},
+    "ui:impact": {"get": VIEW},
+    "ui:requirement-impact": {"get": VIEW},
     "ui:baselines": {"get": VIEW},
     "ui:baseline-freeze": {"post": REVIEW},
     "ui:package": {"post": VIEW},
