@@ -478,7 +478,7 @@ def signature_states(project: Project, signatures: Iterable[Signature], content=
         content = reviews.work_product_content(project, prefixes) if prefixes else {}
     states = {}
     for s in signatures:
-        revocation = getattr(s, "revocation", None) if _has_revocation(s) else None
+        revocation = s.revocation if has_revocation(s) else None
         now = content.get(s.item.key)
         if revocation is not None:
             states[s.pk] = SignatureState(s, True, False, revocation.reason)
@@ -493,7 +493,7 @@ def signature_states(project: Project, signatures: Iterable[Signature], content=
     return states
 
 
-def _has_revocation(signature: Signature) -> bool:
+def has_revocation(signature: Signature) -> bool:
     try:
         return signature.revocation is not None
     except SignatureRevocation.DoesNotExist:

@@ -462,3 +462,37 @@ def test_the_preview_names_what_the_change_will_make_suspect_or_stale(
     # The next preview counts only what is not suspect or stale already.
     again = impact.preview(project, Requirement.objects.get(code="FSR-001"), {"text": "Stop."})
     assert sorted(again.by_group()) == ["safety case"]
+
+
+# --- In the safety case and the evidence pack ----------------------------------------------
+
+
+def test_signatures_show_in_the_gsn_and_the_pdf_and_turn_stale_there(
+    project, people, case, session
+):
+    from reports import gsn
+    from reports import selectors as report_selectors
+    from tests.compliance.test_review_bindings import pack_text
+
+    sign(people["ada"], session)
+    rejected = sign(people["ada"], session, decision="reject", comment="Why I3?", key="goal:SG-01")
+    revoked = rs.signature_revoke(user=people["ada"], signature=rejected, reason="Misread.")
+    snapshot = report_selectors.case_snapshot(user=people["sam"], project=project)
+    assert [(r.key, r.state) for r in snapshot.signatures] == [
+        ("requirement:FSR-001", "current"),
+        ("goal:SG-01", "revoked"),
+    ]
+    case_ = gsn.build(snapshot)
+    nodes = [n for n in case_.nodes.values() if n.id.startswith("C:") and "signature" in n.id]
+    assert [n.text for n in nodes] == ["ada signed approve as approved (I3 of I3) in FSC review"]
+    services.baseline_freeze(user=people["sam"], project=project, name="B1")
+    text = pack_text(project, people["sam"])
+    assert "Review signatures" in text and "REVOKED (Misread.)" in text
+    assert "ada signed approve as approved (I3 of I3) in FSC review" in text  # the GSN's
+
+    services.requirement_update(user=people["erin"], requirement=case["fsr"], text="Brake hard.")
+    snapshot = report_selectors.case_snapshot(user=people["sam"], project=project)
+    assert snapshot.signatures[0].state == "stale"
+    (node,) = [n for n in gsn.build(snapshot).nodes.values() if n.id.endswith(":signature")]
+    assert node.text.startswith("STALE signature") and node.status == "stale"
+    assert revoked.entry.index > rejected.entry.index
