@@ -680,6 +680,10 @@ class ReviewSession(models.Model):
     def __str__(self) -> str:
         return f"{self.project_id} review {self.title}"
 
+    @property
+    def measure_label(self) -> str:
+        return iso26262.ConfirmationMeasure(self.measure).label
+
 
 class ReviewItem(models.Model):
     """One work product under review, by the key baselines use (``requirement:FSR-1``), with

@@ -213,7 +213,7 @@ def session_open(
         reviewers,
         f"[{project.key}] Review requested: {title}",
         f"{user.username} asks you to review {len(items)} work product"
-        f"{'s' if len(items) != 1 else ''} of {project.key} ({session.get_measure_display()}).",
+        f"{'s' if len(items) != 1 else ''} of {project.key} ({session.measure_label}).",
     )
     return session
 
