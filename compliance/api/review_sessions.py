@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 from compliance import impact, iso26262, selectors
 from compliance import review_sessions as rs
 from compliance.api.serializers import BaselineField, UserField
+from compliance.api.views import _parse
 from compliance.models import (
     Comment,
     Requirement,
@@ -177,12 +178,6 @@ class OpenImpactOut(serializers.Serializer):
     requirements_to_review = serializers.ListField(child=serializers.CharField())
     stale_reviews = serializers.ListField(child=serializers.CharField())
     stale_signatures = serializers.ListField(child=serializers.CharField())
-
-
-def _parse(serializer_class, request, project):
-    data = serializer_class(data=request.data, context={"project": project})
-    data.is_valid(raise_exception=True)
-    return data.validated_data
 
 
 def _session(project, pk) -> ReviewSession:
