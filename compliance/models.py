@@ -626,3 +626,150 @@ class ReqIFSource(models.Model):
 
     def __str__(self) -> str:
         return f"{self.project.key}: {self.filename}"
+
+
+# --- Review sessions, electronic signatures, comments --------------------------------------
+
+
+class SignatureMeaning(models.TextChoices):
+    AUTHORED = "authored", "Authored"
+    REVIEWED = "reviewed", "Reviewed"
+    APPROVED = "approved", "Approved"
+
+
+class SignatureDecision(models.TextChoices):
+    APPROVE = "approve", "Approve"
+    REJECT = "reject", "Reject"
+
+
+class ReviewSession(models.Model):
+    """A review of a set of work products (or of a baseline's) by named reviewers.
+
+    Opened by a role that may review; each named reviewer approves or rejects item by item
+    with an electronic signature (:class:`Signature`). The session and its items are fixed
+    when it opens: each :class:`ReviewItem` holds the digest of the content under review, and
+    a signature is bound to that digest (:mod:`compliance.review_sessions`).
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        CLOSED = "closed", "Closed"
+
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="+")
+    title = models.CharField(max_length=200)
+    measure = models.CharField(
+        max_length=40,
+        choices=_choices(iso26262.ConfirmationMeasure),
+        help_text="the ISO 26262-2 Table 1 row whose independence signatures must reach",
+    )
+    baseline = models.ForeignKey(Baseline, null=True, blank=True, on_delete=models.PROTECT)
+    reviewers = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="+")
+    opened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
+    entry = models.OneToOneField(LogEntry, on_delete=models.PROTECT, related_name="+")
+    closing_entry = models.OneToOneField(
+        LogEntry, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.project_id} review {self.title}"
+
+    @property
+    def measure_label(self) -> str:
+        return iso26262.ConfirmationMeasure(self.measure).label
+
+
+class ReviewItem(models.Model):
+    """One work product under review, by the key baselines use (``requirement:FSR-1``), with
+    the digest of the exact content the reviewers sign and the ASIL the required independence
+    is read at."""
+
+    session = models.ForeignKey(ReviewSession, on_delete=models.PROTECT, related_name="items")
+    key = models.CharField(max_length=300)
+    version = models.PositiveIntegerField(null=True, blank=True)
+    digest = models.CharField(max_length=64)
+    asil = models.CharField(max_length=8)
+    required_independence = models.CharField(max_length=4)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["session", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["session", "key"], name="reviewitem_unique_key")
+        ]
+
+    def __str__(self) -> str:
+        return self.key
+
+    @property
+    def code(self) -> str:
+        return self.key.split(":", 1)[-1]
+
+
+class Signature(models.Model):
+    """An electronic signature of one review item by one person: the decision, its meaning,
+    the content digest signed, the independence reached, and the re-authentication it took.
+
+    Never changed after it is written: a revocation is a :class:`SignatureRevocation` with its
+    own ledger entry, and ``verify_ledger`` compares each row with its entry's statement.
+    """
+
+    session = models.ForeignKey(ReviewSession, on_delete=models.PROTECT, related_name="signatures")
+    item = models.ForeignKey(ReviewItem, on_delete=models.PROTECT, related_name="signatures")
+    signer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    meaning = models.CharField(max_length=10, choices=SignatureMeaning.choices)
+    decision = models.CharField(max_length=8, choices=SignatureDecision.choices)
+    comment = models.TextField(blank=True)
+    digest = models.CharField(max_length=64, help_text="digest of the content signed")
+    required_independence = models.CharField(max_length=4)
+    achieved_independence = models.CharField(max_length=4)
+    reauthentication = models.CharField(max_length=16, help_text="password or single sign-on")
+    entry = models.OneToOneField(LogEntry, on_delete=models.PROTECT, related_name="+")
+    signed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["item", "signed_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.signer} {self.decision} {self.item} ({self.meaning})"
+
+
+class SignatureRevocation(models.Model):
+    """The withdrawal of a signature, with its reason: a new ledger entry, never an edit."""
+
+    signature = models.OneToOneField(Signature, on_delete=models.PROTECT, related_name="revocation")
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    reason = models.TextField()
+    entry = models.OneToOneField(LogEntry, on_delete=models.PROTECT, related_name="+")
+    revoked_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"revocation of {self.signature}"
+
+
+class Comment(models.Model):
+    """A comment on any work product, by the key baselines use; ``@username`` mentions a
+    member, who is told by e-mail."""
+
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="+")
+    key = models.CharField(max_length=300)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    text = models.TextField()
+    mentions = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
+    entry = models.OneToOneField(LogEntry, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["project", "key"], name="comment_key")]
+
+    def __str__(self) -> str:
+        return f"comment on {self.key} by {self.author}"

@@ -13,6 +13,7 @@ from compliance.models import (
     AcceptanceCriterion,
     Approval,
     Baseline,
+    Comment,
     CommitLink,
     Decomposition,
     Hazard,
@@ -23,11 +24,14 @@ from compliance.models import (
     Requirement,
     RequirementKind,
     RequirementStatus,
+    ReviewSession,
     SafetyGoal,
+    Signature,
     TraceLink,
     TriggeringCondition,
     Verification,
 )
+from compliance.review_sessions import signature_states
 from projects.models import Project
 
 CONFIRMED = reviews.CONFIRMED
@@ -656,3 +660,68 @@ def verification_list(*, project: Project) -> QuerySet[Verification]:
 def baseline_history(*, project: Project) -> QuerySet[Baseline]:
     """The baselines oldest first, as they were frozen, without their content."""
     return baseline_list(project=project).order_by("created_at")
+
+
+# --- Review sessions, signatures, comments ------------------------------------------------------
+
+
+def review_session_list(*, project: Project) -> QuerySet:
+    """The project's review sessions, newest first, with their counts of items and signatures."""
+    return (
+        ReviewSession.objects.filter(project=project)
+        .select_related("opened_by", "baseline", "entry")
+        .prefetch_related("reviewers")
+        .annotate(
+            item_count=Count("items", distinct=True),
+            signature_count=Count("signatures", distinct=True),
+        )
+        .order_by("-created_at", "-id")
+    )
+
+
+def signature_list(*, project: Project, key: str | None = None) -> QuerySet:
+    """The signatures of the project's reviews (of the work product ``key`` only, if given),
+    with what their states need loaded."""
+    signatures = Signature.objects.filter(session__project=project)
+    if key is not None:
+        signatures = signatures.filter(item__key=key)
+    return signatures.select_related(
+        "item", "signer", "session", "entry", "revocation__revoked_by", "revocation__entry"
+    ).order_by("item__position", "item_id", "signed_at", "id")
+
+
+def review_session_detail(*, project: Project, pk: int) -> dict | None:
+    """A session with its items, each with its signatures and their states (current, stale
+    against the work products now, or revoked); None when the project has no such session."""
+    session = review_session_list(project=project).filter(pk=pk).first()
+    if session is None:
+        return None
+    items = list(session.items.order_by("position"))
+    signatures = list(signature_list(project=project).filter(session=session))
+    states = signature_states(project, signatures)
+    by_item: dict[int, list] = defaultdict(list)
+    for s in signatures:
+        by_item[s.item_id].append(states[s.pk])
+    return {
+        "session": session,
+        "items": [{"item": i, "signatures": by_item[i.pk]} for i in items],
+    }
+
+
+def signature_states_of(*, project: Project, key: str | None = None, content=None) -> list:
+    """The :class:`~compliance.review_sessions.SignatureState` of every signature (on ``key``
+    only, if given), against ``content`` (a baseline's) or the work products now."""
+    signatures = list(signature_list(project=project, key=key))
+    states = signature_states(project, signatures, content)
+    return [states[s.pk] for s in signatures]
+
+
+def comment_list(*, project: Project, key: str | None = None) -> QuerySet:
+    comments = Comment.objects.filter(project=project)
+    if key is not None:
+        comments = comments.filter(key=key)
+    return (
+        comments.select_related("author", "entry")
+        .prefetch_related("mentions")
+        .order_by("created_at", "id")
+    )

@@ -152,6 +152,20 @@ STATIC_ROOT = VAR_DIR / "static"
 LOGIN_URL = "ui:login"
 LOGIN_REDIRECT_URL = "/"
 
+# E-mail (review requests, mentions): SMTP when EMAIL_HOST is set, else printed on the console
+# (the embedded mode). Tests read Django's in-memory outbox.
+EMAIL_HOST = env_str("EMAIL_HOST") or ""
+EMAIL_PORT = env_int("EMAIL_PORT", 587)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER") or ""
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD") or ""
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+EMAIL_BACKEND = env_str("EMAIL_BACKEND") or (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend"
+)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL") or "safecase@localhost"
+
 # Celery: without a broker, tasks run in-process (the embedded mode).
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or ""
 CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND") or (

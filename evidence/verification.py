@@ -15,6 +15,10 @@ This is what ``manage.py verify_ledger`` runs. It trusts nothing stored in the d
   be listed, a checkpoint missing from it (unless queued and younger than
   ``SAFECASE_PUBLISH_GRACE``) and a store ahead of the database are failures;
 - the head row is recomputed (size, root, frontier) and any difference is reported;
+- the rows that other apps keep beside the log and that an assessor reads as evidence (an
+  approval, a signature) are compared with the statements of the entries they cite, by the
+  checks those apps register (:func:`register_row_check`): a row edited in the database no
+  longer says what its entry says;
 - with ``SAFECASE_WITNESSES`` set, every stored cosignature is checked against its witness's
   key, and a checkpoint older than ``SAFECASE_WITNESS_GRACE`` that no checkpoint cosigned by
   the quorum covers is a failure (:func:`evidence.witnessing.quorum_problems`).
@@ -26,6 +30,7 @@ import base64
 import datetime
 import hashlib
 import json
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -44,6 +49,15 @@ from projects.models import Project
 
 CHUNK = 50_000
 MAX_LISTED = 10  # sizes or indexes named in one message
+
+#: Checks of rows kept beside the log against their entries' statements, by name: each takes
+#: the project and yields one message per row that disagrees. The apps that own such rows
+#: register theirs from their ``AppConfig.ready()`` (this app may not import them).
+ROW_CHECKS: dict[str, Callable[[Project], Iterable[str]]] = {}
+
+
+def register_row_check(name: str, check: Callable[[Project], Iterable[str]]) -> None:
+    ROW_CHECKS[name] = check
 
 
 @dataclass
@@ -259,6 +273,14 @@ def verify_project(
             covered if result.first_bad_index is None else None,
         )
     _check_head(result, (head_size, head_root, head_frontier), stack, count, last_good_size)
+    for check in ROW_CHECKS.values():
+        shown = 0
+        for problem in check(project):
+            shown += 1
+            if shown > MAX_LISTED:
+                result.fail("more rows disagree with their ledger entries")
+                break
+            result.fail(problem)
     cosigned = {s: (notes[s], created[s]) for s in notes}
     for problem in quorum_problems(project, cosigned, count, store):
         result.fail(problem)

@@ -14,13 +14,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from compliance import iso26262, reviews
+from compliance import iso26262, review_sessions, reviews
 from compliance.models import (
     AcceptanceCriterion,
     Approval,
     Baseline,
     Decomposition,
     Requirement,
+    Signature,
     Verification,
 )
 from compliance.services import baseline_content
@@ -100,6 +101,25 @@ class ApprovalRow:
 
 
 @dataclass(frozen=True)
+class SignatureRow:
+    """An electronic signature of a review item, as of the snapshot: ``state`` is current,
+    stale (the content it signed differs from the snapshot's) or revoked (before ``size``)."""
+
+    key: str
+    review: str
+    signer: str
+    meaning: str
+    decision: str
+    comment: str
+    required: str
+    achieved: str
+    digest: str
+    entry: int
+    state: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
 class DecisionRow:
     title: str
     context: str
@@ -174,6 +194,8 @@ class CaseSnapshot:
     requirement_approvals: dict[str, tuple[str, int | None]] = field(default_factory=dict)
     #: Each confirmation review against the work products of the snapshot, by ledger entry.
     currency: dict[int, reviews.Currency] = field(default_factory=dict)
+    #: The review sessions' signatures recorded before ``size``, in entry order.
+    signatures: list[SignatureRow] = field(default_factory=list)
 
     def items(self, prefix: str) -> list[dict]:
         """The content items under ``prefix`` (``requirement``, ``goal``...), by key."""
@@ -346,9 +368,46 @@ def case_snapshot(
         .values_list("index", "subject")
     )
     snapshot.currency = reviews.currencies_in(snapshot.content, snapshot.approvals)
+    snapshot.signatures = _signatures(project, snapshot.content, size)
     snapshot.requirement_approvals = _requirement_approvals(project, baseline)
     snapshot.gaps = snapshot_gaps(snapshot)
     return snapshot
+
+
+def _signatures(project: Project, content: dict[str, dict], size: int) -> list[SignatureRow]:
+    """The signatures recorded below ``size``, each against the content of the snapshot; a
+    revocation counts only when it too was recorded below ``size``."""
+    rows = []
+    for s in (
+        Signature.objects.filter(session__project=project, entry__index__lt=size)
+        .select_related("item", "signer", "session", "entry", "revocation__entry")
+        .order_by("entry__index")
+    ):
+        revocation = s.revocation if review_sessions.has_revocation(s) else None
+        now = content.get(s.item.key)
+        if revocation is not None and revocation.entry.index < size:
+            state, reason = "revoked", revocation.reason
+        elif now is None or review_sessions.item_digest(s.item.key, now) != s.digest:
+            state, reason = "stale", f"{s.item.code} differs from what was signed"
+        else:
+            state, reason = "current", ""
+        rows.append(
+            SignatureRow(
+                key=s.item.key,
+                review=s.session.title,
+                signer=s.signer.username,
+                meaning=s.meaning,
+                decision=s.decision,
+                comment=s.comment,
+                required=s.required_independence,
+                achieved=s.achieved_independence,
+                digest=s.digest,
+                entry=s.entry.index,
+                state=state,
+                reason=reason,
+            )
+        )
+    return rows
 
 
 def _requirement_approvals(project: Project, baseline: Baseline | None) -> dict:

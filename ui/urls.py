@@ -11,9 +11,11 @@ from ui.views import (
     dashboard,
     evidence,
     hara,
+    impact,
     matrix,
     reports,
     requirements,
+    review_sessions,
     sotif,
 )
 
@@ -70,6 +72,18 @@ urlpatterns = [
     path(f"{p}sotif/criteria/new/", sotif.criterion_new, name="criterion-new"),
     path(f"{p}confirmation/", confirmation.confirmation, name="confirmation"),
     path(f"{p}confirmation/approve/", confirmation.approve, name="approve"),
+    path(f"{p}reviews/", review_sessions.sessions, name="reviews"),
+    path(f"{p}reviews/open/", review_sessions.session_open, name="review-open"),
+    path(f"{p}reviews/<int:pk>/", review_sessions.session, name="review"),
+    path(f"{p}reviews/<int:pk>/sign/", review_sessions.sign, name="review-sign"),
+    path(f"{p}reviews/<int:pk>/close/", review_sessions.close, name="review-close"),
+    path(f"{p}signatures/<int:pk>/revoke/", review_sessions.revoke, name="signature-revoke"),
+    path(f"{p}items/<str:item>/", review_sessions.item, name="item-reviews"),
+    path(f"{p}items/<str:item>/comment/", review_sessions.comment, name="item-comment"),
+    path(f"{p}impact/", impact.open_impact, name="impact"),
+    path(
+        f"{p}requirements/<str:code>/impact/", impact.requirement_impact, name="requirement-impact"
+    ),
     path(f"{p}baselines/", reports.baselines, name="baselines"),
     path(f"{p}baselines/freeze/", reports.baseline_freeze, name="baseline-freeze"),
     path(f"{p}baselines/<int:pk>/package/", reports.package, name="package"),

@@ -1,5 +1,6 @@
 from django.urls import path
 
+from compliance.api import review_sessions as r
 from compliance.api import views as v
 
 p = "projects/<str:key>/"
@@ -36,4 +37,21 @@ urlpatterns = [
     ),
     path(f"{p}gaps/", v.GapAnalysisApi.as_view(), name="gaps"),
     path(f"{p}traceability/", v.TraceabilityApi.as_view(), name="traceability"),
+    path(f"{p}review-sessions/", r.ReviewSessionListApi.as_view(), name="review-sessions"),
+    path(
+        f"{p}review-sessions/<int:pk>/",
+        r.ReviewSessionDetailApi.as_view(),
+        name="review-session",
+    ),
+    path(
+        f"{p}review-sessions/<int:pk>/sign/",
+        r.ReviewSessionSignApi.as_view(),
+        name="review-session-sign",
+    ),
+    path(
+        f"{p}signatures/<int:pk>/revoke/", r.SignatureRevokeApi.as_view(), name="signature-revoke"
+    ),
+    path(f"{p}comments/", r.CommentListApi.as_view(), name="comments"),
+    path(f"{p}impact/preview/", r.ImpactPreviewApi.as_view(), name="impact-preview"),
+    path(f"{p}impact/", r.OpenImpactApi.as_view(), name="impact"),
 ]

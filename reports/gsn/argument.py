@@ -120,6 +120,7 @@ def build(snapshot: CaseSnapshot) -> SafetyCase:
     _judged_on(case, snapshot)
     _supplier(case, top.id, snapshot)
     _confirmation(case, top.id, snapshot)
+    _signatures(case, snapshot)
     _propagate(case)
     return case
 
@@ -346,6 +347,36 @@ def _confirmation(case: SafetyCase, top: str, snapshot: CaseSnapshot) -> None:
                 ),
                 goal.id,
             )
+
+
+def _signatures(case: SafetyCase, snapshot: CaseSnapshot) -> None:
+    """Each review signature beside the goal of the work product it signed, in its context: a
+    review speaks to the requirement's adequacy, not to its being met, so it neither supports
+    nor challenges the goal; a stale one says so, a withdrawn one is left out."""
+    for row in snapshot.signatures:
+        goal = _goal_id(row.key)
+        if row.state == "revoked" or goal not in case.nodes:
+            continue
+        level = f"{row.achieved} of {row.required}" if row.required else "as author"
+        text = f"{row.signer} signed {row.decision} as {row.meaning} ({level}) in {row.review}"
+        if row.comment:
+            text += f": {row.comment}"
+        status = CHALLENGED if row.decision == "reject" else SUPPORTED
+        if row.state == "stale":
+            status, text = STALE, f"STALE signature: {text}; {row.reason}"
+        case.add(
+            Node(
+                f"C:{row.entry}:signature",
+                CONTEXT,
+                f"entry {row.entry}",
+                text,
+                status=status,
+                entry=row.entry,
+                ref=f"signature:{row.key}",
+            ),
+            goal,
+            IN_CONTEXT_OF,
+        )
 
 
 def _propagate(case: SafetyCase) -> None:

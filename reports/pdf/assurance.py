@@ -406,6 +406,44 @@ class _AssuranceSections:
             ),
             widths,
         )
+        if s.signatures:
+            out.append(Paragraph("Review signatures", self.st["h2"]))
+            out += self.signatures()
+        return out
+
+    def signatures(self):
+        """The review sessions' electronic signatures, each with its state as of the pack."""
+        rows = self.s.signatures
+        out = [
+            _p(
+                "Each signature cites the digest of the content signed; it is stale when the "
+                "work product differs from this pack's, and a withdrawal is a later entry with "
+                "its reason.",
+                self.st["small"],
+            )
+        ]
+        widths = [70, 90, 50, 60, 52, 50, self.width - 412, 40]
+        out += _tables(
+            ["Work product", "Review", "Signer", "Decision", "Meaning", "Indep.", "State", "Entry"],
+            (
+                [
+                    _wrap(r.key.split(":", 1)[-1], widths[0]),
+                    _wrap(r.review, widths[1]),
+                    r.signer,
+                    _wrap(r.decision + (f": {r.comment}" if r.comment else ""), widths[3]),
+                    r.meaning,
+                    f"{r.achieved or '-'}/{r.required or '-'}",
+                    _wrap(
+                        (r.state if r.state == "current" else r.state.upper())
+                        + (f" ({r.reason})" if r.reason else ""),
+                        widths[6],
+                    ),
+                    self.cite(r.entry),
+                ]
+                for r in rows
+            ),
+            widths,
+        )
         return out
 
     def _stale(self, approval) -> bool:

@@ -40,6 +40,8 @@ class Seeded:
     run: int
     baseline: int
     baseline_name: str
+    review_session: int
+    signature: int
 
     def parameters(self, *, missing: bool = False) -> dict[tuple[str, str], object]:
         """``(segment before the parameter, parameter) -> value`` for a route's URL (see
@@ -57,6 +59,10 @@ class Seeded:
             ("campaigns", "pk"): self.campaign,
             ("runs", "pk"): self.run,
             ("baselines", "pk"): self.baseline,
+            ("review-sessions", "pk"): self.review_session,
+            ("reviews", "pk"): self.review_session,
+            ("signatures", "pk"): self.signature,
+            ("items", "item"): "requirement:TSR-1",
         }
         if missing:
             found = {k: 999999 if isinstance(v, int) else "NOPE-1" for k, v in found.items()}
@@ -66,6 +72,7 @@ class Seeded:
 def _seed(lake: Path) -> Seeded:
     from django.contrib.auth import get_user_model
 
+    from compliance import review_sessions
     from compliance import services as compliance
     from evidence.membership import membership_seed, project_bootstrap
     from evidence.services import dataset_register, decision_record
@@ -169,6 +176,25 @@ def _seed(lake: Path) -> Seeded:
         asil="D",
         outcome="confirmed",
     )
+    review = review_sessions.session_open(
+        user=sam,
+        project=project,
+        title="TSC review",
+        measure="technical_safety_concept",
+        reviewers=[people[Role.ASSESSOR]],
+        keys=["requirement:TSR-1"],
+    )
+    signature = review_sessions.signature_sign(
+        user=people[Role.ASSESSOR],
+        request=_signing_request(),
+        item=review.items.get(),
+        decision="approve",
+        meaning="approved",
+        password="pw",
+    )
+    review_sessions.comment_add(
+        user=erin, project=project, key="requirement:TSR-1", text="@assessor thanks"
+    )
     decision_record(
         user=sam,
         project=project,
@@ -226,7 +252,18 @@ def _seed(lake: Path) -> Seeded:
         run=run.pk,
         baseline=baseline.pk,
         baseline_name=baseline.name,
+        review_session=review.pk,
+        signature=signature.pk,
     )
+
+
+def _signing_request():
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.test import RequestFactory
+
+    request = RequestFactory().post("/", REMOTE_ADDR="127.0.0.1")
+    request.session = SessionStore()
+    return request
 
 
 @pytest.fixture(scope="module")

@@ -93,6 +93,15 @@ ACCESS: dict[str, dict[str, Action | Rule]] = {
     "v1:acceptance-criteria": {"get": VIEW, "post": EDIT},
     "v1:gaps": {"get": VIEW},
     "v1:traceability": {"get": VIEW},
+    "v1:review-sessions": {"get": VIEW, "post": REVIEW},
+    "v1:review-session": {"get": VIEW},
+    # any member may send it; the service then signs only for a named reviewer whose role
+    # allows the meaning, and revokes only the signer's own or for a role that reviews
+    "v1:review-session-sign": {"post": VIEW},
+    "v1:signature-revoke": {"post": VIEW},
+    "v1:comments": {"get": VIEW, "post": VIEW},
+    "v1:impact-preview": {"post": VIEW},
+    "v1:impact": {"get": VIEW},
     "v1:webhook-github": {"post": Rule.SIGNATURE},
     "v1:webhook-gitlab": {"post": Rule.SIGNATURE},
     "v1:scenarios": {"get": VIEW},
@@ -149,6 +158,16 @@ ACCESS: dict[str, dict[str, Action | Rule]] = {
     "ui:criterion-new": {"post": EDIT},
     "ui:confirmation": {"get": VIEW},
     "ui:approve": {"post": CONFIRM},
+    "ui:reviews": {"get": VIEW},
+    "ui:review-open": {"post": REVIEW},
+    "ui:review": {"get": VIEW},
+    "ui:review-sign": {"post": VIEW},  # the service signs for a named reviewer only
+    "ui:review-close": {"post": REVIEW},
+    "ui:signature-revoke": {"post": VIEW},  # the signer's own, or a role that reviews
+    "ui:item-reviews": {"get": VIEW},
+    "ui:item-comment": {"post": VIEW},
+    "ui:impact": {"get": VIEW},
+    "ui:requirement-impact": {"get": VIEW},
     "ui:baselines": {"get": VIEW},
     "ui:baseline-freeze": {"post": REVIEW},
     "ui:package": {"post": VIEW},

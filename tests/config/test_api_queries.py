@@ -19,6 +19,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
+from compliance import review_sessions
 from compliance import services as compliance
 from compliance.models import AcceptanceCriterion, Requirement
 from evidence import ledger
@@ -199,6 +200,26 @@ class Grow:
                 outcome="confirmed",
             )
 
+    def review_sessions(self, n):
+        for i in range(n):
+            review_sessions.session_open(
+                user=self.safety_manager,
+                project=self.project,
+                title=f"Review {i}",
+                measure="technical_safety_concept",
+                reviewers=[self.assessor, self.engineer],
+                keys=["requirement:TSR-1", "requirement:TSR-2"],
+            )
+
+    def comments(self, n):
+        for i in range(n):
+            review_sessions.comment_add(
+                user=self.engineer,
+                project=self.project,
+                key="requirement:TSR-1",
+                text=f"@assessor @viewer look {i}",
+            )
+
     def triggering_conditions(self, n):
         for i in range(n):
             compliance.triggering_condition_create(
@@ -343,6 +364,8 @@ LISTS = {
     "v1:verifications": (Grow.verifications, 4),
     "v1:baselines": (Grow.baselines, 4),
     "v1:approvals": (Grow.approvals, 4),
+    "v1:review-sessions": (Grow.review_sessions, 5),
+    "v1:comments": (Grow.comments, 5),
     "v1:triggering-conditions": (Grow.triggering_conditions, 4),
     "v1:acceptance-criteria": (Grow.criteria, 4),
     "v1:traceability": (Grow.matrix, 7),

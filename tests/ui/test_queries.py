@@ -51,8 +51,8 @@ PAGES = [
     ("ui:evidence", ["AEB"], 7),
     ("ui:entry-proof", ["AEB", 3], 8),  # the checkpoint key comes from the trust roots
     # case_snapshot's (one for the requirement approvals as of the baseline, one for the
-    # supplier claims); its gap analysis reads no table
-    ("ui:gsn", ["AEB"], 32),
+    # supplier claims), one for the review signatures; its gap analysis reads no table
+    ("ui:gsn", ["AEB"], 33),
     ("ui:baselines", ["AEB"], 7),
     ("ui:asil", [], 2),
 ]
@@ -202,3 +202,70 @@ def test_the_baseline_page_has_no_query_per_baseline(
     client = as_user("sam")
     with django_assert_num_queries(7):
         client.get(reverse("ui:baselines", args=["AEB"]))
+
+
+@pytest.fixture
+def signed_reviews(demo, people):
+    """Two reviews of the demo's functional safety concept, signed by the assessor."""
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.test import RequestFactory
+
+    from compliance import review_sessions as rs
+
+    def one(title):
+        session = rs.session_open(
+            user=people["sam"],
+            project=demo,
+            title=title,
+            measure="functional_safety_concept",
+            reviewers=[people["ada"], people["eli"]],
+            keys=["requirement:FSR-001", "requirement:FSR-002"],
+        )
+        request = RequestFactory().post("/", REMOTE_ADDR="127.0.0.1")
+        request.session = SessionStore()
+        for item in session.items.all():
+            rs.signature_sign(
+                user=people["ada"],
+                request=request,
+                item=item,
+                decision="approve",
+                meaning="approved",
+                password="safecase-demo",
+            )
+        rs.comment_add(
+            user=people["eli"], project=demo, key="requirement:FSR-001", text=f"@ada {title}"
+        )
+        return session
+
+    return one
+
+
+# The review's page reads the session, its items, its signatures (with their revocations) and
+# the work products they cite; the impact preview of a content change reads the links, the
+# verifications, the approvals, the signatures, the open reviews and the links up to the goals.
+REVIEW_PAGES = [
+    ("ui:reviews", lambda s: ["AEB"], {}, 6),
+    ("ui:review", lambda s: ["AEB", s.pk], {}, 10),
+    ("ui:item-reviews", lambda s: ["AEB", "requirement:FSR-001"], {}, 8),
+    ("ui:impact", lambda s: ["AEB"], {}, 14),
+    ("ui:requirement-impact", lambda s: ["AEB", "FSR-001"], {}, 5),
+    ("ui:requirement-impact", lambda s: ["AEB", "FSR-001"], {"text": "Changed."}, 11),
+]
+
+
+@pytest.mark.parametrize("name,args,query,queries", REVIEW_PAGES)
+def test_the_review_pages_cost_the_same_for_more_reviews(
+    as_user, signed_reviews, django_assert_num_queries, name, args, query, queries
+):
+    client = as_user("ada")  # a named reviewer: the signing forms are on the page
+    first = signed_reviews("First")
+    url = reverse(name, args=args(first))
+    with django_assert_num_queries(queries):
+        assert client.get(url, query).status_code == 200
+    signed_reviews("Second")
+    signed_reviews("Third")
+    with django_assert_num_queries(queries):
+        response = client.get(url, query)
+    assert response.status_code == 200
+    if name == "ui:review":
+        assert response.content.count(b'type="password"') == 2
