@@ -45,7 +45,10 @@ class Axis:
     def labels(self) -> list[str]:
         if self.values:
             return list(self.values)
-        return [f"{lo:g}–{hi:g}" for lo, hi in zip(self.edges[:-1], self.edges[1:], strict=True)]
+        return [
+            f"{lo:g}" if lo == hi else f"{lo:g}–{hi:g}"
+            for lo, hi in zip(self.edges[:-1], self.edges[1:], strict=True)
+        ]
 
     def __len__(self) -> int:
         return len(self.values) if self.values else len(self.edges) - 1
@@ -56,8 +59,8 @@ def numeric_axis(name: str, low: float, high: float, bins: int) -> Axis:
         raise CoverageError(f"{name}: give 1 to {MAX_BINS} bins, not {bins}")
     if not (math.isfinite(low) and math.isfinite(high)) or high < low:
         raise CoverageError(f"{name}: the range {low:g} to {high:g} is not a range")
-    if high == low:
-        high = low + 1.0
+    if high == low:  # one value: one bin, not bins that no value could fill
+        return Axis(name, edges=(float(low), float(high)))
     return Axis(name, edges=tuple(np.linspace(low, high, bins + 1).tolist()))
 
 

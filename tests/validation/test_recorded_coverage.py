@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
@@ -147,3 +148,11 @@ def test_the_api_serves_a_verdicts_coverage(
     body = api(members["viewer"]).get(f"/api/v1/projects/AEB/runs/{run.pk}/").json()
     (verdict,) = body["verdicts"]
     assert verdict["coverage"]["bins_total"] == 9 and verdict["coverage"]["holes"] == 2
+
+
+def test_a_parameter_of_one_value_is_one_bin_not_holes():
+    axis = coverage.numeric_axis("target_speed", 0, 0, 5)
+    assert axis.labels == ["0"]
+    result = coverage.coverage(axis, np.array([0, 0.0, 1, None], dtype=object))
+    assert [b["hits"] for b in result["bins"]] == [2] and result["outside"] == 2
+    assert result["holes"] == []
