@@ -173,6 +173,11 @@ def run_verdicts(*, run: Run) -> list[Verdict]:
     return list(run.verdicts.select_related("criterion").order_by("criterion__code"))
 
 
+def run_verdict_of(*, run: Run, code: str) -> Verdict | None:
+    """The run's verdict on the criterion ``code``, with the coverage recorded with it."""
+    return run.verdicts.select_related("criterion").filter(criterion__code=code).first()
+
+
 def run_results(*, run: Run) -> QuerySet[CaseResult]:
     return CaseResult.objects.filter(run=run).order_by("case_id")
 
