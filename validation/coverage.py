@@ -272,15 +272,22 @@ def clean_plan(plan) -> dict:
     }
 
 
-def _odd_column(dim: str, values: tuple[str, ...], cases: Sequence, odd_tags) -> np.ndarray:
+def _odd_column(dim: str, values: tuple[str, ...], cols, odd_tags) -> np.ndarray:
+    """Each case's value of an ODD dimension: its parameter of that name, or else the value
+    among its scenario's ODD tags (found once per scenario)."""
+    import pandas as pd
+
     allowed = set(values)
-    out = []
-    for case in cases:
-        value = case.params.get(dim)
-        if value is None:
-            value = next((t for t in sorted(odd_tags.get(case.scenario, ())) if t in allowed), None)
-        out.append(value)
-    return np.array(out + [None], dtype=object)[:-1]
+    column = cols.param(dim).copy()
+    missing = pd.isna(column)
+    if missing.any():
+        scenarios = cols.scenarios[missing]
+        tagged = {
+            name: next((t for t in sorted(odd_tags.get(name, ())) if t in allowed), None)
+            for name in pd.unique(scenarios)
+        }
+        column[missing] = pd.Series(scenarios).map(tagged).to_numpy(dtype=object)
+    return column
 
 
 def _unmeasured(name: str, kind: str, cases: int, goal: int, why: str) -> dict:
@@ -325,7 +332,7 @@ def measure(cases: Sequence, plan: dict, odd_tags) -> dict:
         parameters.append(coverage(axis, column, goal=goal))
     for dim, values in plan["odd"].items():
         axis = Axis(dim, values=tuple(values))
-        found = coverage(axis, _odd_column(dim, axis.values, cases, odd_tags), goal=goal)
+        found = coverage(axis, _odd_column(dim, axis.values, cols, odd_tags), goal=goal)
         parameters.append({**found, "kind": "odd"})
     total = sum(len(p["bins"]) for p in parameters)
     hit = sum(1 for p in parameters for b in p["bins"] if b["hits"])
