@@ -475,5 +475,12 @@ def searches_of_project(*, project: Project) -> QuerySet[FailureSearch]:
     )
 
 
+def search_of_project(*, project: Project) -> QuerySet[FailureSearch]:
+    """The project's failure searches with their evaluations, to read one."""
+    return FailureSearch.objects.filter(project=project).select_related(
+        "criterion", "scenario", "campaign", "entry", "created_by"
+    )
+
+
 def criterion_by_code(*, project: Project, code: str) -> AcceptanceCriterion | None:
     return AcceptanceCriterion.objects.filter(project=project, code=code).first()
