@@ -92,3 +92,16 @@ def test_bad_input_is_explained_and_records_nothing(as_user, demo_run):
     assert "range of ego_speed lies outside the criterion&#x27;s scope" in response.content.decode()
     assert not FailureSearch.objects.exists() and LogEntry.objects.count() == before
     assert _start(as_user("vic")).status_code == 403
+
+
+# The list: its searches in one query and the start form's criteria, scenarios and campaigns;
+# a search: itself with its evaluations and the promote form's campaigns.
+@pytest.mark.parametrize("name,queries", [("ui:searches", 11), ("ui:search", 9)])
+def test_the_search_pages_read_a_pinned_number_of_queries(
+    as_user, found, django_assert_num_queries, name, queries
+):
+    client = as_user("sam")  # may run: the forms are on the pages
+    assert _start(client, seed=4).status_code == 302  # two searches: one query still
+    args = ["AEB"] if name == "ui:searches" else ["AEB", found.pk]
+    with django_assert_num_queries(queries):
+        assert client.get(reverse(name, args=args)).status_code == 200
