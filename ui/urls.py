@@ -16,6 +16,7 @@ from ui.views import (
     reports,
     requirements,
     review_sessions,
+    searches,
     sotif,
 )
 
@@ -88,4 +89,8 @@ urlpatterns = [
     path(f"{p}baselines/freeze/", reports.baseline_freeze, name="baseline-freeze"),
     path(f"{p}baselines/<int:pk>/package/", reports.package, name="package"),
     path(f"{p}baselines/<int:pk>/evidence-pack.pdf", reports.evidence_pack, name="evidence-pack"),
+    path(f"{p}searches/", searches.searches, name="searches"),
+    path(f"{p}searches/new/", searches.search_new, name="search-new"),
+    path(f"{p}searches/<int:pk>/", searches.search, name="search"),
+    path(f"{p}searches/<int:pk>/promote/", searches.search_promote, name="search-promote"),
 ]

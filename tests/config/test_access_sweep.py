@@ -172,6 +172,10 @@ ACCESS: dict[str, dict[str, Action | Rule]] = {
     "ui:baseline-freeze": {"post": REVIEW},
     "ui:package": {"post": VIEW},
     "ui:evidence-pack": {"get": VIEW},
+    "ui:searches": {"get": VIEW},
+    "ui:search-new": {"post": RUN},
+    "ui:search": {"get": VIEW},
+    "ui:search-promote": {"post": RUN},
 }
 # Every other route of these namespaces: Django's admin, staff only.
 NAMESPACES: dict[str, dict[str, Action | Rule]] = {"admin": {"get": Rule.ADMIN_SITE}}

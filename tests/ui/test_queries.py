@@ -48,6 +48,7 @@ PAGES = [
     ("ui:campaign", ["AEB", "campaign"], 8),
     ("ui:run", ["AEB", "run"], 11),  # one to know which cases the plotted criterion judges
     ("ui:run-progress", ["AEB", "run"], 6),
+    ("ui:run-coverage", ["AEB", "run"], 8),  # the cases are read in one plain query
     ("ui:evidence", ["AEB"], 7),
     ("ui:entry-proof", ["AEB", 3], 8),  # the checkpoint key comes from the trust roots
     # case_snapshot's (one for the requirement approvals as of the baseline, one for the
