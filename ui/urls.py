@@ -88,4 +88,6 @@ urlpatterns = [
     path(f"{p}baselines/freeze/", reports.baseline_freeze, name="baseline-freeze"),
     path(f"{p}baselines/<int:pk>/package/", reports.package, name="package"),
     path(f"{p}baselines/<int:pk>/evidence-pack.pdf", reports.evidence_pack, name="evidence-pack"),
+    # Navigation at scale: the tree's rows a page at a time (fetched when a node is expanded)
+    path(f"{p}tree/rows/", requirements.tree_children, name="requirement-tree-children"),
 ]

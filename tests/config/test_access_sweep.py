@@ -133,6 +133,7 @@ ACCESS: dict[str, dict[str, Action | Rule]] = {
     "ui:hara": {"get": VIEW, "post": EDIT},
     "ui:hazardous-event": {"get": EDIT, "post": EDIT},
     "ui:requirements": {"get": VIEW},
+    "ui:requirement-tree-children": {"get": VIEW},
     "ui:requirement-new": {"post": EDIT},
     "ui:requirement": {"get": VIEW},
     "ui:requirement-edit": {"post": EDIT},

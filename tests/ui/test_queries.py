@@ -39,7 +39,8 @@ PAGES = [
     ("ui:dashboard-runs", ["AEB"], 5),
     ("ui:hara", ["AEB"], 9),
     ("ui:hazardous-event", ["AEB", "HE-01"], 7),
-    ("ui:requirements", ["AEB"], 8),
+    # one page of safety goals and its count: the levels below are fetched when expanded
+    ("ui:requirements", ["AEB"], 6),
     # two for its acceptance criteria and their latest verdicts (what each was judged on)
     ("ui:requirement", ["AEB", "FSR-002"], 13),
     ("ui:matrix", ["AEB"], 9),
@@ -269,3 +270,29 @@ def test_the_review_pages_cost_the_same_for_more_reviews(
     assert response.status_code == 200
     if name == "ui:review":
         assert response.content.count(b'type="password"') == 2
+
+
+# The tree's pages: a count and a page of rows (with their flags in the same query); the
+# children of a node need the node first.
+TREE_PAGES = [
+    ({}, 6),
+    ({"parent": "SG-01"}, 7),
+    ({"parent": "FSR-001"}, 8),
+    ({"q": "-", "gap": "suspect"}, 6),
+    ({"coverage": "unverified", "page": 2}, 6),
+]
+
+
+@pytest.mark.parametrize("name", ["ui:requirements", "ui:requirement-tree-children"])
+@pytest.mark.parametrize("query,queries", TREE_PAGES)
+def test_the_tree_costs_the_same_for_a_bigger_project(
+    as_user, demo, demo_run, people, django_assert_num_queries, name, query, queries
+):
+    client = as_user("sam" if name == "ui:requirements" else "vic")
+    url = reverse(name, args=["AEB"])
+    # the full page with the new-requirement form reads the goals and requirements it offers
+    with django_assert_num_queries(queries):
+        assert client.get(url, query).status_code == 200
+    grow(demo, people["erin"])
+    with django_assert_num_queries(queries):
+        assert client.get(url, query).status_code == 200

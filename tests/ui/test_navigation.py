@@ -1,0 +1,140 @@
+"""Navigating a large safety case: the requirement tree a level at a time with its search and
+filters, the dashboard's counts as links to the filtered lists, the traceability chains and
+their exports, and the baseline difference field by field."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.urls import reverse
+
+from compliance.models import Requirement, SafetyGoal, TraceLink, Verification
+from compliance.selectors import PARENT_KINDS
+
+
+def _get(client, name, *args, **params):
+    response = client.get(reverse(name, args=["AEB", *args]), params)
+    assert response.status_code == 200, response.content[:300]
+    return response.content.decode()
+
+
+def _codes(html: str) -> list[str]:
+    """The codes of the tree rows, in order."""
+    return re.findall(r'<a class="item" href="[^"]*">(?:<strong>)?([^<]+)', html)
+
+
+# --- The requirement tree ---------------------------------------------------------------------
+
+
+def test_it_shows_the_goals_first_and_their_children_on_demand(as_user, demo):
+    client = as_user("vic")
+    html = _get(client, "ui:requirements")
+    goals = list(
+        SafetyGoal.objects.filter(project=demo).order_by("code").values_list("code", flat=True)
+    )
+    assert _codes(html) == [*goals, "Without a parent"]
+    assert "FSR-001" not in _codes(html)  # below a goal: fetched when it is expanded
+    assert 'data-children="/p/AEB/tree/rows/?parent=SG-01"' in html
+    assert 'href="/p/AEB/requirements/?parent=SG-01"' in html  # the same without JavaScript
+
+    rows = _get(client, "ui:requirement-tree-children", parent="SG-01")
+    under = set(
+        TraceLink.objects.filter(target_goal__code="SG-01", kind__in=PARENT_KINDS)
+        .exclude(source__status="obsolete")
+        .values_list("source__code", flat=True)
+    )
+    assert set(_codes(rows)) == under and "FSR-001" in under
+    assert "<html" not in rows  # a fragment, not a page
+    page = _get(client, "ui:requirements", parent="SG-01")
+    assert set(_codes(page)) == under and "Under SG-01" in page
+
+
+def test_a_node_without_children_has_no_toggle(as_user, demo):
+    leaf = (
+        Requirement.objects.filter(project=demo)
+        .exclude(links_down__kind__in=PARENT_KINDS)
+        .exclude(status="obsolete")
+        .order_by("code")
+        .first()
+    )
+    html = _get(as_user("vic"), "ui:requirements", q=leaf.code)
+    row = html.split(f">{leaf.code}</a>")[0].rsplit("<li", 1)[1]
+    assert "data-children" not in row and 'class="toggle leaf"' in row
+
+
+def test_search_and_filters_give_a_flat_paged_list(as_user, demo):
+    client = as_user("vic")
+    html = _get(client, "ui:requirements", q="fsr-00")
+    assert _codes(html) and all("FSR-00" in c for c in _codes(html))
+    d = _get(client, "ui:requirements", asil="D", kind="FSR")
+    expected = Requirement.objects.filter(project=demo, kind="FSR", asil__startswith="D")
+    assert sorted(_codes(d)) == sorted(
+        expected.exclude(status="obsolete").values_list("code", flat=True)
+    )
+    assert "No requirement matches." in _get(client, "ui:requirements", q="nothing-like-this")
+
+
+def test_the_gap_filters_match_the_gap_analysis(as_user, demo):
+    client = as_user("vic")
+    suspect = set(
+        TraceLink.objects.filter(project=demo, suspect=True).values_list("source__code", flat=True)
+    )
+    assert suspect
+    assert set(_codes(_get(client, "ui:requirements", gap="suspect"))) == suspect
+    stale = set(
+        Verification.objects.filter(project=demo, stale=True).values_list(
+            "requirement__code", flat=True
+        )
+    )
+    assert set(_codes(_get(client, "ui:requirements", gap="stale"))) == stale
+    verified = set(
+        Verification.objects.filter(project=demo, stale=False, result="pass").values_list(
+            "requirement__code", flat=True
+        )
+    )
+    shown = set(_codes(_get(client, "ui:requirements", coverage="verified")))
+    assert shown and shown <= verified
+
+
+def test_the_tree_pages_a_long_level(as_user, demo):
+    goal = SafetyGoal.objects.get(project=demo, code="SG-01")
+    reqs = Requirement.objects.bulk_create(
+        Requirement(project=demo, code=f"TSR-9{i:03d}", kind="TSR", title="t", asil="B")
+        for i in range(120)
+    )
+    TraceLink.objects.bulk_create(
+        TraceLink(project=demo, kind="derives-from", source=r, target_goal=goal) for r in reqs
+    )
+    client = as_user("vic")
+    first = _get(client, "ui:requirement-tree-children", parent="SG-01")
+    assert len(_codes(first)) == 50
+    more = re.search(r'data-more="([^"]+)"', first).group(1).replace("&amp;", "&")
+    second = client.get(more).content.decode()
+    assert len(_codes(second)) == 50 and not set(_codes(first)) & set(_codes(second))
+    page = _get(client, "ui:requirements", parent="SG-01")
+    assert "page 1 of 3" in page and "data-more" not in page
+
+
+@pytest.mark.parametrize("query", [{"parent": "NOPE-1"}])
+def test_an_unknown_parent_is_a_404(as_user, demo, query):
+    client = as_user("vic")
+    assert client.get(reverse("ui:requirements", args=["AEB"]), query).status_code == 404
+    assert (
+        client.get(reverse("ui:requirement-tree-children", args=["AEB"]), query).status_code == 404
+    )
+
+
+def test_a_bad_filter_value_is_ignored(as_user, demo):
+    html = _get(as_user("vic"), "ui:requirements", asil="Z", gap="<script>")
+    assert "Safety goals and what derives from them" in html
+
+
+def test_another_projects_member_gets_404(stranger, demo):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(stranger)
+    url = reverse("ui:requirement-tree-children", args=["AEB"])
+    assert client.get(url, {"parent": "SG-01"}).status_code == 404
+    assert Client().get(url).status_code == 302  # to the login page
