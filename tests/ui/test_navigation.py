@@ -138,3 +138,26 @@ def test_another_projects_member_gets_404(stranger, demo):
     url = reverse("ui:requirement-tree-children", args=["AEB"])
     assert client.get(url, {"parent": "SG-01"}).status_code == 404
     assert Client().get(url).status_code == 302  # to the login page
+
+
+# --- The dashboard's counts -------------------------------------------------------------------
+
+
+def test_the_dashboard_counts_link_to_the_filtered_lists(as_user, demo):
+    client = as_user("vic")
+    html = _get(client, "ui:dashboard")
+    links = {
+        "gap=suspect": r"(\d+)</strong> suspect link",
+        "gap=stale": r"(\d+)</strong> stale verification",
+        "gap=orphan": r"(\d+)</strong> requirements? without a parent",
+        "coverage=unverified": r"(\d+)</strong> requirements? not verified",
+    }
+    for query, count in links.items():
+        match = re.search(rf'href="/p/AEB/requirements/\?{query}"><strong>{count}', html)
+        assert match, query
+        listed = _get(client, "ui:requirements", **dict([query.split("=")]))
+        if query == "gap=suspect":  # a requirement per suspect link up
+            assert len(_codes(listed)) <= int(match.group(1))
+        elif query != "gap=stale":
+            assert f"{match.group(1)} requirement" in listed, query
+    assert 'href="/p/AEB/requirements/?asil=D&amp;coverage=verified"' in html
