@@ -8,17 +8,22 @@ the project: the page slices it. Each takes the project the view resolved for th
 
 from __future__ import annotations
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from collections import Counter
 
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+
+from compliance import iso26262
+from compliance import selectors as compliance
 from compliance.models import (
     Decomposition,
+    LinkKind,
     Requirement,
     RequirementStatus,
     SafetyGoal,
     TraceLink,
     Verification,
 )
-from compliance.selectors import PARENT_KINDS, requirement_list
+from compliance.selectors import LISTED, PARENT_KINDS, requirement_list
 from projects.models import Project
 
 #: The gap filters of the requirement lists, by the value of ``gap=``.
@@ -114,3 +119,174 @@ def requirement_search(*, project: Project, filters: dict) -> QuerySet[Requireme
     elif gap == "stale":
         qs = qs.filter(Exists(Verification.objects.filter(requirement=OuterRef("pk"), stale=True)))
     return _with_tree_flags(_counted(qs)).order_by("code")
+
+
+# --- The dashboard's gaps, counted by the database ---------------------------------------------
+
+LEVELS = ("QM", "A", "B", "C", "D")
+
+
+def _counted_requirements(project: Project) -> QuerySet[Requirement]:
+    """What the gap analysis counts: no headings, nothing obsolete."""
+    return Requirement.objects.filter(project=project, is_heading=False).exclude(
+        status=RequirementStatus.OBSOLETE
+    )
+
+
+def _counted_end(name: str) -> Q:
+    """The requirement at ``name`` (a foreign key) is one the gap analysis counts: a join,
+    where ``__in`` a subquery of the requirements would make PostgreSQL plan a semi-join."""
+    return Q(**{f"{name}__is_heading": False}) & ~Q(
+        **{f"{name}__status": RequirementStatus.OBSOLETE}
+    )
+
+
+def _level(asil: str) -> str:
+    try:
+        return iso26262.parse_asil(asil).level
+    except ValueError:
+        return "QM"
+
+
+def _drops(project: Project) -> int:
+    """How many derives-from links go to a requirement of a higher ASIL than the source
+    inherits, without a decomposition of the target that names the source. One grouped query:
+    the links counted per pair of ratings, the pairs (a handful) judged in Python."""
+    decomposed = Decomposition.objects.filter(parent=OuterRef("target_requirement")).filter(
+        Q(first=OuterRef("source")) | Q(second=OuterRef("source"))
+    )
+    pairs = (
+        TraceLink.objects.filter(project=project, kind=LinkKind.DERIVES_FROM)
+        .filter(_counted_end("source") & _counted_end("target_requirement"))
+        .values_list("target_requirement__asil", "source__asil")
+        .annotate(n=Count("id", filter=~Q(Exists(decomposed))))
+        .order_by()
+    )
+    return sum(n for parent, child, n in pairs if not iso26262.inherits_correctly(parent, child))
+
+
+def _unlinked_decomposition_children(project: Project) -> dict:
+    """Children of a decomposition that do not derive from its parent (both counted)."""
+    rows = []
+    for child in ("first", "second"):
+        derives = TraceLink.objects.filter(
+            source=OuterRef(child),
+            target_requirement=OuterRef("parent"),
+            kind=LinkKind.DERIVES_FROM,
+        )
+        rows += (
+            Decomposition.objects.filter(project=project)
+            .filter(_counted_end("parent") & _counted_end(child))
+            .exclude(Exists(derives))
+            .values("id", f"{child}_id", f"{child}__code", "parent_id", "parent__code")
+        )
+    rows.sort(key=lambda r: (r["id"], "second_id" in r))
+    items = [
+        {
+            "id": r.get("first_id") or r.get("second_id"),
+            "code": r.get("first__code") or r.get("second__code"),
+            "parent_id": r["parent_id"],
+            "parent": r["parent__code"],
+        }
+        for r in rows
+    ]
+    return {"count": len(items), "items": items[:LISTED]}
+
+
+def dashboard_gaps(*, project: Project) -> dict:
+    """The gaps of :func:`compliance.selectors.full_gap_analysis` as the dashboard shows them,
+    counted by the database in a fixed number of queries: the totals, the requirements without
+    a parent and without a verification per ASIL are one grouped query, the links and
+    verifications counts one each; only the listed items (at most :data:`LISTED` of a gap) come
+    back as rows. ``totals`` gives the counted requirements per ASIL level and
+    ``undecomposed_asil_drops`` is ``{"count", "items"}`` rather than the full list."""
+    parents = TraceLink.objects.filter(source=OuterRef("pk"), kind__in=PARENT_KINDS)
+    passed = Verification.objects.filter(requirement=OuterRef("pk"), result="pass", stale=False)
+    counted = _counted_requirements(project)
+    per_asil = (
+        counted.values("asil")
+        .annotate(
+            total=Count("id"),
+            orphans=Count("id", filter=~Q(Exists(parents))),
+            unverified=Count("id", filter=~Q(Exists(passed))),
+        )
+        .order_by()
+    )
+    totals, orphans, unverified = Counter(), Counter(), Counter()
+    for row in per_asil:
+        level = _level(row["asil"])
+        totals[level] += row["total"]
+        orphans[level] += row["orphans"]
+        unverified[level] += row["unverified"]
+    links = TraceLink.objects.filter(project=project).aggregate(
+        suspect=Count("id", filter=Q(suspect=True))
+    )
+    stale = Verification.objects.filter(project=project, stale=True).count()
+    listed_unverified = list(
+        counted.exclude(Exists(passed)).order_by("code").values("id", "code")[:LISTED]
+    )
+    derived_goals = TraceLink.objects.filter(
+        _counted_end("source"), target_goal=OuterRef("pk"), kind__in=PARENT_KINDS
+    )
+    goals = list(
+        SafetyGoal.objects.filter(project=project)
+        .exclude(Exists(derived_goals))
+        .order_by("code")
+        .values("id", "code", "asil")
+    )
+    events = compliance._events_without_goal(project)
+    currency = compliance.approval_currency(project=project)
+    approvals = compliance._approval_gaps(project, currency)
+    stale_requirements, approved = compliance._requirement_approvals(project)
+    approved_by_level = Counter()
+    for asil, n in (
+        counted.filter(pk__in=list(approved)).values_list("asil").annotate(n=Count("id")).order_by()
+        if approved
+        else []
+    ):
+        approved_by_level[_level(asil)] += n
+    stale_reviews = compliance._stale_reviews(currency, stale_requirements)
+    drops = {"count": _drops(project)}
+    children = _unlinked_decomposition_children(project)
+    gaps = {
+        "requirements": sum(totals.values()),
+        "totals": {level: totals[level] for level in LEVELS},
+        "without_parent": {
+            "count": sum(orphans.values()),
+            "by_asil": {level: orphans[level] for level in LEVELS},
+        },
+        "without_verification": {
+            "count": sum(unverified.values()),
+            "by_asil": {level: unverified[level] for level in LEVELS},
+            "items": listed_unverified,
+        },
+        "stale_verifications": stale,
+        "suspect_links": links["suspect"],
+        "undecomposed_asil_drops": drops,
+        "events_without_goal": events,
+        "goals_without_requirements": {"count": len(goals), "items": goals[:LISTED]},
+        "unlinked_decomposition_children": children,
+        "stale_reviews": stale_reviews,
+        "approved": {
+            "count": sum(approved.values()),
+            "by_asil": {level: approved_by_level[level] for level in LEVELS},
+        },
+        "approvals": approvals,
+    }
+    gaps["release_ready"] = not (
+        gaps["without_parent"]["count"]
+        or gaps["without_verification"]["count"]
+        or stale_reviews["count"]
+        or links["suspect"]
+        or drops["count"]
+        or events["count"]
+        or goals
+        or children["count"]
+        or approvals["missing"]
+        or approvals["below_required"]
+        or approvals["stale"]
+    )
+    for name, provider in compliance.GAP_PROVIDERS.items():
+        gaps[name] = provider(project=project)
+        gaps["release_ready"] = gaps["release_ready"] and not gaps[name]["count"]
+    return gaps

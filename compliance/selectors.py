@@ -412,18 +412,6 @@ def asil_counts(*, project: Project) -> dict[str, list[tuple[str, int]]]:
     }
 
 
-def requirement_counts(*, project: Project) -> list[tuple[str, str, int]]:
-    """(ASIL, status, count) of the requirements the gap analysis counts: no headings, nothing
-    obsolete."""
-    return list(
-        Requirement.objects.filter(project=project, is_heading=False)
-        .exclude(status=RequirementStatus.OBSOLETE)
-        .values_list("asil", "status")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-
-
 def goal_or_requirement(*, project: Project, code: str) -> SafetyGoal | Requirement | None:
     """The safety goal with this code, else the requirement, else None."""
     goal = SafetyGoal.objects.filter(project=project, code=code).first()

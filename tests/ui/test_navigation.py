@@ -161,3 +161,38 @@ def test_the_dashboard_counts_link_to_the_filtered_lists(as_user, demo):
         elif query != "gap=stale":
             assert f"{match.group(1)} requirement" in listed, query
     assert 'href="/p/AEB/requirements/?asil=D&amp;coverage=verified"' in html
+
+
+def _same_gaps(project):
+    from compliance.navigation import dashboard_gaps
+    from compliance.selectors import full_gap_analysis
+
+    full, fast = full_gap_analysis(project=project), dashboard_gaps(project=project)
+    for name in ("without_parent", "without_verification"):
+        assert fast[name]["count"] == full[name]["count"], name
+        assert fast[name]["by_asil"] == full[name]["by_asil"], name
+    assert fast["without_verification"]["items"] == full["without_verification"]["items"]
+    for name in (
+        "events_without_goal",
+        "goals_without_requirements",
+        "unlinked_decomposition_children",
+        "stale_reviews",
+        "criteria_without_cases",
+    ):
+        assert fast[name] == full[name], name
+    for name in ("requirements", "stale_verifications", "suspect_links", "approved", "approvals"):
+        assert fast[name] == full[name], name
+    drops = full["undecomposed_asil_drops"]
+    assert fast["undecomposed_asil_drops"] == {"count": len(drops)}
+    assert fast["release_ready"] == full["release_ready"]
+    return fast
+
+
+def test_the_dashboard_counts_what_the_gap_analysis_finds(demo, demo_run, people):
+    from tests.ui.test_queries import grow
+
+    before = _same_gaps(demo)
+    grow(demo, people["erin"])
+    after = _same_gaps(demo)
+    assert after["suspect_links"] > before["suspect_links"]
+    assert after["requirements"] > before["requirements"]

@@ -31,11 +31,13 @@ from validation.models import CaseResult, Run, Verdict
 
 PAGES = [
     ("ui:projects", [], 3),
-    # The gap analysis checks the reviews against the work products they cite (the approvals,
-    # the demo's HARA and functional safety concept) and lists events without a goal, goals
-    # without a requirement and the approved requirements' content: 7 reads, whatever the size;
-    # and one for the criteria that no run judged on a case in their scope.
-    ("ui:dashboard", ["AEB"], 28),
+    # The gaps are counted by the database (compliance.navigation.dashboard_gaps): one grouped
+    # query for the totals, orphans and unverified per ASIL, one each for the suspect links, the
+    # stale verifications, the listed unverified, the goals and events without the other, the
+    # approved per ASIL, one for the ASIL drops and two for the decomposition children; the
+    # reviews are checked against the work products they cite (the approvals, the demo's HARA
+    # and functional safety concept); one for the criteria judged on no case in their scope.
+    ("ui:dashboard", ["AEB"], 31),
     ("ui:dashboard-runs", ["AEB"], 5),
     ("ui:hara", ["AEB"], 9),
     ("ui:hazardous-event", ["AEB", "HE-01"], 7),
@@ -163,7 +165,7 @@ def grow(project, user, factor: int = 20) -> None:
     Run.objects.create(campaign=first.campaign, executor="local", cases_total=10, started_by=user)
 
 
-@pytest.mark.parametrize("name,queries", [("ui:dashboard", 28), ("ui:matrix", 9)])
+@pytest.mark.parametrize("name,queries", [("ui:dashboard", 31), ("ui:matrix", 9)])
 def test_the_count_does_not_grow_with_the_project(
     as_user, demo, demo_run, people, django_assert_num_queries, name, queries
 ):
