@@ -9,7 +9,9 @@ the project: the page slices it. Each takes the project the view resolved for th
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 
+from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from compliance import iso26262
@@ -290,3 +292,180 @@ def dashboard_gaps(*, project: Project) -> dict:
         gaps[name] = provider(project=project)
         gaps["release_ready"] = gaps["release_ready"] and not gaps[name]["count"]
     return gaps
+
+
+# --- The chains from the safety goal down to a verified requirement -----------------------------
+
+
+@dataclass
+class Chain:
+    """One chain: a safety goal, an FSR that derives from it, a TSR from that FSR and a
+    software or hardware requirement from that TSR, as far as the chain goes (the missing
+    levels None); the verification of its deepest requirement and whether a link is suspect."""
+
+    goal_id: int
+    goal: str
+    goal_asil: str
+    fsr: tuple[int, str, str, str] | None  # id, code, ASIL, title
+    tsr: tuple[int, str, str, str] | None
+    leaf: tuple[int, str, str, str, str] | None  # id, code, ASIL, title, kind (SW or HW)
+    verification: str  # the latest current result, "stale" or "none"
+    suspect: bool
+
+    @property
+    def deepest(self):
+        return self.leaf or self.tsr or self.fsr
+
+    @property
+    def gaps(self) -> list[str]:
+        """What keeps this chain from being complete, in words."""
+        found = []
+        for level, part in (("FSR", self.fsr), ("TSR", self.tsr), ("SW/HW", self.leaf)):
+            if part is None:
+                found.append(f"no {level}")
+                break
+        if self.deepest is not None and self.verification != "pass":
+            found.append("not verified" if self.verification == "none" else self.verification)
+        if self.suspect:
+            found.append("suspect link")
+        return found
+
+
+class ChainQuery:
+    """The chains of a project, one row per path goal → FSR → TSR → SW/HW (a goal or a
+    requirement with nothing below it ends its chain), ordered by the codes along the path.
+
+    Sliceable and countable, so Django's ``Paginator`` pages it: a slice is one query with
+    ``LIMIT``/``OFFSET``, the count one query, whatever the size of the project; :meth:`iterate`
+    reads every chain for an export, in batches. ``goal`` filters by a goal's code, ``asil`` by
+    the goal's ASIL level, ``gap`` keeps the chains that stop short, end unverified or hold a
+    suspect link. One SQL statement that PostgreSQL and SQLite both run.
+    """
+
+    def __init__(self, project: Project, *, goal: str = "", asil: str = "", gap: bool = False):
+        self.project, self.goal, self.asil, self.gap = project, goal, asil, gap
+
+    def _sql(self) -> tuple[str, list]:
+        goal_t, req_t = SafetyGoal._meta.db_table, Requirement._meta.db_table
+        link_t, ver_t = TraceLink._meta.db_table, Verification._meta.db_table
+        kinds = list(PARENT_KINDS)
+        obsolete = RequirementStatus.OBSOLETE
+        params: list = [False, True]  # the placeholders in the order the text has them
+
+        def level(alias: str, link: str, target: str, parent: str, req_kinds: list[str]) -> str:
+            marks = ", ".join(["%s"] * len(req_kinds))
+            params.extend([*req_kinds, obsolete, *kinds])
+            return (
+                f"LEFT JOIN ({link_t} {link} JOIN {req_t} {alias} ON {alias}.id = {link}.source_id"
+                f" AND {alias}.kind IN ({marks}) AND {alias}.status <> %s)"
+                f" ON {link}.{target} = {parent}.id AND {link}.kind IN (%s, %s)"
+            )
+
+        joins = "\n".join(
+            [
+                level("f", "lf", "target_goal_id", "g", ["FSR"]),
+                level("t", "lt", "target_requirement_id", "f", ["TSR"]),
+                level("s", "ls", "target_requirement_id", "t", ["SW", "HW"]),
+            ]
+        )
+        leaf = "COALESCE(s.id, t.id, f.id)"
+        where = ["g.project_id = %s"]
+        params.append(self.project.pk)
+        if self.goal:
+            where.append("g.code = %s")
+            params.append(self.goal)
+        if self.asil:
+            where.append("g.asil LIKE %s")
+            params.append(f"{self.asil}%")
+        # Only table names from the models' metadata and fixed aliases are put in the text; every
+        # value is a placeholder.
+        inner = f"""
+            SELECT g.id AS goal_id, g.code AS goal, g.asil AS goal_asil,
+                   f.id AS f_id, f.code AS f_code, f.asil AS f_asil, f.title AS f_title,
+                   t.id AS t_id, t.code AS t_code, t.asil AS t_asil, t.title AS t_title,
+                   s.id AS s_id, s.code AS s_code, s.asil AS s_asil, s.title AS s_title,
+                   s.kind AS s_kind,
+                   (SELECT v.result FROM {ver_t} v WHERE v.requirement_id = {leaf}
+                      AND v.stale = %s ORDER BY v.recorded_at DESC, v.id DESC LIMIT 1)
+                      AS verification,
+                   EXISTS (SELECT 1 FROM {ver_t} v WHERE v.requirement_id = {leaf}
+                      AND v.stale = %s) AS stale,
+                   CASE WHEN lf.suspect OR lt.suspect OR ls.suspect THEN 1 ELSE 0 END AS suspect
+            FROM {goal_t} g
+            {joins}
+            WHERE {" AND ".join(where)}
+        """  # noqa: S608
+        outer = ""
+        if self.gap:
+            outer = (
+                " WHERE c.f_id IS NULL OR c.t_id IS NULL OR c.s_id IS NULL OR c.suspect = 1"
+                " OR c.verification IS NULL OR c.verification <> 'pass'"
+            )
+        return f"SELECT * FROM ({inner}) c{outer}", params  # noqa: S608
+
+    def count(self) -> int:
+        sql, params = self._sql()
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT COUNT(*) FROM ({sql}) n", params)  # noqa: S608
+            return cursor.fetchone()[0]
+
+    def _rows(self, sql: str, params: list):
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            names = [column[0] for column in cursor.description]
+            while batch := cursor.fetchmany(2000):
+                yield from (_chain(dict(zip(names, row, strict=True))) for row in batch)
+
+    def _ordered(self) -> tuple[str, list]:
+        sql, params = self._sql()
+        # NULL sorts first in SQLite and last in PostgreSQL: a goal's own row first in both
+        nulls = ", ".join(f"CASE WHEN {c} IS NULL THEN 0 ELSE 1 END, {c}" for c in _ORDER)
+        return f"{sql} ORDER BY c.goal, {nulls}", params
+
+    def __getitem__(self, window: slice) -> list[Chain]:
+        start, stop = window.start or 0, window.stop
+        sql, params = self._ordered()
+        return list(self._rows(f"{sql} LIMIT %s OFFSET %s", [*params, stop - start, start]))
+
+    def iterate(self):
+        """Every chain, in order, read in batches: for the exports."""
+        sql, params = self._ordered()
+        return self._rows(sql, params)
+
+
+_ORDER = ("c.f_code", "c.t_code", "c.s_code")
+
+
+def _chain(row: dict) -> Chain:
+    def part(prefix: str, *extra: str):
+        if row[f"{prefix}_id"] is None:
+            return None
+        names = ("id", "code", "asil", "title", *extra)
+        return tuple(row[f"{prefix}_{n}"] for n in names)
+
+    verification = row["verification"] or ("stale" if row["stale"] else "none")
+    return Chain(
+        goal_id=row["goal_id"],
+        goal=row["goal"],
+        goal_asil=row["goal_asil"],
+        fsr=part("f"),
+        tsr=part("t"),
+        leaf=part("s", "kind"),
+        verification=verification,
+        suspect=bool(row["suspect"]),
+    )
+
+
+def chain_goals(*, project: Project, goal_ids=None) -> dict[int, list[tuple[str, str]]]:
+    """The hazardous events (and their hazards) each of these goals (all when None) covers:
+    (event, hazard) codes by goal id, in one query."""
+    rows = SafetyGoal.events.through.objects.filter(safetygoal__project=project)
+    if goal_ids is not None:
+        rows = rows.filter(safetygoal_id__in=list(goal_ids))
+    rows = rows.order_by("hazardousevent__code").values_list(
+        "safetygoal_id", "hazardousevent__code", "hazardousevent__hazard__code"
+    )
+    by_goal: dict[int, list[tuple[str, str]]] = {}
+    for goal_id, event, hazard in rows:
+        by_goal.setdefault(goal_id, []).append((event, hazard))
+    return by_goal

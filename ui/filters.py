@@ -6,7 +6,7 @@ from __future__ import annotations
 from django import forms
 
 from compliance.navigation import GAPS
-from ui.forms import MatrixFilterForm
+from ui.forms import ASIL_FILTER, MatrixFilterForm
 
 
 class TreeFilterForm(MatrixFilterForm):
@@ -16,3 +16,20 @@ class TreeFilterForm(MatrixFilterForm):
     q = forms.CharField(required=False, max_length=100, label="Search", strip=True)
     gap = forms.ChoiceField(choices=[("", "any"), *GAPS.items()], required=False)
     field_order = ["q", "kind", "asil", "status", "coverage", "gap"]
+
+
+class ChainFilterForm(forms.Form):
+    """Filters of the traceability chains: one goal, the goals' ASIL level, gaps only."""
+
+    goal = forms.ChoiceField(required=False, label="Safety goal")
+    asil = forms.ChoiceField(choices=ASIL_FILTER, required=False, label="Goal ASIL")
+    gap = forms.BooleanField(required=False, label="Only chains with a gap")
+
+    def __init__(self, *args, goals, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["goal"].choices = [("", "any"), *((code, code) for code in goals)]
+
+    def filters(self) -> dict:
+        if not self.is_valid():
+            return {}
+        return {k: v for k, v in self.cleaned_data.items() if v}

@@ -17,6 +17,7 @@ from ui.views import (
     requirements,
     review_sessions,
     sotif,
+    traceability,
 )
 
 app_name = "ui"
@@ -90,4 +91,5 @@ urlpatterns = [
     path(f"{p}baselines/<int:pk>/evidence-pack.pdf", reports.evidence_pack, name="evidence-pack"),
     # Navigation at scale: the tree's rows a page at a time (fetched when a node is expanded)
     path(f"{p}tree/rows/", requirements.tree_children, name="requirement-tree-children"),
+    path(f"{p}chains/", traceability.chains, name="chains"),
 ]

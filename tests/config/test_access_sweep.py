@@ -140,6 +140,7 @@ ACCESS: dict[str, dict[str, Action | Rule]] = {
     "ui:requirement-decompose": {"post": EDIT},
     "ui:link-clear": {"post": REVIEW},
     "ui:matrix": {"get": VIEW},
+    "ui:chains": {"get": VIEW},
     "ui:campaigns": {"get": VIEW},
     "ui:campaign-new": {"get": EDIT, "post": EDIT},
     "ui:space-new": {"post": EDIT},

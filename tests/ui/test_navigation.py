@@ -196,3 +196,83 @@ def test_the_dashboard_counts_what_the_gap_analysis_finds(demo, demo_run, people
     after = _same_gaps(demo)
     assert after["suspect_links"] > before["suspect_links"]
     assert after["requirements"] > before["requirements"]
+
+
+# --- The traceability chains ------------------------------------------------------------------
+
+
+def _expected_chains(project, goal=None):
+    """Every path goal → FSR → TSR → SW/HW, computed here from the links, independently of the
+    page's SQL: a level with nothing below ends its chain."""
+    links = TraceLink.objects.filter(project=project, kind__in=PARENT_KINDS).exclude(
+        source__status="obsolete"
+    )
+    below: dict = {}
+    for source, kind, target_goal, target_req in links.values_list(
+        "source_id", "source__kind", "target_goal__code", "target_requirement_id"
+    ):
+        below.setdefault(target_goal or target_req, []).append((source, kind))
+    code = dict(Requirement.objects.filter(project=project).values_list("id", "code"))
+
+    def down(parent, levels):
+        wanted, *rest = levels
+        found = [s for s, kind in below.get(parent, []) if kind in wanted]
+        if not found:
+            return [()]
+        return [(code[s], *tail) for s in found for tail in (down(s, rest) if rest else [()])]
+
+    chains = set()
+    for g in SafetyGoal.objects.filter(project=project).values_list("code", flat=True):
+        if goal and g != goal:
+            continue
+        for path in down(g, [("FSR",), ("TSR",), ("SW", "HW")]):
+            chains.add((g, *path, *[None] * (3 - len(path))))
+    return chains
+
+
+def _csv_rows(response):
+    import csv
+    import io
+
+    assert response.streaming
+    text = b"".join(response.streaming_content).decode()
+    return list(csv.reader(io.StringIO(text)))
+
+
+def test_the_chains_are_every_path_from_goal_to_leaf(as_user, demo):
+    from compliance.navigation import ChainQuery
+
+    got = {
+        (c.goal, *(p[1] if p else None for p in (c.fsr, c.tsr, c.leaf)))
+        for c in ChainQuery(demo).iterate()
+    }
+    expected = _expected_chains(demo)
+    assert got == expected and len(expected) > 3
+    assert any(row[2] for row in expected)  # some chain reaches a TSR
+    client = as_user("vic")
+    html = _get(client, "ui:chains")
+    assert html.count("<tr") - 1 == min(len(expected), 50)
+    assert ">FSR-001</a>" in html and 'href="/p/AEB/hara/HE-' in html
+
+
+def test_the_chain_filters_and_exports(as_user, demo):
+    client = as_user("vic")
+    url = reverse("ui:chains", args=["AEB"])
+    html = _get(client, "ui:chains", goal="SG-01")
+    assert set(re.findall(r"#goal-(SG-\d+)", html)) == {"SG-01"}
+    gaps = _get(client, "ui:chains", gap="on")
+    assert "complete</span>" not in gaps
+    rows = _csv_rows(client.get(url, {"export": "csv", "goal": "SG-01"}))
+    assert rows[0][:3] == ["hazards", "hazardous events", "safety goal"]
+    assert {r[2] for r in rows[1:]} == {"SG-01"}
+    assert len(rows) - 1 == len(_expected_chains(demo, goal="SG-01"))
+    assert all(r[1].startswith("HE-") for r in rows[1:])
+    response = client.get(url, {"export": "xlsx"})
+    assert response["Content-Disposition"] == 'attachment; filename="AEB-chains.xlsx"'
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(BytesIO(response.content)).active
+    table = [[c or "" for c in row] for row in sheet.iter_rows(values_only=True)]
+    assert table == _csv_rows(client.get(url, {"export": "csv"}))

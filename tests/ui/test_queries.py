@@ -298,3 +298,18 @@ def test_the_tree_costs_the_same_for_a_bigger_project(
     grow(demo, people["erin"])
     with django_assert_num_queries(queries):
         assert client.get(url, query).status_code == 200
+
+
+# The chains: the goals for the filter, a count and a page (one SQL statement each), the
+# hazardous events of the page's goals and the criteria with their latest verdicts.
+@pytest.mark.parametrize("query", [{}, {"goal": "SG-01", "gap": "on", "page": 2}])
+def test_the_chains_cost_the_same_for_a_bigger_project(
+    as_user, demo, demo_run, people, django_assert_num_queries, query
+):
+    client = as_user("vic")
+    url = reverse("ui:chains", args=["AEB"])
+    with django_assert_num_queries(10):
+        assert client.get(url, query).status_code == 200
+    grow(demo, people["erin"])
+    with django_assert_num_queries(10):
+        assert client.get(url, query).status_code == 200
