@@ -72,3 +72,32 @@ def test_the_tree_works_without_javascript(browser, site):  # noqa: F811
         assert "match" in tab.inner_text("main")
     finally:
         context.close()
+
+
+def test_the_gsn_drawing_zooms_pans_finds_and_opens(page, site):  # noqa: F811
+    log_in(page, site, "vic")
+    page.goto(f"{site}/p/AEB/gsn/")
+    svg = page.locator("[data-gsn-drawing] svg")
+    assert svg.get_attribute("data-zoom") == "1.000"
+    home = svg.get_attribute("viewBox")
+    page.click("button[data-gsn='zoom-in']")
+    page.click("button[data-gsn='zoom-in']")
+    assert svg.get_attribute("data-zoom") == "1.563"
+    box = page.locator("[data-gsn-drawing]").bounding_box()
+    before = svg.get_attribute("viewBox")
+    page.mouse.move(box["x"] + 200, box["y"] + 200)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 300, box["y"] + 260, steps=5)
+    page.mouse.up()
+    assert svg.get_attribute("viewBox") != before  # panned
+    page.click("button[data-gsn='fit']")
+    assert svg.get_attribute("viewBox") == home
+    page.fill("#gsn-search", "FSR-001")
+    assert page.inner_text("[data-gsn='found']").endswith("found")
+    assert page.locator(".gsn-match").count() >= 1
+    page.press("#gsn-search", "Enter")
+    assert float(svg.get_attribute("data-zoom")) > 1
+    node = page.locator(".gsn-match[data-href]").first
+    node.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{site}/p/AEB/requirements/FSR-001/")

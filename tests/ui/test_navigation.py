@@ -276,3 +276,52 @@ def test_the_chain_filters_and_exports(as_user, demo):
     sheet = load_workbook(BytesIO(response.content)).active
     table = [[c or "" for c in row] for row in sheet.iter_rows(values_only=True)]
     assert table == _csv_rows(client.get(url, {"export": "csv"}))
+
+
+# --- The GSN view -----------------------------------------------------------------------------
+
+
+def _gsn_links(html: str) -> dict:
+    import json
+
+    return json.loads(re.search(r'id="gsn-links"[^>]*>(.*?)</script>', html, re.S).group(1))
+
+
+def _drawing(html: str) -> str:
+    return html[html.index("<svg") : html.index("</svg>")]
+
+
+def test_the_gsn_nodes_lead_to_their_items(as_user, demo):
+    html = _get(as_user("vic"), "ui:gsn")
+    links = _gsn_links(html)
+    assert "/p/AEB/requirements/FSR-001/" in links.values()
+    assert any(v.startswith("/p/AEB/hara/#goal-SG-") for v in links.values())
+    for node in re.findall(r'data-node="([^"]+)"', html):
+        assert node in links or not node.startswith(("G:requirement", "G:goal"))
+    assert "gsn.js" in html and 'class="gsn-tools" hidden' in html
+
+
+def test_a_large_argument_is_drawn_from_the_cache_until_the_log_grows(
+    as_user, demo, demo_run, people, django_assert_max_num_queries
+):
+    from django.core.cache import cache
+
+    from evidence import ledger
+    from evidence.ledger import Record, Subject
+    from tests.ui.test_queries import grow
+
+    cache.clear()
+    grow(demo, people["erin"])
+    client = as_user("vic")
+    first = _get(client, "ui:gsn")
+    assert "nodes drawn: the argument is shown three levels deep" in first
+    with django_assert_max_num_queries(8):  # the session, the project, the log's head...
+        again = _get(client, "ui:gsn")
+    assert _drawing(again) == _drawing(first)
+    root = {"root": "G:requirement:TSR-1000"}
+    assert "Changed meanwhile" not in _get(client, "ui:gsn", **root)
+    Requirement.objects.filter(project=demo, code="TSR-1000").update(title="Changed meanwhile")
+    assert "Changed meanwhile" not in _get(client, "ui:gsn", **root)  # nothing recorded
+    ledger.append(demo, [Record("change", [Subject("requirement:TSR-1000", "1" * 64)])])
+    assert "Changed meanwhile" in _get(client, "ui:gsn", **root)
+    cache.clear()

@@ -55,7 +55,8 @@ PAGES = [
     ("ui:entry-proof", ["AEB", 3], 8),  # the checkpoint key comes from the trust roots
     # case_snapshot's (one for the requirement approvals as of the baseline, one for the
     # supplier claims), one for the review signatures; its gap analysis reads no table
-    ("ui:gsn", ["AEB"], 33),
+    # and one for the log's head, which keys the cached drawing of a large argument
+    ("ui:gsn", ["AEB"], 34),
     ("ui:baselines", ["AEB"], 7),
     ("ui:asil", [], 2),
 ]
