@@ -75,7 +75,7 @@ def _pages(key: str) -> list[tuple[str, str]]:
     return pages
 
 
-def _baselines(project, user) -> dict[str, int]:
+def _baselines(project, user) -> dict[str, str]:
     """Two baselines with ten requirements changed between them, when the services allow."""
     from compliance import services
     from compliance.models import Requirement
@@ -85,7 +85,7 @@ def _baselines(project, user) -> dict[str, int]:
     for req in changed:
         Requirement.objects.filter(pk=req.pk).update(title=req.title + " (changed)")
     second = services.baseline_freeze(user=user, project=project, name="b2")
-    return {"old": first.pk, "new": second.pk}
+    return {"old": first.name, "new": second.name}
 
 
 def main() -> None:

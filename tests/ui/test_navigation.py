@@ -5,6 +5,7 @@ their exports, and the baseline difference field by field."""
 from __future__ import annotations
 
 import re
+from html import unescape
 
 import pytest
 from django.urls import reverse
@@ -325,3 +326,52 @@ def test_a_large_argument_is_drawn_from_the_cache_until_the_log_grows(
     ledger.append(demo, [Record("change", [Subject("requirement:TSR-1000", "1" * 64)])])
     assert "Changed meanwhile" in _get(client, "ui:gsn", **root)
     cache.clear()
+
+
+# --- The baseline difference ------------------------------------------------------------------
+
+
+def test_the_baseline_difference_is_field_by_field_with_what_was_recorded(as_user, demo, people):
+    from compliance.services import baseline_diff, baseline_freeze, requirement_update
+
+    requirement = Requirement.objects.get(project=demo, code="FSR-010")
+    requirement_update(user=people["erin"], requirement=requirement, text="New wording.")
+    baseline_freeze(user=people["sam"], project=demo, name="v1.1")
+    client = as_user("vic")
+    html = _get(client, "ui:baselines", old="v1.0-demo", new="v1.1")
+    table = html.split("<h4>requirement:FSR-010</h4>")[1].split("</table>")[0]
+    rows = dict(re.findall(r'<th scope="row">(\w+)</th><td>(.*?)</td><td>.*?</td>', table))
+    assert "<ins>New wording.</ins>" in table and "text" in rows and "<del>" in rows["text"]
+    assert "version" in rows and "code" not in rows  # only the fields that changed
+    assert "Verifications recorded between them" in html
+    # the same items as the service's whole-content comparison, page by page
+    from compliance.models import Baseline
+
+    old, new = (Baseline.objects.get(project=demo, name=n) for n in ("v1.0-demo", "v1.1"))
+    expected = baseline_diff(old, new)
+    counts = re.search(
+        r"(\d+) added</span>\s*<span class=\"tag\">(\d+) removed.*?(\d+) changed", html, re.S
+    )
+    assert [int(n) for n in counts.groups()] == [
+        len(expected["added"]),
+        len(expected["removed"]),
+        len(expected["changed"]),
+    ]
+    keys = [unescape(k) for k in re.findall(r"<h4>([^<]+)</h4>", html)]
+    assert keys == sorted(expected["added"] + expected["removed"] + list(expected["changed"]))[:50]
+    only = _get(client, "ui:baselines", old="v1.0-demo", new="v1.1", kind="requirement")
+    assert all(k.startswith("requirement:") for k in re.findall(r"<h4>([^<]+)</h4>", only))
+
+
+def test_the_baseline_difference_lists_the_verifications_recorded_between(as_user, demo, people):
+    from compliance.models import Baseline
+    from compliance.services import baseline_freeze
+
+    before = Baseline.objects.get(project=demo, name="v1.0-demo")
+    recorded = Verification.objects.filter(project=demo, entry__index__gt=before.entry.index)
+    baseline_freeze(user=people["sam"], project=demo, name="v1.1")
+    html = _get(as_user("vic"), "ui:baselines", old="v1.0-demo", new="v1.1")
+    section = html.split("Verifications recorded between them")[1].split("<h3>")[0]
+    assert f'<small class="muted">{recorded.count()}</small>' in section
+    for v in recorded[:50]:
+        assert f">#{v.entry.index}</a>" in section

@@ -13,13 +13,20 @@ from django.utils.http import content_disposition_header
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
-from compliance import services
+from compliance import navigation, services
 from compliance.models import Baseline
 from compliance.selectors import baseline_list
 from evidence import selectors as evidence_selectors
 from projects.permissions import Action
 from ui.forms import BaselineDiffForm, BaselineFreezeForm
-from ui.views.common import handle_form, may, project_view, render_project, succeeded
+from ui.views.common import (
+    handle_form,
+    may,
+    paginate,
+    project_view,
+    render_project,
+    succeeded,
+)
 
 #: Above this many nodes the drawing starts three levels deep; links open the hidden parts.
 GSN_FULL_LIMIT = 400
@@ -151,7 +158,7 @@ def _baselines(request, project, *, freeze_form=None, status=200):
     diff_form = BaselineDiffForm(request.GET or None, project=project)
     diff = None
     if diff_form.is_bound and diff_form.is_valid():
-        diff = services.baseline_diff(diff_form.cleaned_data["old"], diff_form.cleaned_data["new"])
+        diff = _diff(request, project, diff_form.cleaned_data["old"], diff_form.cleaned_data["new"])
     if freeze_form is None and may(request, project, Action.REVIEW):
         freeze_form = BaselineFreezeForm()
     return render_project(
@@ -169,6 +176,31 @@ def _baselines(request, project, *, freeze_form=None, status=200):
         section="baselines",
         status=status,
     )
+
+
+def _diff(request, project, old: Baseline, new: Baseline) -> dict:
+    """The items that differ, field by field and a page at a time (compared by the database),
+    and the verifications and confirmation reviews recorded between the two baselines."""
+    changes = navigation.BaselineChanges(old, new, request.GET.get("kind", ""))
+    page = paginate(request, changes)
+    recorded = navigation.recorded_between(project=project, old=old, new=new)
+    return {
+        "from": old.name,
+        "to": new.name,
+        "kind": changes.kind,
+        "kinds": changes.KINDS,
+        "kind_label": changes.KINDS.get(changes.kind, ""),
+        "counts": changes.counts(),
+        "page": page,
+        "verifications": recorded["verifications"][:LISTED],
+        "verification_count": recorded["verifications"].count(),
+        "approvals": recorded["approvals"][:LISTED],
+        "approval_count": recorded["approvals"].count(),
+    }
+
+
+#: How many verifications and reviews recorded between two baselines are listed.
+LISTED = 50
 
 
 @project_view()
