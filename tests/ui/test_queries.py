@@ -314,3 +314,29 @@ def test_the_chains_cost_the_same_for_a_bigger_project(
     grow(demo, people["erin"])
     with django_assert_num_queries(10):
         assert client.get(url, query).status_code == 200
+
+
+def test_a_baseline_difference_costs_the_same_for_more_changes(
+    as_user, demo, people, django_assert_num_queries
+):
+    """The two baselines, their entries, one comparison of their contents (kept in the cache
+    afterwards), the verifications and reviews recorded between them and their counts."""
+    from django.core.cache import cache
+
+    from compliance.services import baseline_freeze, requirement_update
+
+    baseline_freeze(user=people["sam"], project=demo, name="v1.1")
+    for code in ("FSR-001", "FSR-002", "FSR-010"):
+        requirement = Requirement.objects.get(project=demo, code=code)
+        requirement_update(user=people["erin"], requirement=requirement, text=f"{code} anew.")
+    baseline_freeze(user=people["sam"], project=demo, name="v1.2")
+    client = as_user("vic")
+    url = reverse("ui:baselines", args=["AEB"])
+    cache.clear()
+    with django_assert_num_queries(16):
+        assert client.get(url, {"old": "v1.0-demo", "new": "v1.1"}).status_code == 200
+    with django_assert_num_queries(16):
+        assert client.get(url, {"old": "v1.0-demo", "new": "v1.2"}).status_code == 200
+    with django_assert_num_queries(15):  # the same pair again: compared once
+        assert client.get(url, {"old": "v1.0-demo", "new": "v1.2"}).status_code == 200
+    cache.clear()
