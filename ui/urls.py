@@ -18,6 +18,7 @@ from ui.views import (
     review_sessions,
     searches,
     sotif,
+    traceability,
 )
 
 app_name = "ui"
@@ -93,4 +94,7 @@ urlpatterns = [
     path(f"{p}searches/new/", searches.search_new, name="search-new"),
     path(f"{p}searches/<int:pk>/", searches.search, name="search"),
     path(f"{p}searches/<int:pk>/promote/", searches.search_promote, name="search-promote"),
+    # Navigation at scale: the tree's rows a page at a time (fetched when a node is expanded)
+    path(f"{p}tree/rows/", requirements.tree_children, name="requirement-tree-children"),
+    path(f"{p}chains/", traceability.chains, name="chains"),
 ]
