@@ -42,6 +42,7 @@ from projects.models import Membership, Project
 from projects.services import SYSTEM
 
 log = logging.getLogger(__name__)
+security_log = logging.getLogger("django.security.sso")
 
 #: Set on the request by the backend, copied into the session once the user is logged in
 #: (a login as another user flushes the session, so it cannot be written before).
@@ -181,6 +182,15 @@ class CallbackView(OIDCAuthenticationCallbackView):
     def dispatch(self, request, *args, **kwargs):
         _require_enabled()
         return super().dispatch(request, *args, **kwargs)
+
+    def get(self, request):
+        try:
+            return super().get(request)
+        except SuspiciousOperation as exc:
+            # A token that does not check out, or a state this session never issued: refused,
+            # logged where Django logs suspicious requests, and the person told on the login page.
+            security_log.warning("single sign-on refused: %s", exc)
+            return self.login_failure()
 
     @property
     def failure_url(self):
