@@ -28,7 +28,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import SuspiciousOperation, ValidationError
 from django.db import transaction
-from django.http import Http404
+from django.shortcuts import redirect
 from django.urls import path, reverse
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 from mozilla_django_oidc.views import (
@@ -157,16 +157,12 @@ def sync_roles(user, groups) -> list[str]:
     return changed
 
 
-def _require_enabled() -> None:
-    if not enabled():
-        raise Http404("Single sign-on is not configured.")
-
-
 class LoginView(OIDCAuthenticationRequestView):
     """Off to the provider; ``?reauth=1`` makes it ask for the credentials again."""
 
     def dispatch(self, request, *args, **kwargs):
-        _require_enabled()
+        if not enabled():  # not configured: the login page, which then offers no provider
+            return redirect("ui:login")
         return super().dispatch(request, *args, **kwargs)
 
     def get_extra_params(self, request):
@@ -180,7 +176,8 @@ class CallbackView(OIDCAuthenticationCallbackView):
     """Back from the provider: log in, keep the authentication time, or say why not."""
 
     def dispatch(self, request, *args, **kwargs):
-        _require_enabled()
+        if not enabled():  # not configured: the login page, which then offers no provider
+            return redirect("ui:login")
         return super().dispatch(request, *args, **kwargs)
 
     def get(self, request):
