@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings as django_settings
 
+from tests.ui.review_support import open_review
 from tests.ui.test_browser import (  # noqa: F401 (fixtures)
     browser,
     pytestmark,
@@ -296,7 +297,6 @@ def approve(page, item, *, expect: str) -> None:
 def test_a_signature_needs_a_fresh_login_at_the_provider(new_page, site, sso):  # noqa: F811
     from django.contrib.auth import get_user_model
 
-    from compliance import review_sessions as rs
     from compliance.models import Signature
     from evidence.membership import membership_update
     from projects.models import Membership, Project
@@ -308,7 +308,7 @@ def test_a_signature_needs_a_fresh_login_at_the_provider(new_page, site, sso):  
     page.wait_for_url(f"{site}/")
     assert membership("axel") == "assessor"
 
-    people = get_user_model().objects.in_bulk(["admin", "sam", "axel"], field_name="username")
+    people = get_user_model().objects.in_bulk(["admin", "axel"], field_name="username")
     project = Project.objects.get(key="AEB")
     membership_update(  # the administrator places the assessor, for the independence check
         user=people["admin"],
@@ -317,14 +317,7 @@ def test_a_signature_needs_a_fresh_login_at_the_provider(new_page, site, sso):  
         team="External assessment",
         org_unit="Independent Safety Assessment",
     )
-    review = rs.session_open(
-        user=people["sam"],
-        project=project,
-        title="FSC review by SSO",
-        measure="functional_safety_concept",
-        reviewers=[people["axel"]],
-        keys=["requirement:FSR-001"],
-    )
+    review = open_review(people["axel"], ["requirement:FSR-001"], "FSC review by SSO")
     item = review.items.get()
 
     page.goto(f"{site}/p/AEB/reviews/{review.pk}/")
