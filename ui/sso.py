@@ -95,6 +95,13 @@ class SafecaseOIDCBackend(OIDCAuthenticationBackend):
             setattr(self.request, _AUTH_TIME, int(auth_time))
         return payload
 
+    def get_userinfo(self, access_token, id_token, payload):
+        claims = super().get_userinfo(access_token, id_token, payload)
+        # OpenID Connect Core 5.3.2: the UserInfo response is about the ID token's subject.
+        if claims.get("sub") != payload.get("sub"):
+            raise SuspiciousOperation("The UserInfo response names another subject.")
+        return claims
+
     @staticmethod
     def _username(claims) -> str:
         return str(claims.get(settings.SAFECASE_OIDC_USERNAME_CLAIM) or "").strip()
@@ -198,6 +205,8 @@ class CallbackView(OIDCAuthenticationCallbackView):
         auth_time = getattr(self.request, _AUTH_TIME, None)
         if auth_time is not None and auth_time <= time.time() + settings.SAFECASE_OIDC_LEEWAY:
             self.request.session[SSO_AUTHENTICATED_AT] = auth_time
+        else:  # no (believable) time of authentication: no signature on an earlier one
+            self.request.session.pop(SSO_AUTHENTICATED_AT, None)
         return response
 
 

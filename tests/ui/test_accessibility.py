@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from tests.ui.conftest import _run_demo_campaign
 from tests.ui.review_support import open_review
 from tests.ui.test_browser import (  # noqa: F401 (fixtures)
     PASSWORD,
@@ -78,6 +79,8 @@ def objects(site):  # noqa: F811
     project = Project.objects.get(key="AEB")
     ada = get_user_model().objects.get(username="ada")
     review = open_review(ada, ["requirement:FSR-001", "requirement:FSR-002"])
+    if not Run.objects.filter(campaign__project=project).exists():  # an earlier test flushed it
+        _run_demo_campaign()
     signature = Signature.objects.filter(session__project=project).first()
     return {
         ("", "key"): project.key,

@@ -163,9 +163,13 @@ def sso_entries(username):
 
 
 def test_the_login_page_offers_the_provider_only_when_configured(new_page, site, sso, settings):  # noqa: F811
+    from tests.ui.test_accessibility import AXE, check
+
     page = new_page()
     page.goto(f"{site}/login/")
     assert page.get_by_text(f"Sign in with {PROVIDER_NAME}").is_visible()
+    if AXE.exists():  # the button passes the accessibility check as the page does
+        assert check(page, f"{site}/login/?sso=failed", AXE.read_text())["violations"] == []
     settings.SAFECASE_OIDC_ISSUER = ""
     page.goto(f"{site}/login/")
     assert page.get_by_text("Sign in with").count() == 0
