@@ -13,13 +13,14 @@
 //   POST /_test/login-age {seconds}            the next logins happened that long ago (auth_time)
 //   POST /_test/id-token {aud?, iss?}          sign the next ID tokens, with the provider's own
 //                                              key, for another audience or issuer (an attack)
+//   POST /_test/userinfo {sub?}                answer UserInfo about another subject (an attack)
 import crypto from 'node:crypto';
 import http from 'node:http';
 import Provider from 'oidc-provider';
 
 const config = JSON.parse(process.argv[2]);
 const users = config.users;
-const steer = { loginAge: 0, idToken: {} };
+const steer = { loginAge: 0, idToken: {}, userinfo: {} };
 
 const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
 const jwk = { ...privateKey.export({ format: 'jwk' }), kid: 'test-key', alg: 'RS256', use: 'sig' };
@@ -72,6 +73,8 @@ server.listen(0, '127.0.0.1', () => {
         grant_types: ['authorization_code'],
         token_endpoint_auth_method: 'client_secret_post',
         id_token_signed_response_alg: 'RS256',
+        // Every ID token says when the person last gave their credentials (auth_time).
+        require_auth_time: true,
       },
     ],
     jwks: { keys: [jwk] },
@@ -124,6 +127,9 @@ server.listen(0, '127.0.0.1', () => {
     if (ctx.path === '/token' && ctx.body?.id_token && Object.keys(changes).length) {
       ctx.body = { ...ctx.body, id_token: resign(ctx.body.id_token, changes) };
     }
+    if (ctx.path === '/me' && ctx.body?.sub && Object.keys(steer.userinfo).length) {
+      ctx.body = { ...ctx.body, ...steer.userinfo };
+    }
   });
 
   const callback = provider.callback();
@@ -135,6 +141,7 @@ server.listen(0, '127.0.0.1', () => {
         if (url.pathname === '/_test/groups') users[body.user].groups = body.groups;
         else if (url.pathname === '/_test/login-age') steer.loginAge = Number(body.seconds);
         else if (url.pathname === '/_test/id-token') steer.idToken = body;
+        else if (url.pathname === '/_test/userinfo') steer.userinfo = body;
         else return send(res, 404, 'no such control');
         return send(res, 200, '{}', 'application/json');
       }

@@ -17,12 +17,14 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
 
+from compliance.review_sessions import SSO_AUTHENTICATED_AT
 from tests.ui.review_support import open_review
 from tests.ui.test_browser import (  # noqa: F401 (fixtures)
     browser,
@@ -109,6 +111,7 @@ def sso(provider, site, settings):  # noqa: F811
     yield provider
     steer(provider, "login-age", {"seconds": 0})
     steer(provider, "id-token", {})
+    steer(provider, "userinfo", {})
     for name, user in USERS.items():
         steer(provider, "groups", {"user": name, "groups": user["groups"]})
 
@@ -223,6 +226,16 @@ def test_an_id_token_for_another_audience_or_from_another_issuer_is_refused(
     assert "/login/" in page.url
 
 
+def test_a_userinfo_answer_about_another_subject_is_refused(new_page, site, sso):  # noqa: F811
+    from django.contrib.auth import get_user_model
+
+    steer(sso, "userinfo", {"sub": "axel"})  # the ID token says dana
+    page = new_page()
+    sso_log_in(page, site, sso, "dana")
+    page.wait_for_url(f"{site}/login/?sso=failed")
+    assert not get_user_model().objects.filter(username="dana").exists()
+
+
 def test_a_callback_with_a_tampered_state_is_refused(new_page, site, sso):  # noqa: F811
     from django.contrib.auth import get_user_model
 
@@ -289,6 +302,14 @@ def test_a_change_of_groups_at_the_provider_changes_the_role_at_the_next_login(
     assert [e["role"] for e in sso_entries("dana")] == ["engineer", "viewer", None]
 
 
+def session_of(page):
+    """The Safecase session of the browser ``page`` is in."""
+    from django.contrib.sessions.backends.db import SessionStore
+
+    [key] = [c["value"] for c in page.context.cookies() if c["name"] == "sessionid"]
+    return SessionStore(session_key=key).load()
+
+
 def approve(page, item, *, expect: str) -> None:
     """Approve ``item`` on its review page, which must say ``expect`` about the sign-in."""
     form = page.locator(f"#item-{item.pk} form.sign")
@@ -311,6 +332,8 @@ def test_a_signature_needs_a_fresh_login_at_the_provider(new_page, site, sso):  
     sso_log_in(page, site, sso, "axel")
     page.wait_for_url(f"{site}/")
     assert membership("axel") == "assessor"
+    signed_in_at = session_of(page)[SSO_AUTHENTICATED_AT]
+    assert 3600 - 60 <= time.time() - signed_in_at <= 3600 + 60  # the provider's auth_time
 
     people = get_user_model().objects.in_bulk(["admin", "axel"], field_name="username")
     project = Project.objects.get(key="AEB")
@@ -336,6 +359,7 @@ def test_a_signature_needs_a_fresh_login_at_the_provider(new_page, site, sso):  
     page.locator(f"#item-{item.pk} form.sign").get_by_text("sign in again with").click()
     at_provider(page, sso, "axel")
     page.wait_for_url(f"{site}/p/AEB/reviews/{review.pk}/**")
+    assert time.time() - session_of(page)[SSO_AUTHENTICATED_AT] < 60
     approve(page, item, expect=f"You signed in with {PROVIDER_NAME} a moment ago")
     page.wait_for_selector("text=FSR-001: you signed approve (approved)")
     shot(page, "32-sso-signed")
