@@ -115,24 +115,24 @@ class SafecaseOIDCBackend(OIDCAuthenticationBackend):
     def describe_user_by_claims(self, claims):
         return f"username {self._username(claims)}"
 
-    def get_or_create_user(self, access_token, id_token, payload):
-        user = super().get_or_create_user(access_token, id_token, payload)
-        if user is not None and user.has_usable_password():
-            # A local account: the provider may not sign in as it (nor sign as it later).
-            raise SuspiciousOperation(
-                f"{user.username} is a local account; it logs in with its password."
-            )
-        return user
-
     @transaction.atomic
     def create_user(self, claims):
         user = get_user_model()(username=self._username(claims), email=claims.get("email") or "")
         user.set_unusable_password()
-        user.full_clean(exclude=["password"])
+        try:
+            user.full_clean(exclude=["password"])
+        except ValidationError as exc:
+            raise SuspiciousOperation(f"The provider's claims make no user: {exc}") from exc
         user.save()
         return self.update_user(user, claims)
 
     def update_user(self, user, claims):
+        if user.has_usable_password():
+            # A local account: the provider may not sign in as it, change its roles, or sign
+            # as it later.
+            raise SuspiciousOperation(
+                f"{user.username} is a local account; it logs in with its password."
+            )
         email = claims.get("email") or ""
         if email and email != user.email:
             user.email = email

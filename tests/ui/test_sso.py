@@ -41,7 +41,7 @@ USERS = {
     "dana": {"password": "dana-at-the-idp", "email": "dana@idp.test", "groups": ["aeb-eng"]},
     "axel": {"password": "axel-at-the-idp", "email": "axel@idp.test", "groups": ["aeb-assess"]},
     # A local demo account's name: the provider must not be able to sign in as it.
-    "erin": {"password": "erin-at-the-idp", "email": "erin@idp.test", "groups": ["aeb-eng"]},
+    "erin": {"password": "erin-at-the-idp", "email": "erin@idp.test", "groups": ["aeb-view"]},
 }
 ROLES = [
     ("aeb-eng", "AEB", "engineer"),
@@ -273,7 +273,10 @@ def test_the_provider_cannot_sign_in_as_a_local_account(new_page, site, sso):  #
     page = new_page()
     sso_log_in(page, site, sso, "erin")
     page.wait_for_url(f"{site}/login/?sso=failed")
-    assert get_user_model().objects.get(username="erin").has_usable_password()
+    erin = get_user_model().objects.get(username="erin")
+    assert erin.has_usable_password() and erin.email != "erin@idp.test"
+    assert membership("erin") == "engineer"  # the provider's groups would make her a viewer
+    assert sso_entries("erin") == []
 
 
 def test_a_change_of_groups_at_the_provider_changes_the_role_at_the_next_login(
