@@ -125,6 +125,8 @@ ACCESS: dict[str, dict[str, Action | Rule]] = {
     # The web UI
     "ui:login": {"get": Rule.PUBLIC, "post": Rule.PUBLIC, "put": Rule.PUBLIC},
     "ui:logout": {"post": Rule.PUBLIC},
+    "sso:login": {"get": Rule.PUBLIC},  # to the provider, or the login page when it is off
+    "sso:callback": {"get": Rule.PUBLIC},  # back from the provider: its answer is checked
     "ui:projects": {"get": Rule.SIGNED_IN},
     "ui:asil": {"get": Rule.SIGNED_IN},
     "ui:dashboard": {"get": VIEW},
