@@ -109,19 +109,23 @@
       { passive: false }
     );
 
-    // Nodes that lead somewhere are links for the keyboard and for assistive technology.
+    // Nodes that lead somewhere are links for the keyboard and for assistive technology. The
+    // drawing is then a group of links rather than one picture (an image holds no controls);
+    // each link is named by its own <title>, which holds the text drawn in the box.
+    var linked = false;
     svg.querySelectorAll(".gsn-node").forEach(function (node) {
       var href = links[node.dataset.node];
       if (!href) return;
+      linked = true;
       node.dataset.href = href;
       node.setAttribute("tabindex", "0");
       node.setAttribute("role", "link");
-      var title = node.querySelector("title");
-      if (title) node.setAttribute("aria-label", title.textContent);
       node.addEventListener("keydown", function (event) {
         if (event.key === "Enter") window.location.assign(href);
       });
     });
+
+    if (linked) svg.setAttribute("role", "group");
 
     // Find: every node whose code or text holds the words; Enter goes to the next one.
     var search = document.getElementById("gsn-search");
