@@ -32,7 +32,7 @@ from evidence.models import Artifact, ArtifactKind, EntryKind
 from evidence.verify import canonical_json
 from projects.models import Project
 from projects.permissions import Action, require
-from validation import openscenario, sampling
+from validation import mining, openscenario, sampling
 from validation import search as failure_search_engine
 from validation.execution import registry
 from validation.execution.base import ExecutorError, ShardPending, TransientExecutorError
@@ -44,6 +44,8 @@ from validation.models import (
     Comparison,
     FailureSearch,
     ParameterSpace,
+    RecordedDrive,
+    RecordedEvent,
     Run,
     RunStatus,
     Sampling,
@@ -1046,3 +1048,111 @@ def promote_failures(
         search.promoted = sorted(set(search.promoted) | set(wanted))
         search.save(update_fields=["promoted"])
     return space
+
+
+# --- Events mined from recorded drives --------------------------------------------------------
+
+
+def _drive_tracks_key(digest: str) -> str:
+    return f"recorded-drives/{digest}.parquet"
+
+
+@transaction.atomic
+def mine_drive(
+    *,
+    user,
+    project: Project,
+    data: bytes,
+    name: str,
+    thresholds: mining.Thresholds | None = None,
+) -> tuple[RecordedDrive, bool]:
+    """Mine a recorded drive (CommonRoad XML or a Parquet drive, ``name`` as the user gave it)
+    for events (:mod:`validation.mining`) and store the drive, its events and ONE ledger entry
+    naming the drive's content digest and the events' digest, in one transaction.
+
+    The drive's track table is kept in the store, content-addressed, so that its events replay
+    as cases. Mining content the project has mined before changes nothing and returns the
+    stored drive (``created`` False); with other thresholds it is refused.
+    """
+    import io
+
+    import pyarrow.parquet as pq
+
+    from evidence.storage import StorageError, default_store
+
+    require(user, project, Action.EDIT)
+    thresholds = thresholds or mining.Thresholds()
+    digest = hashlib.sha256(data).hexdigest()
+    # one mining of a project at a time: a drive mined twice at once is stored once
+    Project.objects.select_for_update().filter(pk=project.pk).first()
+    existing = RecordedDrive.objects.filter(project=project, sha256=digest).first()
+    if existing is not None:
+        if existing.thresholds != thresholds.as_json():
+            raise ValidationError(
+                {
+                    "thresholds": f"{name}: this drive was mined as {existing.source_name} with "
+                    "other thresholds; a drive is mined once per project"
+                }
+            )
+        return existing, False
+    try:
+        table = mining.read_drive(data, name)
+        events = mining.mine(table, digest, thresholds)
+        exposure = mining.exposure(table, thresholds)
+    except mining.MiningError as exc:
+        raise ValidationError({"file": str(exc)}) from exc
+    events_digest = mining.events_digest(events)
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    key = _drive_tracks_key(digest)
+    try:
+        default_store().put_bytes(key, buffer.getvalue(), overwrite=False)
+    except StorageError as exc:
+        raise ValidationError({"file": f"{name}: its tracks cannot be stored ({exc})"}) from exc
+    kinds: dict[str, int] = {}
+    for event in events:
+        kinds[event.kind] = kinds.get(event.kind, 0) + 1
+    record = Record(
+        EntryKind.DATASET,
+        [
+            Subject(f"recorded-drive:{name}", digest),
+            Subject(f"recorded-drive:{name}:events", events_digest),
+        ],
+        {
+            "kind": "recorded-drive",
+            "source": name,
+            "durationS": exposure["duration_s"],
+            "distanceKm": exposure["distance_km"],
+            "thresholds": thresholds.as_json(),
+            "events": len(events),
+            "eventsByKind": dict(sorted(kinds.items())),
+        },
+    )
+    (entry,) = ledger.append(project, [record], user=user)
+    drive = RecordedDrive.objects.create(
+        project=project,
+        source_name=name,
+        sha256=digest,
+        tracks_key=key,
+        duration_s=exposure["duration_s"],
+        distance_km=exposure["distance_km"],
+        thresholds=thresholds.as_json(),
+        events_sha256=events_digest,
+        entry=entry,
+        created_by=user,
+    )
+    RecordedEvent.objects.bulk_create(
+        RecordedEvent(
+            drive=drive,
+            kind=e.kind,
+            case=e.case,
+            t_start=e.t_start,
+            t_end=e.t_end,
+            actors=list(e.actors),
+            peak=e.peak,
+            unit=e.unit,
+            parameters=e.parameters,
+        )
+        for e in events
+    )
+    return drive, True
