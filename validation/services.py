@@ -54,7 +54,13 @@ from validation.models import (
     Verdict,
 )
 from validation.openscenario import folder
-from validation.verdicts import NOT_JUDGED, Case, CriterionSpec, judge_in_scope
+from validation.verdicts import (
+    NOT_JUDGED,
+    Case,
+    CriterionSpec,
+    RecordedExposure,
+    judge_in_scope,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -603,6 +609,7 @@ def _finish(run: Run) -> None:
     )
     cases = [Case(*row) for row in results]
     odd_tags = dict(Scenario.objects.filter(project=project).values_list("name", "odd_tags"))
+    recorded = recorded_exposure(campaign)
     verdicts = []
     for ac in campaign.criteria.select_related("requirement").order_by("code"):
         outcome, judged = judge_in_scope(
@@ -611,9 +618,14 @@ def _finish(run: Run) -> None:
             cases,
             odd_tags=odd_tags,
             speaks=_speaks_to(ac),
+            recorded=recorded,
         )
         verdicts.append((ac, outcome, judged))
-    statements = [{**v.as_json(), **{k: j[k] for k in STATED}} for _, v, j in verdicts]
+    statements = [
+        {**v.as_json(), **{k: j[k] for k in STATED}}
+        | ({"exposureFigures": j["exposure_figures"]} if j["exposure_figures"] else {})
+        for _, v, j in verdicts
+    ]
     outputs = {
         "results": _digest([[c.case_id, c.kpis] for c in cases]),
         "verdicts": _digest(statements),
@@ -642,6 +654,7 @@ def _finish(run: Run) -> None:
             failures=outcome.failures,
             trials=outcome.trials,
             exposure=outcome.exposure,
+            exposure_figures=judged["exposure_figures"],
             upper_bound=outcome.upper_bound,
             target=outcome.target,
             progress=outcome.progress,
@@ -677,6 +690,22 @@ def _finish(run: Run) -> None:
         transaction.on_commit(
             lambda: current_app.signature(RESULTS_TO_LAKE_TASK, args=(run.pk,)).delay()
         )
+
+
+def recorded_exposure(campaign: Campaign) -> list[RecordedExposure]:
+    """The recorded drives of the campaign's spaces of mined events (:func:`events_space`),
+    each with the scenario of its space and its exposure, to count once per drive."""
+    found = []
+    for space in campaign.spaces.select_related("scenario").order_by("pk"):
+        digests = space.ranges.get("recorded") if isinstance(space.ranges, dict) else None
+        if not digests:
+            continue
+        drives = RecordedDrive.objects.filter(project=campaign.project_id, sha256__in=digests)
+        found.extend(
+            RecordedExposure(d.sha256, space.scenario.name, d.distance_km, d.duration_s / 3600.0)
+            for d in drives.order_by("sha256")
+        )
+    return found
 
 
 #: What the run's ledger statement says of each verdict beyond its statistics.
