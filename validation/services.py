@@ -56,6 +56,7 @@ from validation.models import (
 from validation.openscenario import folder
 from validation.verdicts import (
     NOT_JUDGED,
+    RECORDED_DRIVE,
     Case,
     CriterionSpec,
     RecordedExposure,
@@ -305,8 +306,10 @@ def space_from_drives(
     return _drives_space(scenario, name, drives)
 
 
-def _drives_space(scenario: Scenario, name: str, drives: list[dict]) -> ParameterSpace:
-    ranges = {"drives": True}
+def _drives_space(
+    scenario: Scenario, name: str, drives: list[dict], recorded: list[str] | None = None
+) -> ParameterSpace:
+    ranges = {"drives": True, "recorded": recorded} if recorded else {"drives": True}
     space, _ = ParameterSpace.objects.update_or_create(
         scenario=scenario,
         name=name,
@@ -416,6 +419,8 @@ def campaign_cases(campaign: Campaign, spaces=None) -> list[dict]:
             }
             if drives:
                 case["source"] = {"kind": "drive", "uri": params["uri"], "case": params.get("case")}
+                # a mined event replays its time span with its subject as the ego
+                case["source"].update({k: params[k] for k in ("span", "ego") if k in params})
                 recorded.append(case)
             else:
                 seed = params.get(SIMULATION_SEED, campaign.seed * 1_000_003 + number)
@@ -1185,3 +1190,81 @@ def mine_drive(
         for e in events
     )
     return drive, True
+
+
+#: Seconds of recording replayed before and after a mined event.
+EVENT_PADDING = 2.0
+
+
+def _drive_uri(drive: RecordedDrive) -> str:
+    from evidence.storage import default_store
+
+    return f"{default_store().url}/{drive.tracks_key}"
+
+
+@transaction.atomic
+def events_space(
+    *,
+    user,
+    project: Project,
+    scenario: Scenario,
+    name: str,
+    drives: Sequence[RecordedDrive] | None = None,
+    kinds: Sequence[str] | None = None,
+    padding: float = EVENT_PADDING,
+) -> ParameterSpace:
+    """A parameter space of ``scenario`` whose concrete cases are mined events (of ``kinds``,
+    default all) of recorded ``drives`` (default every drive of the project): each replays its
+    drive's recording over the event's time span widened by ``padding`` s, with the event's
+    subject as the ego, through the cases of a campaign like any recorded drive.
+
+    The space names every drive it covers, with or without events, so that a run counts each
+    drive's exposure once toward rate criteria (:func:`recorded_exposure`). Its digest covers
+    the drives' and the events' digests and the spans; one ledger entry records it.
+    """
+    require(user, project, Action.EDIT)
+    if scenario.project_id != project.pk:
+        raise ValidationError({"scenario": f"{scenario.name} is not a scenario of {project.key}."})
+    if not (isinstance(padding, int | float) and 0 <= padding <= 60):
+        raise ValidationError({"padding": "Give the padding in seconds, 0 to 60."})
+    unknown = sorted(set(kinds or ()) - set(mining.KINDS))
+    if unknown:
+        raise ValidationError({"kinds": f"Unknown event kind(s) {unknown}: use {mining.KINDS}."})
+    drives = list(RecordedDrive.objects.filter(project=project) if drives is None else drives)
+    if not drives:
+        raise ValidationError({"drives": f"{project.key} has no mined drive to replay."})
+    if any(d.project_id != project.pk for d in drives):
+        raise ValidationError({"drives": f"Every drive must be a drive of {project.key}."})
+    drives.sort(key=lambda d: d.sha256)
+    events = RecordedEvent.objects.filter(drive__in=drives).select_related("drive")
+    if kinds:
+        events = events.filter(kind__in=kinds)
+    cases = [
+        {
+            "uri": _drive_uri(e.drive),
+            "case": e.case,
+            "span": [round(max(e.t_start - padding, 0.0), 6), round(e.t_end + padding, 6)],
+            "ego": e.actors[0],
+            RECORDED_DRIVE: e.drive.sha256,
+            "recorded_event": e.pk,
+            "event": e.kind,
+            "peak": e.peak,
+        }
+        for e in events.order_by("drive__sha256", "case", "t_start", "pk")
+    ]
+    space = _drives_space(scenario, name, cases, [d.sha256 for d in drives])
+    record = Record(
+        EntryKind.DATASET,
+        [Subject(f"space:{scenario.name}:{name}", space.sha256)],
+        {
+            "kind": "mined-events",
+            "scenario": scenario.name,
+            "space": name,
+            "drives": [{"sha256": d.sha256, "events": d.events_sha256} for d in drives],
+            "kinds": sorted(kinds) if kinds else list(mining.KINDS),
+            "paddingS": padding,
+            "cases": len(cases),
+        },
+    )
+    ledger.append(project, [record], user=user)
+    return space
