@@ -65,7 +65,7 @@ KINDS = (HARD_BRAKING, LOW_TTC, CUT_IN)
 #: Unit of each kind's peak value.
 PEAK_UNITS = {HARD_BRAKING: "m/s2", LOW_TTC: "s", CUT_IN: "m"}
 
-_COLUMNS = ("case_id", "t", "object_id", "is_ego", "x", "y", "vx", "vy", "ax", "ay", "length")
+_COLUMNS = ("t", "object_id", "is_ego", "x", "y", "vx", "vy", "ax", "ay", "length")
 _FINITE = ("t", "x", "y", "vx", "vy", "ax", "ay", "length")
 #: Below this speed (m/s) a vehicle has no direction of travel: it neither brakes nor follows.
 MIN_SPEED = 0.1
@@ -223,7 +223,13 @@ def _samples(table: Any, thresholds: Thresholds) -> _Samples:
             floats[name] = np.asarray(cols[name], dtype=np.float64)
         except (TypeError, ValueError):
             raise MiningError(f"column {name!r} is not numeric") from None
-    names, case = np.unique(np.asarray(cols["case_id"]).astype(str), return_inverse=True)
+    try:
+        case, names = kpis._case_codes(table)  # dictionary encoding in Arrow: no string sort
+    except kpis.KpiError as exc:
+        raise MiningError(str(exc)) from None
+    if case.size != n:
+        raise MiningError("the track columns differ in length")
+    case = case.astype(np.int64)
     case_names = [str(c) for c in names]
     obj = np.asarray(cols["object_id"]).astype(np.int64)
     for name in _FINITE:
