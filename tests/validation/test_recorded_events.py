@@ -135,7 +135,7 @@ def test_the_command_mines_every_file_once(project, members, tmp_path, us101):
     call_command(
         "mine_drives", "--project", "AEB", "--user", "engineer-aeb", *files, "--json", stdout=out
     )
-    rows = json.loads(out.getvalue())
+    rows = json.loads(out.getvalue())["drives"]
     assert [r["mined"] for r in rows] == [True, True]
     assert rows[0]["events"] == 2 and rows[0]["file"] == files[0]
     out = io.StringIO()
@@ -181,3 +181,23 @@ def test_the_api_lists_the_events_to_members_only(project, members, outsider, ap
     assert event["drive"] == US101 and event["unit"] == "m" and len(event["actors"]) == 2
     assert api(members["viewer"]).get(url, {"kind": "nonsense"}).status_code == 400
     assert api(outsider).get(url).status_code == 404
+
+
+@pytest.mark.django_db
+def test_the_command_makes_the_events_a_space_of_a_scenario(project, members, tmp_path, us101):
+    services.scenario_define(
+        user=members["engineer"], project=project, name="NGSIM", parameters=[{"name": "event"}]
+    )
+    (tmp_path / US101).write_bytes(us101)
+    options = ["--project", "AEB", "--user", "engineer-aeb", str(tmp_path / US101)]
+    with pytest.raises(CommandError, match="--space and --scenario go together"):
+        call_command("mine_drives", *options, "--space", "mined")
+    with pytest.raises(CommandError, match="no scenario 'Nope' in AEB"):
+        call_command("mine_drives", *options, "--space", "mined", "--scenario", "Nope")
+    assert not RecordedDrive.objects.exists()
+    out = io.StringIO()
+    call_command(
+        "mine_drives", *options, "--space", "mined", "--scenario", "NGSIM", "--json", stdout=out
+    )
+    space = json.loads(out.getvalue())["space"]
+    assert (space["name"], space["cases"]) == ("mined", 2)

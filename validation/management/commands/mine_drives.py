@@ -11,8 +11,8 @@ from projects.cli import (
     resolve_actor,
     resolve_project,
 )
-from validation import mining
-from validation.services import mine_drive
+from validation import mining, selectors
+from validation.services import EVENT_PADDING, events_space, mine_drive
 
 
 class Command(BaseCommand):
@@ -43,6 +43,18 @@ class Command(BaseCommand):
             action="store_true",
             help="mine every vehicle's events (infrastructure recordings), not only the ego's",
         )
+        parser.add_argument(
+            "--space",
+            help="also make the mined events of these drives the concrete cases of this "
+            "parameter space of --scenario, for a campaign to replay",
+        )
+        parser.add_argument("--scenario", help="the scenario the --space belongs to")
+        parser.add_argument(
+            "--padding",
+            type=float,
+            default=EVENT_PADDING,
+            help="seconds replayed before and after each event (default %(default)s)",
+        )
         parser.add_argument("--json", action="store_true")
         add_actor_arguments(parser)
 
@@ -59,6 +71,14 @@ class Command(BaseCommand):
             )
         except mining.MiningError as exc:
             raise CommandError(str(exc)) from exc
+        scenario = None
+        if options["space"] or options["scenario"]:
+            if not (options["space"] and options["scenario"]):
+                raise CommandError("--space and --scenario go together")
+            scenario = selectors.scenario_list(project=project).filter(name=options["scenario"])
+            scenario = scenario.first()
+            if scenario is None:
+                raise CommandError(f"no scenario {options['scenario']!r} in {project.key}")
         given = []
         for name in options["files"]:
             try:
@@ -72,6 +92,16 @@ class Command(BaseCommand):
                     user=user, project=project, data=data, name=name, thresholds=thresholds
                 )
                 done.append((name, drive, created))
+            space = None
+            if scenario is not None:
+                space = events_space(
+                    user=user,
+                    project=project,
+                    scenario=scenario,
+                    name=options["space"],
+                    drives=[drive for _, drive, _ in done],
+                    padding=options["padding"],
+                )
         rows = [
             {
                 "file": name,
@@ -85,11 +115,23 @@ class Command(BaseCommand):
             for name, drive, created in done
         ]
         if options["json"]:
-            self.stdout.write(dump(rows))
+            out = {"drives": rows}
+            if space is not None:
+                out["space"] = {
+                    "name": space.name,
+                    "cases": len(space.cases),
+                    "sha256": space.sha256,
+                }
+            self.stdout.write(dump(out))
             return
         for row in rows:
             what = "mined" if row["mined"] else "already mined, unchanged"
             self.stdout.write(
                 f"{row['file']}: {what}; {row['events']} events over {row['distance_km']:.3f} km "
                 f"and {row['duration_s']:.1f} s; ledger entry {row['ledger_entry']}"
+            )
+        if space is not None:
+            self.stdout.write(
+                f"space {space.name} of {scenario.name}: {len(space.cases)} cases replaying the "
+                "mined events"
             )
