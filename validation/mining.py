@@ -240,18 +240,20 @@ def _samples(table: Any, thresholds: Thresholds) -> _Samples:
                 f"{int(bad.sum())} sample(s) have no finite {name!r}, the first of object "
                 f"{obj[i]} at t={floats['t'][i]:g} s in case {case_names[case[i]]!r}"
             )
-    order = np.lexsort((floats["t"], obj, case))
-    if not np.array_equal(order, np.arange(n)):
-        # a track is out of time order when its rows, as given, go back in time
-        stable = np.lexsort((np.arange(n), obj, case))
-        same = (case[stable][1:] == case[stable][:-1]) & (obj[stable][1:] == obj[stable][:-1])
-        back = same & (floats["t"][stable][1:] < floats["t"][stable][:-1])
-        if back.any():
-            i = stable[int(np.flatnonzero(back)[0]) + 1]
-            raise MiningError(
-                f"object {obj[i]} of case {case_names[case[i]]!r} goes back in time "
-                f"to t={floats['t'][i]:g} s: its samples must be in time order"
-            )
+    # rows grouped by track (case, object) in the order given: one stable integer sort; a
+    # track is out of time order when its rows, as given, go back in time
+    low = int(obj.min())
+    track = case * (int(obj.max()) - low + 1) + (obj - low)
+    order = np.argsort(track, kind="stable")
+    t_sorted = floats["t"][order]
+    same = track[order][1:] == track[order][:-1]
+    back = same & (t_sorted[1:] < t_sorted[:-1])
+    if back.any():
+        i = order[int(np.flatnonzero(back)[0]) + 1]
+        raise MiningError(
+            f"object {obj[i]} of case {case_names[case[i]]!r} goes back in time "
+            f"to t={floats['t'][i]:g} s: its samples must be in time order"
+        )
     case, obj = case[order], obj[order]
     f = {k: v[order] for k, v in floats.items()}
     ego = np.asarray(cols["is_ego"], dtype=bool)[order]
