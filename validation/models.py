@@ -225,6 +225,12 @@ class Verdict(models.Model):
     failures = models.PositiveIntegerField()
     trials = models.PositiveIntegerField()
     exposure = models.FloatField(null=True, blank=True)
+    exposure_figures = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="a rate criterion's exposure by source: the judged cases' own and each "
+        "recorded drive's, counted once per drive",
+    )
     upper_bound = models.FloatField()
     target = models.FloatField(help_text="cases or exposure needed to demonstrate the criterion")
     progress = models.FloatField(help_text="share of the validation target reached, 0..1")
@@ -316,3 +322,56 @@ class FailureSearch(models.Model):
 
     def __str__(self) -> str:
         return f"failure search {self.pk} on {self.criterion}"
+
+
+class RecordedDrive(models.Model):
+    """A recorded drive mined for events (:mod:`validation.mining`): the file as the user named
+    it, its content digest, its exposure and the digest of its events; recorded in the ledger.
+    A drive is mined once per project: mining the same content again finds this row."""
+
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="recorded_drives")
+    source_name = models.CharField(max_length=300, help_text="the file name as the user gave it")
+    sha256 = models.CharField(max_length=64, help_text="SHA-256 of the file's content")
+    tracks_key = models.CharField(
+        max_length=300, help_text="store key of its track table (Parquet), replayed by cases"
+    )
+    duration_s = models.FloatField(help_text="time the mined vehicles were recorded, s")
+    distance_km = models.FloatField(help_text="distance the mined vehicles travelled, km")
+    thresholds = models.JSONField(help_text="what counted as an event")
+    events_sha256 = models.CharField(max_length=64, help_text="SHA-256 of the mined events")
+    entry = models.OneToOneField(LogEntry, on_delete=models.PROTECT, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "sha256"], name="recorded_drive_once")
+        ]
+
+    def __str__(self) -> str:
+        return self.source_name
+
+
+class RecordedEvent(models.Model):
+    """One event mined from a recorded drive: its kind, actors (object ids, the subject first),
+    time span in the recording and peak value (m/s², s or m by kind)."""
+
+    drive = models.ForeignKey(RecordedDrive, on_delete=models.PROTECT, related_name="events")
+    kind = models.CharField(max_length=16)
+    case = models.CharField(max_length=200, help_text="the recording's case it lies in")
+    t_start = models.FloatField()
+    t_end = models.FloatField()
+    actors = models.JSONField(help_text="object ids: the subject, then the other vehicle")
+    peak = models.FloatField()
+    unit = models.CharField(max_length=8)
+    parameters = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["drive", "case", "t_start", "pk"]
+        indexes = [models.Index(fields=["drive", "kind"], name="recorded_event_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} in {self.drive} at {self.t_start:g} s"

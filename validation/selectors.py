@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 from django.db import connection
-from django.db.models import Count, Exists, OuterRef, QuerySet, Subquery
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 
 from compliance import scope as criterion_scope
 from compliance.models import AcceptanceCriterion
@@ -23,6 +23,8 @@ from validation.models import (
     Comparison,
     FailureSearch,
     ParameterSpace,
+    RecordedDrive,
+    RecordedEvent,
     Run,
     RunStatus,
     Scenario,
@@ -484,3 +486,21 @@ def search_of_project(*, project: Project) -> QuerySet[FailureSearch]:
 
 def criterion_by_code(*, project: Project, code: str) -> AcceptanceCriterion | None:
     return AcceptanceCriterion.objects.filter(project=project, code=code).first()
+
+
+def recorded_events(
+    *, project: Project, kind: str | None = None, drive: str | None = None
+) -> QuerySet[RecordedEvent]:
+    """Events mined from the project's recorded drives, by drive and time; ``kind`` and
+    ``drive`` (the drive's content digest or its name as given) narrow them."""
+    events = RecordedEvent.objects.filter(drive__project=project).select_related("drive")
+    if kind:
+        events = events.filter(kind=kind)
+    if drive:
+        events = events.filter(Q(drive__sha256=drive) | Q(drive__source_name=drive))
+    return events.order_by("drive__source_name", "drive_id", "case", "t_start", "pk")
+
+
+def recorded_drives(*, project: Project) -> QuerySet[RecordedDrive]:
+    """The project's mined drives, newest first."""
+    return RecordedDrive.objects.filter(project=project).select_related("entry", "created_by")

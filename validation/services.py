@@ -32,7 +32,7 @@ from evidence.models import Artifact, ArtifactKind, EntryKind
 from evidence.verify import canonical_json
 from projects.models import Project
 from projects.permissions import Action, require
-from validation import coverage, openscenario, sampling
+from validation import coverage, mining, openscenario, sampling
 from validation import search as failure_search_engine
 from validation.execution import registry
 from validation.execution.base import ExecutorError, ShardPending, TransientExecutorError
@@ -44,6 +44,8 @@ from validation.models import (
     Comparison,
     FailureSearch,
     ParameterSpace,
+    RecordedDrive,
+    RecordedEvent,
     Run,
     RunStatus,
     Sampling,
@@ -52,7 +54,14 @@ from validation.models import (
     Verdict,
 )
 from validation.openscenario import folder
-from validation.verdicts import NOT_JUDGED, Case, CriterionSpec, judge_in_scope
+from validation.verdicts import (
+    NOT_JUDGED,
+    RECORDED_DRIVE,
+    Case,
+    CriterionSpec,
+    RecordedExposure,
+    judge_in_scope,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -297,8 +306,10 @@ def space_from_drives(
     return _drives_space(scenario, name, drives)
 
 
-def _drives_space(scenario: Scenario, name: str, drives: list[dict]) -> ParameterSpace:
-    ranges = {"drives": True}
+def _drives_space(
+    scenario: Scenario, name: str, drives: list[dict], recorded: list[str] | None = None
+) -> ParameterSpace:
+    ranges = {"drives": True, "recorded": recorded} if recorded else {"drives": True}
     space, _ = ParameterSpace.objects.update_or_create(
         scenario=scenario,
         name=name,
@@ -416,6 +427,8 @@ def campaign_cases(campaign: Campaign, spaces=None) -> list[dict]:
             }
             if drives:
                 case["source"] = {"kind": "drive", "uri": params["uri"], "case": params.get("case")}
+                # a mined event replays its time span with its subject as the ego
+                case["source"].update({k: params[k] for k in ("span", "ego") if k in params})
                 recorded.append(case)
             else:
                 seed = params.get(SIMULATION_SEED, campaign.seed * 1_000_003 + number)
@@ -609,17 +622,24 @@ def _finish(run: Run) -> None:
     )
     cases = [Case(*row) for row in results]
     odd_tags = dict(Scenario.objects.filter(project=project).values_list("name", "odd_tags"))
+    recorded = recorded_exposure(campaign)
     verdicts = []
     covered = _coverage_of(campaign, cases, odd_tags)
     for ac in campaign.criteria.select_related("requirement").order_by("code"):
         speaks = _speaks_to(ac)
         outcome, judged = judge_in_scope(
-            _criterion_spec(ac), ac.scope, cases, odd_tags=odd_tags, speaks=speaks
+            _criterion_spec(ac),
+            ac.scope,
+            cases,
+            odd_tags=odd_tags,
+            speaks=speaks,
+            recorded=recorded,
         )
         judged["coverage"] = covered(ac, speaks)
         verdicts.append((ac, outcome, judged))
     statements = [
         {**v.as_json(), **{k: j[k] for k in STATED}, "coverage": coverage.summary(j["coverage"])}
+        | ({"exposureFigures": j["exposure_figures"]} if j["exposure_figures"] else {})
         for _, v, j in verdicts
     ]
     outputs = {
@@ -650,6 +670,7 @@ def _finish(run: Run) -> None:
             failures=outcome.failures,
             trials=outcome.trials,
             exposure=outcome.exposure,
+            exposure_figures=judged["exposure_figures"],
             upper_bound=outcome.upper_bound,
             target=outcome.target,
             progress=outcome.progress,
@@ -686,6 +707,22 @@ def _finish(run: Run) -> None:
         transaction.on_commit(
             lambda: current_app.signature(RESULTS_TO_LAKE_TASK, args=(run.pk,)).delay()
         )
+
+
+def recorded_exposure(campaign: Campaign) -> list[RecordedExposure]:
+    """The recorded drives of the campaign's spaces of mined events (:func:`events_space`),
+    each with the scenario of its space and its exposure, to count once per drive."""
+    found = []
+    for space in campaign.spaces.select_related("scenario").order_by("pk"):
+        digests = space.ranges.get("recorded") if isinstance(space.ranges, dict) else None
+        if not digests:
+            continue
+        drives = RecordedDrive.objects.filter(project=campaign.project_id, sha256__in=digests)
+        found.extend(
+            RecordedExposure(d.sha256, space.scenario.name, d.distance_km, d.duration_s / 3600.0)
+            for d in drives.order_by("sha256")
+        )
+    return found
 
 
 #: What the run's ledger statement says of each verdict beyond its statistics.
@@ -1077,4 +1114,190 @@ def promote_failures(
         )
         search.promoted = sorted(set(search.promoted) | set(wanted))
         search.save(update_fields=["promoted"])
+    return space
+
+
+# --- Events mined from recorded drives --------------------------------------------------------
+
+
+def _drive_tracks_key(digest: str) -> str:
+    return f"recorded-drives/{digest}.parquet"
+
+
+@transaction.atomic
+def mine_drive(
+    *,
+    user,
+    project: Project,
+    data: bytes,
+    name: str,
+    thresholds: mining.Thresholds | None = None,
+) -> tuple[RecordedDrive, bool]:
+    """Mine a recorded drive (CommonRoad XML or a Parquet drive, ``name`` as the user gave it)
+    for events (:mod:`validation.mining`) and store the drive, its events and ONE ledger entry
+    naming the drive's content digest and the events' digest, in one transaction.
+
+    The drive's track table is kept in the store, content-addressed, so that its events replay
+    as cases. Mining content the project has mined before changes nothing and returns the
+    stored drive (``created`` False); with other thresholds it is refused.
+    """
+    import io
+
+    import pyarrow.parquet as pq
+
+    from evidence.storage import StorageError, default_store
+
+    require(user, project, Action.EDIT)
+    thresholds = thresholds or mining.Thresholds()
+    digest = hashlib.sha256(data).hexdigest()
+    # one mining of a project at a time: a drive mined twice at once is stored once
+    Project.objects.select_for_update().filter(pk=project.pk).first()
+    existing = RecordedDrive.objects.filter(project=project, sha256=digest).first()
+    if existing is not None:
+        if existing.thresholds != thresholds.as_json():
+            raise ValidationError(
+                {
+                    "thresholds": f"{name}: this drive was mined as {existing.source_name} with "
+                    "other thresholds; a drive is mined once per project"
+                }
+            )
+        return existing, False
+    try:
+        table = mining.read_drive(data, name)
+        events = mining.mine(table, digest, thresholds)
+        exposure = mining.exposure(table, thresholds)
+    except mining.MiningError as exc:
+        raise ValidationError({"file": str(exc)}) from exc
+    events_digest = mining.events_digest(events)
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    key = _drive_tracks_key(digest)
+    try:
+        default_store().put_bytes(key, buffer.getvalue(), overwrite=False)
+    except StorageError as exc:
+        raise ValidationError({"file": f"{name}: its tracks cannot be stored ({exc})"}) from exc
+    kinds: dict[str, int] = {}
+    for event in events:
+        kinds[event.kind] = kinds.get(event.kind, 0) + 1
+    record = Record(
+        EntryKind.DATASET,
+        [
+            Subject(f"recorded-drive:{name}", digest),
+            Subject(f"recorded-drive:{name}:events", events_digest),
+        ],
+        {
+            "kind": "recorded-drive",
+            "source": name,
+            "durationS": exposure["duration_s"],
+            "distanceKm": exposure["distance_km"],
+            "thresholds": thresholds.as_json(),
+            "events": len(events),
+            "eventsByKind": dict(sorted(kinds.items())),
+        },
+    )
+    (entry,) = ledger.append(project, [record], user=user)
+    drive = RecordedDrive.objects.create(
+        project=project,
+        source_name=name,
+        sha256=digest,
+        tracks_key=key,
+        duration_s=exposure["duration_s"],
+        distance_km=exposure["distance_km"],
+        thresholds=thresholds.as_json(),
+        events_sha256=events_digest,
+        entry=entry,
+        created_by=user,
+    )
+    RecordedEvent.objects.bulk_create(
+        RecordedEvent(
+            drive=drive,
+            kind=e.kind,
+            case=e.case,
+            t_start=e.t_start,
+            t_end=e.t_end,
+            actors=list(e.actors),
+            peak=e.peak,
+            unit=e.unit,
+            parameters=e.parameters,
+        )
+        for e in events
+    )
+    return drive, True
+
+
+#: Seconds of recording replayed before and after a mined event.
+EVENT_PADDING = 2.0
+
+
+def _drive_uri(drive: RecordedDrive) -> str:
+    from evidence.storage import default_store
+
+    return f"{default_store().url}/{drive.tracks_key}"
+
+
+@transaction.atomic
+def events_space(
+    *,
+    user,
+    project: Project,
+    scenario: Scenario,
+    name: str,
+    drives: Sequence[RecordedDrive] | None = None,
+    kinds: Sequence[str] | None = None,
+    padding: float = EVENT_PADDING,
+) -> ParameterSpace:
+    """A parameter space of ``scenario`` whose concrete cases are mined events (of ``kinds``,
+    default all) of recorded ``drives`` (default every drive of the project): each replays its
+    drive's recording over the event's time span widened by ``padding`` s, with the event's
+    subject as the ego, through the cases of a campaign like any recorded drive.
+
+    The space names every drive it covers, with or without events, so that a run counts each
+    drive's exposure once toward rate criteria (:func:`recorded_exposure`). Its digest covers
+    the drives' and the events' digests and the spans; one ledger entry records it.
+    """
+    require(user, project, Action.EDIT)
+    if scenario.project_id != project.pk:
+        raise ValidationError({"scenario": f"{scenario.name} is not a scenario of {project.key}."})
+    if not (isinstance(padding, int | float) and 0 <= padding <= 60):
+        raise ValidationError({"padding": "Give the padding in seconds, 0 to 60."})
+    unknown = sorted(set(kinds or ()) - set(mining.KINDS))
+    if unknown:
+        raise ValidationError({"kinds": f"Unknown event kind(s) {unknown}: use {mining.KINDS}."})
+    drives = list(RecordedDrive.objects.filter(project=project) if drives is None else drives)
+    if not drives:
+        raise ValidationError({"drives": f"{project.key} has no mined drive to replay."})
+    if any(d.project_id != project.pk for d in drives):
+        raise ValidationError({"drives": f"Every drive must be a drive of {project.key}."})
+    drives.sort(key=lambda d: d.sha256)
+    events = RecordedEvent.objects.filter(drive__in=drives).select_related("drive")
+    if kinds:
+        events = events.filter(kind__in=kinds)
+    cases = [
+        {
+            "uri": _drive_uri(e.drive),
+            "case": e.case,
+            "span": [round(max(e.t_start - padding, 0.0), 6), round(e.t_end + padding, 6)],
+            "ego": e.actors[0],
+            RECORDED_DRIVE: e.drive.sha256,
+            "recorded_event": e.pk,
+            "event": e.kind,
+            "peak": e.peak,
+        }
+        for e in events.order_by("drive__sha256", "case", "t_start", "pk")
+    ]
+    space = _drives_space(scenario, name, cases, [d.sha256 for d in drives])
+    record = Record(
+        EntryKind.DATASET,
+        [Subject(f"space:{scenario.name}:{name}", space.sha256)],
+        {
+            "kind": "mined-events",
+            "scenario": scenario.name,
+            "space": name,
+            "drives": [{"sha256": d.sha256, "events": d.events_sha256} for d in drives],
+            "kinds": sorted(kinds) if kinds else list(mining.KINDS),
+            "paddingS": padding,
+            "cases": len(cases),
+        },
+    )
+    ledger.append(project, [record], user=user)
     return space

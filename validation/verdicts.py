@@ -161,15 +161,19 @@ def judge_in_scope(
     *,
     odd_tags: Mapping[str, Iterable[str]],
     speaks: Callable[[str], bool],
+    recorded: Iterable[RecordedExposure] = (),
 ) -> tuple[VerdictResult, dict]:
     """The verdict of a criterion over the cases inside its ``scope`` whose scenario
     ``speaks`` to it, and the record of what was judged.
 
     The record holds the canonical scope, the cases inside and outside it, the SHA-256 of the
     canonical JSON of the sorted ids of the judged cases, and per scenario of the run its
-    cases, those in scope, those judged and those failing (in the order of the names).
+    cases, those in scope, those judged and those failing (in the order of the names). For a
+    rate criterion it also holds ``exposure_figures`` (:func:`exposure_figures`): the
+    ``recorded`` drives' exposure counts once per drive, not once per case replaying it.
     """
     cases = list(cases)
+    figures: dict = {}
     rows: dict[str, list[int]] = {}
     judged = []
     in_scope = 0
@@ -191,10 +195,9 @@ def judge_in_scope(
         outcome = judge_cases(spec, [dict(c.kpis) for c in judged])
     else:
         events = sum(int(c.kpis.get("events", 0) or 0) for c in judged)
-        field = "distance_km" if spec.unit == "km" else "duration_h"
-        exposure = sum(float(c.kpis.get(field) or 0.0) for c in judged)
-        outcome = judge_exposure(spec, events, exposure, len(judged))
-    if not judged:
+        figures = exposure_figures(spec, judged, recorded, scope, odd_tags, speaks)
+        outcome = judge_exposure(spec, events, figures["total"], len(judged))
+    if not judged and not figures.get("recorded_drives"):
         outcome = replace(outcome, verdict=NOT_JUDGED)
     ids = sorted(c.case_id for c in judged)
     record = {
@@ -209,5 +212,53 @@ def judge_in_scope(
             {"scenario": name, "cases": r[0], "in_scope": r[1], "judged": r[2], "failing": r[3]}
             for name, r in sorted(rows.items())
         ],
+        "exposure_figures": figures,
     }
     return outcome, record
+
+
+#: The case parameter that names the recorded drive (its content digest) a case replays part of.
+RECORDED_DRIVE = "recorded_drive"
+
+
+@dataclass(frozen=True)
+class RecordedExposure:
+    """A recorded drive of a run's spaces (:mod:`validation.mining`): its exposure counts toward
+    rate criteria once, whichever of its events the run replays."""
+
+    sha256: str
+    scenario: str
+    distance_km: float
+    duration_h: float
+
+
+def exposure_figures(
+    spec: CriterionSpec,
+    judged: list[Case],
+    recorded: Iterable[RecordedExposure],
+    scope: Mapping,
+    odd_tags: Mapping[str, Iterable[str]],
+    speaks: Callable[[str], bool],
+) -> dict:
+    """The exposure of a rate criterion by source, in its unit (km or h).
+
+    ``cases``: the judged cases' own exposure, except those replaying part of a recorded drive
+    (parameter :data:`RECORDED_DRIVE`): ``recorded_drives``: each recorded drive once (by its
+    digest), when its scenario speaks to the criterion and lies in its scope (a scope that
+    limits parameters leaves a whole drive out); ``total``: their sum, what the verdict uses.
+    """
+    field = "distance_km" if spec.unit == "km" else "duration_h"
+    own = sum(float(c.kpis.get(field) or 0.0) for c in judged if not c.params.get(RECORDED_DRIVE))
+    drives: dict[str, float] = {}
+    for drive in recorded:
+        if drive.sha256 in drives or not speaks(drive.scenario):
+            continue
+        tags = odd_tags.get(drive.scenario, ())
+        if criterion_scope.contains(scope, scenario=drive.scenario, params={}, odd_tags=tags):
+            drives[drive.sha256] = float(getattr(drive, field))
+    return {
+        "unit": spec.unit,
+        "cases": own,
+        "recorded_drives": [{"sha256": k, "exposure": v} for k, v in sorted(drives.items())],
+        "total": own + sum(drives.values()),
+    }

@@ -243,6 +243,9 @@ def _seed(lake: Path) -> Seeded:
         campaign=campaign, executor="local", status="succeeded", cases_total=0, started_by=erin
     )
     validation.run_compare(user=erin, project=project, base=Run.objects.get(pk=run.pk), head=head)
+    validation.mine_drive(
+        user=erin, project=project, data=one_brake_drive("seeded"), name="seeded.parquet"
+    )
     return Seeded(
         key=KEY,
         membership=Membership.objects.get(project=project, user=people[Role.VIEWER]).pk,
@@ -258,6 +261,35 @@ def _seed(lake: Path) -> Seeded:
         signature=signature.pk,
         search=search.pk,
     )
+
+
+def one_brake_drive(name: str) -> bytes:
+    """A Parquet drive of half a second in which the ego brakes once at 5 m/s²."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from validation.lake import TRACK_SCHEMA
+
+    rows = 5
+    values = {f.name: [0.0] * rows for f in TRACK_SCHEMA}
+    values.update(
+        drive_id=[name] * rows,
+        case_id=[name] * rows,
+        t=[0.1 * k for k in range(rows)],
+        object_id=[0] * rows,
+        is_ego=[True] * rows,
+        x=[2.0 * k for k in range(rows)],
+        vx=[20.0] * rows,
+        ax=[0.0, 0.0, -5.0, 0.0, 0.0],
+        length=[4.5] * rows,
+        width=[1.8] * rows,
+        lane_id=[1] * rows,
+    )
+    buffer = io.BytesIO()
+    pq.write_table(pa.table(values, schema=TRACK_SCHEMA), buffer)
+    return buffer.getvalue()
 
 
 def _signing_request():

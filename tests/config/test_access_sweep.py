@@ -116,6 +116,7 @@ ACCESS: dict[str, dict[str, Action | Rule]] = {
     "v1:comparisons": {"get": VIEW},
     "v1:searches": {"get": VIEW, "post": RUN},
     "v1:run-coverage": {"get": VIEW},
+    "v1:recorded-events": {"get": VIEW},
     # The API's description and the operations endpoints
     "schema": {"get": Rule.PUBLIC},
     "api-docs": {"get": Rule.PUBLIC},

@@ -27,7 +27,7 @@ from evidence.ledger import Record, Subject
 from evidence.membership import membership_add, membership_seed, project_create
 from evidence.services import decision_record, model_register
 from projects.models import Project, Role
-from tests.config.conftest import KEY, OPERATOR
+from tests.config.conftest import KEY, OPERATOR, one_brake_drive
 from tests.routes import all_routes
 from validation import services as validation
 from validation.models import CaseResult, ParameterSpace, Run, Scenario, Verdict
@@ -322,6 +322,16 @@ class Grow:
                 seed=seed,
             )
 
+    def recorded_events(self, n):
+        """``n`` drives of one hard braking each, mined through the service."""
+        for i in range(n):
+            validation.mine_drive(
+                user=self.engineer,
+                project=self.project,
+                data=one_brake_drive(f"grown-{i}"),
+                name=f"grown-{i}.parquet",
+            )
+
     def comparisons(self, n):
         """Comparisons of the seeded run against finished runs, through the service."""
         first = Run.objects.filter(campaign__project=self.project).order_by("pk").first()
@@ -376,6 +386,7 @@ LISTS = {
     "v1:comparisons": (Grow.comparisons, 4),
     "v1:scenario-catalogs": (Grow.catalogs, 4),
     "v1:searches": (Grow.searches, 4),
+    "v1:recorded-events": (Grow.recorded_events, 4),
 }
 
 

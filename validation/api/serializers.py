@@ -7,6 +7,7 @@ from validation.models import (
     CaseResult,
     Comparison,
     FailureSearch,
+    RecordedEvent,
     Run,
     Scenario,
     ScenarioCatalog,
@@ -316,4 +317,27 @@ class FailureSearchOut(serializers.ModelSerializer):
             "created_by",
             "created_at",
             "summary",
+        ]
+
+
+class RecordedEventOut(serializers.ModelSerializer):
+    """An event mined from a recorded drive: its kind, where in the drive, who and how bad."""
+
+    drive = serializers.CharField(source="drive.source_name", help_text="the file as mined")
+    drive_sha256 = serializers.CharField(source="drive.sha256")
+
+    class Meta:
+        model = RecordedEvent
+        fields = [
+            "id",
+            "drive",
+            "drive_sha256",
+            "kind",
+            "case",
+            "t_start",
+            "t_end",
+            "actors",
+            "peak",
+            "unit",
+            "parameters",
         ]

@@ -16,4 +16,5 @@ urlpatterns = [
     path(f"{p}runs/<int:pk>/coverage/", v.RunCoverageApi.as_view(), name="run-coverage"),
     path(f"{p}comparisons/", v.ComparisonListApi.as_view(), name="comparisons"),
     path(f"{p}searches/", v.FailureSearchApi.as_view(), name="searches"),
+    path(f"{p}recorded-events/", v.RecordedEventListApi.as_view(), name="recorded-events"),
 ]

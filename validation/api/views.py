@@ -1,7 +1,7 @@
 """Scenarios, campaigns and runs over REST: start, watch progress, cancel, read results."""
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 from projects.api.pagination import Page, paginated
 from projects.api.schema import requires
 from projects.permissions import Action, get_project_for_user
-from validation import selectors, services
+from validation import mining, selectors, services
 from validation.api import serializers as s
 
 
@@ -217,3 +217,27 @@ class FailureSearchApi(APIView):
             sampler=given["sampler"],
         )
         return Response(s.FailureSearchOut(found).data, status=201)
+
+
+class RecordedEventListApi(APIView):
+    """Events mined from the project's recorded drives (hard braking, low TTC, cut-ins), by
+    drive and time; ``?kind=`` and ``?drive=`` (name or content digest) narrow the list."""
+
+    pagination_class = Page
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("kind", str, enum=list(mining.KINDS)),
+            OpenApiParameter("drive", str, description="the drive's name as mined, or its digest"),
+        ],
+        responses=s.RecordedEventOut(many=True),
+    )
+    def get(self, request, key):
+        project = get_project_for_user(request.user, key)
+        kind = request.query_params.get("kind") or None
+        if kind is not None and kind not in mining.KINDS:
+            raise ValidationError({"kind": [f"Use {', '.join(mining.KINDS)}."]})
+        events = selectors.recorded_events(
+            project=project, kind=kind, drive=request.query_params.get("drive") or None
+        )
+        return paginated(self, events, s.RecordedEventOut)

@@ -68,6 +68,12 @@ def case_tables(cases: list[dict]) -> list[pa.Table]:
         else:
             raise ExecutorError(f"unknown case source {source['kind']!r}")
     for uri, group in by_file.items():
+        windows = [c for c in group if c["source"].get("span") is not None]
+        if windows:
+            tables.extend(_windows(uri, windows))
+            group = [c for c in group if c not in windows]
+            if not group:
+                continue
         whole = [c for c in group if c["source"].get("case") is None]
         if whole:
             table = lake.read_tracks(drive_path(uri))
@@ -87,3 +93,34 @@ def case_tables(cases: list[dict]) -> list[pa.Table]:
             ids = pc.take(pa.array(list(named.values()), pa.string()), positions)
             tables.append(subset.set_column(column, "case_id", ids))
     return tables
+
+
+def _windows(uri: str, cases: list[dict]) -> list[pa.Table]:
+    """Track tables of cases that replay a time span of a recording (a mined event): the rows
+    of the file's case ``source["case"]`` with ``t`` inside ``source["span"]``, the object
+    ``source["ego"]`` (when given) made the ego."""
+    import pyarrow.compute as pc
+
+    table = lake.read_cases(drive_path(uri), sorted({str(c["source"]["case"]) for c in cases}))
+    original = pc.cast(table["case_id"], pa.string())
+    out = []
+    for case in cases:
+        source = case["source"]
+        start, end = (float(v) for v in source["span"])
+        rows = table.filter(
+            pc.and_(
+                pc.equal(original, str(source["case"])),
+                pc.and_(pc.greater_equal(table["t"], start), pc.less_equal(table["t"], end)),
+            )
+        )
+        if rows.num_rows == 0:
+            raise ExecutorError(
+                f"case {case['case_id']}: no rows of {source['case']} between {start:g} and "
+                f"{end:g} s in the recording"
+            )
+        if source.get("ego") is not None:
+            ego = pc.equal(rows["object_id"], pa.scalar(int(source["ego"]), pa.int32()))
+            rows = rows.set_column(rows.schema.get_field_index("is_ego"), "is_ego", ego)
+        ids = pa.array([case["case_id"]] * rows.num_rows, pa.string())
+        out.append(rows.set_column(rows.schema.get_field_index("case_id"), "case_id", ids))
+    return out
