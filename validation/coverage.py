@@ -79,7 +79,11 @@ def axis_for(name: str, column: np.ndarray, bins: int, bounds=None) -> Axis:
                 raise CoverageError(f"{name}: no finite value to bin")
             bounds = (float(values.min()), float(values.max()))
         return numeric_axis(name, float(bounds[0]), float(bounds[1]), bins)
-    distinct = sorted({str(v) for v in pd.unique(column) if v is not None and v == v})
+    try:
+        present = pd.unique(column)
+    except TypeError:  # unhashable values (a mined case's actors, say): compared as text
+        present = column
+    distinct = sorted({str(v) for v in present if v is not None and v == v})
     if not distinct:
         raise CoverageError(f"{name}: no case has a value")
     if len(distinct) > MAX_BINS:

@@ -37,6 +37,14 @@ def test_categorical_axes_and_the_grid():
     assert (g["holes"], g["below_goal"], g["cells"], g["outside"]) == (3, 3, 6, 1)
 
 
+def test_list_values_are_bins_by_their_text():
+    # A mined case's parameters hold lists (the actors of an event): not hashable, still binned.
+    column = _col([["ego", "7"], ["ego", "9"], ["ego", "7"], None])
+    actors = coverage.axis_for("actors", column, bins=5)
+    assert actors.values == ("['ego', '7']", "['ego', '9']")
+    assert [b["hits"] for b in coverage.coverage(actors, column)["bins"]] == [2, 1]
+
+
 def test_bad_axes_and_goals_are_refused():
     with pytest.raises(CoverageError, match="1 to 100 bins"):
         coverage.numeric_axis("x", 0, 1, 0)
