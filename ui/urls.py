@@ -4,6 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from ui.views import (
+    authoring,
     campaigns,
     comparisons,
     confirmation,
@@ -88,4 +89,19 @@ urlpatterns = [
     path(f"{p}baselines/freeze/", reports.baseline_freeze, name="baseline-freeze"),
     path(f"{p}baselines/<int:pk>/package/", reports.package, name="package"),
     path(f"{p}baselines/<int:pk>/evidence-pack.pdf", reports.evidence_pack, name="evidence-pack"),
+    path("favicon.ico", authoring.favicon, name="favicon"),
+    path(f"{p}item/", authoring.item, name="item"),
+    path(f"{p}hazards/", authoring.hazards, name="hazards"),
+    path(f"{p}hazards/new/", authoring.hazard_new, name="hazard-new"),
+    path(f"{p}hazards/<str:code>/", authoring.hazard, name="hazard"),
+    path(f"{p}situations/new/", authoring.situation_new, name="situation-new"),
+    path(f"{p}situations/<str:code>/", authoring.situation, name="situation"),
+    path(f"{p}goals/", authoring.goals, name="goals"),
+    path(f"{p}goals/new/", authoring.goal_new, name="goal-new"),
+    path(f"{p}goals/<str:code>/", authoring.goal, name="goal"),
+    path(f"{p}requirements/<str:code>/links/new/", requirements.link_new, name="link-new"),
+    path(f"{p}links/<int:pk>/remove/", requirements.link_remove, name="link-remove"),
+    path(f"{p}sotif/conditions/new/", sotif.condition_new, name="condition-new"),
+    path(f"{p}scenarios/", authoring.scenarios, name="scenarios"),
+    path(f"{p}scenarios/upload/", authoring.scenario_upload, name="scenario-upload"),
 ]
