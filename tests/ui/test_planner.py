@@ -218,3 +218,21 @@ def test_a_failing_job_is_logged_not_raised(caplog):
 
     background.submit(call, "run 1 shard 0").result(timeout=30)
     assert "background job run 1 shard 0 failed" in caplog.text
+
+
+def test_a_job_refused_by_a_locked_database_runs_again(monkeypatch):
+    from django.db import OperationalError
+
+    monkeypatch.setattr(background, "PAUSE", 0.01)
+    attempts = []
+
+    def call():
+        attempts.append(1)
+        if len(attempts) < 3:
+            try:
+                raise OperationalError("database table is locked")
+            except OperationalError as exc:  # as an eager task wraps it
+                raise RuntimeError("Retry in 0s") from exc
+
+    background.submit(call, "run 1 shard 0").result(timeout=30)
+    assert len(attempts) == 3
