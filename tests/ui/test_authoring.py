@@ -402,3 +402,24 @@ def test_the_api_403_keeps_its_json(as_user, demo):
     )
     assert response.status_code == 403
     assert response.json()["detail"]
+
+
+# --- Query counts --------------------------------------------------------------------------------
+
+# 4 for the session, the user, the project and the role; then the page's own reads.
+AUTHORING_PAGES = [
+    ("/p/AEB/item/", 5),  # the item
+    ("/p/AEB/hazards/", 6),  # hazards, situations
+    ("/p/AEB/hazards/H-01/", 6),  # the hazard, its events
+    ("/p/AEB/situations/OS-01/", 6),  # the situation, its events
+    ("/p/AEB/goals/", 7),  # goals, their events, the form's events
+    ("/p/AEB/goals/SG-01/", 8),  # the goal, its events, links, criteria
+    ("/p/AEB/scenarios/", 7),  # the scenarios, their requirements and spaces
+]
+
+
+@pytest.mark.parametrize("url,queries", AUTHORING_PAGES)
+def test_query_count(as_user, demo, django_assert_num_queries, url, queries):
+    client = as_user("sam")  # every form on the page
+    with django_assert_num_queries(queries):
+        assert client.get(url).status_code == 200

@@ -38,7 +38,8 @@ PAGES = [
     ("ui:dashboard", ["AEB"], 28),
     ("ui:dashboard-runs", ["AEB"], 5),
     ("ui:hara", ["AEB"], 9),
-    ("ui:hazardous-event", ["AEB", "HE-01"], 7),
+    # the event, its safety goals, and the form's hazard and situation choices
+    ("ui:hazardous-event", ["AEB", "HE-01"], 8),
     ("ui:requirements", ["AEB"], 8),
     # two for its acceptance criteria and their latest verdicts (what each was judged on)
     ("ui:requirement", ["AEB", "FSR-002"], 13),
