@@ -13,6 +13,7 @@ from compliance.models import (
     Hazard,
     ItemDefinition,
     OperationalSituation,
+    Requirement,
     SafetyGoal,
     TraceLink,
     TriggeringCondition,
@@ -274,6 +275,28 @@ def test_a_decomposition_link_stays(as_user, demo):
     assert response.status_code == 400
     assert "part of that decomposition" in _html(response)
     assert TraceLink.objects.filter(pk=link.pk).exists()
+
+
+def test_the_api_removes_a_link_through_the_same_service(as_user, demo, people, entries):
+    _new_requirement(demo, people, "TSR-097", "QM")
+    from compliance import services
+
+    link = services.link_create(
+        user=people["erin"],
+        project=demo,
+        source=Requirement.objects.get(project=demo, code="TSR-097"),
+        kind="verifies",
+        target_requirement=Requirement.objects.get(project=demo, code="FSR-001"),
+    )
+    url, before = f"/api/v1/projects/AEB/links/{link.pk}/remove/", entries()
+    assert as_user("vic").post(url, {"reason": "x"}, "application/json").status_code == 403
+    response = as_user("erin").post(url, {"reason": ""}, "application/json")
+    assert response.status_code == 400 and "reason" in response.json()
+    assert TraceLink.objects.filter(pk=link.pk).exists() and entries() == before
+    response = as_user("erin").post(url, {"reason": "verified elsewhere"}, "application/json")
+    assert response.status_code == 204
+    assert not TraceLink.objects.filter(pk=link.pk).exists() and entries() == before + 1
+    assert as_user("erin").post(url, {"reason": "again"}, "application/json").status_code == 404
 
 
 # --- Decomposition links its children ----------------------------------------------------------
