@@ -10,7 +10,7 @@ DEMO_EXECUTOR ?= $(shell command -v java >/dev/null 2>&1 && echo spark || echo l
 # a regulator obtains from the operator, independently of the package, to verify its origin.
 DEMO_STORE_KEYS ?= var/store/keys
 
-.PHONY: install demo test serve bench lint worker clean
+.PHONY: install demo test serve bench lint worker clean node-packages
 
 $(STAMP): requirements/base.txt requirements/dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Safecase needs Python 3.11 (set PYTHON=/path/to/python3.11)")'
@@ -47,7 +47,19 @@ demo: $(STAMP)
 # TEST_WORKERS=0 runs it in this one process (for --pdb, say). PYTEST_ARGS go to pytest.
 TEST_WORKERS ?= auto
 
-test: $(STAMP)
+# The browser tests' Node.js packages (tests/oidc: the OpenID provider, axe-core), installed
+# from the committed lock file; without npm those tests skip and say so.
+NODE_STAMP := tests/oidc/node_modules/.installed
+
+$(NODE_STAMP): tests/oidc/package.json tests/oidc/package-lock.json
+	npm ci --prefix tests/oidc --no-audit --no-fund
+	@touch $@
+
+node-packages:
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory $(NODE_STAMP); \
+	else echo "npm not found: the single sign-on and accessibility browser tests will skip"; fi
+
+test: $(STAMP) node-packages
 	$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 serve: $(STAMP)

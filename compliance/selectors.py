@@ -412,18 +412,6 @@ def asil_counts(*, project: Project) -> dict[str, list[tuple[str, int]]]:
     }
 
 
-def requirement_counts(*, project: Project) -> list[tuple[str, str, int]]:
-    """(ASIL, status, count) of the requirements the gap analysis counts: no headings, nothing
-    obsolete."""
-    return list(
-        Requirement.objects.filter(project=project, is_heading=False)
-        .exclude(status=RequirementStatus.OBSOLETE)
-        .values_list("asil", "status")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-
-
 def goal_or_requirement(*, project: Project, code: str) -> SafetyGoal | Requirement | None:
     """The safety goal with this code, else the requirement, else None."""
     goal = SafetyGoal.objects.filter(project=project, code=code).first()
@@ -473,94 +461,6 @@ def baseline_list(*, project: Project, content: bool = False) -> QuerySet[Baseli
     if not content:
         baselines = baselines.defer("content")
     return baselines.order_by("-created_at")
-
-
-@dataclass
-class TreeRow:
-    """One line of the requirement tree, indented by ``depth``."""
-
-    depth: int
-    code: str
-    title: str
-    asil: str
-    kind: str = ""
-    status: str = ""
-    is_goal: bool = False
-    suspect: bool = False
-    decomposed: bool = False
-    repeated: bool = False  # shown (with its children) further up already
-
-
-def requirement_tree(*, project: Project) -> dict:
-    """Safety goals at the top, each requirement under the parents it derives from or
-    satisfies, and the requirements with no parent at the end.
-
-    A requirement with two parents appears under both, but its children are listed only the
-    first time, so the tree has one row per link however the requirements interlock. Four
-    queries; the tree is walked without recursion, so a deep chain cannot exhaust the stack.
-    """
-    goals = list(SafetyGoal.objects.filter(project=project).order_by("code"))
-    reqs = list(
-        Requirement.objects.filter(project=project)
-        .exclude(status=RequirementStatus.OBSOLETE)
-        .order_by("code")
-        .only("id", "code", "title", "asil", "kind", "status")
-    )
-    links = TraceLink.objects.filter(project=project, kind__in=PARENT_KINDS).values_list(
-        "source_id", "target_requirement_id", "target_goal_id", "suspect"
-    )
-    decomposed = set(
-        Decomposition.objects.filter(project=project).values_list("parent_id", flat=True)
-    )
-    by_id = {r.pk: r for r in reqs}
-    under_goal: dict[int, list[tuple[int, bool]]] = defaultdict(list)
-    under_req: dict[int, list[tuple[int, bool]]] = defaultdict(list)
-    has_parent = set()
-    for source, target_req, target_goal, suspect in links:
-        if source not in by_id:
-            continue
-        has_parent.add(source)
-        if target_goal:
-            under_goal[target_goal].append((source, suspect))
-        elif target_req in by_id:
-            under_req[target_req].append((source, suspect))
-
-    def ordered(pairs):
-        return sorted(pairs, key=lambda pair: by_id[pair[0]].code, reverse=True)
-
-    rows: list[TreeRow] = []
-    expanded: set[int] = set()
-
-    def walk(start: list[tuple[int, bool]], depth: int) -> None:
-        stack = [(req_id, suspect, depth) for req_id, suspect in ordered(start)]
-        while stack:
-            req_id, suspect, level = stack.pop()
-            req = by_id[req_id]
-            repeated = req_id in expanded
-            rows.append(
-                TreeRow(
-                    depth=level,
-                    code=req.code,
-                    title=req.title,
-                    asil=req.asil,
-                    kind=req.kind,
-                    status=req.status,
-                    suspect=suspect,
-                    decomposed=req_id in decomposed,
-                    repeated=repeated and bool(under_req[req_id]),
-                )
-            )
-            if not repeated:
-                expanded.add(req_id)
-                stack.extend((c, s, level + 1) for c, s in ordered(under_req[req_id]))
-
-    for goal in goals:
-        rows.append(TreeRow(0, goal.code, goal.text, goal.asil, is_goal=True))
-        walk(under_goal[goal.pk], 1)
-    orphans = [(r.pk, False) for r in reqs if r.pk not in has_parent]
-    orphan_start = len(rows)
-    walk(orphans, 0)
-    return {"rows": rows[:orphan_start], "orphans": rows[orphan_start:], "count": len(reqs)}
 
 
 @dataclass

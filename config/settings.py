@@ -384,6 +384,70 @@ SAFECASE_MAX_EXPANSION_RATIO = env_int("SAFECASE_MAX_EXPANSION_RATIO", 200)
 LOGGING["loggers"]["axes.apps"] = {"level": "WARNING"}
 # --- End of abuse limits. -------------------------------------------------------------------
 
+# --- Single sign-on (OpenID Connect, ui/sso.py): off unless SAFECASE_OIDC_ISSUER is set. ------
+# The provider's issuer (checked against the ID token's iss), this client's id (the audience
+# checked against aud) and secret, and its endpoints (from the provider's
+# /.well-known/openid-configuration). Local accounts keep working beside it.
+SAFECASE_OIDC_ISSUER = env_str("SAFECASE_OIDC_ISSUER") or ""
+SAFECASE_OIDC_PROVIDER_NAME = env_str("SAFECASE_OIDC_PROVIDER_NAME") or "single sign-on"
+OIDC_RP_CLIENT_ID = env_str("SAFECASE_OIDC_CLIENT_ID") or ""
+OIDC_RP_CLIENT_SECRET = env_str("SAFECASE_OIDC_CLIENT_SECRET") or ""
+OIDC_OP_AUTHORIZATION_ENDPOINT = env_str("SAFECASE_OIDC_AUTHORIZATION_ENDPOINT") or ""
+OIDC_OP_TOKEN_ENDPOINT = env_str("SAFECASE_OIDC_TOKEN_ENDPOINT") or ""
+OIDC_OP_USER_ENDPOINT = env_str("SAFECASE_OIDC_USERINFO_ENDPOINT") or ""
+OIDC_OP_JWKS_ENDPOINT = env_str("SAFECASE_OIDC_JWKS_ENDPOINT") or ""
+OIDC_RP_SIGN_ALGO = env_str("SAFECASE_OIDC_SIGN_ALGO") or "RS256"
+OIDC_RP_SCOPES = env_str("SAFECASE_OIDC_SCOPES") or "openid email profile groups"
+OIDC_USE_PKCE = True
+OIDC_USE_NONCE = True
+OIDC_AUTHENTICATION_CALLBACK_URL = "sso:callback"
+OIDC_TIMEOUT = env_int("SAFECASE_OIDC_TIMEOUT", 10)
+# The claim that names the user, the claim that lists their groups, and the roles the groups
+# give: comma-separated group=PROJECT:role pairs (the first pair naming a project that matches
+# wins; a project named here gets its members' roles from the provider at every login).
+SAFECASE_OIDC_USERNAME_CLAIM = env_str("SAFECASE_OIDC_USERNAME_CLAIM") or "preferred_username"
+SAFECASE_OIDC_GROUPS_CLAIM = env_str("SAFECASE_OIDC_GROUPS_CLAIM") or "groups"
+# The project roles (projects.models.Role, which settings cannot import; a test keeps them equal).
+SAFECASE_ROLE_NAMES = ("viewer", "engineer", "safety_manager", "assessor", "admin")
+
+
+def _oidc_roles(value: str) -> list[tuple[str, str, str]]:
+    """``group=PROJECT:role,...`` as ``(group, project key, role)``; a typo stops start-up
+    rather than quietly dropping someone's role."""
+    pairs = []
+    for item in filter(None, (part.strip() for part in value.split(","))):
+        group, _, target = item.rpartition("=")
+        key, _, role = target.partition(":")
+        if not group.strip() or not key.strip() or role.strip() not in SAFECASE_ROLE_NAMES:
+            raise ImproperlyConfigured(
+                f"SAFECASE_OIDC_ROLES: {item!r} is not group=PROJECT:role with role one of "
+                f"{', '.join(SAFECASE_ROLE_NAMES)}."
+            )
+        pairs.append((group.strip(), key.strip(), role.strip()))
+    return pairs
+
+
+SAFECASE_OIDC_ROLES = _oidc_roles(env_str("SAFECASE_OIDC_ROLES") or "")
+# Seconds of clock difference allowed with the provider on exp, iat and auth_time.
+SAFECASE_OIDC_LEEWAY = env_int("SAFECASE_OIDC_LEEWAY", 30)
+TEMPLATES[0]["OPTIONS"]["context_processors"].append("ui.sso.context")
+if SAFECASE_OIDC_ISSUER:
+    missing = [
+        name
+        for name, value in (
+            ("SAFECASE_OIDC_CLIENT_ID", OIDC_RP_CLIENT_ID),
+            ("SAFECASE_OIDC_AUTHORIZATION_ENDPOINT", OIDC_OP_AUTHORIZATION_ENDPOINT),
+            ("SAFECASE_OIDC_TOKEN_ENDPOINT", OIDC_OP_TOKEN_ENDPOINT),
+            ("SAFECASE_OIDC_USERINFO_ENDPOINT", OIDC_OP_USER_ENDPOINT),
+            ("SAFECASE_OIDC_JWKS_ENDPOINT", OIDC_OP_JWKS_ENDPOINT),
+        )
+        if not value
+    ]
+    if missing:
+        raise ImproperlyConfigured(f"SAFECASE_OIDC_ISSUER is set; set {', '.join(missing)} too.")
+    AUTHENTICATION_BACKENDS += ["ui.sso.SafecaseOIDCBackend"]
+# --- End of single sign-on. -------------------------------------------------------------------
+
 # Secure transport when not in development; TLS ends at a proxy that sets X-Forwarded-Proto.
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

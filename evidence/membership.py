@@ -236,6 +236,33 @@ def membership_seed(
 
 
 @transaction.atomic
+def membership_from_provider(*, actor: SystemActor, project: Project, member, role: str | None):
+    """Set ``member``'s role in ``project`` to the one the single sign-on provider's groups give
+    (None: remove them), at their login, and record it (action ``sso``, no acting user: the
+    installation applies the mapping its operator configured). Team and organisational unit
+    stay as they are. Refused, changing nothing, when it would leave no administrator."""
+    require_system(actor)
+    membership = Membership.objects.select_for_update().filter(project=project, user=member).first()
+    if membership is None and role is None:
+        return None
+    current = membership or Membership(project=project, user=member)
+    if membership is not None and membership.role == role:
+        return membership
+    if membership is not None and membership.role == Role.ADMIN:
+        keep_an_admin(project, without=membership)
+    if role is None:
+        Membership.objects.filter(pk=membership.pk).delete()
+        state = _state(member, None, "", "")
+    else:
+        current.role = role
+        _validated(current)
+        current.save()
+        state = _state(member, role, current.team, current.org_unit)
+    _record(project, actor=None, member=member, state=state, action="sso", changed=("role",))
+    return None if role is None else current
+
+
+@transaction.atomic
 def project_bootstrap(
     *,
     actor: SystemActor,

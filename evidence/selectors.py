@@ -63,6 +63,11 @@ def log_size(*, project: Project) -> int:
     return size
 
 
+def log_head(*, project: Project) -> tuple[int, bytes]:
+    """The size and Merkle root of the project's log: what identifies its state."""
+    return ledger.head_of(project)
+
+
 def latest_checkpoint(*, project: Project) -> Checkpoint | None:
     return ledger.latest_checkpoint(project)
 

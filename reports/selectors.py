@@ -69,6 +69,9 @@ class VerdictRow:
     cases_out_of_scope: int = 0
     #: (scenario, cases, in scope, judged, failing) of each scenario that fed the criterion
     scenarios: tuple[tuple[str, int, int, int, int], ...] = ()
+    #: the coverage recorded with the verdict (:func:`validation.coverage.measure`), as
+    #: recorded; empty for a run recorded before coverage was
+    coverage: dict = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
@@ -480,6 +483,7 @@ def _runs(project: Project, size: int) -> list[RunRow]:
                     (row["scenario"], row["cases"], row["in_scope"], row["judged"], row["failing"])
                     for row in criterion_scenario_breakdown(verdict=v)
                 ),
+                coverage=v.coverage or {},
             )
         )
     return [

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from compliance import iso26262
+from compliance import iso26262, navigation
 from compliance import selectors as compliance
 from compliance.models import Requirement
 from evidence import selectors as evidence
@@ -62,17 +62,15 @@ class CoverageRow:
         return self.share(self.approved)
 
 
-def requirement_coverage(project: Project, gaps: dict) -> list[CoverageRow]:
+def requirement_coverage(gaps: dict) -> list[CoverageRow]:
     """Per ASIL level: requirements, and how many are traced to a parent, verified, approved.
     "Approved" counts current approvals only: an approval of an older version is stale.
 
-    "Derived" and "verified" are the complements of the gap analysis's lists and "approved" its
-    count of current approvals, so the two views never disagree; headings and obsolete
-    requirements count in neither.
+    Every figure comes from :func:`compliance.navigation.dashboard_gaps`: "derived" and
+    "verified" are the complements of its counts and "approved" its count of current approvals,
+    so the two views never disagree; headings and obsolete requirements count in neither.
     """
-    totals: dict[str, int] = dict.fromkeys(LEVELS, 0)
-    for asil, _status, n in compliance.requirement_counts(project=project):
-        totals[asil_level(asil)] += n
+    totals = gaps["totals"]
     approved = gaps["approved"]["by_asil"]
     orphans = gaps["without_parent"]["by_asil"]
     unverified = gaps["without_verification"]["by_asil"]
@@ -89,14 +87,14 @@ def requirement_coverage(project: Project, gaps: dict) -> list[CoverageRow]:
 
 
 def dashboard(project: Project) -> dict:
-    gaps = compliance.full_gap_analysis(project=project)
+    gaps = navigation.dashboard_gaps(project=project)
     size = evidence.log_size(project=project)
     counts = compliance.asil_counts(project=project)
     return {
         "gaps": gaps,
         "events": _by_level(counts["events"]),
         "goals": _by_level(counts["goals"]),
-        "coverage": requirement_coverage(project, gaps),
+        "coverage": requirement_coverage(gaps),
         "targets": validation.latest_verdicts(project=project),
         "campaigns": validation.campaign_summaries(project=project),
         "ledger_size": size,

@@ -17,7 +17,9 @@ from ui.views import (
     reports,
     requirements,
     review_sessions,
+    searches,
     sotif,
+    traceability,
 )
 
 app_name = "ui"
@@ -89,6 +91,13 @@ urlpatterns = [
     path(f"{p}baselines/freeze/", reports.baseline_freeze, name="baseline-freeze"),
     path(f"{p}baselines/<int:pk>/package/", reports.package, name="package"),
     path(f"{p}baselines/<int:pk>/evidence-pack.pdf", reports.evidence_pack, name="evidence-pack"),
+    path(f"{p}searches/", searches.searches, name="searches"),
+    path(f"{p}searches/new/", searches.search_new, name="search-new"),
+    path(f"{p}searches/<int:pk>/", searches.search, name="search"),
+    path(f"{p}searches/<int:pk>/promote/", searches.search_promote, name="search-promote"),
+    # Navigation at scale: the tree's rows a page at a time (fetched when a node is expanded)
+    path(f"{p}tree/rows/", requirements.tree_children, name="requirement-tree-children"),
+    path(f"{p}chains/", traceability.chains, name="chains"),
     path("favicon.ico", authoring.favicon, name="favicon"),
     path(f"{p}item/", authoring.item, name="item"),
     path(f"{p}hazards/", authoring.hazards, name="hazards"),

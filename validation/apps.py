@@ -14,3 +14,8 @@ class ValidationConfig(AppConfig):
         from validation.selectors import criteria_without_cases
 
         register_gap("criteria_without_cases", criteria_without_cases)
+        # verify_ledger compares each run's verdict rows with its ledger entry.
+        from evidence.verification import register_row_check
+        from validation.integrity import row_problems
+
+        register_row_check("validation verdicts", row_problems)

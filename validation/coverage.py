@@ -45,7 +45,10 @@ class Axis:
     def labels(self) -> list[str]:
         if self.values:
             return list(self.values)
-        return [f"{lo:g}–{hi:g}" for lo, hi in zip(self.edges[:-1], self.edges[1:], strict=True)]
+        return [
+            f"{lo:g}" if lo == hi else f"{lo:g}–{hi:g}"
+            for lo, hi in zip(self.edges[:-1], self.edges[1:], strict=True)
+        ]
 
     def __len__(self) -> int:
         return len(self.values) if self.values else len(self.edges) - 1
@@ -56,8 +59,8 @@ def numeric_axis(name: str, low: float, high: float, bins: int) -> Axis:
         raise CoverageError(f"{name}: give 1 to {MAX_BINS} bins, not {bins}")
     if not (math.isfinite(low) and math.isfinite(high)) or high < low:
         raise CoverageError(f"{name}: the range {low:g} to {high:g} is not a range")
-    if high == low:
-        high = low + 1.0
+    if high == low:  # one value: one bin, not bins that no value could fill
+        return Axis(name, edges=(float(low), float(high)))
     return Axis(name, edges=tuple(np.linspace(low, high, bins + 1).tolist()))
 
 
@@ -183,3 +186,184 @@ def parameter_names(params: Sequence[dict], limit: int = 2000) -> list[str]:
     for p in params[:limit]:
         names.update(p)
     return sorted(names)
+
+
+# --- A campaign's coverage plan, and the coverage recorded with a verdict ----------------------
+
+#: Bins of a numeric parameter and the goal per bin when a campaign's plan does not say.
+DEFAULT_BINS = 5
+DEFAULT_GOAL = 1
+PLAN_KEYS = ("bins", "goal", "parameters", "odd")
+MAX_AXES = 50
+
+
+def _count(value, what: str, low: int, high: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise CoverageError(f"{what}: give a whole number of at least {low}, not {value!r}")
+    if high is not None and value > high:
+        raise CoverageError(f"{what}: give {low} to {high}, not {value}")
+    return value
+
+
+def _names(value, what: str) -> list[str]:
+    if not isinstance(value, list) or not value or len(value) > MAX_BINS:
+        raise CoverageError(f"{what}: give a list of 1 to {MAX_BINS} values")
+    if any(not isinstance(v, str) or not v.strip() for v in value):
+        raise CoverageError(f"{what}: every value is a non-empty text")
+    return sorted({v.strip() for v in value})
+
+
+def _axis_plan(name: str, spec) -> dict:
+    if not isinstance(spec, dict) or set(spec) - {"bins", "range", "values"}:
+        raise CoverageError(f"parameters.{name}: give {{}} or bins, range [low, high] or values")
+    out: dict = {}
+    if "values" in spec:
+        if set(spec) != {"values"}:
+            raise CoverageError(f"parameters.{name}: values cannot go with bins or a range")
+        out["values"] = _names(spec["values"], f"parameters.{name}.values")
+    if "bins" in spec:
+        out["bins"] = _count(spec["bins"], f"parameters.{name}.bins", 1, MAX_BINS)
+    if "range" in spec:
+        bounds = spec["range"]
+        if (
+            not isinstance(bounds, list)
+            or len(bounds) != 2
+            or any(isinstance(b, bool) or not isinstance(b, (int, float)) for b in bounds)
+            or not all(math.isfinite(b) for b in bounds)
+            or bounds[1] <= bounds[0]
+        ):
+            raise CoverageError(f"parameters.{name}.range: give [low, high] with low below high")
+        out["range"] = [int(b) if float(b).is_integer() else float(b) for b in bounds]
+    return out
+
+
+def clean_plan(plan) -> dict:
+    """A campaign's coverage plan in its canonical form, or :class:`CoverageError` naming what
+    is wrong. A plan is a JSON object, every key optional::
+
+        {"bins": 5, "goal": 3,
+         "parameters": {"ego_speed": {"bins": 8, "range": [10, 80]},
+                        "target_type": {"values": ["car", "truck", "pedestrian"]}},
+         "odd": {"surface": ["dry", "wet", "icy"], "lighting": ["day", "night"]}}
+
+    ``bins`` and ``goal`` apply to every parameter (default 5 bins, at least 1 case per bin);
+    ``parameters`` names the parameters to cover (all the cases have when it is absent), each
+    with its own bins and range or its values (a value no case has is a hole); ``odd`` names
+    ODD dimensions and the values to cover: a case's value is its parameter of that name, or
+    else the value among its scenario's ODD tags (as a criterion's scope reads them)."""
+    if plan in (None, ""):
+        plan = {}
+    if not isinstance(plan, dict):
+        raise CoverageError("give the coverage plan as a JSON object")
+    unknown = sorted(set(plan) - set(PLAN_KEYS))
+    if unknown:
+        raise CoverageError(f"{', '.join(unknown)}: not a key of a coverage plan")
+    parameters = plan.get("parameters") or {}
+    odd = plan.get("odd") or {}
+    if not isinstance(parameters, dict) or not isinstance(odd, dict):
+        raise CoverageError("parameters and odd: give JSON objects")
+    if len(parameters) + len(odd) > MAX_AXES:
+        raise CoverageError(f"cover at most {MAX_AXES} parameters and ODD dimensions")
+    return {
+        "bins": _count(plan.get("bins", DEFAULT_BINS), "bins", 1, MAX_BINS),
+        "goal": _count(plan.get("goal", DEFAULT_GOAL), "goal", 1),
+        "parameters": {str(n): _axis_plan(str(n), parameters[n]) for n in sorted(parameters)},
+        "odd": {str(d): _names(odd[d], f"odd.{d}") for d in sorted(odd)},
+    }
+
+
+def _odd_column(dim: str, values: tuple[str, ...], cols, odd_tags) -> np.ndarray:
+    """Each case's value of an ODD dimension: its parameter of that name, or else the value
+    among its scenario's ODD tags (found once per scenario)."""
+    import pandas as pd
+
+    allowed = set(values)
+    column = cols.param(dim).copy()
+    missing = pd.isna(column)
+    if missing.any():
+        scenarios = cols.scenarios[missing]
+        tagged = {
+            name: next((t for t in sorted(odd_tags.get(name, ())) if t in allowed), None)
+            for name in pd.unique(scenarios)
+        }
+        column[missing] = pd.Series(scenarios).map(tagged).to_numpy(dtype=object)
+    return column
+
+
+def _unmeasured(name: str, kind: str, cases: int, goal: int, why: str) -> dict:
+    return {
+        "parameter": name,
+        "kind": kind,
+        "bins": [],
+        "outside": cases,
+        "holes": [],
+        "below_goal": [],
+        "goal": goal,
+        "met": False,
+        "note": why,
+    }
+
+
+def measure(cases: Sequence, plan: dict, odd_tags) -> dict:
+    """The coverage of ``cases`` (objects with ``scenario`` and ``params``: the cases one
+    criterion judged) under a clean ``plan`` (:func:`clean_plan`): per parameter and ODD
+    dimension its bins, hits, holes and goal, and the totals (bins hit of all bins, holes,
+    whether every bin meets the goal). A planned parameter no case gives a number for is
+    listed with no bins and not met: nothing shows it was covered."""
+    from validation.comparison import Columns
+
+    goal = plan["goal"]
+    cols = Columns(cases)
+    planned = plan["parameters"]
+    names = list(planned) or parameter_names([c.params for c in cases])
+    parameters = []
+    for name in names:
+        spec = planned.get(name, {})
+        column = cols.param(name)
+        try:
+            if "values" in spec:
+                axis = Axis(name, values=tuple(spec["values"]))
+            else:
+                axis = axis_for(name, column, spec.get("bins", plan["bins"]), spec.get("range"))
+        except CoverageError as exc:
+            if name in planned:
+                parameters.append(_unmeasured(name, "range", len(cases), goal, str(exc)))
+            continue
+        parameters.append(coverage(axis, column, goal=goal))
+    for dim, values in plan["odd"].items():
+        axis = Axis(dim, values=tuple(values))
+        found = coverage(axis, _odd_column(dim, axis.values, cols, odd_tags), goal=goal)
+        parameters.append({**found, "kind": "odd"})
+    total = sum(len(p["bins"]) for p in parameters)
+    hit = sum(1 for p in parameters for b in p["bins"] if b["hits"])
+    return {
+        "cases": len(cases),
+        "plan": plan,
+        "goal": goal,
+        "parameters": parameters,
+        "bins_total": total,
+        "bins_hit": hit,
+        "holes": total - hit,
+        "below_goal": sum(len(p["below_goal"]) for p in parameters),
+        "met": bool(parameters) and all(p["met"] for p in parameters),
+    }
+
+
+def summary(record: dict) -> dict:
+    """What a run's ledger statement says of a verdict's coverage: the totals and the SHA-256
+    of the canonical JSON of the whole record (:func:`digest`)."""
+    return {
+        "sha256": digest(record),
+        "bins": record["bins_total"],
+        "hit": record["bins_hit"],
+        "holes": record["holes"],
+        "met": record["met"],
+    }
+
+
+def digest(record) -> str:
+    import hashlib
+
+    from evidence.verify import canonical_json
+
+    return hashlib.sha256(canonical_json(record)).hexdigest()

@@ -125,6 +125,12 @@ class Campaign(models.Model):
         blank=True,
         help_text="run on every new Parquet drive that lands under this file:// or s3:// prefix",
     )
+    coverage_plan = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="bins, goal per bin, parameters and ODD dimensions to cover "
+        "(validation.coverage.clean_plan); every parameter in 5 bins when empty",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
@@ -232,6 +238,12 @@ class Verdict(models.Model):
         default=list,
         blank=True,
         help_text="per scenario: cases, in scope, judged and failing",
+    )
+    coverage = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="the coverage of the judged cases under the campaign's plan, as the run's "
+        "ledger entry states its digest (validation.coverage.measure)",
     )
 
     class Meta:

@@ -173,6 +173,11 @@ def run_verdicts(*, run: Run) -> list[Verdict]:
     return list(run.verdicts.select_related("criterion").order_by("criterion__code"))
 
 
+def run_verdict_of(*, run: Run, code: str) -> Verdict | None:
+    """The run's verdict on the criterion ``code``, with the coverage recorded with it."""
+    return run.verdicts.select_related("criterion").filter(criterion__code=code).first()
+
+
 def run_results(*, run: Run) -> QuerySet[CaseResult]:
     return CaseResult.objects.filter(run=run).order_by("case_id")
 
@@ -467,6 +472,13 @@ def searches_of_project(*, project: Project) -> QuerySet[FailureSearch]:
         FailureSearch.objects.filter(project=project)
         .select_related("criterion", "scenario", "campaign", "entry", "created_by")
         .defer("evaluations")
+    )
+
+
+def search_of_project(*, project: Project) -> QuerySet[FailureSearch]:
+    """The project's failure searches with their evaluations, to read one."""
+    return FailureSearch.objects.filter(project=project).select_related(
+        "criterion", "scenario", "campaign", "entry", "created_by"
     )
 
 

@@ -32,7 +32,7 @@ from evidence.models import Artifact, ArtifactKind, EntryKind
 from evidence.verify import canonical_json
 from projects.models import Project
 from projects.permissions import Action, require
-from validation import background, openscenario, sampling
+from validation import background, coverage, openscenario, sampling
 from validation import search as failure_search_engine
 from validation.execution import registry
 from validation.execution.base import ExecutorError, ShardPending, TransientExecutorError
@@ -361,12 +361,19 @@ def campaign_create(
     seed: int = 0,
     shard_size: int = 500,
     description: str = "",
+    coverage_plan: dict | None = None,
 ) -> Campaign:
+    """Create a campaign; ``coverage_plan`` sets the bins and goals its verdicts' coverage is
+    measured with (:func:`validation.coverage.clean_plan`)."""
     require(user, project, Action.EDIT)
     if any(s.scenario.project_id != project.pk for s in spaces):
         raise ValidationError({"spaces": "Every scenario must belong to this project."})
     if any(c.project_id != project.pk for c in criteria):
         raise ValidationError({"criteria": "Every criterion must belong to this project."})
+    try:
+        plan = coverage.clean_plan(coverage_plan)
+    except coverage.CoverageError as exc:
+        raise ValidationError({"coverage_plan": f"Coverage plan: {exc}."}) from exc
     campaign = Campaign(
         project=project,
         name=name,
@@ -378,6 +385,7 @@ def campaign_create(
         seed=seed,
         shard_size=shard_size,
         description=description,
+        coverage_plan=plan,
         created_by=user,
     )
     campaign.full_clean()
@@ -621,16 +629,18 @@ def _finish(run: Run) -> None:
     cases = [Case(*row) for row in results]
     odd_tags = dict(Scenario.objects.filter(project=project).values_list("name", "odd_tags"))
     verdicts = []
+    covered = _coverage_of(campaign, cases, odd_tags)
     for ac in campaign.criteria.select_related("requirement").order_by("code"):
+        speaks = _speaks_to(ac)
         outcome, judged = judge_in_scope(
-            _criterion_spec(ac),
-            ac.scope,
-            cases,
-            odd_tags=odd_tags,
-            speaks=_speaks_to(ac),
+            _criterion_spec(ac), ac.scope, cases, odd_tags=odd_tags, speaks=speaks
         )
+        judged["coverage"] = covered(ac, speaks)
         verdicts.append((ac, outcome, judged))
-    statements = [{**v.as_json(), **{k: j[k] for k in STATED}} for _, v, j in verdicts]
+    statements = [
+        {**v.as_json(), **{k: j[k] for k in STATED}, "coverage": coverage.summary(j["coverage"])}
+        for _, v, j in verdicts
+    ]
     outputs = {
         "results": _digest([[c.case_id, c.kpis] for c in cases]),
         "verdicts": _digest(statements),
@@ -667,6 +677,7 @@ def _finish(run: Run) -> None:
             cases_out_of_scope=judged["cases_out_of_scope"],
             judged_sha256=judged["judged_cases"]["sha256"],
             scenarios=judged["scenarios"],
+            coverage=judged["coverage"],
         )
         if ac.requirement_id:
             if outcome.verdict == NOT_JUDGED:
@@ -698,6 +709,27 @@ def _finish(run: Run) -> None:
 
 #: What the run's ledger statement says of each verdict beyond its statistics.
 STATED = ("scope", "cases_in_scope", "cases_out_of_scope", "judged_cases")
+
+
+def _coverage_of(campaign: Campaign, cases: list[Case], odd_tags: dict):
+    """The coverage of the cases a criterion judges (inside its scope, of a scenario speaking
+    to it) under the campaign's plan; the run's cases are put in columns once."""
+    from validation.comparison import Columns, CriterionInput, judged_mask
+
+    try:
+        plan = coverage.clean_plan(campaign.coverage_plan)
+    except coverage.CoverageError as exc:  # edited past the service: measure with the defaults
+        logger.warning("campaign %s: coverage plan ignored: %s", campaign.pk, exc)
+        plan = coverage.clean_plan({})
+    cols = Columns(cases)
+
+    def covered(ac: AcceptanceCriterion, speaks) -> dict:
+        criterion = CriterionInput(_criterion_spec(ac), ac.scope or {}, speaks)
+        keep = judged_mask(criterion, cols, odd_tags).tolist()
+        picked = [c for c, k in zip(cases, keep, strict=True) if k]
+        return coverage.measure(picked, plan, odd_tags)
+
+    return covered
 
 
 def _speaks_to(ac: AcceptanceCriterion):

@@ -3,7 +3,8 @@
 Run by ``benchmarks/bench_load.py`` (``locust --headless``, loopback only). The engineers log in
 through the form as a browser behind the TLS proxy does (``X-Forwarded-Proto: https``; the
 secure session cookie is sent back by hand, the hop to gunicorn being plain HTTP) and read the
-dashboard, traceability, the requirement tree and single requirements; the CI clients record
+dashboard, traceability, the requirement tree (a level at a time, as the browser expands it),
+the chains and single requirements; the CI clients record
 verification results through the API with a token, each one a ledger append.
 """
 
@@ -15,6 +16,7 @@ from locust import HttpUser, between, task
 
 PROJECT = os.environ.get("LOAD_PROJECT", "AEB")
 CODES = os.environ.get("LOAD_CODES", "FSR-001").split(",")
+GOALS = os.environ.get("LOAD_GOALS", "SG-01").split(",")
 PASSWORD = os.environ["LOAD_PASSWORD"]
 TOKEN = os.environ["LOAD_TOKEN"]
 PROXY = {"X-Forwarded-Proto": "https"}
@@ -67,9 +69,26 @@ class SafetyEngineer(HttpUser):
 
     @task(1)
     def tree(self):
+        """The tree as a browser reads it: the goals, then one goal's level fetched on
+        expanding it (the fragment tree.js asks for), sometimes a search."""
         self.client.get(
             f"/p/{PROJECT}/requirements/", headers=self.headers, name="page: requirement tree"
         )
+        self.client.get(
+            f"/p/{PROJECT}/tree/rows/?parent={random.choice(GOALS)}",
+            headers=self.headers,
+            name="fragment: tree level",
+        )
+        if random.random() < 0.3:
+            self.client.get(
+                f"/p/{PROJECT}/requirements/?q={random.choice(CODES)[:5]}&coverage=unverified",
+                headers=self.headers,
+                name="page: requirement search",
+            )
+
+    @task(1)
+    def chains(self):
+        self.client.get(f"/p/{PROJECT}/chains/", headers=self.headers, name="page: chains")
 
 
 class CIClient(HttpUser):

@@ -62,6 +62,36 @@ def _breakdown_rows(run, scope_width: float):
             ]
 
 
+def _holes(coverage: dict) -> str:
+    """The holes of a recorded coverage in words: how many, and which bins of which
+    parameter."""
+    if not coverage["holes"] and all(p["bins"] for p in coverage["parameters"]):
+        return "none"
+    parts = [
+        f"{p['parameter']} {', '.join(p['holes'])}" if p["bins"] else f"{p['parameter']} (no value)"
+        for p in coverage["parameters"]
+        if p["holes"] or not p["bins"]
+    ]
+    return f"{coverage['holes']:,}: " + "; ".join(parts)
+
+
+def _coverage_rows(run, holes_width: float):
+    for v in run.verdicts:
+        c = v.coverage
+        if not c:
+            yield [v.criterion, "-", "not recorded with this run", "-", "-", "-"]
+            continue
+        met = "met" if c["met"] else f"not met ({c['below_goal']:,} below)"
+        yield [
+            v.criterion,
+            f"{c['cases']:,}",
+            f"{c['bins_hit']:,} / {c['bins_total']:,}",
+            _wrap(_holes(c), holes_width, lines=4),
+            f"{c['goal']:,} per bin",
+            met,
+        ]
+
+
 class _AssuranceSections:
     """Sections 7 to 13 of the evidence pack (mixed into :class:`reports.pdf.pack._Pack`)."""
 
@@ -202,6 +232,20 @@ class _AssuranceSections:
                 ["Criterion", "Scope", "Scenario", "Cases", "In scope", "Judged", "Failing"],
                 _breakdown_rows(run, self.width - 280),
                 [40, self.width - 280, 80, 40, 40, 40, 40],
+            )
+            out.append(
+                _p(
+                    f"Coverage of each criterion in run {run.run}, as recorded with its verdict "
+                    "(the ledger entry states its digest): the judged cases' parameters and ODD "
+                    "conditions in the campaign's bins, the bins hit of all bins, the holes (bins "
+                    "no case fell in) and whether every bin has the goal's number of cases.",
+                    self.st["small"],
+                )
+            )
+            out += _tables(
+                ["Criterion", "Cases", "Bins hit / total", "Holes", "Goal", "Goal met"],
+                _coverage_rows(run, self.width - 300),
+                [40, 40, 70, self.width - 300, 50, 100],
             )
             charts = [
                 _progress_chart(run, self.width / 2 - 6),

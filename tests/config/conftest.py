@@ -42,6 +42,7 @@ class Seeded:
     baseline_name: str
     review_session: int
     signature: int
+    search: int = 0
 
     def parameters(self, *, missing: bool = False) -> dict[tuple[str, str], object]:
         """``(segment before the parameter, parameter) -> value`` for a route's URL (see
@@ -63,6 +64,7 @@ class Seeded:
             ("reviews", "pk"): self.review_session,
             ("signatures", "pk"): self.signature,
             ("items", "item"): "requirement:TSR-1",
+            ("searches", "pk"): self.search,
         }
         if missing:
             found = {k: 999999 if isinstance(v, int) else "NOPE-1" for k, v in found.items()}
@@ -226,7 +228,7 @@ def _seed(lake: Path) -> Seeded:
         user=erin, project=project, name="CCRs", spaces=[space], criteria=[criterion]
     )
     run = validation.run_start(user=erin, campaign=campaign)  # runs in-process on commit
-    validation.failure_search(
+    search = validation.failure_search(
         user=erin, project=project, criterion=criterion, scenario=scenario, budget=2
     )
     # one of each list's kind, so that every list endpoint reads a full page
@@ -254,6 +256,7 @@ def _seed(lake: Path) -> Seeded:
         baseline_name=baseline.name,
         review_session=review.pk,
         signature=signature.pk,
+        search=search.pk,
     )
 
 

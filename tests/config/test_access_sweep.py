@@ -125,6 +125,8 @@ ACCESS: dict[str, dict[str, Action | Rule]] = {
     # The web UI
     "ui:login": {"get": Rule.PUBLIC, "post": Rule.PUBLIC, "put": Rule.PUBLIC},
     "ui:logout": {"post": Rule.PUBLIC},
+    "sso:login": {"get": Rule.PUBLIC},  # to the provider, or the login page when it is off
+    "sso:callback": {"get": Rule.PUBLIC},  # back from the provider: its answer is checked
     "ui:projects": {"get": Rule.SIGNED_IN},
     "ui:asil": {"get": Rule.SIGNED_IN},
     "ui:dashboard": {"get": VIEW},
@@ -133,12 +135,14 @@ ACCESS: dict[str, dict[str, Action | Rule]] = {
     "ui:hara": {"get": VIEW, "post": EDIT},
     "ui:hazardous-event": {"get": EDIT, "post": EDIT},
     "ui:requirements": {"get": VIEW},
+    "ui:requirement-tree-children": {"get": VIEW},
     "ui:requirement-new": {"post": EDIT},
     "ui:requirement": {"get": VIEW},
     "ui:requirement-edit": {"post": EDIT},
     "ui:requirement-decompose": {"post": EDIT},
     "ui:link-clear": {"post": REVIEW},
     "ui:matrix": {"get": VIEW},
+    "ui:chains": {"get": VIEW},
     "ui:campaigns": {"get": VIEW},
     "ui:campaign-new": {"get": EDIT, "post": EDIT},
     "ui:space-new": {"post": EDIT},
@@ -172,6 +176,10 @@ ACCESS: dict[str, dict[str, Action | Rule]] = {
     "ui:baseline-freeze": {"post": REVIEW},
     "ui:package": {"post": VIEW},
     "ui:evidence-pack": {"get": VIEW},
+    "ui:searches": {"get": VIEW},
+    "ui:search-new": {"post": RUN},
+    "ui:search": {"get": VIEW},
+    "ui:search-promote": {"post": RUN},
 }
 # Every other route of these namespaces: Django's admin, staff only.
 NAMESPACES: dict[str, dict[str, Action | Rule]] = {"admin": {"get": Rule.ADMIN_SITE}}

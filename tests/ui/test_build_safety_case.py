@@ -75,10 +75,11 @@ def _tab(browser, site, username):  # noqa: F811
     return tab
 
 
-def _fill(tab, fields: dict[str, str]):
-    """Type into the fields with these ids (``#id_<name>``), choosing in a select."""
+def _fill(tab, fields: dict[str, str], within: str = "main"):
+    """Type into the fields with these ids (``#id_<name>``) inside ``within``, choosing in a
+    select."""
     for name, value in fields.items():
-        field = tab.locator(f"#id_{name}")
+        field = tab.locator(f"{within} #id_{name}")
         if field.evaluate("e => e.tagName") == "SELECT":
             field.select_option(value)
         else:
@@ -171,6 +172,7 @@ def test_a_safety_case_is_built_from_an_empty_project_in_the_browser(browser, em
                 "asil": asil,
                 "parent": parent,
             },
+            within="form[action$='/requirements/new/']",
         )
         sam.click("button:has-text('Create')")
         _said(sam, f"{code} created.")

@@ -30,3 +30,48 @@ def test_holes_are_drawn_and_a_bad_axis_is_explained(as_user, demo_run):
     html = as_user("vic").get(url, {"x": "ego_speed", "y": "scenario"}).content.decode()
     assert 'class="chart heatmap"' in html  # a categorical axis
     assert as_user("vic").get(url, {"bins": "0"}).status_code == 200  # the form says why
+
+
+def test_the_run_page_shows_each_criterions_recorded_coverage_linking_to_its_heatmap(
+    as_user, demo_run
+):
+    from validation.models import Verdict
+
+    html = as_user("vic").get(reverse("ui:run", args=["AEB", demo_run.pk])).content.decode()
+    assert "<th" in html and ">Coverage</th>" in html
+    verdicts = Verdict.objects.filter(run=demo_run).select_related("criterion")
+    assert verdicts
+    for v in verdicts:
+        c = v.coverage
+        page = reverse("ui:run-coverage", args=["AEB", demo_run.pk])
+        link = (
+            f"{page}?criterion={v.criterion.code}"
+            f"&amp;bins={c['plan']['bins']}&amp;goal={c['goal']}#heatmap"
+        )
+        assert f'<a href="{link}">{c["bins_hit"]}/{c["bins_total"]} bins</a>' in html
+        holes = c["holes"]
+        assert f"{holes} hole{'' if holes == 1 else 's'}" in html
+
+
+def test_the_heatmap_page_shows_the_coverage_recorded_with_the_verdict(as_user, demo_run):
+    from validation.models import Verdict
+
+    recorded = Verdict.objects.get(run=demo_run, criterion__code="AC-02").coverage
+    url = reverse("ui:run-coverage", args=["AEB", demo_run.pk])
+    html = as_user("vic").get(url, {"criterion": "AC-02"}).content.decode()
+    assert "Recorded with the verdict on AC-02" in html
+    assert f"<strong>{recorded['bins_hit']}/{recorded['bins_total']} bins</strong>" in html
+    # Without a criterion only the cases are counted: nothing recorded to show.
+    html = as_user("vic").get(url).content.decode()
+    assert "Recorded with the verdict" not in html
+
+
+def test_the_heatmap_of_a_criterion_reads_a_pinned_number_of_queries(
+    as_user, demo_run, django_assert_num_queries
+):
+    client = as_user("sam")
+    url = reverse("ui:run-coverage", args=["AEB", demo_run.pk])
+    # the verdict with its recorded coverage, the scenarios speaking to the criterion, the ODD
+    # tags: three more than the page without a criterion
+    with django_assert_num_queries(11):
+        assert client.get(url, {"criterion": "AC-02"}).status_code == 200

@@ -45,11 +45,15 @@ def test_the_dashboard_counts_by_asil(as_user, demo):
 
 
 def test_the_tree_puts_requirements_under_their_goals(as_user, demo):
-    html = _get(as_user("vic"), "ui:requirements")
-    sg01, sg02 = html.index("<strong>SG-01</strong>"), html.index("<strong>SG-02</strong>")
-    assert sg01 < html.index(">FSR-001</a>") < html.index(">TSR-001</a>") < sg02
-    assert 'style="--depth: 2"' in html.split(">TSR-001</a>")[0].rsplit("<li", 1)[1]
-    assert "decomposed" in html
+    client = as_user("vic")
+    html = _get(client, "ui:requirements")
+    assert html.index("<strong>SG-01</strong>") < html.index("<strong>SG-02</strong>")
+    under_goal = _get(client, "ui:requirement-tree-children", parent="SG-01")
+    assert ">FSR-001</a>" in under_goal and "?parent=FSR-001" in under_goal
+    assert ">TSR-001</a>" in _get(client, "ui:requirement-tree-children", parent="FSR-001")
+    assert "decomposed" in under_goal + _get(
+        client, "ui:requirement-tree-children", parent="FSR-001"
+    )
 
 
 def test_the_requirement_page_shows_evidence_commits_and_versions(as_user, demo):

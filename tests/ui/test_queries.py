@@ -31,16 +31,19 @@ from validation.models import CaseResult, Run, Verdict
 
 PAGES = [
     ("ui:projects", [], 3),
-    # The gap analysis checks the reviews against the work products they cite (the approvals,
-    # the demo's HARA and functional safety concept) and lists events without a goal, goals
-    # without a requirement and the approved requirements' content: 7 reads, whatever the size;
-    # and one for the criteria that no run judged on a case in their scope.
-    ("ui:dashboard", ["AEB"], 28),
+    # The gaps are counted by the database (compliance.navigation.dashboard_gaps): one grouped
+    # query for the totals, orphans and unverified per ASIL, one each for the suspect links, the
+    # stale verifications, the listed unverified, the goals and events without the other, the
+    # approved per ASIL, one for the ASIL drops and two for the decomposition children; the
+    # reviews are checked against the work products they cite (the approvals, the demo's HARA
+    # and functional safety concept); one for the criteria judged on no case in their scope.
+    ("ui:dashboard", ["AEB"], 31),
     ("ui:dashboard-runs", ["AEB"], 5),
     ("ui:hara", ["AEB"], 9),
     # the event, its safety goals, and the form's hazard and situation choices
     ("ui:hazardous-event", ["AEB", "HE-01"], 8),
-    ("ui:requirements", ["AEB"], 8),
+    # one page of safety goals and its count: the levels below are fetched when expanded
+    ("ui:requirements", ["AEB"], 6),
     # two for its acceptance criteria and their latest verdicts (what each was judged on)
     ("ui:requirement", ["AEB", "FSR-002"], 13),
     ("ui:matrix", ["AEB"], 9),
@@ -49,11 +52,13 @@ PAGES = [
     ("ui:campaign", ["AEB", "campaign"], 8),
     ("ui:run", ["AEB", "run"], 11),  # one to know which cases the plotted criterion judges
     ("ui:run-progress", ["AEB", "run"], 6),
+    ("ui:run-coverage", ["AEB", "run"], 8),  # the cases are read in one plain query
     ("ui:evidence", ["AEB"], 7),
     ("ui:entry-proof", ["AEB", 3], 8),  # the checkpoint key comes from the trust roots
     # case_snapshot's (one for the requirement approvals as of the baseline, one for the
     # supplier claims), one for the review signatures; its gap analysis reads no table
-    ("ui:gsn", ["AEB"], 33),
+    # and one for the log's head, which keys the cached drawing of a large argument
+    ("ui:gsn", ["AEB"], 34),
     ("ui:baselines", ["AEB"], 7),
     ("ui:asil", [], 2),
 ]
@@ -163,7 +168,7 @@ def grow(project, user, factor: int = 20) -> None:
     Run.objects.create(campaign=first.campaign, executor="local", cases_total=10, started_by=user)
 
 
-@pytest.mark.parametrize("name,queries", [("ui:dashboard", 28), ("ui:matrix", 9)])
+@pytest.mark.parametrize("name,queries", [("ui:dashboard", 31), ("ui:matrix", 9)])
 def test_the_count_does_not_grow_with_the_project(
     as_user, demo, demo_run, people, django_assert_num_queries, name, queries
 ):
@@ -270,3 +275,70 @@ def test_the_review_pages_cost_the_same_for_more_reviews(
     assert response.status_code == 200
     if name == "ui:review":
         assert response.content.count(b'type="password"') == 2
+
+
+# The tree's pages: a count and a page of rows (with their flags in the same query); the
+# children of a node need the node first.
+TREE_PAGES = [
+    ({}, 6),
+    ({"parent": "SG-01"}, 7),
+    ({"parent": "FSR-001"}, 8),
+    ({"q": "-", "gap": "suspect"}, 6),
+    ({"coverage": "unverified", "page": 2}, 6),
+]
+
+
+@pytest.mark.parametrize("name", ["ui:requirements", "ui:requirement-tree-children"])
+@pytest.mark.parametrize("query,queries", TREE_PAGES)
+def test_the_tree_costs_the_same_for_a_bigger_project(
+    as_user, demo, demo_run, people, django_assert_num_queries, name, query, queries
+):
+    client = as_user("sam" if name == "ui:requirements" else "vic")
+    url = reverse(name, args=["AEB"])
+    # the full page with the new-requirement form reads the goals and requirements it offers
+    with django_assert_num_queries(queries):
+        assert client.get(url, query).status_code == 200
+    grow(demo, people["erin"])
+    with django_assert_num_queries(queries):
+        assert client.get(url, query).status_code == 200
+
+
+# The chains: the goals for the filter, a count and a page (one SQL statement each), the
+# hazardous events of the page's goals and the criteria with their latest verdicts.
+@pytest.mark.parametrize("query", [{}, {"goal": "SG-01", "gap": "on", "page": 2}])
+def test_the_chains_cost_the_same_for_a_bigger_project(
+    as_user, demo, demo_run, people, django_assert_num_queries, query
+):
+    client = as_user("vic")
+    url = reverse("ui:chains", args=["AEB"])
+    with django_assert_num_queries(10):
+        assert client.get(url, query).status_code == 200
+    grow(demo, people["erin"])
+    with django_assert_num_queries(10):
+        assert client.get(url, query).status_code == 200
+
+
+def test_a_baseline_difference_costs_the_same_for_more_changes(
+    as_user, demo, people, django_assert_num_queries
+):
+    """The two baselines, their entries, one comparison of their contents (kept in the cache
+    afterwards), the verifications and reviews recorded between them and their counts."""
+    from django.core.cache import cache
+
+    from compliance.services import baseline_freeze, requirement_update
+
+    baseline_freeze(user=people["sam"], project=demo, name="v1.1")
+    for code in ("FSR-001", "FSR-002", "FSR-010"):
+        requirement = Requirement.objects.get(project=demo, code=code)
+        requirement_update(user=people["erin"], requirement=requirement, text=f"{code} anew.")
+    baseline_freeze(user=people["sam"], project=demo, name="v1.2")
+    client = as_user("vic")
+    url = reverse("ui:baselines", args=["AEB"])
+    cache.clear()
+    with django_assert_num_queries(16):
+        assert client.get(url, {"old": "v1.0-demo", "new": "v1.1"}).status_code == 200
+    with django_assert_num_queries(16):
+        assert client.get(url, {"old": "v1.0-demo", "new": "v1.2"}).status_code == 200
+    with django_assert_num_queries(15):  # the same pair again: compared once
+        assert client.get(url, {"old": "v1.0-demo", "new": "v1.2"}).status_code == 200
+    cache.clear()

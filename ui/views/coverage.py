@@ -35,16 +35,28 @@ def run_coverage(request, project, pk):
     parameters = selectors.run_parameter_names(run=run)
     form = CoverageForm(request.GET or None, criteria=list(criteria), parameters=parameters)
     asked = form.cleaned_data if form.is_bound and form.is_valid() else {}
+    code = asked.get("criterion") or ""
+    # The bins and goal default to the campaign's plan, as the verdicts' coverage was recorded.
+    plan = run.campaign.coverage_plan or {}
+    bins = asked.get("bins") or plan.get("bins") or 5
+    goal = asked.get("goal") or plan.get("goal") or 1
     x = asked.get("x") or ("ego_speed" if "ego_speed" in parameters else None)
     y = asked.get("y") or next((p for p in parameters if p != x and p != "scenario"), None)
-    context = {"run": run, "form": form, "coverage": None, "heatmap": "", "error": ""}
+    context = {
+        "run": run,
+        "form": form,
+        "coverage": None,
+        "heatmap": "",
+        "error": "",
+        "recorded": selectors.run_verdict_of(run=run, code=code) if code in criteria else None,
+    }
     try:
         data = selectors.run_coverage(
             project=project,
             run=run,
-            criterion=criteria.get(asked.get("criterion") or ""),
-            bins=asked.get("bins") or 5,
-            goal=asked.get("goal") or 1,
+            criterion=criteria.get(code),
+            bins=bins,
+            goal=goal,
             x=x if x and y else None,
             y=y if x and y else None,
         )

@@ -2,39 +2,79 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
+from django.core.cache import cache
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
 from django.utils.http import content_disposition_header
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
-from compliance import services
+from compliance import navigation, services
 from compliance.models import Baseline
 from compliance.selectors import baseline_list
+from evidence import selectors as evidence_selectors
 from projects.permissions import Action
 from ui.forms import BaselineDiffForm, BaselineFreezeForm
-from ui.views.common import handle_form, may, project_view, render_project, succeeded
+from ui.views.common import (
+    handle_form,
+    may,
+    paginate,
+    project_view,
+    render_project,
+    succeeded,
+)
 
 #: Above this many nodes the drawing starts three levels deep; links open the hidden parts.
 GSN_FULL_LIMIT = 400
 GSN_DEPTH = 3
 
 
-def _gsn_context(request, project) -> dict:
-    """The safety case drawn by ``reports.gsn`` (when that module is installed)."""
-    try:
-        from reports import gsn
-        from reports.selectors import ReportError, baseline_named, case_snapshot
-    except ImportError:
-        return {"unavailable": True}
-    name = request.GET.get("baseline") or None
-    try:
-        baseline = baseline_named(project, name) if name else None
-        case = gsn.build(case_snapshot(user=request.user, project=project, baseline=baseline))
-    except ReportError as exc:
-        return {"problem": str(exc), "baseline_name": name}
-    root = request.GET.get("root")
+#: How long the argument of a large project and its drawings are kept (they are keyed by the
+#: log's size too, so any recorded change builds them anew).
+GSN_CACHE_SECONDS = 600
+
+
+def _gsn_key(project, baseline) -> tuple[str, object]:
+    """The cache key of the argument as it stands (and the latest checkpoint): the project,
+    the size and root of its log, the size of its latest checkpoint and the baseline. Every
+    change to the safety case appends to the log, so a changed case never matches an older
+    key."""
+    checkpoint = evidence_selectors.latest_checkpoint(project=project)
+    size, root = evidence_selectors.log_head(project=project)
+    parts = (
+        "ui-gsn",
+        project.pk,
+        size,
+        root.hex(),
+        checkpoint.size if checkpoint else "-",
+        baseline.pk if baseline else "live",
+    )
+    return ":".join(str(part) for part in parts), checkpoint
+
+
+def _gsn_links(project, case, shown) -> dict[str, str]:
+    """Where each drawn node leads: its goal, requirement or ledger entry."""
+    key = project.key
+    links = {}
+    for node_id in shown:
+        node = case.nodes[node_id]
+        kind, _, code = node.ref.partition(":")
+        if kind == "requirement":
+            links[node_id] = reverse("ui:requirement", args=[key, code])
+        elif kind == "goal":
+            links[node_id] = reverse("ui:hara", args=[key]) + f"#goal-{code}"
+        elif node.entry is not None:
+            links[node_id] = reverse("ui:entry-proof", args=[key, node.entry])
+    return links
+
+
+def _gsn_drawing(project, case, root, name, gsn) -> dict:
+    """What the page shows of ``case`` from ``root``: three levels deep when the argument
+    has more than :data:`GSN_FULL_LIMIT` nodes, with links to the parts not drawn."""
     if root not in case.nodes:
         root = case.root
     depth = None if len(case.nodes) <= GSN_FULL_LIMIT else GSN_DEPTH
@@ -43,10 +83,14 @@ def _gsn_context(request, project) -> dict:
     hidden = [
         case.nodes[n] for n in shown if any(child not in visible for child in case.supporters(n))
     ]
+    links = _gsn_links(project, case, shown)
+    for node in hidden:  # a node with parts not drawn opens the drawing from it
+        links.setdefault(node.id, f"?{urlencode({'root': node.id, 'baseline': name or ''})}")
     focus = [case.nodes[c] for s in case.supporters(case.root) for c in case.supporters(s)]
     return {
         # to_svg writes through ElementTree, which escapes every text and attribute.
         "svg": mark_safe(gsn.to_svg(case, root, shown)),  # noqa: S308
+        "links": links,
         "focus": focus,
         "root": case.nodes[root],
         "top": case.root,
@@ -54,8 +98,43 @@ def _gsn_context(request, project) -> dict:
         "gate": case.release_gate(),
         "status": case.status,
         "expandable": hidden[:50],
-        "baseline_name": name,
+        "drawn": len(shown),
+        "total": len(case.nodes),
     }
+
+
+def _gsn_context(request, project) -> dict:
+    """The safety case drawn by ``reports.gsn`` (when that module is installed).
+
+    Building the argument reads every item of the model, seconds at 10,000 requirements; so
+    for an argument larger than :data:`GSN_FULL_LIMIT` nodes both the argument and each
+    drawing of it are kept in the cache under :func:`_gsn_key` (the drawing, a few dozen
+    kilobytes, answers at once; the argument, megabytes, serves the other roots)."""
+    try:
+        from reports import gsn
+        from reports.selectors import ReportError, baseline_named, case_snapshot
+    except ImportError:
+        return {"unavailable": True}
+    name = request.GET.get("baseline") or None
+    root = request.GET.get("root") or ""
+    try:
+        baseline = baseline_named(project, name) if name else None
+        key, checkpoint = _gsn_key(project, baseline)
+        drawing = cache.get(f"{key}:root:{root}")
+        if drawing is None:
+            keep = {}
+            case = cache.get(key)
+            if case is None:
+                snapshot = case_snapshot(
+                    user=request.user, project=project, baseline=baseline, checkpoint=checkpoint
+                )
+                case = keep[key] = gsn.build(snapshot)
+            drawing = keep[f"{key}:root:{root}"] = _gsn_drawing(project, case, root, name, gsn)
+            if len(case.nodes) > GSN_FULL_LIMIT:
+                cache.set_many(keep, GSN_CACHE_SECONDS)
+    except ReportError as exc:
+        return {"problem": str(exc), "baseline_name": name}
+    return {**drawing, "baseline_name": name}
 
 
 @project_view()
@@ -79,7 +158,7 @@ def _baselines(request, project, *, freeze_form=None, status=200):
     diff_form = BaselineDiffForm(request.GET or None, project=project)
     diff = None
     if diff_form.is_bound and diff_form.is_valid():
-        diff = services.baseline_diff(diff_form.cleaned_data["old"], diff_form.cleaned_data["new"])
+        diff = _diff(request, project, diff_form.cleaned_data["old"], diff_form.cleaned_data["new"])
     if freeze_form is None and may(request, project, Action.REVIEW):
         freeze_form = BaselineFreezeForm()
     return render_project(
@@ -97,6 +176,31 @@ def _baselines(request, project, *, freeze_form=None, status=200):
         section="baselines",
         status=status,
     )
+
+
+def _diff(request, project, old: Baseline, new: Baseline) -> dict:
+    """The items that differ, field by field and a page at a time (compared by the database),
+    and the verifications and confirmation reviews recorded between the two baselines."""
+    changes = navigation.BaselineChanges(old, new, request.GET.get("kind", ""))
+    page = paginate(request, changes)
+    recorded = navigation.recorded_between(project=project, old=old, new=new)
+    return {
+        "from": old.name,
+        "to": new.name,
+        "kind": changes.kind,
+        "kinds": changes.KINDS,
+        "kind_label": changes.KINDS.get(changes.kind, ""),
+        "counts": changes.counts(),
+        "page": page,
+        "verifications": recorded["verifications"][:LISTED],
+        "verification_count": recorded["verifications"].count(),
+        "approvals": recorded["approvals"][:LISTED],
+        "approval_count": recorded["approvals"].count(),
+    }
+
+
+#: How many verifications and reviews recorded between two baselines are listed.
+LISTED = 50
 
 
 @project_view()

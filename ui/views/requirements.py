@@ -3,25 +3,30 @@ its decomposition and its trace links (added and removed)."""
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from compliance import selectors, services
+from compliance import navigation, selectors, services
 from compliance import status as lifecycle
 from compliance.models import Requirement, RequirementStatus, SafetyGoal
 from projects.permissions import Action
 from ui import selectors as page_selectors
 from ui.authoring_forms import LINK_RULES, LinkForm, LinkRemoveForm
+from ui.filters import TreeFilterForm
 from ui.forms import (
     ClearSuspectForm,
     DecompositionForm,
     NewRequirementForm,
     RequirementForm,
 )
-from ui.views.common import handle_form, may, project_view, render_project, succeeded
+from ui.views.common import handle_form, may, paginate, project_view, render_project, succeeded
 
 
 @project_view()
@@ -30,7 +35,7 @@ def tree(request, project):
 
 
 def _tree(request, project, form=None, status=200):
-    context = selectors.requirement_tree(project=project)
+    context = _tree_page(request, project)
     if may(request, project, Action.EDIT):
         context["new_form"] = form or NewRequirementForm()
     return render_project(
@@ -41,6 +46,96 @@ def _tree(request, project, form=None, status=200):
         section="requirements",
         status=status,
     )
+
+
+@project_view()
+def tree_children(request, project):
+    """One page of the tree's rows as a fragment (``<li>`` items): the children of
+    ``?parent=``, or the requirements matching the filters, fetched by ``tree.js`` when a
+    node is expanded or more rows are asked for."""
+    context = {**_tree_page(request, project), "fragment": True}
+    return render_project(request, project, "ui/fragments/tree_rows.html", context)
+
+
+def _tree_page(request, project) -> dict:
+    """What the tree shows at this address: the children of ``?parent=`` (a goal or a
+    requirement), else the requirements the search and filters match, else the safety goals
+    and a node for the requirements without a parent; one page of each, never the whole tree."""
+    urls = _TreeUrls(project)
+    form = TreeFilterForm(request.GET)
+    filters = form.filters()
+    context = {"filter_form": form, "searching": bool(filters), "urls": urls}
+    parent_code = request.GET.get("parent", "").strip()
+    if parent_code:
+        parent = selectors.goal_or_requirement(project=project, code=parent_code)
+        if parent is None:
+            raise Http404(f"No safety goal or requirement {parent_code!r} in {project.key}.")
+        page = paginate(request, navigation.tree_children(project=project, parent=parent))
+        rows = [urls.row(link.source, link=link) for link in page]
+        context.update(parent=parent, more={"parent": parent.code})
+    elif filters:
+        page = paginate(request, navigation.requirement_search(project=project, filters=filters))
+        rows = [urls.row(req) for req in page]
+        context["more"] = filters
+    else:
+        page = paginate(request, navigation.tree_goals(project=project))
+        rows = [urls.row(goal, goal=True) for goal in page]
+        context["more"] = {}
+        if not page.has_next():
+            rows.append(urls.orphans())
+    context.update(page=page, rows=rows, more_url=urls.more(page, context["more"]))
+    return context
+
+
+class _TreeUrls:
+    """The addresses a tree row links to: its page, the tree under it (without JavaScript)
+    and the fragment of its children (with)."""
+
+    def __init__(self, project):
+        self.key = project.key
+        self.tree = reverse("ui:requirements", args=[project.key])
+        self.children = reverse("ui:requirement-tree-children", args=[project.key])
+
+    def _under(self, query: dict) -> tuple[str, str]:
+        encoded = urlencode(query)
+        return f"{self.tree}?{encoded}", f"{self.children}?{encoded}"
+
+    def row(self, item, *, goal: bool = False, link=None) -> dict:
+        row = {
+            "code": item.code,
+            "title": item.text if goal else item.title,
+            "asil": item.asil,
+            "is_goal": goal,
+            "status": "" if goal else item.status,
+            "kind": "" if goal else item.kind,
+            "decomposed": bool(getattr(link or item, "decomposed", False)),
+            "suspect": bool(link and link.suspect),
+            "href": (
+                reverse("ui:hara", args=[self.key]) + f"#goal-{item.code}"
+                if goal
+                else reverse("ui:requirement", args=[self.key, item.code])
+            ),
+        }
+        if getattr(link or item, "has_children", False):
+            row["open_url"], row["children_url"] = self._under({"parent": item.code})
+        return row
+
+    def orphans(self) -> dict:
+        open_url, children_url = self._under({"gap": "orphan"})
+        return {
+            "code": "Without a parent",
+            "title": "requirements that derive from nothing and satisfy nothing",
+            "asil": "",
+            "pseudo": True,
+            "href": open_url,
+            "open_url": open_url,
+            "children_url": children_url,
+        }
+
+    def more(self, page, query: dict) -> str:
+        if not page.has_next():
+            return ""
+        return f"{self.children}?{urlencode({**query, 'page': page.next_page_number()})}"
 
 
 @require_POST

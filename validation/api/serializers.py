@@ -65,6 +65,7 @@ class CampaignOut(serializers.ModelSerializer):
             "criteria",
             "spaces",
             "created_at",
+            "coverage_plan",
         ]
 
     def get_spaces(self, campaign) -> list[str]:
@@ -116,8 +117,14 @@ class VerdictOut(serializers.ModelSerializer):
             "scenarios",
             "unit",
             "confidence",
+            "coverage",
         ]
         extra_kwargs = {
+            "coverage": {
+                "help_text": "coverage of the judged cases as recorded with the verdict: per "
+                "parameter and ODD dimension its bins and hits, holes and goal; bins_total, "
+                "bins_hit, holes, met; its SHA-256 is stated in the run's ledger entry"
+            },
             "exposure": {"help_text": "hours or km judged (in unit); null for cases"},
             "upper_bound": {
                 "help_text": "upper confidence bound: events per unit, or failure probability "
