@@ -36,6 +36,12 @@ class ItemDefinition(models.Model):
     function = models.TextField()
     boundaries = models.TextField(blank=True)
     odd = models.TextField("operational design domain", blank=True)
+    odd_tags = models.JSONField(
+        "ODD tags",
+        default=list,
+        blank=True,
+        help_text="conditions of the ODD taxonomy (compliance.odd), as dimension:value",
+    )
     assumptions = models.TextField(blank=True)
     history = HistoricalRecords()
 
@@ -43,12 +49,15 @@ class ItemDefinition(models.Model):
         return f"Item of {self.project_id}"
 
     def snapshot(self) -> dict:
-        return {
+        snapshot = {
             "function": self.function,
             "boundaries": self.boundaries,
             "odd": self.odd,
             "assumptions": self.assumptions,
         }
+        if self.odd_tags:  # absent when none, so an item without tags keeps its digest
+            snapshot["odd_tags"] = sorted(self.odd_tags)
+        return snapshot
 
 
 class CodedModel(models.Model):

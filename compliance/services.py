@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 
-from compliance import iso26262, links, reviews, statistics
+from compliance import iso26262, links, odd, reviews, statistics
 from compliance import scope as criterion_scope
 from compliance import status as lifecycle
 from compliance.models import (
@@ -79,6 +79,8 @@ def _create(user, project: Project, label: str, obj):
 @transaction.atomic
 def item_set(*, user, project: Project, **fields) -> ItemDefinition:
     require(user, project, Action.EDIT)
+    if "odd_tags" in fields:
+        fields["odd_tags"] = odd.clean_tags(fields["odd_tags"] or [])
     item = ItemDefinition.objects.filter(project=project).first() or ItemDefinition(project=project)
     for name, value in fields.items():
         setattr(item, name, value)
@@ -98,6 +100,36 @@ def hazard_create(
         "hazard",
         Hazard(project=project, code=code, title=title, description=description),
     )
+
+
+def _update(user, project: Project, label: str, obj, fields: dict):
+    """The plain update: role check, validation, save, and the ledger entry ``label:code``
+    (nothing when no field changed). The code names the object in the ledger: it stays."""
+    require(user, project, Action.EDIT)
+    if obj.project_id != project.pk:
+        raise ValidationError({"code": "It belongs to another project."})
+    fields.pop("code", None)
+    before = obj.snapshot()
+    for name, value in fields.items():
+        setattr(obj, name, value)
+    _clean(obj)
+    if obj.snapshot() == before:
+        return obj
+    obj.save()
+    _record(user, project, f"{label}:{obj.code}", obj.snapshot(), "update")
+    return obj
+
+
+@transaction.atomic
+def hazard_update(*, user, project: Project, hazard: Hazard, **fields) -> Hazard:
+    return _update(user, project, "hazard", hazard, fields)
+
+
+@transaction.atomic
+def situation_update(
+    *, user, project: Project, situation: OperationalSituation, **fields
+) -> OperationalSituation:
+    return _update(user, project, "situation", situation, fields)
 
 
 @transaction.atomic
@@ -380,6 +412,34 @@ def link_create(
 
 
 @transaction.atomic
+def link_remove(*, user, link: TraceLink, reason: str) -> None:
+    """Remove a trace link, saying why; the ledger keeps the link and the reason. A link that
+    carries a recorded decomposition (a child below its parent's ASIL) stays: without it the
+    child's lower ASIL would break the ASIL rule (ISO 26262-9 clause 5)."""
+    project = link.project
+    require(user, project, Action.EDIT)
+    if not (reason or "").strip():
+        raise ValidationError({"reason": "Say why the link goes."})
+    if (
+        link.kind == "derives-from"
+        and link.target_requirement_id is not None
+        and Decomposition.objects.filter(parent_id=link.target_requirement_id)
+        .filter(Q(first_id=link.source_id) | Q(second_id=link.source_id))
+        .exists()
+    ):
+        raise ValidationError(
+            {
+                "reason": f"{link.source.code} is a recorded decomposition child of "
+                f"{link.target.code}; the link is part of that decomposition and stays."
+            }
+        )
+    label = f"link:{link.source.code}>{link.kind}>{link.target.code}"
+    snapshot = {**link.snapshot(), "reason": reason}
+    link.delete()
+    _record(user, project, label, snapshot, "remove")
+
+
+@transaction.atomic
 def link_clear_suspect(*, user, link: TraceLink, comment: str) -> TraceLink:
     project = link.project
     require(user, project, Action.REVIEW)
@@ -415,8 +475,13 @@ def decomposition_record(
     second: Requirement,
     elements: str,
     dependent_failure_analysis: str,
+    link_children: bool = False,
 ) -> Decomposition:
-    """Record an ASIL decomposition; only the pairs of ISO 26262-9 clause 5 are accepted."""
+    """Record an ASIL decomposition; only the pairs of ISO 26262-9 clause 5 are accepted.
+
+    With ``link_children`` each child not yet linked derives-from the parent gets that link
+    (through :func:`link_create`, after the decomposition that lets it lower the ASIL), in the
+    same transaction."""
     require(user, project, Action.EDIT)
     if any(r.project_id != project.pk for r in (parent, first, second)):
         raise ValidationError({"parent": "All requirements must belong to this project."})
@@ -442,7 +507,7 @@ def decomposition_record(
     entry = _record(
         user, project, f"decomposition:{parent.code}", snapshot, "create", kind=EntryKind.DECISION
     )
-    return Decomposition.objects.create(
+    decomposition = Decomposition.objects.create(
         project=project,
         parent=parent,
         first=first,
@@ -452,6 +517,22 @@ def decomposition_record(
         recorded_by=user,
         entry=entry,
     )
+    if link_children:
+        linked = set(
+            TraceLink.objects.filter(
+                target_requirement=parent, kind="derives-from", source__in=[first, second]
+            ).values_list("source_id", flat=True)
+        )
+        for child in (first, second):
+            if child.pk not in linked:
+                link_create(
+                    user=user,
+                    project=project,
+                    source=child,
+                    kind="derives-from",
+                    target_requirement=parent,
+                )
+    return decomposition
 
 
 @transaction.atomic

@@ -1,9 +1,10 @@
 """API-wide helpers: the exception handler that turns domain refusals into HTTP 400 (409 for a
-duplicate), and the JSON answer to a URL that no API route matches."""
+duplicate), and the answers to a URL that no route matches (404) or a refused role (403): JSON
+under /api/, the site's styled pages elsewhere, both with the reason in the API's words."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import JsonResponse
-from django.views.defaults import page_not_found
+from django.views.defaults import page_not_found, permission_denied
 from rest_framework import exceptions, status
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -42,3 +43,12 @@ def not_found(request, exception=None):
     if request.path.startswith("/api/"):
         return JsonResponse({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
     return page_not_found(request, exception)
+
+
+def refused(request, exception=None):
+    """403 with the reason the permission check gave (``The role viewer may not edit in
+    AEB.``): JSON under /api/, the site's page elsewhere."""
+    if request.path.startswith("/api/"):
+        reason = str(exception or "") or "You do not have permission to perform this action."
+        return JsonResponse({"detail": reason}, status=status.HTTP_403_FORBIDDEN)
+    return permission_denied(request, exception)

@@ -172,6 +172,11 @@ CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND") or (
     CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else None
 )
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+# In the embedded mode a campaign run's shards go to a background thread pool of this many
+# workers (validation/background.py), so the request that starts a run returns at once and the
+# run page shows its progress; off (SAFECASE_BACKGROUND_RUNS=0), they run inside the request.
+SAFECASE_BACKGROUND_RUNS = env_bool("SAFECASE_BACKGROUND_RUNS", True)
+SAFECASE_BACKGROUND_WORKERS = env_int("SAFECASE_BACKGROUND_WORKERS", 1)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

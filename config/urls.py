@@ -15,6 +15,7 @@ api_v1 = [
 ]
 
 handler404 = "config.api.not_found"
+handler403 = "config.api.refused"
 
 urlpatterns = [
     path("admin/", admin.site.urls),

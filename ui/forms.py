@@ -29,6 +29,7 @@ from evidence.models import Artifact, ArtifactKind
 from projects import jsonbody
 from projects.selectors import member_users
 from validation import selectors as validation
+from validation.execution import registry
 from validation.models import Executor, ParameterSpace, Scenario
 
 BLANK = [("", "—")]
@@ -203,8 +204,31 @@ class MatrixFilterForm(forms.Form):
         return {k: v for k, v in self.cleaned_data.items() if v}
 
 
+def _number(value) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
+
+
+def _declared(parameter: dict) -> dict:
+    """The initial min, max, step and values of a declared parameter: from its declared range
+    (``[low, high(, step)]`` or ``{"values": [...]}``), else from its default."""
+    spec = parameter.get("range")
+    if isinstance(spec, dict) and isinstance(spec.get("values"), list):
+        return {"values": ", ".join(str(v) for v in spec["values"])}
+    if isinstance(spec, list) and len(spec) in (2, 3):
+        return dict(zip(("min", "max", "step"), spec, strict=False))
+    default = _number(parameter.get("default"))
+    return {"min": default, "max": default} if default is not None else {}
+
+
 class SpaceForm(forms.Form):
-    """Sample concrete cases of a scenario: a grid, seeded random or Latin hypercube."""
+    """Sample concrete cases of a scenario: a grid, seeded random or Latin hypercube.
+
+    Each parameter the chosen scenario declares has its own fields: min, max and step for a
+    range (step only counts for the grid), or the values of a discrete set, filled in from the
+    scenario's declared range or default; a parameter left empty is not sampled. ``ranges``
+    (JSON) remains for parameters the scenario does not declare."""
 
     scenario = forms.ModelChoiceField(queryset=Scenario.objects.none(), empty_label="—")
     name = forms.CharField(max_length=200)
@@ -212,8 +236,10 @@ class SpaceForm(forms.Form):
         choices=[("grid", "Full grid"), ("random", "Seeded random"), ("lhs", "Latin hypercube")]
     )
     ranges = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 3}),
-        help_text='JSON: {"ego_speed": [10, 50, 5], "surface": {"values": ["dry", "wet"]}}',
+        label="Other ranges (JSON)",
+        widget=forms.Textarea(attrs={"rows": 2}),
+        required=False,
+        help_text='only for parameters not listed above, e.g. {"friction": [0.3, 1.0]}',
     )
     fixed = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 2}),
@@ -223,9 +249,49 @@ class SpaceForm(forms.Form):
     n = forms.IntegerField(min_value=1, max_value=100_000, initial=50, label="Cases")
     seed = forms.IntegerField(initial=0)
 
-    def __init__(self, *args, project, **kwargs):
+    def __init__(self, *args, project, scenario=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["scenario"].queryset = validation.scenario_choices(project=project)
+        if scenario is None and self.is_bound:
+            chosen = self.data.get(self.add_prefix("scenario"))
+            scenario = (
+                self.fields["scenario"].queryset.filter(pk=chosen).first()
+                if (str(chosen or "").isdigit())
+                else None
+            )
+        self.scenario_obj = scenario
+        if scenario is not None:
+            self.fields["scenario"].initial = scenario.pk
+        self.parameters = []  # (name, {part: bound field}) per declared parameter
+        declared = scenario.parameters if scenario is not None else []
+        for index, parameter in enumerate(p for p in declared if isinstance(p, dict)):
+            name = str(parameter.get("name", ""))
+            if not name:
+                continue
+            initial = _declared(parameter)
+            parts = {}
+            for part in ("min", "max", "step"):
+                key = f"p{index}_{part}"
+                self.fields[key] = forms.FloatField(
+                    label=f"{name} {part}",
+                    required=False,
+                    initial=initial.get(part),
+                    widget=forms.NumberInput(attrs={"aria-label": f"{name} {part}", "step": "any"}),
+                )
+                parts[part] = key
+            key = f"p{index}_values"
+            self.fields[key] = forms.CharField(
+                label=f"{name} values",
+                required=False,
+                initial=initial.get("values"),
+                widget=forms.TextInput(attrs={"aria-label": f"{name} values"}),
+            )
+            parts["values"] = key
+            self.parameters.append((name, parts))
+
+    def parameter_rows(self):
+        """``(name, [bound fields])`` per declared parameter, for the template."""
+        return [(name, [self[key] for key in parts.values()]) for name, parts in self.parameters]
 
     @staticmethod
     def _json_object(text: str, what: str) -> dict:
@@ -238,13 +304,56 @@ class SpaceForm(forms.Form):
         return value
 
     def clean_ranges(self):
-        ranges = self._json_object(self.cleaned_data["ranges"], "ranges")
-        if not ranges:
-            raise ValidationError("Give at least one parameter range.")
-        return ranges
+        return self._json_object(self.cleaned_data["ranges"], "ranges")
 
     def clean_fixed(self):
         return self._json_object(self.cleaned_data.get("fixed", ""), "fixed parameters")
+
+    def _range_of(self, name: str, parts: dict):
+        data = self.cleaned_data
+        low, high, step = (data.get(parts[p]) for p in ("min", "max", "step"))
+        values = [v.strip() for v in (data.get(parts["values"]) or "").split(",") if v.strip()]
+        if values:
+            if low is not None or high is not None:
+                self.add_error(parts["values"], f"Give {name} a range or values, not both.")
+            return {"values": [_parsed(v) for v in values]}
+        if low is None and high is None:
+            return None
+        if low is None or high is None:
+            self.add_error(parts["max" if high is None else "min"], f"Give {name} both ends.")
+            return None
+        if high < low:
+            self.add_error(parts["max"], f"The {name} max is below its min.")
+            return None
+        if step is not None and step <= 0:
+            self.add_error(parts["step"], f"The {name} step must be above 0.")
+            return None
+        return [low, high] if step is None else [low, high, step]
+
+    def clean(self):
+        data = super().clean()
+        ranges = {}
+        for name, parts in self.parameters:
+            spec = self._range_of(name, parts)
+            if spec is not None:
+                ranges[name] = spec
+        for name, spec in (data.get("ranges") or {}).items():
+            if name in ranges:
+                self.add_error("ranges", f"{name} has its fields above; leave it out here.")
+            ranges[name] = spec
+        if not ranges and not self.errors:
+            raise ValidationError("Give at least one parameter range.")
+        data["ranges"] = ranges
+        return data
+
+
+def _parsed(text: str):
+    """A value of a discrete set: a number when it reads as one, the text otherwise."""
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return int(number) if number.is_integer() else number
 
 
 class CampaignForm(forms.Form):
@@ -262,7 +371,11 @@ class CampaignForm(forms.Form):
         label="Acceptance criteria",
         error_messages={"required": "Pick at least one acceptance criterion."},
     )
-    executor = forms.ChoiceField(choices=Executor.choices, initial=Executor.LOCAL)
+    executor = forms.ChoiceField(
+        choices=registry.configured_choices,
+        initial=registry.DEFAULT,
+        help_text="only the executors configured here",
+    )
     cap = forms.IntegerField(min_value=1, initial=10_000, help_text="most cases a run executes")
     seed = forms.IntegerField(initial=0)
     shard_size = forms.IntegerField(min_value=1, initial=500, help_text="cases per task")
@@ -294,9 +407,15 @@ class CampaignForm(forms.Form):
 
 
 class RunStartForm(forms.Form):
-    """The executor of a new run; left out, the run takes the campaign's default."""
+    """The executor of a new run; left out, the run takes the campaign's default. Only the
+    configured executors are offered; another one is refused by the run service, which says
+    what it lacks."""
 
     executor = forms.ChoiceField(choices=Executor.choices, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["executor"].widget.choices = registry.configured_choices()
 
 
 class BaselineFreezeForm(forms.Form):

@@ -4,6 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from ui.views import (
+    authoring,
     campaigns,
     comparisons,
     confirmation,
@@ -97,4 +98,19 @@ urlpatterns = [
     # Navigation at scale: the tree's rows a page at a time (fetched when a node is expanded)
     path(f"{p}tree/rows/", requirements.tree_children, name="requirement-tree-children"),
     path(f"{p}chains/", traceability.chains, name="chains"),
+    path("favicon.ico", authoring.favicon, name="favicon"),
+    path(f"{p}item/", authoring.item, name="item"),
+    path(f"{p}hazards/", authoring.hazards, name="hazards"),
+    path(f"{p}hazards/new/", authoring.hazard_new, name="hazard-new"),
+    path(f"{p}hazards/<str:code>/", authoring.hazard, name="hazard"),
+    path(f"{p}situations/new/", authoring.situation_new, name="situation-new"),
+    path(f"{p}situations/<str:code>/", authoring.situation, name="situation"),
+    path(f"{p}goals/", authoring.goals, name="goals"),
+    path(f"{p}goals/new/", authoring.goal_new, name="goal-new"),
+    path(f"{p}goals/<str:code>/", authoring.goal, name="goal"),
+    path(f"{p}requirements/<str:code>/links/new/", requirements.link_new, name="link-new"),
+    path(f"{p}links/<int:pk>/remove/", requirements.link_remove, name="link-remove"),
+    path(f"{p}sotif/conditions/new/", sotif.condition_new, name="condition-new"),
+    path(f"{p}scenarios/", authoring.scenarios, name="scenarios"),
+    path(f"{p}scenarios/upload/", authoring.scenario_upload, name="scenario-upload"),
 ]

@@ -32,7 +32,7 @@ from evidence.models import Artifact, ArtifactKind, EntryKind
 from evidence.verify import canonical_json
 from projects.models import Project
 from projects.permissions import Action, require
-from validation import coverage, mining, openscenario, sampling
+from validation import background, coverage, mining, openscenario, sampling
 from validation import search as failure_search_engine
 from validation.execution import registry
 from validation.execution.base import ExecutorError, ShardPending, TransientExecutorError
@@ -445,9 +445,15 @@ def run_start(
     spaces=None,
     model: str | None = None,
     commit: str | None = None,
+    in_background: bool = False,
 ) -> Run:
     """Queue a run (of every space of the campaign, or of ``spaces``); its shards are
-    scheduled once the transaction has committed.
+    scheduled once the transaction has committed. An executor that is not configured here is
+    refused before anything is written.
+
+    ``in_background`` (a web request's run): without a broker the shards go to the embedded
+    mode's background worker (:mod:`validation.background`) instead of running in the caller,
+    so the request returns at once; a command leaves it off and waits for its run.
 
     ``model`` (the name of a model registered in the project: its latest version) and
     ``commit`` (the system under test's commit) stand in for the campaign's own for this run,
@@ -457,6 +463,9 @@ def run_start(
     executor = executor or campaign.executor
     if executor not in registry.EXECUTORS:
         raise ValidationError({"executor": f"Use {registry.listed()}."})
+    unconfigured = registry.not_configured(executor)
+    if unconfigured:  # refused before anything is written: no run left to fail
+        raise ValidationError({"executor": unconfigured})
     artifact = campaign.model
     if model:
         artifact = (
@@ -495,7 +504,8 @@ def run_start(
             started_by=user,
         )
         for shard in range(shards):
-            transaction.on_commit(lambda s=shard: _schedule_shard(run.pk, s))
+            schedule = _schedule_in_background if in_background else _schedule_shard
+            transaction.on_commit(lambda s=shard, send=schedule: send(run.pk, s))
     return run
 
 
@@ -503,6 +513,15 @@ def _schedule_shard(run_id: int, shard: int) -> None:
     """Send one shard's task. The task is named, not imported, since it calls this module; it
     runs in-process when the app is eager (no broker), as ``delay`` on the task itself would."""
     current_app.signature(RUN_SHARD_TASK, args=(run_id, shard)).delay()
+
+
+def _schedule_in_background(run_id: int, shard: int) -> None:
+    """Without a broker, send the shard's task from the background worker's pool
+    (:mod:`validation.background`), unless that is turned off; with one, as always."""
+    if current_app.conf.task_always_eager and background.enabled():
+        background.submit(lambda: _schedule_shard(run_id, shard), f"run {run_id} shard {shard}")
+    else:
+        _schedule_shard(run_id, shard)
 
 
 @transaction.atomic

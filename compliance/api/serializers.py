@@ -202,6 +202,10 @@ class ClearIn(JSONInput, serializers.Serializer):
     comment = serializers.CharField()
 
 
+class LinkRemoveIn(JSONInput, serializers.Serializer):
+    reason = serializers.CharField(max_length=1000, help_text="why the link goes (in the ledger)")
+
+
 class DecompositionIn(JSONInput, serializers.Serializer):
     parent = CodeField(Requirement)
     first = CodeField(Requirement)

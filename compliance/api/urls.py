@@ -19,6 +19,7 @@ urlpatterns = [
     path(f"{p}requirements/<str:code>/", v.RequirementDetailApi.as_view(), name="requirement"),
     path(f"{p}links/", v.LinkListApi.as_view(), name="links"),
     path(f"{p}links/<int:pk>/clear/", v.LinkClearApi.as_view(), name="link-clear"),
+    path(f"{p}links/<int:pk>/remove/", v.LinkRemoveApi.as_view(), name="link-remove"),
     path(f"{p}decompositions/", v.DecompositionListApi.as_view(), name="decompositions"),
     path(f"{p}verifications/", v.VerificationListApi.as_view(), name="verifications"),
     path(f"{p}baselines/", v.BaselineListApi.as_view(), name="baselines"),

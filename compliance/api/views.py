@@ -239,6 +239,18 @@ class LinkClearApi(APIView):
         return Response(s.LinkOut(link).data)
 
 
+class LinkRemoveApi(APIView):
+    @extend_schema(request=s.LinkRemoveIn, responses={204: None}, **requires(Action.EDIT))
+    def post(self, request, key, pk):
+        """Remove a trace link, saying why; the ledger keeps the link and the reason. A link
+        that carries a recorded decomposition stays (400)."""
+        project = get_project_for_user(request.user, key, Action.EDIT)
+        link = get_object_or_404(selectors.link_list(project=project), pk=pk)
+        data = _parse(s.LinkRemoveIn, request, project)
+        services.link_remove(user=request.user, link=link, reason=data["reason"])
+        return Response(status=204)
+
+
 def _baseline_name(name: str, description: str) -> OpenApiParameter:
     schema = {"type": "string", "minLength": 1, "maxLength": 100}
     return OpenApiParameter(name, schema, required=True, description=description)

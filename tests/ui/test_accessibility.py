@@ -94,6 +94,9 @@ def objects(site):  # noqa: F811
         ("reviews", "pk"): review.pk,
         ("signatures", "pk"): signature.pk if signature else 1,
         ("items", "item"): "requirement:FSR-001",
+        ("hazards", "code"): "H-01",
+        ("situations", "code"): "OS-01",
+        ("goals", "code"): "SG-01",
     }
 
 

@@ -40,7 +40,8 @@ PAGES = [
     ("ui:dashboard", ["AEB"], 31),
     ("ui:dashboard-runs", ["AEB"], 5),
     ("ui:hara", ["AEB"], 9),
-    ("ui:hazardous-event", ["AEB", "HE-01"], 7),
+    # the event, its safety goals, and the form's hazard and situation choices
+    ("ui:hazardous-event", ["AEB", "HE-01"], 8),
     # one page of safety goals and its count: the levels below are fetched when expanded
     ("ui:requirements", ["AEB"], 6),
     # two for its acceptance criteria and their latest verdicts (what each was judged on)

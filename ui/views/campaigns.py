@@ -43,13 +43,21 @@ def campaigns(request, project):
 
 
 def _planner(request, project, *, campaign_form=None, space_form=None, status=200):
+    if space_form is None:  # ?scenario= shows the fields of that scenario's parameters
+        chosen = request.GET.get("scenario", "")
+        scenario = (
+            selectors.scenario_choices(project=project).filter(pk=chosen).first()
+            if chosen.isdigit()
+            else None
+        )
+        space_form = SpaceForm(project=project, scenario=scenario)
     return render_project(
         request,
         project,
         "ui/campaign_new.html",
         {
             "form": campaign_form or CampaignForm(project=project),
-            "space_form": space_form or SpaceForm(project=project),
+            "space_form": space_form,
         },
         section="campaigns",
         status=status,
@@ -149,7 +157,9 @@ def run_start(request, project, pk):
         return redirect("ui:campaign", key=project.key, pk=campaign.pk)
     executor = form.cleaned_data["executor"] or None
     try:
-        run = services.run_start(user=request.user, campaign=campaign, executor=executor)
+        run = services.run_start(
+            user=request.user, campaign=campaign, executor=executor, in_background=True
+        )
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect("ui:campaign", key=project.key, pk=campaign.pk)

@@ -63,16 +63,19 @@ def _event(request, project, event, form, status=200):
     )
 
 
-@project_view(Action.EDIT)
+@project_view()
 def hazardous_event(request, project, code):
+    """The event's rating with its reasons for every role; its form for the roles that edit."""
     event = get_object_or_404(hazardous_event_list(project=project), code=code)
     if request.method == "POST":
         return _save(
             request, project, lambda form: _event(request, project, event, form, 400), event
         )
-    form = HazardousEventForm(
-        project=project, event=event, initial=HazardousEventForm.initial_from(event)
-    )
+    form = None
+    if may(request, project, Action.EDIT):
+        form = HazardousEventForm(
+            project=project, event=event, initial=HazardousEventForm.initial_from(event)
+        )
     return _event(request, project, event, form)
 
 

@@ -1,4 +1,5 @@
-"""The requirement tree, a requirement's detail page, its edit form and the suspect-link review."""
+"""The requirement tree, a requirement's detail page, its edit form, the suspect-link review,
+its decomposition and its trace links (added and removed)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from compliance import status as lifecycle
 from compliance.models import Requirement, RequirementStatus, SafetyGoal
 from projects.permissions import Action
 from ui import selectors as page_selectors
+from ui.authoring_forms import LINK_RULES, LinkForm, LinkRemoveForm
 from ui.filters import TreeFilterForm
 from ui.forms import (
     ClearSuspectForm,
@@ -194,8 +196,11 @@ def _detail(
     clear_forms=None,
     status=200,
     decomposition_form=None,
+    link_form=None,
+    remove_forms=None,
 ):
     context = selectors.requirement_detail(requirement=requirement)
+    context.update(link_context(request, project, context["links_up"], link_form, remove_forms))
     context["validation"] = page_selectors.requirement_validation(project, requirement)
     if may(request, project, Action.EDIT):
         context["decomposition_form"] = decomposition_form or DecompositionForm()
@@ -326,14 +331,16 @@ def decompose(request, project, code):
             second=children[data["second"]],
             elements=data["elements"],
             dependent_failure_analysis=data["dependent_failure_analysis"],
+            link_children=True,
         )
 
     return handle_form(
         DecompositionForm(request.POST),
         save,
-        done=lambda _decomposition: succeeded(
+        done=lambda d: succeeded(
             request,
-            f"Decomposition of {requirement.code} recorded.",
+            f"Decomposition of {requirement.code} recorded; "
+            f"{d.first.code} and {d.second.code} derive from it.",
             "ui:requirement",
             key=project.key,
             code=requirement.code,
@@ -343,3 +350,67 @@ def decompose(request, project, code):
         ),
         aliases={"asil": "second", "parent": "first"},
     )
+
+
+# --- Trace links -------------------------------------------------------------------------------
+
+
+@require_POST
+@project_view(Action.EDIT)
+def link_new(request, project, code):
+    """A trace link from this requirement to the goal or requirement named by its code."""
+    source = _requirement(project, code)
+
+    def save(data):
+        return services.link_create(
+            user=request.user,
+            project=project,
+            source=source,
+            kind=data["kind"],
+            **_parent(project, data["target"].strip()),
+        )
+
+    return handle_form(
+        LinkForm(request.POST, prefix="link"),
+        save,
+        done=lambda link: succeeded(
+            request,
+            f"{source.code} {link.kind} {link.target.code}.",
+            "ui:requirement",
+            key=project.key,
+            code=source.code,
+        ),
+        failed=lambda form: _detail(request, project, source, link_form=form, status=400),
+        aliases={"parent": "target", "source": "target", "asil": "target", "cycle": "target"},
+    )
+
+
+@require_POST
+@project_view(Action.EDIT)
+def link_remove(request, project, pk):
+    link = get_object_or_404(selectors.trace_link_list(project=project), pk=pk)
+    source, label = link.source, f"{link.source.code} {link.kind} {link.target.code}"
+    return handle_form(
+        LinkRemoveForm(request.POST, prefix=f"rm{link.pk}"),
+        lambda data: services.link_remove(user=request.user, link=link, reason=data["reason"]),
+        done=lambda _none: succeeded(
+            request,
+            f"The link {label} is removed.",
+            "ui:requirement",
+            key=project.key,
+            code=source.code,
+        ),
+        failed=lambda form: _detail(
+            request, project, source, remove_forms={link.pk: form}, status=400
+        ),
+    )
+
+
+def link_context(request, project, links_up, link_form=None, remove_forms=None) -> dict:
+    """The link form and a remove form beside each link up, for the roles that edit."""
+    if not may(request, project, Action.EDIT):
+        return {}
+    remove_forms = remove_forms or {}
+    for link in links_up:
+        link.remove_form = remove_forms.get(link.pk) or LinkRemoveForm(prefix=f"rm{link.pk}")
+    return {"link_form": link_form or LinkForm(prefix="link"), "link_rules": LINK_RULES}

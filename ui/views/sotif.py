@@ -1,5 +1,5 @@
 """SOTIF: triggering conditions by scenario area, and acceptance criteria with the validation
-targets computed from them (an engineer adds a criterion here)."""
+targets computed from them (an engineer adds a condition or a criterion here)."""
 
 from __future__ import annotations
 
@@ -8,14 +8,19 @@ from django.views.decorators.http import require_POST
 from compliance import services, units
 from compliance.selectors import acceptance_criterion_list, triggering_condition_list
 from projects.permissions import Action
+from ui.authoring_forms import TriggeringConditionForm
 from ui.forms import CriterionForm
 from ui.views.common import handle_form, may, project_view, render_project, succeeded
 
 
-def _page(request, project, form=None, status=200):
-    if form is None and may(request, project, Action.EDIT):
+def _page(request, project, form=None, status=200, condition_form=None):
+    editor = may(request, project, Action.EDIT)
+    if form is None and editor:
         form = CriterionForm(project=project)
+    if condition_form is None and editor:
+        condition_form = TriggeringConditionForm(prefix="tc")
     context = {
+        "condition_form": condition_form,
         "conditions": triggering_condition_list(project=project),
         "criteria": acceptance_criterion_list(project=project),
         "form": form,
@@ -45,4 +50,22 @@ def criterion_new(request, project):
             key=project.key,
         ),
         failed=lambda form: _page(request, project, form=form, status=400),
+    )
+
+
+# --- Triggering conditions -----------------------------------------------------------------
+
+
+@require_POST
+@project_view(Action.EDIT)
+def condition_new(request, project):
+    return handle_form(
+        TriggeringConditionForm(request.POST, prefix="tc"),
+        lambda data: services.triggering_condition_create(
+            user=request.user, project=project, **data
+        ),
+        done=lambda tc: succeeded(
+            request, f"Triggering condition {tc.code} added.", "ui:sotif", key=project.key
+        ),
+        failed=lambda form: _page(request, project, condition_form=form, status=400),
     )

@@ -55,6 +55,7 @@ class RunStartApi(APIView):
             executor=data.validated_data.get("executor"),
             model=data.validated_data.get("model"),
             commit=data.validated_data.get("commit"),
+            in_background=True,
         )
         return Response(
             s.RunOut(selectors.run_list(project=project).get(pk=run.pk)).data, status=201
