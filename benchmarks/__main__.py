@@ -6,6 +6,7 @@ an issue names a reference, the ratio to it. Benchmarks never assert timings; th
 Each benchmark runs in a Python process of its own, started by this small runner after it has
 prepared and migrated the benchmark database once: memory one benchmark held (a Spark session,
 a million-row table) neither slows the next nor shows up in the peak memory the next reports.
+After each, its process prints its own peak memory (``VmHWM``).
 """
 
 import importlib
@@ -16,6 +17,18 @@ import sys
 import time
 
 PREPARED = "SAFECASE_BENCH_PREPARED"
+
+
+def run_one(name: str) -> None:
+    """Run one benchmark in this process, then print this process's own peak memory
+    (``VmHWM``: not the runner's, not an earlier benchmark's; a child process it starts, such
+    as a Spark JVM or a subprocess it times, is not in it and reports its own)."""
+    from benchmarks._peak import vmhwm_kib
+
+    importlib.import_module(f"benchmarks.bench_{name}").main()
+    print(
+        f"   (peak memory of this benchmark's process: {vmhwm_kib() / 1024:,.0f} MiB)", flush=True
+    )
 
 
 def main(argv: list[str]) -> int:
@@ -29,7 +42,7 @@ def main(argv: list[str]) -> int:
         import django
 
         django.setup()
-        importlib.import_module(f"benchmarks.bench_{argv[1]}").main()
+        run_one(argv[1])
         return 0
     package = os.path.dirname(__file__)
     names = sorted(

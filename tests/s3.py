@@ -54,3 +54,25 @@ def s3(s3_endpoint, monkeypatch):
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     return boto3.client("s3")
+
+
+def announcing_bucket(s3, sqs, bucket: str, prefix: str, queue: str) -> str:
+    """Create ``bucket`` announcing every object created under ``prefix`` on a new SQS queue
+    named ``queue`` (as the deployment template declares it); return the queue's URL.
+    Configuring the notification sends S3's test event to the queue."""
+    queue_url = sqs.create_queue(QueueName=queue)["QueueUrl"]
+    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket,
+        NotificationConfiguration={
+            "QueueConfigurations": [
+                {
+                    "QueueArn": attributes["Attributes"]["QueueArn"],
+                    "Events": ["s3:ObjectCreated:*"],
+                    "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": prefix}]}},
+                }
+            ]
+        },
+    )
+    return queue_url

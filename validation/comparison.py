@@ -20,6 +20,10 @@ largest changes of the criteria's KPIs.
 
 Nothing here touches the database: :func:`compare` takes the cases and the criteria as plain
 values, so a continuous-integration gate and the tests see the same arithmetic.
+:func:`compare_stored` takes two runs' cases as the database stores them (JSON texts) and reads
+them column by column (:class:`StoredColumns`): each distinct text is parsed once, by pyarrow's
+JSON reader, and only the columns a criterion needs are built; the answer is
+:func:`compare`'s.
 """
 
 from __future__ import annotations
@@ -139,6 +143,29 @@ def match(base_keys: Sequence, head_keys: Sequence) -> tuple[list[int], list[int
     return base_pos, head_pos
 
 
+def match_codes(base_codes: np.ndarray, head_codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`match` over integer keys, vectorised: the k-th base case with a key pairs with the
+    k-th head case with it; pairs in base order."""
+
+    def ranked(codes):
+        codes = np.asarray(codes, dtype=np.int64)
+        order = np.argsort(codes, kind="stable")
+        sorted_codes = codes[order]
+        starts = np.r_[0, np.flatnonzero(sorted_codes[1:] != sorted_codes[:-1]) + 1]
+        lengths = np.diff(np.r_[starts, len(codes)])
+        rank = np.empty(len(codes), dtype=np.int64)
+        rank[order] = np.arange(len(codes)) - np.repeat(starts, lengths)
+        return codes, rank
+
+    (bc, br), (hc, hr) = ranked(base_codes), ranked(head_codes)
+    width = int(max(br.max(initial=0), hr.max(initial=0))) + 1
+    _, base_pos, head_pos = np.intersect1d(
+        bc * width + br, hc * width + hr, assume_unique=True, return_indices=True
+    )
+    order = np.argsort(base_pos, kind="stable")
+    return base_pos[order].astype(np.int64), head_pos[order].astype(np.int64)
+
+
 # --- KPIs --------------------------------------------------------------------------------------
 
 
@@ -218,12 +245,33 @@ def compare(
         )
     base_keys, head_keys = keys
     base_pos, head_pos = match(base_keys, head_keys)
-    matched_base = np.asarray(base_pos, dtype=np.int64)
-    matched_head = np.asarray(head_pos, dtype=np.int64)
-    base_scen = [c.scenario for c in base]
-    pair_scen = np.asarray([base_scen[i] for i in base_pos], dtype=object)
+    return _compare_matched(
+        Columns(base),
+        Columns(head),
+        np.asarray(base_pos, dtype=np.int64),
+        np.asarray(head_pos, dtype=np.int64),
+        criteria,
+        odd_tags,
+        limit,
+    )
 
-    base_cols, head_cols = Columns(base), Columns(head)
+
+def compare_stored(
+    base: StoredColumns,
+    head: StoredColumns,
+    criteria: Sequence[CriterionInput],
+    *,
+    odd_tags: Mapping[str, Iterable[str]],
+    limit: int = DEFAULT_LIMIT,
+) -> dict:
+    """:func:`compare` over two runs' cases as stored (:class:`StoredColumns`, sharing one
+    :class:`StoredTexts`), matched by scenario and the parameters' stored text."""
+    matched_base, matched_head = match_codes(base.match_codes(), head.match_codes())
+    return _compare_matched(base, head, matched_base, matched_head, criteria, odd_tags, limit)
+
+
+def _compare_matched(base_cols, head_cols, matched_base, matched_head, criteria, odd_tags, limit):
+    pair_scen = base_cols.scenarios[matched_base]
     report_criteria, regressions = [], []
     flipped_ids: set[int] = set()  # positions (in the matched pairs) of every flipped case
     for criterion in criteria:
@@ -238,9 +286,9 @@ def compare(
         base_cols, head_cols, matched_base, matched_head, pair_scen, criteria, flipped_ids, limit
     )
     return {
-        "matched": len(base_pos),
-        "only_base": len(base) - len(base_pos),
-        "only_head": len(head) - len(head_pos),
+        "matched": len(matched_base),
+        "only_base": len(base_cols) - len(matched_base),
+        "only_head": len(head_cols) - len(matched_head),
         "criteria": report_criteria,
         "kpis": kpis,
         "regressed": bool(regressions),
@@ -259,6 +307,33 @@ class Columns:
 
     def __len__(self) -> int:
         return len(self.cases)
+
+    def case_id(self, i: int) -> str:
+        return self.cases[i].case_id
+
+    def params_of(self, i: int) -> Mapping:
+        return self.cases[i].params
+
+    def kpis_of(self, i: int) -> Mapping:
+        return self.cases[i].kpis
+
+    def scenario_rule(self, rule: Callable) -> np.ndarray:
+        """``rule`` of every case's scenario name (one call per distinct name)."""
+        codes = self._memo(("codes",), lambda: _plain_codes(self.scenarios))
+        return _mapped(self.scenarios, rule, codes)
+
+    def param_rule(self, name: str, rule: Callable) -> np.ndarray:
+        """``rule`` of every case's parameter ``name`` (None where it is missing)."""
+        codes = self._memo(("codes", name), lambda: _plain_codes(self.param(name)))
+        return _mapped(self.param(name), rule, codes)
+
+    def differing(self, other: Columns, mine: np.ndarray, theirs: np.ndarray) -> np.ndarray:
+        """Positions ``j`` of the pairs ``(mine[j], theirs[j])`` whose KPIs differ."""
+        bk = [self.cases[i].kpis for i in mine]
+        hk = [other.cases[i].kpis for i in theirs]
+        return np.flatnonzero(
+            np.fromiter((b is not h and b != h for b, h in zip(bk, hk, strict=True)), bool, len(bk))
+        )
 
     def _memo(self, key, build):
         if key not in self._cache:
@@ -301,18 +376,286 @@ class Columns:
         )
 
 
-def _mapped(values: np.ndarray, rule: Callable) -> np.ndarray:
-    """``rule`` of every value, worked out once per distinct value."""
+class StoredTexts:
+    """JSON object texts of the cases of one or more runs (their parameters or their KPIs),
+    each distinct text decoded once and shared between the runs.
+
+    Columns are read over the distinct texts with pyarrow's JSON reader (one parse, in C++)
+    where a field holds plain values (numbers, booleans, text); a field of another kind, or
+    texts the reader refuses, are read as :func:`json.loads` reads them. Either way a column
+    holds what the case-by-case reading of :class:`Columns` holds (the tests compare them)."""
+
+    _PLAIN = ("int64", "double", "bool", "string", "null")
+
+    def __init__(self, *runs: Sequence[str]):
+        import pandas as pd
+
+        joined = np.empty(sum(len(r) for r in runs), dtype=object)
+        joined[:] = [t for r in runs for t in r]
+        codes, distinct = pd.factorize(joined)
+        self.texts: list[str] = list(distinct)
+        self.codes: list[np.ndarray] = []
+        start = 0
+        for r in runs:
+            self.codes.append(codes[start : start + len(r)].astype(np.int64))
+            start += len(r)
+        self._decoded: list = [None] * len(self.texts)
+        self._table = None
+        self._cache: dict = {}
+
+    def value(self, k: int):
+        found = self._decoded[k]
+        if found is None:
+            found = self._decoded[k] = json.loads(self.texts[k])
+        return found
+
+    def _memo(self, key, build):
+        if key not in self._cache:
+            self._cache[key] = build()
+        return self._cache[key]
+
+    def table(self):
+        """The distinct texts as an Arrow table (a column per key), or None when the reader
+        cannot read them all as one object per line."""
+        if self._table is None:
+            self._table = self._parse() or False
+        return self._table or None
+
+    def _parse(self):
+        import io
+
+        import pyarrow as pa
+        import pyarrow.json as pj
+
+        if not self.texts or any("\n" in t for t in self.texts):
+            return None
+        data = "\n".join(self.texts).encode()
+        try:  # one block: the types are inferred over every text at once
+            table = pj.read_json(
+                io.BytesIO(data), read_options=pj.ReadOptions(block_size=len(data) + 1)
+            )
+        except (pa.ArrowException, ValueError, OverflowError):
+            return None
+        return table if table.num_rows == len(self.texts) else None
+
+    def arrow(self, name: str):
+        """``(type name, array over the distinct texts)``; ``("absent", None)`` when no text has
+        the key; None when the field is not plain (or the texts were not read)."""
+        table = self.table()
+        if table is None:
+            return None
+        if name not in table.schema.names:
+            return ("absent", None)
+        if table.schema.names.count(name) != 1:
+            return None
+        column = table.column(name).combine_chunks()
+        kind = str(column.type)
+        return (kind, column) if kind in self._PLAIN else None
+
+    def floats(self, name: str) -> np.ndarray | None:
+        """The field as :func:`_column` reads it (booleans as 0 and 1), over the distinct texts;
+        None when the field is not a plain number or boolean."""
+
+        def build():
+            found = self.arrow(name)
+            if found is None or found[0] == "string":
+                return None
+            kind, column = found
+            if kind in ("absent", "null"):
+                return np.full(len(self.texts), math.nan)
+            return column.cast("float64").to_numpy(zero_copy_only=False).astype(float)
+
+        return self._memo(("floats", name), build)
+
+    def truthy(self, name: str) -> np.ndarray | None:
+        """``bool`` of the field (missing: false) over the distinct texts, or None."""
+
+        def build():
+            import pyarrow.compute as pc
+
+            found = self.arrow(name)
+            if found is None:
+                return None
+            kind, column = found
+            if kind in ("absent", "null"):
+                return np.zeros(len(self.texts), dtype=bool)
+            if kind == "bool":
+                hit = column
+            elif kind == "string":
+                hit = pc.greater(pc.binary_length(column), 0)
+            else:
+                hit = pc.not_equal(column, 0)
+            return hit.fill_null(False).to_numpy(zero_copy_only=False).astype(bool)
+
+        return self._memo(("truthy", name), build)
+
+    def raw(self, name: str) -> np.ndarray:
+        """The field's values (missing: None) over the distinct texts, as :func:`json.loads`
+        gives them."""
+
+        def build():
+            found = self.arrow(name)
+            if found is not None and found[0] != "double":  # 1 and 1.0 are one double
+                column = found[1]
+                values = [None] * len(self.texts) if column is None else column.to_pylist()
+            else:
+                values = [self.value(k).get(name) for k in range(len(self.texts))]
+            return np.array(values + [None], dtype=object)[:-1]
+
+        return self._memo(("raw", name), build)
+
+    def numbers(self, name: str) -> np.ndarray:
+        """The field as a finite number, NaN where it is none (booleans and text are not
+        numbers), over the distinct texts."""
+
+        def build():
+            found = self.arrow(name)
+            if found is not None and found[0] in ("int64", "double"):
+                values = found[1].cast("float64").to_numpy(zero_copy_only=False).astype(float)
+            elif found is not None and found[0] in ("absent", "null", "bool", "string"):
+                values = np.full(len(self.texts), math.nan)
+            else:
+                values = np.array(
+                    [v if type(v) is float or type(v) is int else math.nan for v in self.raw(name)],
+                    dtype=float,
+                )
+            values[~np.isfinite(values)] = math.nan
+            return values
+
+        return self._memo(("numbers", name), build)
+
+    def has(self, name: str) -> np.ndarray:
+        """Whether each distinct text has the key."""
+
+        def build():
+            found = self.arrow(name)
+            if found is not None and found[0] == "absent":
+                return np.zeros(len(self.texts), dtype=bool)
+            if found is not None and found[0] != "null":
+                has = found[1].is_valid().to_numpy(zero_copy_only=False).astype(bool)
+            else:
+                has = np.zeros(len(self.texts), dtype=bool)
+            for k in np.flatnonzero(~has):  # null, or not read: ask the decoded text
+                has[k] = name in self.value(int(k))
+            return has
+
+        return self._memo(("has", name), build)
+
+
+class StoredColumns(Columns):
+    """The cases of one run as the database stores them (ids, scenarios, and the JSON texts of
+    parameters and KPIs), read column by column through :class:`StoredTexts` shared with the
+    run compared with it. Build both with :func:`stored_columns`."""
+
+    def __init__(self, case_ids, scenarios, keys, params, kpis, side: int):
+        self.case_ids = case_ids
+        self.scenarios = scenarios
+        self._keys = keys
+        self._params, self._kpis = params, kpis
+        self._pc, self._kc = params.codes[side], kpis.codes[side]
+        self._cache = {}
+
+    def __len__(self) -> int:
+        return len(self.case_ids)
+
+    def match_codes(self) -> np.ndarray:
+        """One integer per case: equal for equal scenario and parameters' text."""
+        return self._keys
+
+    def case_id(self, i: int) -> str:
+        return self.case_ids[i]
+
+    def params_of(self, i: int) -> Mapping:
+        return self._params.value(int(self._pc[i]))
+
+    def kpis_of(self, i: int) -> Mapping:
+        return self._kpis.value(int(self._kc[i]))
+
+    def differing(self, other: Columns, mine: np.ndarray, theirs: np.ndarray) -> np.ndarray:
+        if not isinstance(other, StoredColumns) or other._kpis is not self._kpis:
+            return super().differing(other, mine, theirs)
+        # equal texts are equal KPIs; unequal texts are compared as values
+        candidates = np.flatnonzero(self._kc[mine] != other._kc[theirs])
+        return np.array(
+            [j for j in candidates.tolist() if self.kpis_of(mine[j]) != other.kpis_of(theirs[j])],
+            dtype=np.int64,
+        )
+
+    def param(self, name: str) -> np.ndarray:
+        return self._memo(("param", name), lambda: self._params.raw(name)[self._pc])
+
+    def has_param(self, name: str) -> np.ndarray:
+        return self._memo(("has", name), lambda: self._params.has(name)[self._pc])
+
+    def param_number(self, name: str) -> np.ndarray:
+        return self._memo(("number", name), lambda: self._params.numbers(name)[self._pc])
+
+    def kpi(self, name: str) -> np.ndarray:
+        def build():
+            values = self._kpis.floats(name)
+            if values is None:  # read case by case, exactly as Columns does
+                return _column([self.kpis_of(i) for i in range(len(self))], name)
+            return values[self._kc]
+
+        return self._memo(("kpi", name), build)
+
+    def kpi_truthy(self, name: str) -> np.ndarray:
+        def build():
+            values = self._kpis.truthy(name)
+            if values is None:
+                return np.fromiter(
+                    (bool(self.kpis_of(i).get(name)) for i in range(len(self))), bool, len(self)
+                )
+            return values[self._kc]
+
+        return self._memo(("truthy", name), build)
+
+
+def stored_columns(*runs: tuple[Sequence[str], Sequence[str], Sequence[str], Sequence[str]]):
+    """:class:`StoredColumns` of each run from its cases' ``(case ids, scenarios, parameter
+    texts, KPI texts)``, in the run's order; the runs share their decoded texts."""
+    import pandas as pd
+
+    params = StoredTexts(*(r[2] for r in runs))
+    kpis = StoredTexts(*(r[3] for r in runs))
+    scenarios = np.empty(sum(len(r[1]) for r in runs), dtype=object)
+    scenarios[:] = [s for r in runs for s in r[1]]
+    scenario_codes, _ = pd.factorize(scenarios)
+    out, start = [], 0
+    for side, (ids, names, _, _) in enumerate(runs):
+        codes = scenario_codes[start : start + len(names)].astype(np.int64)
+        keys = codes * max(len(params.texts), 1) + params.codes[side]
+        out.append(
+            StoredColumns(
+                list(ids), scenarios[start : start + len(names)], keys, params, kpis, side
+            )
+        )
+        start += len(names)
+    return out
+
+
+def _plain_codes(values: np.ndarray):
+    """``(codes, distinct values)`` of ``values`` when every distinct value is plain (text, a
+    number, a boolean or None), else None."""
     import pandas as pd
 
     try:
         codes, distinct = pd.factorize(values, use_na_sentinel=False)
-    except TypeError:  # an unhashable value (a list): case by case below
-        pass
-    else:
-        if len(distinct) and all(type(v) in (str, int, float, bool, type(None)) for v in distinct):
-            rules = np.fromiter((bool(rule(v)) for v in distinct), bool, len(distinct))
-            return rules[codes]
+    except TypeError:  # an unhashable value (a list)
+        return None
+    if len(distinct) and all(type(v) in (str, int, float, bool, type(None)) for v in distinct):
+        return codes, distinct
+    return None
+
+
+def _mapped(values: np.ndarray, rule: Callable, codes=None) -> np.ndarray:
+    """``rule`` of every value, worked out once per distinct value (``codes``: the values'
+    :func:`_plain_codes`, when the caller has them)."""
+    found = _plain_codes(values) if codes is None else codes
+    if found is not None:
+        codes, distinct = found
+        rules = np.fromiter((bool(rule(v)) for v in distinct), bool, len(distinct))
+        return rules[codes]
     memo: dict = {}
     out = np.zeros(len(values), dtype=bool)
     for i, value in enumerate(values):
@@ -334,9 +677,9 @@ def scope_mask(scope: Mapping, cols: Columns, odd_tags: Mapping) -> np.ndarray:
     names = scope.get("scenarios")
     if names:
         wanted = {n.casefold() for n in names}
-        by_name = _mapped(cols.scenarios, lambda s: s.casefold() in wanted)
-        by_kind = _mapped(
-            cols.param("scenario"), lambda k: isinstance(k, str) and k.casefold() in wanted
+        by_name = cols.scenario_rule(lambda s: s.casefold() in wanted)
+        by_kind = cols.param_rule(
+            "scenario", lambda k: isinstance(k, str) and k.casefold() in wanted
         )
         mask &= by_name | by_kind
     for name, (low, high) in (scope.get("parameters") or {}).items():
@@ -350,17 +693,15 @@ def scope_mask(scope: Mapping, cols: Columns, odd_tags: Mapping) -> np.ndarray:
         mask &= inside
     for dim, allowed in (scope.get("odd") or {}).items():
         allowed = set(allowed)
-        by_value = _mapped(cols.param(dim), lambda v, a=allowed: str(v) in a)
-        by_tags = _mapped(
-            cols.scenarios, lambda s, a=allowed: bool(a.intersection(odd_tags.get(s, ())))
-        )
+        by_value = cols.param_rule(dim, lambda v, a=allowed: str(v) in a)
+        by_tags = cols.scenario_rule(lambda s, a=allowed: bool(a.intersection(odd_tags.get(s, ()))))
         mask &= np.where(cols.has_param(dim), by_value, by_tags)
     return mask
 
 
 def judged_mask(criterion: CriterionInput, cols: Columns, odd_tags) -> np.ndarray:
     """Which cases the criterion judges: inside its scope, of a scenario speaking to it."""
-    speaks = _mapped(cols.scenarios, criterion.speaks)
+    speaks = cols.scenario_rule(criterion.speaks)
     return speaks & scope_mask(criterion.scope, cols, odd_tags)
 
 
@@ -434,8 +775,8 @@ def _compare_criterion(criterion, base: Columns, head: Columns, mb, mh, pair_sce
     def listed(mask):
         return [
             {
-                "base": base.cases[mb[j]].case_id,
-                "head": head.cases[mh[j]].case_id,
+                "base": base.case_id(mb[j]),
+                "head": head.case_id(mh[j]),
                 "scenario": pair_scen[j],
             }
             for j in np.flatnonzero(mask)[:limit]
@@ -490,16 +831,19 @@ def _kpi_deltas(
     the criteria's KPIs. Only the pairs whose KPIs differ at all are read KPI by KPI."""
     if not len(mb):
         return {"names": [], "scenarios": [], "cases": [], "changed_cases": 0}
-    bk = [base.cases[i].kpis for i in mb]
-    hk = [head.cases[i].kpis for i in mh]
-    differ = np.flatnonzero(
-        np.fromiter((b is not h and b != h for b, h in zip(bk, hk, strict=True)), bool, len(bk))
+    differ = base.differing(head, mb, mh)
+    first = range(min(50, len(mb)))
+    names = _numeric_kpis(
+        [base.kpis_of(mb[j]) for j in first]
+        + [head.kpis_of(mh[j]) for j in first]
+        + [base.kpis_of(mb[j]) for j in differ[:50]]
     )
-    names = _numeric_kpis(bk[:50] + hk[:50] + [bk[j] for j in differ[:50]])
+    bk = [base.kpis_of(mb[j]) for j in differ]
+    hk = [head.kpis_of(mh[j]) for j in differ]
     deltas, values = {}, {}
     for name in names:
-        b = _column([bk[j] for j in differ], name)
-        h = _column([hk[j] for j in differ], name)
+        b = _column(bk, name)
+        h = _column(hk, name)
         values[name] = (b, h)
         deltas[name] = _delta(b, h)
     changed = np.zeros(len(differ), dtype=bool)
@@ -547,10 +891,10 @@ def _kpi_deltas(
         k = position.get(j)
         cases.append(
             {
-                "base": base.cases[mb[j]].case_id,
-                "head": head.cases[mh[j]].case_id,
+                "base": base.case_id(mb[j]),
+                "head": head.case_id(mh[j]),
                 "scenario": pair_scen[j],
-                "params": dict(base.cases[mb[j]].params),
+                "params": dict(base.params_of(mb[j])),
                 "kpis": {}
                 if k is None
                 else {

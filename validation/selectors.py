@@ -15,6 +15,7 @@ from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 
 from compliance import scope as criterion_scope
+from compliance.interchange.common import paused_gc
 from compliance.models import AcceptanceCriterion
 from projects.models import Project
 from validation.models import (
@@ -316,6 +317,30 @@ def run_cases(*, run: Run, decoded: dict | None = None) -> tuple[list, list]:
     return cases, keys
 
 
+def stored_run_columns(*runs: Run) -> list:
+    """The cases of each run as :class:`validation.comparison.StoredColumns`, in the order
+    :func:`run_cases` gives them: one plain query per run reads only the ids, the scenarios and
+    the stored JSON texts of parameters and KPIs; the runs share the texts they have in common
+    (the cases whose KPIs did not change between two versions), each decoded once and column by
+    column."""
+    from validation.comparison import stored_columns
+
+    table = connection.ops.quote_name(CaseResult._meta.db_table)
+    as_text = "::text" if connection.vendor == "postgresql" else ""
+    sql = (
+        f"SELECT case_id, scenario, params{as_text}, kpis{as_text} "  # noqa: S608 (no user input)
+        f"FROM {table} WHERE run_id = %s ORDER BY case_id"
+    )
+    read = []
+    with connection.cursor() as cursor, paused_gc():
+        for run in runs:
+            cursor.execute(sql, [run.pk])
+            rows = cursor.fetchall()
+            read.append(tuple([row[k] for row in rows] for k in range(4)))
+            del rows
+        return stored_columns(*read)
+
+
 def comparison_criteria(*, project: Project, base: Run, head: Run) -> list:
     """The criteria of both runs' campaigns, by code, as :mod:`validation.comparison` reads
     them: statistics, scope, and the scenarios that speak to each (as a run decides)."""
@@ -355,20 +380,16 @@ def _every_scenario(name: str) -> bool:
 def comparison_report(*, project: Project, base: Run, head: Run, limit: int = 100) -> dict:
     """The comparison of ``head`` against ``base`` (see :func:`validation.comparison.compare`),
     with both runs named by campaign, id, inputs and ledger entry."""
-    from validation.comparison import compare
+    from validation.comparison import compare_stored
 
     odd_tags = dict(Scenario.objects.filter(project=project).values_list("name", "odd_tags"))
-    decoded: dict = {}
-    base_cases, base_keys = run_cases(run=base, decoded=decoded)
-    head_cases, head_keys = run_cases(run=head, decoded=decoded)
-    del decoded
-    report = compare(
-        base_cases,
-        head_cases,
+    base_cols, head_cols = stored_run_columns(base, head)
+    report = compare_stored(
+        base_cols,
+        head_cols,
         comparison_criteria(project=project, base=base, head=head),
         odd_tags=odd_tags,
         limit=limit,
-        keys=(base_keys, head_keys),
     )
     return {"base": _run_named(base), "head": _run_named(head), **report}
 

@@ -50,3 +50,24 @@ def test_the_wrapped_script_gets_its_arguments_and_exit_code(tmp_path):
     assert done.returncode == 3
     assert done.stdout.strip() == "['a', '-b']"
     assert int(report.read_text()) > 0
+
+
+def test_the_runner_prints_each_benchmarks_own_peak(tmp_path):
+    """A benchmark run by ``python -m benchmarks`` (``--one``) prints the peak of its own
+    process, though the process that started it holds far more."""
+    ballast = b"\x01" * (400 * 2**20)
+    code = (
+        "import sys, types\n"
+        "sys.modules['benchmarks.bench_tiny'] = types.SimpleNamespace(main=lambda: print('ran'))\n"
+        "from benchmarks.__main__ import run_one\n"
+        "run_one('tiny')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert len(ballast) == 400 * 2**20
+    first, second = done.stdout.splitlines()
+    assert first == "ran"
+    assert second.startswith("   (peak memory of this benchmark's process: ")
+    mib = int(second.split(": ")[1].split()[0].replace(",", ""))
+    assert 0 < mib < 100, second

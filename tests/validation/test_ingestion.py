@@ -10,6 +10,7 @@ import json
 import pytest
 from django.core.management import call_command
 
+from tests.s3 import announcing_bucket
 from validation import ingestion, lake, services
 from validation.lake.events import EventError, created_objects
 from validation.models import LandedDrive, Run
@@ -82,23 +83,7 @@ def lake_queue(s3):
     import boto3
 
     sqs = boto3.client("sqs")
-    queue_url = sqs.create_queue(QueueName="drives")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
-    s3.create_bucket(Bucket="lake")
-    s3.put_bucket_notification_configuration(
-        Bucket="lake",
-        NotificationConfiguration={
-            "QueueConfigurations": [
-                {
-                    "QueueArn": queue_arn,
-                    "Events": ["s3:ObjectCreated:*"],
-                    "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "drives/"}]}},
-                }
-            ]
-        },
-    )
+    queue_url = announcing_bucket(s3, sqs, "lake", "drives/", "drives")
     # configuring the notification sends S3's test event; it must be consumed harmlessly
     return sqs, queue_url
 

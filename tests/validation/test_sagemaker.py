@@ -379,6 +379,34 @@ def test_throttled_while_counting_is_transient(offline_aws, case_factory):
             executor.submit(5, 0, case_factory(1))
 
 
+class _Retry(Exception):
+    """What the task raises in place of Celery's retry in these tests."""
+
+
+def _retries_asked(monkeypatch) -> list[dict]:
+    """The keyword arguments of every retry the shard task asks for (none is scheduled)."""
+    from validation import tasks
+
+    asked: list[dict] = []
+
+    def retry(**kwargs):
+        asked.append(kwargs)
+        return _Retry()
+
+    monkeypatch.setattr(tasks.run_shard_task, "retry", retry)
+    return asked
+
+
+def _run_until_retry(task, retries: int, *args) -> None:
+    """Run ``task`` as a worker's ``retries``-th attempt would; it must ask for a retry."""
+    task.push_request(retries=retries, is_eager=False)
+    try:
+        with pytest.raises(_Retry):
+            task.run(*args)
+    finally:
+        task.pop_request()
+
+
 def test_a_busy_executor_makes_the_shard_wait_without_a_retry_limit(monkeypatch):
     """The task retries a busy shard with a pause and no limit (a large campaign waits its turn),
     while other transient failures keep their limited, growing retries."""
@@ -391,23 +419,42 @@ def test_a_busy_executor_makes_the_shard_wait_without_a_retry_limit(monkeypatch)
         raise ExecutorBusy("8 processing jobs are running, the limit is 8")
 
     monkeypatch.setattr(services, "run_shard", busy)
-    retried = {}
-
-    class Retry(Exception):
-        pass
-
-    def retry(**kwargs):
-        retried.update(kwargs)
-        return Retry()
-
-    monkeypatch.setattr(tasks.run_shard_task, "retry", retry)
-    tasks.run_shard_task.push_request(retries=2, is_eager=False)
-    try:
-        with pytest.raises(Retry):
-            tasks.run_shard_task.run(11, 3)
-    finally:
-        tasks.run_shard_task.pop_request()
+    asked = _retries_asked(monkeypatch)
+    _run_until_retry(tasks.run_shard_task, 2, 11, 3)
+    (retried,) = asked
     assert calls == [(11, 3, None)]
     assert retried["max_retries"] is None
     assert retried["args"] == (11, 3, None)
     assert 0 < retried["countdown"] <= 60
+
+
+def test_a_throttled_shard_backs_off_with_growing_bounded_pauses(offline_aws, monkeypatch):
+    """SageMaker answers ThrottlingException (scripted with the Stubber) while the task polls a
+    job: the task is retried later, each pause drawn below a bound that doubles per retry up
+    to a minute, and only a limited number of times."""
+    import random
+
+    from validation import services, tasks
+
+    executor = SageMakerExecutor()
+    monkeypatch.setattr(services, "run_shard", lambda run_id, shard, handle: executor.poll(handle))
+    retried = _retries_asked(monkeypatch)
+    random.seed(18)
+    task = tasks.run_shard_task
+    with Stubber(executor.sagemaker_client) as stub:
+        for retries in range(task.max_retries):
+            stub.add_client_error(
+                "describe_processing_job",
+                service_error_code="ThrottlingException",
+                service_message="Rate exceeded",
+                http_status_code=400,
+            )
+            _run_until_retry(task, retries, 11, 3, "safecase-11-3-0123abcd")
+        stub.assert_no_pending_responses()
+    assert task.max_retries == 5 and task.retry_backoff_max == 60
+    for retries, kwargs in enumerate(retried):
+        assert isinstance(kwargs["exc"], TransientExecutorError)
+        assert "ThrottlingException" in str(kwargs["exc"])
+        assert 0 <= kwargs["countdown"] <= min(60, 2 * 2**retries)
+    assert len(retried) == task.max_retries
+    assert max(k["countdown"] for k in retried) > 2  # the bound grows beyond the first pause
