@@ -43,6 +43,9 @@ class Seeded:
     review_session: int
     signature: int
     search: int = 0
+    hazard: str = "H-1"
+    situation: str = "OS-1"
+    goal: str = "SG-1"
 
     def parameters(self, *, missing: bool = False) -> dict[tuple[str, str], object]:
         """``(segment before the parameter, parameter) -> value`` for a route's URL (see
@@ -65,6 +68,9 @@ class Seeded:
             ("signatures", "pk"): self.signature,
             ("items", "item"): "requirement:TSR-1",
             ("searches", "pk"): self.search,
+            ("hazards", "code"): self.hazard,
+            ("situations", "code"): self.situation,
+            ("goals", "code"): self.goal,
         }
         if missing:
             found = {k: 999999 if isinstance(v, int) else "NOPE-1" for k, v in found.items()}

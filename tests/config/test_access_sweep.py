@@ -82,6 +82,7 @@ ACCESS: dict[str, dict[str, Action | Rule]] = {
     "v1:requirements": {"get": VIEW, "post": EDIT},
     "v1:requirement": {"get": VIEW, "patch": EDIT},
     "v1:links": {"get": VIEW, "post": EDIT},
+    "v1:link-remove": {"post": EDIT},
     "v1:link-clear": {"post": REVIEW},
     "v1:decompositions": {"get": VIEW, "post": EDIT},
     "v1:verifications": {"get": VIEW, "post": EDIT},
@@ -134,7 +135,7 @@ ACCESS: dict[str, dict[str, Action | Rule]] = {
     "ui:dashboard-runs": {"get": VIEW},
     "ui:verify-ledger": {"post": VIEW},
     "ui:hara": {"get": VIEW, "post": EDIT},
-    "ui:hazardous-event": {"get": EDIT, "post": EDIT},
+    "ui:hazardous-event": {"get": VIEW, "post": EDIT},  # read by every role, saved by editors
     "ui:requirements": {"get": VIEW},
     "ui:requirement-tree-children": {"get": VIEW},
     "ui:requirement-new": {"post": EDIT},
@@ -181,6 +182,21 @@ ACCESS: dict[str, dict[str, Action | Rule]] = {
     "ui:search-new": {"post": RUN},
     "ui:search": {"get": VIEW},
     "ui:search-promote": {"post": RUN},
+    "ui:favicon": {"get": Rule.PUBLIC},
+    "ui:item": {"get": VIEW, "post": EDIT},  # read by every role, saved by editors
+    "ui:hazards": {"get": VIEW},
+    "ui:hazard-new": {"post": EDIT},
+    "ui:hazard": {"get": VIEW, "post": EDIT},
+    "ui:situation-new": {"post": EDIT},
+    "ui:situation": {"get": VIEW, "post": EDIT},
+    "ui:goals": {"get": VIEW},
+    "ui:goal-new": {"post": EDIT},
+    "ui:goal": {"get": VIEW},
+    "ui:link-new": {"post": EDIT},
+    "ui:link-remove": {"post": EDIT},
+    "ui:condition-new": {"post": EDIT},
+    "ui:scenarios": {"get": VIEW},
+    "ui:scenario-upload": {"post": EDIT},
 }
 # Every other route of these namespaces: Django's admin, staff only.
 NAMESPACES: dict[str, dict[str, Action | Rule]] = {"admin": {"get": Rule.ADMIN_SITE}}

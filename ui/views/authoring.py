@@ -133,6 +133,8 @@ def _editor(kind, form_class, lookup, update, fields):
 
     @project_view()
     def view(request, project, code):
+        if request.method == "POST":  # the role before the lookup: a refusal names nothing
+            require(request.user, project, Action.EDIT)
         obj = get_object_or_404(lookup(project=project), code=code)
         editor = may(request, project, Action.EDIT)
         if request.method != "POST":
@@ -140,7 +142,6 @@ def _editor(kind, form_class, lookup, update, fields):
             if form is not None:
                 form.fields["code"].disabled = True
             return _edit_page(request, project, obj, form, kind=kind)
-        require(request.user, project, Action.EDIT)
         form = form_class(request.POST, initial={"code": obj.code})
         form.fields["code"].disabled = True
         return handle_form(
