@@ -39,7 +39,7 @@ from django.db import connection
 from django.utils import timezone
 
 from evidence import verify
-from evidence.ledger import EMPTY_ROOT, origin
+from evidence.ledger import EMPTY_ROOT, integration_interval, origin
 from evidence.models import Checkpoint, LogEntry, LogHead, PendingPublication
 from evidence.publication import checkpoint_folder, size_of
 from evidence.storage import StorageError, default_store
@@ -68,6 +68,7 @@ class VerifyResult:
     published: int = 0
     unpublished: int = 0
     signatures_checked: int = 0
+    uncovered: int = 0  # entries within the integration interval, not yet under a checkpoint
     first_bad_index: int | None = None
     problems: list[str] = field(default_factory=list)
 
@@ -153,6 +154,21 @@ def _check_entry_keys(project: Project, result: VerifyResult, trust: Trust, star
         result.fail(f"entry {index} is signed by key {key_id}, which is not trusted", index)
     if len(bad) > MAX_LISTED:
         result.fail("more entries are signed by untrusted keys")
+
+
+def _awaiting_integration(project: Project, covered: int) -> bool:
+    """Whether the entries from ``covered`` on merely wait for their checkpoint: an integration
+    interval is set and the oldest of them was recorded within ``SAFECASE_PUBLISH_GRACE``
+    (their keys are checked all the same)."""
+    if integration_interval() is None:
+        return False
+    oldest = (
+        LogEntry.objects.filter(project=project, index=covered)
+        .values_list("recorded_at", flat=True)
+        .first()
+    )
+    grace = datetime.timedelta(seconds=settings.SAFECASE_PUBLISH_GRACE)
+    return oldest is not None and timezone.now() - oldest <= grace + integration_interval()
 
 
 def _check_store(
@@ -267,11 +283,14 @@ def verify_project(
     if covered < count:
         if not signatures:
             _check_entry_keys(project, result, trust, covered)
-        result.fail(
-            f"entries {covered} to {count - 1} of {project.key} are covered by no checkpoint "
-            "signed by a trusted key",
-            covered if result.first_bad_index is None else None,
-        )
+        if _awaiting_integration(project, covered):
+            result.uncovered = count - covered
+        else:
+            result.fail(
+                f"entries {covered} to {count - 1} of {project.key} are covered by no "
+                "checkpoint signed by a trusted key",
+                covered if result.first_bad_index is None else None,
+            )
     _check_head(result, (head_size, head_root, head_frontier), stack, count, last_good_size)
     for check in ROW_CHECKS.values():
         shown = 0
