@@ -27,8 +27,10 @@ This is what ``manage.py verify_ledger`` runs. It trusts nothing stored in the d
 from __future__ import annotations
 
 import base64
+import bisect
 import datetime
 import hashlib
+import itertools
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -351,54 +353,75 @@ def _check_head(result: VerifyResult, head, stack: list[bytes], count: int, good
 
 
 def _recompute(project, result, expected, signatures, keys_by_id):
-    """Stream every entry: gapless indexes, leaf hashes, roots at each checkpoint size."""
+    """Stream every entry: gapless indexes, leaf hashes, roots at each checkpoint size.
+
+    Entries come in chunks; each chunk's leaves are hashed in one pass and compared with the
+    stored ones as a list, and the runs between checkpoint sizes are folded into the tree in
+    bulk (:func:`evidence.verify.extend_frontier`)."""
     stack: list[bytes] = []  # hashes of the perfect subtrees so far, left to right
     last_good_size = 0
     count = 0
-    rows = _stream_entries(project)
+    sizes = sorted(expected)
     sha256 = hashlib.sha256
-    for index, envelope, stored_leaf in rows:
-        if index != count:
-            result.fail(f"entry {count} is missing (next stored index is {index})", count)
-            break
-        if type(envelope) is not bytes:
-            envelope, stored_leaf = bytes(envelope), bytes(stored_leaf)
-        leaf = sha256(b"\x00" + envelope).digest()
-        if leaf != stored_leaf:
-            result.fail(f"entry {index}: stored leaf hash does not match its content", index)
+    for rows in _stream_entries(project):
+        gap = None
+        if rows[-1][0] != count + len(rows) - 1:  # indexes ascend and are unique
+            gap = next(i for i, row in enumerate(rows) if row[0] != count + i)
+            gap, rows = rows[gap][0], rows[:gap]
+        envelopes = [row[1] for row in rows]
+        stored = [row[2] for row in rows]
+        if rows and type(envelopes[0]) is not bytes:
+            envelopes, stored = [bytes(e) for e in envelopes], [bytes(h) for h in stored]
+        leaves = [sha256(b"\x00" + envelope).digest() for envelope in envelopes]
+        if leaves != stored:
+            for offset, (leaf, kept) in enumerate(zip(leaves, stored, strict=True)):
+                if leaf != kept:
+                    index = count + offset
+                    result.fail(
+                        f"entry {index}: stored leaf hash does not match its content", index
+                    )
         if signatures:
-            result.signatures_checked += 1
-            if not _signature_ok(envelope, keys_by_id):
-                result.fail(
-                    f"entry {index}: envelope signature does not verify against a trusted key "
-                    f"(it names key {_envelope_keyid(envelope)})",
-                    index,
-                )
-        # Leaf number ``index`` completes one perfect subtree per trailing 1 bit of ``index``.
-        value = leaf
-        for _ in range((~index & (index + 1)).bit_length() - 1):
-            value = sha256(b"\x01" + stack.pop() + value).digest()
-        stack.append(value)
-        count += 1
-        if count in expected:
+            _check_signatures(result, envelopes, count, keys_by_id)
+        end, pos = count + len(rows), count
+        for cut in sizes[bisect.bisect_right(sizes, count) : bisect.bisect_right(sizes, end)]:
+            pos = verify.extend_frontier(stack, pos, leaves[pos - count : cut - count])
             if result.first_bad_index is not None:
-                pass  # a leaf already failed: later roots differ because of it
-            elif _root(stack) != expected[count]:
+                continue  # a leaf already failed: later roots differ because of it
+            if _root(stack) != expected[cut]:
                 result.fail(
-                    f"root at size {count} does not match its signed checkpoint: an entry at or "
+                    f"root at size {cut} does not match its signed checkpoint: an entry at or "
                     f"after index {last_good_size} was changed",
                     last_good_size,
                 )
             else:
-                last_good_size = count
+                last_good_size = cut
+        verify.extend_frontier(stack, pos, leaves[pos - count :])
+        count = end
+        if gap is not None:
+            result.fail(f"entry {count} is missing (next stored index is {gap})", count)
+            break
     return stack, count, last_good_size
 
 
+def _check_signatures(result, envelopes: list[bytes], start: int, keys_by_id) -> None:
+    for offset, envelope in enumerate(envelopes):
+        index = start + offset
+        result.signatures_checked += 1
+        if not _signature_ok(envelope, keys_by_id):
+            result.fail(
+                f"entry {index}: envelope signature does not verify against a trusted key "
+                f"(it names key {_envelope_keyid(envelope)})",
+                index,
+            )
+
+
 def _stream_entries(project: Project):
-    """(index, envelope, leaf hash) in index order, streamed without holding the log in memory.
+    """Lists of up to :data:`CHUNK` rows (index, envelope, leaf hash) in index order, streamed
+    without holding the log in memory.
 
     PostgreSQL streams with ``COPY ... TO STDOUT (FORMAT BINARY)``: bytea travels as raw bytes
-    and rows arrive as the server produces them. SQLite's cursor already iterates lazily.
+    and rows arrive as the server produces them, so the server reads ahead while a chunk is
+    hashed. SQLite's cursor already iterates lazily.
     """
     table = LogEntry._meta.db_table
     index = connection.ops.quote_name("index")
@@ -413,12 +436,14 @@ def _stream_entries(project: Project):
             copy_sql = f"COPY ({query % int(project.pk)}) TO STDOUT (FORMAT BINARY)"
             with cursor.copy(copy_sql) as copy:
                 copy.set_types(["int8", "bytea", "bytea"])
-                yield from copy.rows()
+                rows = copy.rows()
+                while chunk := list(itertools.islice(rows, CHUNK)):
+                    yield chunk
         return
     with connection.cursor() as cursor:
         cursor.execute(query, [project.pk])
         while rows := cursor.fetchmany(CHUNK):
-            yield from rows
+            yield rows
 
 
 def _root(stack: list[bytes]) -> bytes:
