@@ -145,6 +145,17 @@ def register_key(key: LoadedKey) -> SigningKey:
     return row
 
 
+# Key ids this process has seen in the key table (rows are never removed): an append in a row
+# then costs no query for its key.
+_registered: set[str] = set()
+
+
+def _ensure_registered(key: LoadedKey) -> None:
+    if key.key_id not in _registered:
+        register_key(key)
+        transaction.on_commit(lambda: _registered.add(key.key_id))
+
+
 def _frontier_positions(size: int) -> list[tuple[int, int]]:
     """(level, index) of the perfect subtrees that cover leaves [0, size), left to right."""
     return _split(0, size) if size else []
@@ -319,13 +330,13 @@ def append(
 
     Raises :class:`LedgerError` or :class:`evidence.keys.SigningKeyError` before anything is
     written when a record is malformed or the signing key is missing. Returns the new entries
-    as saved rows; a bulk caller that does not need them passes ``fetch=False`` and gets the
-    unsaved instances (same values, no ``pk``), which saves reading a large batch back.
+    as saved rows; a bulk caller that does not need them passes ``fetch=False``, which saves
+    reading a large batch back (it then gets an empty list when the batch was written in bulk).
     """
     if not records:
         return []
     key = load_signing_key()
-    register_key(key)
+    _ensure_registered(key)
     items = _items(project, records, user, key)
     interval = integration_interval()
     if interval is None:
@@ -343,7 +354,9 @@ def append(
             project, head, key, queued + items, sign=sign, verified=verified
         )
         entries = entries[len(queued) :]
-    if fetch and entries[0].pk is None:
+    if entries[0].pk is None:  # written in bulk
+        if not fetch:
+            return []
         first = entries[0].index
         return list(LogEntry.objects.filter(project=project, index__gte=first).order_by("index"))
     return entries
@@ -424,7 +437,9 @@ def _integrate_locked(
     else:
         bulk_insert(connection, LogEntry._meta.db_table, ENTRY_COLUMNS, entry_rows)
         bulk_insert(connection, MerkleNode._meta.db_table, NODE_COLUMNS, node_rows)
-        entries = [_unsaved(project, row) for row in entry_rows]
+        # A bulk caller's rows are read back (``append`` with ``fetch``) or not needed: model
+        # instances for each would cost more than hashing them.
+        entries = [_Appended(row[1]) for row in entry_rows]
     root = _fold([value for _, value in stack])
     head.size = size + len(items)
     head.root = root
@@ -444,19 +459,12 @@ def _integrate_locked(
     return entries, checkpoint
 
 
-def _unsaved(project: Project, row: tuple) -> LogEntry:
-    _, index, kind, subject, digest, envelope, leaf, key_id, _, user_id = row
-    return LogEntry(
-        project=project,
-        index=index,
-        kind=kind,
-        subject=subject,
-        digest=digest,
-        envelope=envelope,
-        leaf_hash=leaf,
-        key_id=key_id,
-        recorded_by_id=user_id,
-    )
+@dataclass(frozen=True)
+class _Appended:
+    """The index of an entry written in bulk (not read back)."""
+
+    index: int
+    pk = None
 
 
 SMALL_BATCH = 64
@@ -771,7 +779,7 @@ def enqueue(project: Project, records: Sequence[Record], *, user=None, durable=F
     if not records:
         return 0
     key = load_signing_key()
-    register_key(key)
+    _ensure_registered(key)
     items = _items(project, records, user, key)
     adapt = connection.ops.adapt_datetimefield_value
     rows = [
@@ -787,8 +795,17 @@ def enqueue(project: Project, records: Sequence[Record], *, user=None, durable=F
         )
         for i in items
     ]
-    with transaction.atomic():
-        bulk_insert(connection, QueuedEntry._meta.db_table, QUEUE_COLUMNS, rows)
+    if len(rows) > SMALL_BATCH:
+        with transaction.atomic():
+            bulk_insert(connection, QueuedEntry._meta.db_table, QUEUE_COLUMNS, rows)
+    else:  # one statement, committed on its own outside a transaction: one round trip
+        columns = ", ".join(QUEUE_COLUMNS)
+        marks = ", ".join(["(" + ", ".join(["%s"] * len(QUEUE_COLUMNS)) + ")"] * len(rows))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {QueuedEntry._meta.db_table} ({columns}) VALUES {marks}",  # noqa: S608
+                [value for row in rows for value in row],
+            )
     if durable:
         integrate(project)
     elif connection.in_atomic_block:
@@ -818,7 +835,7 @@ def integrate(project: Project, *, force: bool = True, wait: bool = True) -> Che
     ``wait=False`` returns at once when another process holds the log (it is integrating).
     """
     key = load_signing_key()
-    register_key(key)
+    _ensure_registered(key)
     with transaction.atomic():
         head = _lock_head(project, skip_locked=not wait)
         if head is None:
@@ -894,6 +911,7 @@ def forget_checked_heads() -> None:
     _checked_heads.clear()
     _contended.clear()
     _integrated_at.clear()
+    _registered.clear()
 
 
 def head_of(project: Project) -> tuple[int, bytes]:
