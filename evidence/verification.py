@@ -30,14 +30,14 @@ import base64
 import bisect
 import datetime
 import hashlib
-import itertools
 import json
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from evidence import verify
@@ -419,9 +419,7 @@ def _stream_entries(project: Project):
     """Lists of up to :data:`CHUNK` rows (index, envelope, leaf hash) in index order, streamed
     without holding the log in memory.
 
-    PostgreSQL streams with ``COPY ... TO STDOUT (FORMAT BINARY)``: bytea travels as raw bytes
-    and rows arrive as the server produces them, so the server reads ahead while a chunk is
-    hashed. SQLite's cursor already iterates lazily.
+    SQLite's cursor already iterates lazily.
     """
     table = LogEntry._meta.db_table
     index = connection.ops.quote_name("index")
@@ -431,14 +429,21 @@ def _stream_entries(project: Project):
     )
     connection.ensure_connection()
     if connection.vendor == "postgresql":
+        # A server-side cursor in binary: bytea travels as raw bytes, and each chunk comes in
+        # one round trip, its rows converted by the driver in C (a COPY is read row by row).
         raw = connection.connection
-        with raw.cursor() as cursor:
-            copy_sql = f"COPY ({query % int(project.pk)}) TO STDOUT (FORMAT BINARY)"
-            with cursor.copy(copy_sql) as copy:
-                copy.set_types(["int8", "bytea", "bytea"])
-                rows = copy.rows()
-                while chunk := list(itertools.islice(rows, CHUNK)):
-                    yield chunk
+        # The next chunk is fetched in a thread while this one is hashed: the database works
+        # and the driver waits on the network meanwhile.
+        with (
+            transaction.atomic(),
+            raw.cursor("verify_ledger", binary=True) as cursor,
+            ThreadPoolExecutor(1) as reader,
+        ):
+            cursor.execute(query, [project.pk])
+            ahead = reader.submit(cursor.fetchmany, CHUNK)
+            while chunk := ahead.result():
+                ahead = reader.submit(cursor.fetchmany, CHUNK)
+                yield chunk
         return
     with connection.cursor() as cursor:
         cursor.execute(query, [project.pk])
