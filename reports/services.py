@@ -61,7 +61,6 @@ def export_package(
     committed, so a failed export leaves neither a file nor an entry behind.
     """
     baseline = selectors.baseline_named(project, baseline_name)
-    ledger.cover(project)  # with an integration interval, the latest entries get a checkpoint
     package = build_package(user=user, project=project, baseline=baseline)
     path = Path(path)
     partial = path.with_name(f".{path.name}.partial")
