@@ -214,6 +214,18 @@ CELERY_BEAT_SCHEDULE = {
         "task": "evidence.publish_checkpoints",
         "schedule": float(env_int("SAFECASE_PUBLISH_INTERVAL", 60)),
     },
+    # With an integration interval, entries not yet covered by a checkpoint are integrated at
+    # least this often (seconds), even when no further append comes.
+    **(
+        {
+            "integrate-ledgers": {
+                "task": "evidence.integrate_ledgers",
+                "schedule": max(env_int("SAFECASE_LEDGER_INTEGRATION_MS", 0) / 1000, 1.0),
+            }
+        }
+        if env_int("SAFECASE_LEDGER_INTEGRATION_MS", 0) > 0
+        else {}
+    ),
 }
 # A task a killed worker had taken but not acknowledged is delivered again after this many
 # seconds (Redis); keep it above the longest shard.
@@ -234,6 +246,10 @@ SAFECASE_TRUSTED_KEYS = [
 ]
 # Seconds a checkpoint may stay unpublished before verify_ledger and /healthz report a failure.
 SAFECASE_PUBLISH_GRACE = env_int("SAFECASE_PUBLISH_GRACE", 300)
+# The ledger's integration interval (milliseconds; Tessera-style batching). 0: every append signs
+# a checkpoint of its own. Above 0: appends within one interval share one signed checkpoint,
+# written by the first append after the interval, the periodic task, an export or a proof.
+SAFECASE_LEDGER_INTEGRATION_MS = env_int("SAFECASE_LEDGER_INTEGRATION_MS", 0)
 # Witnesses that cosign each new checkpoint (C2SP tlog-witness): comma-separated "URL VKEY"
 # items, VKEY being the witness's verifier key. verify_ledger fails on a checkpoint older than
 # SAFECASE_WITNESS_GRACE seconds that no checkpoint cosigned by SAFECASE_WITNESS_QUORUM of them

@@ -16,9 +16,14 @@ in certification packages, so what Safecase computes and what an assessor checks
 from __future__ import annotations
 
 import base64
+import datetime
+import hashlib
+import json
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -31,6 +36,7 @@ from evidence.models import (
     LogHead,
     MerkleNode,
     PendingPublication,
+    QueuedEntry,
     SigningKey,
 )
 from evidence.publication import (
@@ -50,6 +56,8 @@ STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
 PREDICATE_PREFIX = "https://safecase.dev/evidence/"
 EMPTY_ROOT = verify.root_hash([])
+
+logger = logging.getLogger(__name__)
 
 
 class LedgerError(Exception):
@@ -85,11 +93,14 @@ def origin(project: Project) -> str:
 
 
 def _statement(project: Project, record: Record, user, recorded_at) -> dict:
+    """The in-toto statement of ``record``; ``recorded_at`` is a datetime or its text."""
     if not record.subjects:
         raise LedgerError(f"a {record.kind} record needs at least one subject")
     predicate = dict(record.predicate)
     predicate["project"] = project.key
-    predicate["recordedAt"] = recorded_at.isoformat().replace("+00:00", "Z")
+    if not isinstance(recorded_at, str):
+        recorded_at = _timestamp(recorded_at)
+    predicate["recordedAt"] = recorded_at
     predicate["recordedBy"] = getattr(user, "username", None)
     return {
         "_type": STATEMENT_TYPE,
@@ -99,15 +110,30 @@ def _statement(project: Project, record: Record, user, recorded_at) -> dict:
     }
 
 
+def _timestamp(moment: datetime.datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
 def _envelope(key: LoadedKey, statement: dict) -> bytes:
+    """The DSSE envelope of ``statement``, signed, as canonical JSON.
+
+    Its members are fixed and their values base64 or hex, which JSON never escapes, so the
+    canonical form is written directly (what :func:`evidence.verify.canonical_json` of the
+    same object gives, byte for byte, at a fraction of the cost for a large batch).
+    """
     payload = verify.canonical_json(statement)
     signature = key.sign(verify.pae(PAYLOAD_TYPE, payload))
-    envelope = {
-        "payloadType": PAYLOAD_TYPE,
-        "payload": base64.b64encode(payload).decode("ascii"),
-        "signatures": [{"keyid": key.key_id, "sig": base64.b64encode(signature).decode("ascii")}],
-    }
-    return verify.canonical_json(envelope)
+    return b"".join(
+        (
+            b'{"payload":"',
+            base64.b64encode(payload),
+            b'","payloadType":"' + PAYLOAD_TYPE.encode("ascii") + b'","signatures":[{"keyid":"',
+            key.key_id.encode("ascii"),
+            b'","sig":"',
+            base64.b64encode(signature),
+            b'"}]}',
+        )
+    )
 
 
 def register_key(key: LoadedKey) -> SigningKey:
@@ -119,13 +145,33 @@ def register_key(key: LoadedKey) -> SigningKey:
     return row
 
 
+# Key ids this process has seen in the key table (rows are never removed): an append in a row
+# then costs no query for its key.
+_registered: set[str] = set()
+
+
+def _ensure_registered(key: LoadedKey) -> None:
+    if key.key_id not in _registered:
+        register_key(key)
+        transaction.on_commit(lambda: _registered.add(key.key_id))
+
+
 def _frontier_positions(size: int) -> list[tuple[int, int]]:
     """(level, index) of the perfect subtrees that cover leaves [0, size), left to right."""
     return _split(0, size) if size else []
 
 
 def _fetch_nodes(project: Project, positions: Iterable[tuple[int, int]]) -> dict:
-    """Hashes of perfect subtrees by (level, index), in one round trip.
+    """Hashes of perfect subtrees by (level, index), in one round trip."""
+    found, _ = _fetch(project, positions)
+    return found
+
+
+def _fetch(
+    project: Project, positions: Iterable[tuple[int, int]], *, head: bool = False
+) -> tuple[dict, int | None]:
+    """Hashes of perfect subtrees by (level, index), and with ``head`` the log's size, in one
+    round trip. Raises :class:`LedgerError` for a missing node when the log is long enough.
 
     Level 0 is the entries' leaf hashes; higher levels are :class:`MerkleNode` rows. The SQL is
     written out (a UNION of indexed lookups: the leaves, then one per tree level) because a
@@ -137,6 +183,9 @@ def _fetch_nodes(project: Project, positions: Iterable[tuple[int, int]]) -> dict
     nodes = sorted((lv, ix) for lv, ix in wanted if lv)
     parts, params = [], []
     index = connection.ops.quote_name("index")
+    if head:
+        parts.append(f"SELECT -1, size, root FROM {LogHead._meta.db_table} WHERE project_id = %s")  # noqa: S608
+        params.append(project.pk)
     if leaves:
         marks = ", ".join(["%s"] * len(leaves))
         parts.append(
@@ -162,10 +211,18 @@ def _fetch_nodes(project: Project, positions: Iterable[tuple[int, int]]) -> dict
         with connection.cursor() as cursor:
             cursor.execute(" UNION ALL ".join(parts), params)
             found = {(level, ix): bytes(value) for level, ix, value in cursor.fetchall()}
+    current = None
+    if head:
+        current = next((ix for level, ix in found if level == -1), 0)
     missing = sorted(wanted - set(found))
-    if missing:
+    if missing and (current is None or max(hi for _, hi in _ranges(missing)) <= current):
         raise LedgerError(f"the log of {project.key} lacks tree nodes {missing[:5]}")
-    return found
+    return found, current
+
+
+def _ranges(positions: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The leaf ranges [lo, hi) of perfect subtrees given as (level, index)."""
+    return [(ix << level, (ix + 1) << level) for level, ix in positions]
 
 
 def _fold(hashes: Sequence[bytes]) -> bytes:
@@ -181,14 +238,17 @@ def _split(lo: int, hi: int) -> list[tuple[int, int]]:
     return pieces
 
 
-def _lock_head(project: Project) -> LogHead:
+def _lock_head(project: Project, *, skip_locked: bool = False) -> LogHead | None:
     """The project's log head, locked until the transaction ends.
 
     The row lock makes concurrent appenders to one project queue here (on SQLite the IMMEDIATE
     transaction already locks the database), so indexes stay gapless and unique. Written out:
-    every other appender waits while the lock is held.
+    every other appender waits while the lock is held. ``skip_locked``: None instead of
+    waiting when another transaction holds the lock.
     """
-    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    lock = ""
+    if connection.features.has_select_for_update:
+        lock = " FOR UPDATE SKIP LOCKED" if skip_locked else " FOR UPDATE"
     sql = (
         f"SELECT id, size, root, frontier FROM {LogHead._meta.db_table} "  # noqa: S608
         f"WHERE project_id = %s{lock}"
@@ -197,39 +257,123 @@ def _lock_head(project: Project) -> LogHead:
         cursor.execute(sql, [project.pk])
         row = cursor.fetchone()
         if row is None:
+            if skip_locked and LogHead.objects.filter(project=project).exists():
+                return None
             LogHead.objects.get_or_create(
                 project=project, defaults={"size": 0, "root": EMPTY_ROOT, "frontier": b""}
             )
             cursor.execute(sql, [project.pk])
             row = cursor.fetchone()
+    if row is None:
+        return None
     head_id, size, root, frontier = row
     return LogHead(
         id=head_id, project=project, size=size, root=bytes(root), frontier=bytes(frontier)
     )
 
 
+def integration_interval() -> datetime.timedelta | None:
+    """The integration interval (``SAFECASE_LEDGER_INTEGRATION_MS``), None when it is 0: then
+    every append signs a checkpoint of its own."""
+    ms = getattr(settings, "SAFECASE_LEDGER_INTEGRATION_MS", 0) or 0
+    return datetime.timedelta(milliseconds=ms) if ms > 0 else None
+
+
+@dataclass(frozen=True)
+class _Item:
+    """An entry ready for the log: what a row of :class:`LogEntry` holds but its index."""
+
+    kind: str
+    subject: str
+    digest: str
+    envelope: bytes
+    key_id: str
+    recorded_at: datetime.datetime
+    user_id: int | None
+
+
+def _items(project: Project, records: Sequence[Record], user, key: LoadedKey) -> list[_Item]:
+    """Sign each record's statement (raises before anything is written when one is malformed)."""
+    now = timezone.now()
+    stamp = _timestamp(now)
+    user_id = user.pk if getattr(user, "pk", None) else None
+    return [
+        _Item(
+            record.kind,
+            record.subjects[0].name[:500] if record.subjects else "",
+            record.subjects[0].sha256 if record.subjects else "",
+            _envelope(key, _statement(project, record, user, stamp)),
+            key.key_id,
+            now,
+            user_id,
+        )
+        for record in records
+    ]
+
+
 @transaction.atomic
 def append(
-    project: Project, records: Sequence[Record], *, user=None, fetch: bool = True
+    project: Project,
+    records: Sequence[Record],
+    *,
+    user=None,
+    fetch: bool = True,
+    durable: bool = False,
 ) -> list[LogEntry]:
-    """Append ``records`` to the project's log in one transaction and sign a checkpoint.
+    """Append ``records`` to the project's log in one transaction.
+
+    With no integration interval (the default) the append also signs a checkpoint of the new
+    log. With an interval, the entries get their indexes and tree nodes now and share the
+    checkpoint that the first append after the interval signs (or the periodic task, an
+    export, a proof, :func:`wait_covered`); ``durable=True`` signs one in this transaction, so
+    the entries are covered when the call returns.
 
     Raises :class:`LedgerError` or :class:`evidence.keys.SigningKeyError` before anything is
     written when a record is malformed or the signing key is missing. Returns the new entries
-    as saved rows; a bulk caller that does not need them passes ``fetch=False`` and gets the
-    unsaved instances (same values, no ``pk``), which saves reading a large batch back.
+    as saved rows; a bulk caller that does not need them passes ``fetch=False``, which saves
+    reading a large batch back (it then gets an empty list when the batch was written in bulk).
     """
     if not records:
         return []
     key = load_signing_key()
-    register_key(key)
-    now = timezone.now()
-    envelopes = [_envelope(key, _statement(project, r, user, now)) for r in records]
-    user_id = user.pk if getattr(user, "pk", None) else None
+    _ensure_registered(key)
+    items = _items(project, records, user, key)
+    interval = integration_interval()
+    if interval is None:
+        view = _look_before_locking(project)
+        head = _lock_head(project)
+        _check_head(project, head, key.key_id, view)
+        entries, _ = _integrate_locked(project, head, key, items, sign=True, verified=True)
+    else:
+        head = _lock_head(project)
+        latest = _latest_row(project)
+        sign = durable or _due(latest, interval)
+        verified = _check_ahead(project, head, key.key_id, latest, full=sign)
+        queued = _take_queue(project) if sign else []
+        entries, _ = _integrate_locked(
+            project, head, key, queued + items, sign=sign, verified=verified
+        )
+        entries = entries[len(queued) :]
+    if entries[0].pk is None:  # written in bulk
+        if not fetch:
+            return []
+        first = entries[0].index
+        return list(LogEntry.objects.filter(project=project, index__gte=first).order_by("index"))
+    return entries
 
-    view = _look_before_locking(project)
-    head = _lock_head(project)
-    _check_head(project, head, key.key_id, view)
+
+def _integrate_locked(
+    project: Project,
+    head: LogHead,
+    key: LoadedKey,
+    items: Sequence[_Item],
+    *,
+    sign: bool,
+    verified: bool,
+) -> tuple[list[LogEntry], Checkpoint | None]:
+    """Give ``items`` the next indexes after the locked ``head``, write their rows and tree
+    nodes, move the head and, with ``sign``, sign and queue a checkpoint of the new log.
+    ``verified``: the head was checked entirely (then the new head counts as checked)."""
     size = head.size
     packed = bytes(head.frontier)
     frontier = [packed[i : i + 32] for i in range(0, len(packed), 32)]
@@ -237,75 +381,90 @@ def append(
     stack = list(zip(levels, frontier, strict=True))
 
     entries, entry_rows, node_rows = [], [], []
-    stamp = connection.ops.adapt_datetimefield_value(now)
-    for offset, (record, envelope) in enumerate(zip(records, envelopes, strict=True)):
+    adapt = connection.ops.adapt_datetimefield_value
+    small = len(items) <= SMALL_BATCH
+    sha256 = hashlib.sha256
+    pk = project.pk
+    for offset, item in enumerate(items):
         index = size + offset
-        leaf = verify.leaf_hash(envelope)
-        subject = record.subjects[0]
-        entry = LogEntry(
-            project=project,
-            index=index,
-            kind=record.kind,
-            subject=subject.name[:500],
-            digest=subject.sha256,
-            envelope=envelope,
-            leaf_hash=leaf,
-            key_id=key.key_id,
-            recorded_at=now,
-            recorded_by_id=user_id,
-        )
-        entries.append(entry)
-        entry_rows.append(
-            (
-                project.pk,
-                index,
-                entry.kind,
-                entry.subject,
-                entry.digest,
-                envelope,
-                leaf,
-                key.key_id,
-                stamp,
-                user_id,
+        leaf = sha256(b"\x00" + item.envelope).digest()
+        if small:
+            entries.append(
+                LogEntry(
+                    project=project,
+                    index=index,
+                    kind=item.kind,
+                    subject=item.subject,
+                    digest=item.digest,
+                    envelope=item.envelope,
+                    leaf_hash=leaf,
+                    key_id=item.key_id,
+                    recorded_at=item.recorded_at,
+                    recorded_by_id=item.user_id,
+                )
             )
-        )
+        else:
+            entry_rows.append(
+                (
+                    pk,
+                    index,
+                    item.kind,
+                    item.subject,
+                    item.digest,
+                    item.envelope,
+                    leaf,
+                    item.key_id,
+                    adapt(item.recorded_at),
+                    item.user_id,
+                )
+            )
         value, level, position = leaf, 0, index
         while position & 1:
             _, left = stack.pop()
-            value = verify.node_hash(left, value)
+            value = sha256(b"\x01" + left + value).digest()
             level += 1
             position >>= 1
-            node_rows.append((project.pk, level, position, value))
+            node_rows.append((pk, level, position, value))
         stack.append((level, value))
 
-    if len(entries) <= SMALL_BATCH:
+    if small:
         # A few rows: one INSERT ... RETURNING each gives the ids without reading back and
         # costs fewer round trips (held under the lock) than COPY.
         LogEntry.objects.bulk_create(entries)
         MerkleNode.objects.bulk_create(
             [MerkleNode(project=project, level=lv, index=ix, hash=h) for _, lv, ix, h in node_rows]
         )
-        fetch = False
     else:
         bulk_insert(connection, LogEntry._meta.db_table, ENTRY_COLUMNS, entry_rows)
         bulk_insert(connection, MerkleNode._meta.db_table, NODE_COLUMNS, node_rows)
+        # A bulk caller's rows are read back (``append`` with ``fetch``) or not needed: model
+        # instances for each would cost more than hashing them.
+        entries = [_Appended(row[1]) for row in entry_rows]
     root = _fold([value for _, value in stack])
-    head.size = size + len(records)
+    head.size = size + len(items)
     head.root = root
     head.frontier = b"".join(value for _, value in stack)
     head.save(update_fields=["size", "root", "frontier"])
-    checkpoint = _sign_checkpoint(project, head.size, root, key)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {PendingPublication._meta.db_table} "  # noqa: S608
-            "(project_id, checkpoint_id, created_at) VALUES (%s, %s, %s)",
-            [project.pk, checkpoint.pk, stamp],
-        )
+    checkpoint = None
+    if sign:
+        checkpoint = _sign_checkpoint(project, head.size, root, key)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {PendingPublication._meta.db_table} "  # noqa: S608
+                "(project_id, checkpoint_id, created_at) VALUES (%s, %s, %s)",
+                [project.pk, checkpoint.pk, adapt(timezone.now())],
+            )
     state = (head.size, root, bytes(head.frontier), key.key_id)
-    transaction.on_commit(lambda: _after_commit(project, state, checkpoint))
-    if fetch:
-        return list(LogEntry.objects.filter(project=project, index__gte=size).order_by("index"))
-    return entries
+    transaction.on_commit(lambda: _after_commit(project, state, checkpoint, verified))
+    return entries, checkpoint
+
+
+@dataclass(frozen=True)
+class _Appended:
+    """The index of an entry written in bulk (not read back)."""
+
+    index: int
+    pk = None
 
 
 SMALL_BATCH = 64
@@ -338,18 +497,31 @@ def _sign_checkpoint(project: Project, size: int, root: bytes, key: LoadedKey) -
 _checked_heads: dict[int, tuple[int, bytes, bytes, str]] = {}
 # Project id -> whether another process had moved the head when this one last appended.
 _contended: dict[int, bool] = {}
+# Project id -> when this process last signed a checkpoint or found one not yet due.
+_integrated_at: dict[int, datetime.datetime] = {}
 
 
 def _after_commit(
-    project: Project, state: tuple[int, bytes, bytes, str], checkpoint: Checkpoint
+    project: Project,
+    state: tuple[int, bytes, bytes, str],
+    checkpoint: Checkpoint | None,
+    verified: bool = True,
 ) -> None:
     """Publish this append's checkpoint, and the project's older queued ones.
 
     A failure is logged, not raised: the append has committed, and its checkpoint stays queued
     for the next append, the periodic task and ``publish_checkpoints``. Then the checkpoint is
-    announced (:data:`evidence.signals.checkpoint_committed`) for the witnesses.
+    announced (:data:`evidence.signals.checkpoint_committed`) for the witnesses. An append that
+    signed nothing (within an integration interval) only remembers the head it left, when
+    that head was checked entirely.
     """
-    _checked_heads[project.pk] = state
+    if verified:
+        _checked_heads[project.pk] = state
+    else:
+        _checked_heads.pop(project.pk, None)
+    if checkpoint is None:
+        return
+    _integrated_at[project.pk] = timezone.now()
     publish_new(checkpoint)
     checkpoint_committed.send(sender=Checkpoint, checkpoint=checkpoint)
 
@@ -392,21 +564,20 @@ def _check_head(project: Project, head: LogHead, key_id: str, view=None) -> None
 
 def _check_latest_checkpoint(project: Project, size: int, root: bytes) -> None:
     """The head must be the latest checkpoint, signed by a trusted key."""
-    with connection.cursor() as cursor:  # written out: this runs under the log lock
-        cursor.execute(
-            f"SELECT size, root, note, key_id FROM {Checkpoint._meta.db_table} "  # noqa: S608
-            "WHERE project_id = %s ORDER BY size DESC LIMIT 1",
-            [project.pk],
-        )
-        row = cursor.fetchone()
-    latest = row and Checkpoint(size=row[0], root=bytes(row[1]), note=row[2], key_id=row[3])
+    latest = _latest_row(project)
     if latest is None and size == 0:
         return
-    if latest is None or latest.size != size or bytes(latest.root) != root:
+    if latest is None or latest.size != size or latest.root != root:
         found = f"size {latest.size}" if latest else "none"
         raise LedgerError(
             _tampered(project, f"its head (size {size}) is not its latest checkpoint ({found})")
         )
+    _check_trusted_checkpoint(project, latest)
+
+
+def _check_trusted_checkpoint(project: Project, latest: _Latest) -> None:
+    """The checkpoint must be signed by a trusted key and say what its columns say."""
+    size = latest.size
     signer = trusted_signer(latest.key_id)
     if signer is None:
         raise LedgerError(
@@ -420,8 +591,312 @@ def _check_latest_checkpoint(project: Project, size: int, root: bytes) -> None:
         note = verify.verify_checkpoint(latest.note, [signer], origin=origin(project))
     except ValueError as exc:
         raise LedgerError(_tampered(project, f"its latest checkpoint: {exc}")) from None
-    if note.size != size or note.root != root:
+    if note.size != size or note.root != latest.root:
         raise LedgerError(_tampered(project, "its latest checkpoint disagrees with its note"))
+
+
+@dataclass(frozen=True)
+class _Latest:
+    size: int
+    root: bytes
+    note: str
+    key_id: str
+    created_at: datetime.datetime
+
+
+def _latest_row(project: Project) -> _Latest | None:
+    """The project's latest checkpoint (written out: this runs under the log lock)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT size, root, note, key_id, created_at FROM {Checkpoint._meta.db_table} "  # noqa: S608
+            "WHERE project_id = %s ORDER BY size DESC LIMIT 1",
+            [project.pk],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    created = row[4]
+    if isinstance(created, str):  # SQLite without converters
+        created = datetime.datetime.fromisoformat(created)
+    if timezone.is_naive(created):
+        created = timezone.make_aware(created, datetime.UTC)
+    return _Latest(row[0], bytes(row[1]), row[2], row[3], created)
+
+
+def _due(latest: _Latest | None, interval: datetime.timedelta) -> bool:
+    """Whether the interval since the latest checkpoint has passed (a new one is due)."""
+    return latest is None or timezone.now() - latest.created_at >= interval
+
+
+def _check_ahead(
+    project: Project, head: LogHead, key_id: str, latest: _Latest | None, *, full: bool
+) -> bool:
+    """The head check of a log whose head may be ahead of its latest checkpoint (an
+    integration interval is set). Returns whether the head is checked entirely.
+
+    Always: the frontier folds to the root and the store holds no later or different
+    checkpoint than the latest one here. With ``full`` (about to sign a checkpoint over the
+    head), also what :func:`_check_tail` checks, unless this process already checked or wrote
+    this very head: a checkpoint must never bless entries planted in the database.
+    """
+    root, frontier = bytes(head.root), bytes(head.frontier)
+    state = (head.size, root, frontier, key_id)
+    last = _checked_heads.get(project.pk)
+    _contended[project.pk] = last is not None and last != state
+    hashes = [frontier[i : i + 32] for i in range(0, len(frontier), 32)]
+    if len(hashes) != len(_frontier_positions(head.size)) or _fold(hashes) != root:
+        raise LedgerError(_tampered(project, "its head's frontier does not fold to its root"))
+    verified = last == state
+    if full and not verified:
+        _check_tail(project, head, latest)
+        verified = True
+    size, published_root = (latest.size, latest.root) if latest else (0, EMPTY_ROOT)
+    try:
+        check_not_rolled_back(project, size, published_root)
+    except RollbackError as exc:
+        raise LedgerError(str(exc)) from None
+    if verified:
+        _checked_heads[project.pk] = state
+    return verified
+
+
+def _check_tail(project: Project, head: LogHead, latest: _Latest | None) -> None:
+    """The entries after the latest checkpoint, before a checkpoint is signed over them.
+
+    The latest checkpoint must be signed by a trusted key and its root must be the stored
+    tree's at its size; each later entry must be signed by a trusted key and hash to its
+    stored leaf; and these leaves, folded onto the checkpoint's tree, must give the head.
+    """
+    size = 0
+    if latest is not None:
+        size = latest.size
+        _check_trusted_checkpoint(project, latest)
+    if size > head.size:
+        raise LedgerError(
+            _tampered(project, f"its head (size {head.size}) is behind its latest checkpoint")
+        )
+    positions = _frontier_positions(size)
+    nodes = _fetch_nodes(project, positions)
+    stack = [(level, nodes[(level, ix)]) for level, ix in positions]
+    if _fold([value for _, value in stack]) != (latest.root if latest else EMPTY_ROOT):
+        raise LedgerError(
+            _tampered(project, f"its stored tree at size {size} is not its latest checkpoint's")
+        )
+    index_column = connection.ops.quote_name("index")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {index_column}, envelope, leaf_hash, key_id "  # noqa: S608
+            f"FROM {LogEntry._meta.db_table} WHERE project_id = %s AND {index_column} >= %s "
+            f"ORDER BY {index_column}",
+            [project.pk, size],
+        )
+        rows = cursor.fetchall()
+    for expected, (index, envelope, leaf, key_id) in enumerate(rows, start=size):
+        envelope = bytes(envelope)
+        if index != expected:
+            raise LedgerError(_tampered(project, f"entry {expected} is missing"))
+        if verify.leaf_hash(envelope) != bytes(leaf):
+            raise LedgerError(_tampered(project, f"entry {index}'s leaf hash is not its content's"))
+        if not _signed_by_trusted(envelope, key_id):
+            raise LedgerError(_tampered(project, f"entry {index} is not signed by a trusted key"))
+        _push(stack, verify.leaf_hash(envelope), index)
+    if size + len(rows) != head.size or b"".join(v for _, v in stack) != bytes(head.frontier):
+        raise LedgerError(_tampered(project, f"its entries after size {size} do not make its head"))
+
+
+def _push(stack: list[tuple[int, bytes]], leaf: bytes, index: int) -> None:
+    value, level = leaf, 0
+    while index & 1:
+        _, left = stack.pop()
+        value = verify.node_hash(left, value)
+        level += 1
+        index >>= 1
+    stack.append((level, value))
+
+
+def _signed_by_trusted(envelope: bytes, key_id: str) -> bool:
+    signer = trusted_signer(key_id)
+    if signer is None:
+        return False
+    try:
+        parsed = json.loads(envelope)
+    except ValueError:
+        return False
+    return isinstance(parsed, dict) and verify.verify_envelope(
+        parsed, {key_id: signer[1]}, payload_type=PAYLOAD_TYPE
+    )
+
+
+def _take_queue(project: Project) -> list[_Item]:
+    """Remove the project's queued entries (in submission order) for integration in this
+    transaction; each must be signed by a trusted key, or nothing is integrated."""
+    table = QueuedEntry._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {table} WHERE project_id = %s "  # noqa: S608
+            "RETURNING id, kind, subject, digest, envelope, key_id, recorded_at, recorded_by_id",
+            [project.pk],
+        )
+        rows = sorted(cursor.fetchall())
+    items = []
+    for row_id, kind, subject, digest, envelope, key_id, recorded_at, user_id in rows:
+        envelope = bytes(envelope)
+        if not _signed_by_trusted(envelope, key_id):
+            raise LedgerError(
+                f"queued entry {row_id} of {project.key} is not signed by a trusted key: it "
+                "was written outside the application. Nothing was integrated; remove it"
+            )
+        if isinstance(recorded_at, str):
+            recorded_at = datetime.datetime.fromisoformat(recorded_at)
+        if timezone.is_naive(recorded_at):
+            recorded_at = timezone.make_aware(recorded_at, datetime.UTC)
+        items.append(_Item(kind, subject, digest, envelope, key_id, recorded_at, user_id))
+    return items
+
+
+QUEUE_COLUMNS = [
+    "project_id",
+    "kind",
+    "subject",
+    "digest",
+    "envelope",
+    "key_id",
+    "recorded_at",
+    "recorded_by_id",
+]
+
+
+def enqueue(project: Project, records: Sequence[Record], *, user=None, durable=False) -> int:
+    """Submit ``records`` to the project's log without waiting for its lock (group commit).
+
+    The signed entries are written to the queue in the caller's transaction (or one of their
+    own): many clients commit at once, and one integrator moves every queued entry into the
+    log in one transaction (:func:`integrate`). Returns the number queued. ``durable=True``
+    integrates before returning, so the entries are in the log and covered by a checkpoint;
+    otherwise they are integrated by the first submission or append after the integration
+    interval (at once without an interval), the periodic task, an export or a proof.
+    """
+    if not records:
+        return 0
+    key = load_signing_key()
+    _ensure_registered(key)
+    items = _items(project, records, user, key)
+    adapt = connection.ops.adapt_datetimefield_value
+    rows = [
+        (
+            project.pk,
+            i.kind,
+            i.subject,
+            i.digest,
+            i.envelope,
+            i.key_id,
+            adapt(i.recorded_at),
+            i.user_id,
+        )
+        for i in items
+    ]
+    if len(rows) > SMALL_BATCH:
+        with transaction.atomic():
+            bulk_insert(connection, QueuedEntry._meta.db_table, QUEUE_COLUMNS, rows)
+    else:  # one statement, committed on its own outside a transaction: one round trip
+        columns = ", ".join(QUEUE_COLUMNS)
+        marks = ", ".join(["(" + ", ".join(["%s"] * len(QUEUE_COLUMNS)) + ")"] * len(rows))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {QueuedEntry._meta.db_table} ({columns}) VALUES {marks}",  # noqa: S608
+                [value for row in rows for value in row],
+            )
+    if durable:
+        integrate(project)
+    elif connection.in_atomic_block:
+        transaction.on_commit(lambda: _integrate_if_due(project))
+    else:
+        _integrate_if_due(project)
+    return len(items)
+
+
+def _integrate_if_due(project: Project) -> None:
+    interval = integration_interval()
+    if interval is None:
+        integrate(project)
+        return
+    last = _integrated_at.get(project.pk)
+    if last is not None and timezone.now() - last < interval:
+        return
+    _integrated_at[project.pk] = timezone.now()
+    integrate(project, force=False, wait=False)
+
+
+def integrate(project: Project, *, force: bool = True, wait: bool = True) -> Checkpoint | None:
+    """Integrate the project's queued entries and sign a checkpoint covering the whole log.
+
+    Returns the new checkpoint, or None when there was nothing to cover. ``force=False``
+    leaves a log alone whose latest checkpoint is younger than the integration interval;
+    ``wait=False`` returns at once when another process holds the log (it is integrating).
+    """
+    key = load_signing_key()
+    _ensure_registered(key)
+    with transaction.atomic():
+        head = _lock_head(project, skip_locked=not wait)
+        if head is None:
+            return None
+        latest = _latest_row(project)
+        interval = integration_interval()
+        if not force and interval is not None and not _due(latest, interval):
+            _integrated_at[project.pk] = latest.created_at
+            return None
+        items = _take_queue(project)
+        if not items and head.size == (latest.size if latest else 0):
+            return None
+        verified = _check_ahead(project, head, key.key_id, latest, full=True)
+        _, checkpoint = _integrate_locked(project, head, key, items, sign=True, verified=verified)
+        return checkpoint
+
+
+def cover(project: Project) -> None:
+    """Before an export or a proof: integrate what no checkpoint covers yet. Costs one query
+    when nothing is queued and every append signs its own checkpoint."""
+    if integration_interval() is None and not QueuedEntry.objects.filter(project=project).exists():
+        return
+    integrate(project)
+
+
+def integrate_all() -> dict[str, int]:
+    """Integrate every project whose log has entries no checkpoint covers or queued entries
+    (the periodic task). Returns the new checkpoint's size by project key."""
+    head, checkpoint = LogHead._meta.db_table, Checkpoint._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT h.project_id FROM {head} h WHERE h.size > COALESCE("  # noqa: S608
+            f"(SELECT MAX(c.size) FROM {checkpoint} c WHERE c.project_id = h.project_id), 0) "
+            f"UNION SELECT DISTINCT project_id FROM {QueuedEntry._meta.db_table}"
+        )
+        ids = sorted(pk for (pk,) in cursor.fetchall())
+    done = {}
+    for project in Project.objects.filter(pk__in=ids).order_by("pk"):
+        try:
+            checkpoint = integrate(project)
+        except LedgerError:
+            logger.exception("the log of %s was not integrated", project.key)
+            continue
+        if checkpoint is not None:
+            done[project.key] = checkpoint.size
+    return done
+
+
+def wait_covered(entry: LogEntry) -> Checkpoint:
+    """A checkpoint that covers ``entry`` (its tree includes the entry's index), signing one
+    now when the latest does not yet."""
+    latest = latest_checkpoint(entry.project)
+    if latest is None or latest.size <= entry.index:
+        integrate(entry.project)
+        latest = latest_checkpoint(entry.project)
+    if latest is None or latest.size <= entry.index:
+        raise LedgerError(
+            f"no checkpoint of {entry.project.key} covers entry {entry.index}: the entry is "
+            "not in the log"
+        )
+    return latest
 
 
 def _tampered(project: Project, what: str) -> str:
@@ -435,6 +910,8 @@ def forget_checked_heads() -> None:
     """Drop the per-process record of checked heads (between tests, or after a restore)."""
     _checked_heads.clear()
     _contended.clear()
+    _integrated_at.clear()
+    _registered.clear()
 
 
 def head_of(project: Project) -> tuple[int, bytes]:
@@ -446,11 +923,12 @@ def latest_checkpoint(project: Project) -> Checkpoint | None:
     return Checkpoint.objects.filter(project=project).order_by("-size").first()
 
 
-def _prove(project: Project, build) -> list[bytes]:
+def _prove(project: Project, build, size: int) -> list[bytes] | None:
     """Run a proof builder twice: once to learn which subtrees it needs, once with their hashes.
 
     The shape of an RFC 9162 proof depends only on the index and sizes, so the first pass (with
-    placeholder hashes) lists every range; one query per tree level then fetches them all.
+    placeholder hashes) lists every range; one query then fetches them all together with the
+    log's size (one round trip). None when the log is shorter than ``size``.
     """
     wanted: list[tuple[int, int]] = []
 
@@ -460,7 +938,9 @@ def _prove(project: Project, build) -> list[bytes]:
 
     build(record)
     pieces = {rng: _split(*rng) for rng in wanted}
-    nodes = _fetch_nodes(project, {p for ps in pieces.values() for p in ps})
+    nodes, current = _fetch(project, {p for ps in pieces.values() for p in ps}, head=True)
+    if size > current:
+        return None
 
     def subtree_hash(lo: int, hi: int) -> bytes:
         return _fold([nodes[p] for p in pieces.get((lo, hi)) or _split(lo, hi)])
@@ -469,27 +949,31 @@ def _prove(project: Project, build) -> list[bytes]:
 
 
 def inclusion_proof(project: Project, index: int, size: int) -> list[bytes]:
+    """The RFC 9162 proof that entry ``index`` is in the log at ``size``: one round trip."""
+    if 0 <= index < size:
+        proof = _prove(project, lambda sub: verify.inclusion_proof(index, size, sub), size)
+        if proof is not None:
+            return proof
     current, _ = head_of(project)
     if not 0 < size <= current:
         raise LedgerError(f"tree size must be between 1 and {current}; got {size}")
-    if not 0 <= index < size:
-        raise LedgerError(f"entry index must be between 0 and {size - 1}; got {index}")
-    return _prove(project, lambda sub: verify.inclusion_proof(index, size, sub))
+    raise LedgerError(f"entry index must be between 0 and {size - 1}; got {index}")
 
 
 def consistency_proof(
     project: Project, size1: int, size2: int, *, current: int | None = None
 ) -> list[bytes]:
-    """The RFC 9162 proof that the log at ``size2`` extends the log at ``size1``. A caller that
-    knows the log has at least ``current`` entries (it holds a checkpoint of that size) passes
-    it, which saves reading the head."""
-    if current is None:
-        current, _ = head_of(project)
+    """The RFC 9162 proof that the log at ``size2`` extends the log at ``size1``: one round
+    trip. ``current`` (the size of a checkpoint the caller holds) is accepted for callers that
+    know it; the log's size is read with the nodes either way."""
+    if 0 < size1 <= size2:
+        proof = _prove(project, lambda sub: verify.consistency_proof(size1, size2, sub), size2)
+        if proof is not None:
+            return proof
+    current, _ = head_of(project)
     if not 0 < size2 <= current:
         raise LedgerError(f"second size must be between 1 and {current}; got {size2}")
-    if not 0 < size1 <= size2:
-        raise LedgerError(f"first size must be between 1 and {size2}; got {size1}")
-    return _prove(project, lambda sub: verify.consistency_proof(size1, size2, sub))
+    raise LedgerError(f"first size must be between 1 and {size2}; got {size1}")
 
 
 def root_at(project: Project, size: int) -> bytes:

@@ -154,6 +154,36 @@ class PendingPublication(models.Model):
         return f"pending publication of {self.checkpoint}"
 
 
+class QueuedEntry(models.Model):
+    """A signed statement submitted to a project's log and not yet integrated (group commit).
+
+    :func:`evidence.ledger.enqueue` inserts rows here without taking the log's lock, so many
+    clients commit at once; the integrator (:func:`evidence.ledger.integrate`) moves a batch
+    into the log at gapless indexes and signs one checkpoint over it, in one transaction that
+    also deletes the rows. Not evidence until integrated: the integrator checks each
+    envelope's signature against a trusted key, so a row planted here is refused.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=32, choices=EntryKind.choices)
+    subject = models.CharField(max_length=500)
+    digest = models.CharField(max_length=64)
+    envelope = models.BinaryField()
+    key_id = models.CharField(max_length=16)
+    recorded_at = models.DateTimeField()
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["project", "id"]
+        indexes = [models.Index(fields=["project", "id"], name="queuedentry_order")]
+        verbose_name_plural = "queued entries"
+
+    def __str__(self) -> str:
+        return f"{self.project_id} queued {self.kind} {self.subject}"
+
+
 class WitnessCosignature(models.Model):
     """A witness's cosignature on a checkpoint (https://c2sp.org/tlog-cosignature).
 

@@ -5,6 +5,7 @@ import logging
 from celery import shared_task
 from django.conf import settings
 
+from evidence import ledger
 from evidence.models import Checkpoint
 from evidence.publication import publish_pending
 from evidence.witnessing import WitnessUnavailable, witness_checkpoint
@@ -21,6 +22,14 @@ def publish_checkpoints_task() -> dict[str, int]:
     """
     report = publish_pending()
     return {"published": len(report.published), "unpublished": len(report.unpublished)}
+
+
+@shared_task(name="evidence.integrate_ledgers")
+def integrate_ledgers_task() -> dict[str, int]:
+    """Sign a checkpoint over every log with entries none covers yet, and integrate queued
+    entries (run by Celery beat every integration interval when one is set): entries appended
+    within an interval are covered even when no later append comes."""
+    return ledger.integrate_all()
 
 
 @shared_task(name="evidence.witness_checkpoint", bind=True, max_retries=8)

@@ -362,6 +362,49 @@ def perfect_subtrees(lo: int, hi: int) -> list[tuple[int, int]]:
     return pieces
 
 
+def perfect_subtree_hash(leaf_hashes: Sequence[bytes]) -> bytes:
+    """MTH of ``2**k`` consecutive leaf hashes (a perfect subtree), a whole level at a time."""
+    level = list(leaf_hashes)
+    if not level or len(level) & (len(level) - 1):
+        raise ValueError(f"a perfect subtree has a power-of-two number of leaves, not {len(level)}")
+    sha256 = hashlib.sha256
+    while len(level) > 1:
+        level = [
+            sha256(b"\x01" + left + right).digest()
+            for left, right in zip(level[0::2], level[1::2], strict=True)
+        ]
+    return level[0]
+
+
+def extend_frontier(frontier: list[bytes], size: int, leaf_hashes: Sequence[bytes]) -> int:
+    """Append leaves ``size, size + 1, ...`` to a tree given by its frontier; return the new size.
+
+    ``frontier`` holds the hashes of the perfect subtrees that cover the first ``size`` leaves,
+    largest first (:func:`fold_subtree_hashes` of it is the root); it is updated in place. Each
+    run of leaves that fills an aligned perfect subtree is hashed level by level in bulk, then
+    joined to the frontier like a carry in binary addition, so a long run costs about one
+    SHA-256 call per leaf and per node and little else.
+    """
+    sha256 = hashlib.sha256
+    pos, count = 0, len(leaf_hashes)
+    while pos < count:
+        index = size + pos
+        aligned = (index & -index).bit_length() - 1 if index else 62
+        level = min(aligned, (count - pos).bit_length() - 1)
+        width = 1 << level
+        if width == 1:
+            value = leaf_hashes[pos]
+        else:
+            value = perfect_subtree_hash(leaf_hashes[pos : pos + width])
+        carry = index >> level
+        while carry & 1:
+            value = sha256(b"\x01" + frontier.pop() + value).digest()
+            carry >>= 1
+        frontier.append(value)
+        pos += width
+    return size + count
+
+
 # --------------------------------------------------------------------------------------------
 # Proof generation (RFC 9162 sections 2.1.3.1 and 2.1.4.1)
 # --------------------------------------------------------------------------------------------

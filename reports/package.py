@@ -44,7 +44,7 @@ from datetime import UTC
 from pathlib import Path
 
 from compliance.models import Baseline
-from evidence import verify
+from evidence import ledger, verify
 from evidence.keys import fingerprint_for, load_signing_key, log_name
 from evidence.models import Checkpoint, EntryKind, LogEntry, SigningKey
 from evidence.storage import StorageError, default_store
@@ -80,9 +80,12 @@ def build_package(
     compress_pdf: bool = True,
 ) -> Package:
     """The package of ``baseline`` (default: the latest) at ``checkpoint`` (default: the
-    latest). Reads only; :class:`ReportError` when there is nothing to package."""
+    latest). Reads only, except that the latest entries get their checkpoint first when the
+    ledger has an integration interval; :class:`ReportError` when there is nothing to package."""
     require(user, project, Action.VIEW)
     baseline = baseline or selectors.baseline_named(project)
+    if checkpoint is None:
+        ledger.cover(project)
     checkpoint = checkpoint or selectors.latest_checkpoint(project)
     snapshot = selectors.case_snapshot(
         user=user, project=project, baseline=baseline, checkpoint=checkpoint

@@ -78,6 +78,7 @@ class InclusionProofApi(APIView):
         project = get_project_for_user(request.user, key)
         query = InclusionQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
+        ledger.cover(project)
         size = query.validated_data.get("size") or ledger.head_of(project)[0]
         try:
             proof = ledger.inclusion_proof(project, query.validated_data["index"], size)
@@ -92,6 +93,7 @@ class ConsistencyProofApi(APIView):
         project = get_project_for_user(request.user, key)
         query = ConsistencyQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
+        ledger.cover(project)
         second = query.validated_data.get("second") or ledger.head_of(project)[0]
         try:
             proof = ledger.consistency_proof(project, query.validated_data["first"], second)

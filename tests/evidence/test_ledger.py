@@ -246,3 +246,14 @@ class TestAppendOnly:
                 cursor.execute("UPDATE evidence_logentry SET kind = 'report'")
         entry.refresh_from_db()
         assert entry.kind == "decision"
+
+
+def test_an_envelope_is_its_canonical_json_byte_for_byte(project):
+    (entry,) = ledger.append(project, [record(1)])
+    envelope = bytes(entry.envelope)
+    assert verify.canonical_json(json.loads(envelope)) == envelope
+    assert verify.verify_envelope(
+        json.loads(envelope),
+        {entry.key_id: load_signing_key().public},
+        payload_type=ledger.PAYLOAD_TYPE,
+    )

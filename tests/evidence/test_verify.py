@@ -1124,3 +1124,21 @@ def test_the_fast_path_writes_exactly_what_the_general_serializer_writes():
         out: list[str] = []
         verify._serialize(obj, out)
         assert verify.canonical_json(obj) == "".join(out).encode("utf-8")
+
+
+def test_extending_a_frontier_in_runs_gives_the_rfc_9162_root():
+    rng = random.Random(9162)
+    leaves = [verify.leaf_hash(bytes([i % 256, i // 256])) for i in range(700)]
+    for _ in range(40):
+        frontier, size = [], 0
+        while size < len(leaves):
+            run = min(rng.choice([1, 2, 3, 7, 64, 100, 257]), len(leaves) - size)
+            size = verify.extend_frontier(frontier, size, leaves[size : size + run])
+            assert verify.fold_subtree_hashes(frontier) == verify.root_hash(leaves[:size])
+
+
+def test_a_perfect_subtree_needs_a_power_of_two_leaves():
+    leaves = [verify.leaf_hash(bytes([i])) for i in range(8)]
+    assert verify.perfect_subtree_hash(leaves) == verify.root_hash(leaves)
+    with pytest.raises(ValueError, match="power-of-two"):
+        verify.perfect_subtree_hash(leaves[:6])
