@@ -219,7 +219,8 @@ class TestChangesAfterTheReviews:
         hara_id = changed["approvals"]["hara"].pk
         assert f"#approval-{hara_id}" in gap
         coverage = dashboard.split('id="cov-h"')[1]
-        assert "0 <small>(0%)</small></td>\n      </tr>" in coverage.split(">D<")[1]
+        # The approved share of ASIL D, the last cell of its row (the count links to the list)
+        assert ">0</a> <small>(0%)</small></td>\n      </tr>" in coverage.split(">D<")[1]
         page = client.get(reverse("ui:requirement", args=["AEB", "FSR-001"])).content.decode()
         assert "The approval of version 1 is" in page and "back in review" in page
         confirmation = client.get(reverse("ui:confirmation", args=["AEB"])).content.decode()
@@ -304,7 +305,7 @@ class TestChangesAfterTheReviews:
         client.force_login(members["viewer"])
         dashboard = client.get(reverse("ui:dashboard", args=["AEB"])).content.decode()
         row = dashboard.split('id="cov-h"')[1].split(">D<")[1].split("</tr>")[0]
-        assert row.rstrip().endswith("0 <small>(0%)</small></td>")
+        assert row.rstrip().endswith(">0</a> <small>(0%)</small></td>")
 
 
 class TestLifeCycle:

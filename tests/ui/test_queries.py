@@ -54,7 +54,7 @@ PAGES = [
     ("ui:run-progress", ["AEB", "run"], 6),
     ("ui:run-coverage", ["AEB", "run"], 8),  # the cases are read in one plain query
     ("ui:evidence", ["AEB"], 7),
-    ("ui:entry-proof", ["AEB", 3], 8),  # the checkpoint key comes from the trust roots
+    ("ui:entry-proof", ["AEB", 3], 7),  # the checkpoint key comes from the trust roots
     # case_snapshot's (one for the requirement approvals as of the baseline, one for the
     # supplier claims), one for the review signatures; its gap analysis reads no table
     # and one for the log's head, which keys the cached drawing of a large argument
