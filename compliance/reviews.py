@@ -140,11 +140,13 @@ def work_product_content(project: Project, prefixes: Iterable[str] | None = None
         (OperationalSituation, "situation", ()),
         (HazardousEvent, "event", ("hazard", "situation")),
         (TriggeringCondition, "tc", ()),
-        (Requirement, "requirement", ()),
     ):
         if want(prefix):
             for obj in model.objects.filter(project=project).select_related(*related):
                 content[f"{prefix}:{obj.code}"] = obj.snapshot()
+    if want("requirement"):  # thousands: read as rows, not instances (the same dicts)
+        for row in Requirement.objects.filter(project=project).values(*Requirement.SNAPSHOT_FIELDS):
+            content[f"requirement:{row['code']}"] = row
     if want("goal"):
         for goal in SafetyGoal.objects.filter(project=project).prefetch_related("events"):
             content[f"goal:{goal.code}"] = goal.snapshot()
@@ -163,18 +165,29 @@ def work_product_content(project: Project, prefixes: Iterable[str] | None = None
     if want("ac"):
         for ac in AcceptanceCriterion.objects.filter(project=project):
             content[f"ac:{ac.code}"] = ac.snapshot()
-    if want("link"):
-        links = TraceLink.objects.filter(project=project).select_related(
-            "source", "target_requirement", "target_goal"
+    if want("link"):  # tens of thousands: rows with the codes joined in, as TraceLink.snapshot
+        links = TraceLink.objects.filter(project=project).values_list(
+            "source__code", "kind", "target_requirement__code", "target_goal__code", "suspect"
         )
-        for link in links:
-            content[f"link:{link.source.code}>{link.kind}>{link.target.code}"] = link.snapshot()
-    if want("decomposition"):
-        for dec in Decomposition.objects.filter(project=project).select_related(
-            "parent", "first", "second"
-        ):
-            key = f"decomposition:{dec.parent.code}:{dec.first.code}+{dec.second.code}"
-            content[key] = dec.snapshot()
+        for source, kind, target_requirement, target_goal, suspect in links:
+            target = target_goal if target_requirement is None else target_requirement
+            content[f"link:{source}>{kind}>{target}"] = {
+                "source": source,
+                "kind": kind,
+                "target": target,
+                "suspect": suspect,
+            }
+    if want("decomposition"):  # as Decomposition.snapshot
+        decompositions = Decomposition.objects.filter(project=project).values_list(
+            "parent__code", "first__code", "second__code", "elements", "dependent_failure_analysis"
+        )
+        for parent, first, second, elements, dfa in decompositions:
+            content[f"decomposition:{parent}:{first}+{second}"] = {
+                "parent": parent,
+                "children": sorted([first, second]),
+                "elements": elements,
+                "dfa": dfa,
+            }
     return content
 
 
