@@ -185,15 +185,16 @@ def _requirement(case, parent_id, root_code, requirements, children, evidence, d
     stack = [(parent_id, root_code, 0)]
     path: list[str] = []
     on_path: set[str] = set()
+    nodes, edges = case.nodes, case.edges
     while stack:
         parent, code, depth = stack.pop()
         while len(path) > depth:
             on_path.discard(path.pop())
-        goal_id = _goal_id(f"requirement:{code}")
         if code in on_path:
             continue  # a cycle of links: the ledger's link rules should have refused it
-        if goal_id in case.nodes:
-            case.edges.append(Edge(parent, goal_id, SUPPORTED_BY))
+        goal_id = _goal_id(f"requirement:{code}")
+        if goal_id in nodes:
+            edges.append(Edge(parent, goal_id, SUPPORTED_BY))
             continue
         requirement = requirements[code]
         node = case.add(
