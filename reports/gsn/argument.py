@@ -31,11 +31,17 @@ def build(snapshot: CaseSnapshot) -> SafetyCase:
     case = SafetyCase()
     content = snapshot.content
     goals = {g["code"]: g for g in snapshot.items("goal")}
-    requirements = {
-        r["code"]: r for r in snapshot.items("requirement") if r.get("status") != "obsolete"
-    }
+    # Looked up by code, and each node's children sorted below: no need to sort the keys of
+    # tens of thousands of requirements and links first.
+    requirements, links = {}, []
+    for key, value in content.items():
+        if key.startswith("requirement:"):
+            if value.get("status") != "obsolete":
+                requirements[value["code"]] = value
+        elif key.startswith("link:"):
+            links.append(value)
     children: dict[tuple[str, str], list[str]] = defaultdict(list)
-    for link in snapshot.items("link"):
+    for link in links:
         if link["kind"] not in ("derives-from", "satisfies") or link["source"] not in requirements:
             continue
         target = link["target"]
