@@ -191,10 +191,22 @@ def work_product_content(project: Project, prefixes: Iterable[str] | None = None
     return content
 
 
-def scope_digests(measure: str, content: dict[str, dict]) -> dict[str, str]:
-    """The digest of each work product in ``content`` that ``measure`` confirms, by key."""
+def scope_digests(
+    measure: str, content: dict[str, dict], known: dict[str, str] | None = None
+) -> dict[str, str]:
+    """The digest of each work product in ``content`` that ``measure`` confirms, by key (in
+    key order). ``known`` keeps the digests computed, by key, for the next measure over the
+    same content: the measures over the whole case share tens of thousands."""
     scope = MEASURE_SCOPES.get(measure, _nothing)
-    return {key: digest_of(value) for key, value in sorted(content.items()) if scope(key, value)}
+    if scope is _nothing:
+        return {}
+    known = {} if known is None else known
+    digests = {}
+    for key in sorted(key for key, value in content.items() if scope(key, value)):
+        if key not in known:
+            known[key] = digest_of(content[key])
+        digests[key] = known[key]
+    return digests
 
 
 #: Up to this many cited digests are listed in the ledger entry itself; beyond, the entry
@@ -327,10 +339,11 @@ def currencies_in(content: dict[str, dict], approvals: Iterable) -> dict[int, Cu
     products of ``content`` (a baseline's frozen content, or the live one), by ledger entry:
     what the evidence pack and the GSN mark stale, as of the baseline they show."""
     now_by_measure: dict[str, dict[str, str]] = {}
+    known: dict[str, str] = {}
     result = {}
     for approval in approvals:
         if approval.measure not in now_by_measure:
-            now_by_measure[approval.measure] = scope_digests(approval.measure, content)
+            now_by_measure[approval.measure] = scope_digests(approval.measure, content, known)
         result[approval.entry] = compare(approval, now_by_measure[approval.measure])
     return result
 
