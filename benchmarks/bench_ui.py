@@ -24,6 +24,7 @@ from benchmarks._setup import report
 
 KEY = "UIBENCH"
 RUNS = 5
+FIRST_RUNS = 3  # first views of a cached page, the cache cleared before each
 TARGET_MS = 300
 TARGET_KB = 300
 #: Pages that keep what they computed in the cache: their first view is reported too.
@@ -132,12 +133,15 @@ def main() -> None:
     for name, url in _pages(KEY):
         url = url.format(**pair)
         if name in CACHED:
-            cache.clear()
-            started = time.perf_counter()
-            assert client.get(url).status_code == 200
+            firsts = []
+            for _ in range(FIRST_RUNS):
+                cache.clear()
+                started = time.perf_counter()
+                assert client.get(url).status_code == 200
+                firsts.append(time.perf_counter() - started)
             report(
-                f"{name}: first view, nothing cached",
-                (time.perf_counter() - started) * 1000,
+                f"{name}: first view, nothing cached (median of {FIRST_RUNS})",
+                statistics.median(firsts) * 1000,
                 "ms",
                 f"< {TARGET_MS} ms",
                 "kept in the cache afterwards (until the log grows, or for good: frozen baselines)",

@@ -228,17 +228,11 @@ class Requirement(CodedModel):
             models.Index(fields=["project", "reqif_identifier"], name="requirement_reqif"),
         ]
 
+    #: The fields of :meth:`snapshot`, in its order (baselines read them as ``values()`` rows).
+    SNAPSHOT_FIELDS = ("code", "kind", "title", "text", "status", "version", "asil", "section")
+
     def snapshot(self) -> dict:
-        return {
-            "code": self.code,
-            "kind": self.kind,
-            "title": self.title,
-            "text": self.text,
-            "status": self.status,
-            "version": self.version,
-            "asil": self.asil,
-            "section": self.section,
-        }
+        return {name: getattr(self, name) for name in self.SNAPSHOT_FIELDS}
 
 
 class LinkKind(models.TextChoices):

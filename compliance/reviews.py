@@ -140,11 +140,13 @@ def work_product_content(project: Project, prefixes: Iterable[str] | None = None
         (OperationalSituation, "situation", ()),
         (HazardousEvent, "event", ("hazard", "situation")),
         (TriggeringCondition, "tc", ()),
-        (Requirement, "requirement", ()),
     ):
         if want(prefix):
             for obj in model.objects.filter(project=project).select_related(*related):
                 content[f"{prefix}:{obj.code}"] = obj.snapshot()
+    if want("requirement"):  # thousands: read as rows, not instances (the same dicts)
+        for row in Requirement.objects.filter(project=project).values(*Requirement.SNAPSHOT_FIELDS):
+            content[f"requirement:{row['code']}"] = row
     if want("goal"):
         for goal in SafetyGoal.objects.filter(project=project).prefetch_related("events"):
             content[f"goal:{goal.code}"] = goal.snapshot()
@@ -163,25 +165,48 @@ def work_product_content(project: Project, prefixes: Iterable[str] | None = None
     if want("ac"):
         for ac in AcceptanceCriterion.objects.filter(project=project):
             content[f"ac:{ac.code}"] = ac.snapshot()
-    if want("link"):
-        links = TraceLink.objects.filter(project=project).select_related(
-            "source", "target_requirement", "target_goal"
+    if want("link"):  # tens of thousands: rows with the codes joined in, as TraceLink.snapshot
+        links = TraceLink.objects.filter(project=project).values_list(
+            "source__code", "kind", "target_requirement__code", "target_goal__code", "suspect"
         )
-        for link in links:
-            content[f"link:{link.source.code}>{link.kind}>{link.target.code}"] = link.snapshot()
-    if want("decomposition"):
-        for dec in Decomposition.objects.filter(project=project).select_related(
-            "parent", "first", "second"
-        ):
-            key = f"decomposition:{dec.parent.code}:{dec.first.code}+{dec.second.code}"
-            content[key] = dec.snapshot()
+        for source, kind, target_requirement, target_goal, suspect in links:
+            target = target_goal if target_requirement is None else target_requirement
+            content[f"link:{source}>{kind}>{target}"] = {
+                "source": source,
+                "kind": kind,
+                "target": target,
+                "suspect": suspect,
+            }
+    if want("decomposition"):  # as Decomposition.snapshot
+        decompositions = Decomposition.objects.filter(project=project).values_list(
+            "parent__code", "first__code", "second__code", "elements", "dependent_failure_analysis"
+        )
+        for parent, first, second, elements, dfa in decompositions:
+            content[f"decomposition:{parent}:{first}+{second}"] = {
+                "parent": parent,
+                "children": sorted([first, second]),
+                "elements": elements,
+                "dfa": dfa,
+            }
     return content
 
 
-def scope_digests(measure: str, content: dict[str, dict]) -> dict[str, str]:
-    """The digest of each work product in ``content`` that ``measure`` confirms, by key."""
+def scope_digests(
+    measure: str, content: dict[str, dict], known: dict[str, str] | None = None
+) -> dict[str, str]:
+    """The digest of each work product in ``content`` that ``measure`` confirms, by key (in
+    key order). ``known`` keeps the digests computed, by key, for the next measure over the
+    same content: the measures over the whole case share tens of thousands."""
     scope = MEASURE_SCOPES.get(measure, _nothing)
-    return {key: digest_of(value) for key, value in sorted(content.items()) if scope(key, value)}
+    if scope is _nothing:
+        return {}
+    known = {} if known is None else known
+    digests = {}
+    for key in sorted(key for key, value in content.items() if scope(key, value)):
+        if key not in known:
+            known[key] = digest_of(content[key])
+        digests[key] = known[key]
+    return digests
 
 
 #: Up to this many cited digests are listed in the ledger entry itself; beyond, the entry
@@ -314,10 +339,11 @@ def currencies_in(content: dict[str, dict], approvals: Iterable) -> dict[int, Cu
     products of ``content`` (a baseline's frozen content, or the live one), by ledger entry:
     what the evidence pack and the GSN mark stale, as of the baseline they show."""
     now_by_measure: dict[str, dict[str, str]] = {}
+    known: dict[str, str] = {}
     result = {}
     for approval in approvals:
         if approval.measure not in now_by_measure:
-            now_by_measure[approval.measure] = scope_digests(approval.measure, content)
+            now_by_measure[approval.measure] = scope_digests(approval.measure, content, known)
         result[approval.entry] = compare(approval, now_by_measure[approval.measure])
     return result
 

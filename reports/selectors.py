@@ -203,7 +203,7 @@ class CaseSnapshot:
     def items(self, prefix: str) -> list[dict]:
         """The content items under ``prefix`` (``requirement``, ``goal``...), by key."""
         start = f"{prefix}:"
-        return [self.content[k] for k in sorted(self.content) if k.startswith(start)]
+        return [self.content[k] for k in sorted(k for k in self.content if k.startswith(start))]
 
     @property
     def highest_asil(self) -> str:
@@ -248,9 +248,11 @@ def case_snapshot(
     project: Project,
     baseline: Baseline | None = None,
     checkpoint: Checkpoint | None = None,
+    with_gaps: bool = True,
 ) -> CaseSnapshot:
     """The project as of ``checkpoint`` (default: the latest), its work products from
-    ``baseline`` (default: the live model). Needs the view permission."""
+    ``baseline`` (default: the live model). Needs the view permission. Without ``with_gaps``
+    the gap analysis (the evidence pack's table, not the GSN's) is left empty."""
     require(user, project, Action.VIEW)
     checkpoint = checkpoint or latest_checkpoint(project)
     size = checkpoint.size
@@ -373,7 +375,8 @@ def case_snapshot(
     snapshot.currency = reviews.currencies_in(snapshot.content, snapshot.approvals)
     snapshot.signatures = _signatures(project, snapshot.content, size)
     snapshot.requirement_approvals = _requirement_approvals(project, baseline)
-    snapshot.gaps = snapshot_gaps(snapshot)
+    if with_gaps:
+        snapshot.gaps = snapshot_gaps(snapshot)
     return snapshot
 
 

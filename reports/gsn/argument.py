@@ -31,11 +31,17 @@ def build(snapshot: CaseSnapshot) -> SafetyCase:
     case = SafetyCase()
     content = snapshot.content
     goals = {g["code"]: g for g in snapshot.items("goal")}
-    requirements = {
-        r["code"]: r for r in snapshot.items("requirement") if r.get("status") != "obsolete"
-    }
+    # Looked up by code, and each node's children sorted below: no need to sort the keys of
+    # tens of thousands of requirements and links first.
+    requirements, links = {}, []
+    for key, value in content.items():
+        if key.startswith("requirement:"):
+            if value.get("status") != "obsolete":
+                requirements[value["code"]] = value
+        elif key.startswith("link:"):
+            links.append(value)
     children: dict[tuple[str, str], list[str]] = defaultdict(list)
-    for link in snapshot.items("link"):
+    for link in links:
         if link["kind"] not in ("derives-from", "satisfies") or link["source"] not in requirements:
             continue
         target = link["target"]
@@ -177,15 +183,24 @@ def scope_breakdown(verdict) -> str:
 
 def _requirement(case, parent_id, root_code, requirements, children, evidence, decompositions):
     """Add the goal of ``root_code`` under ``parent_id`` and develop it, iteratively (a
-    requirement reached twice is drawn once, with one more edge; cycles are cut)."""
-    stack = [(parent_id, root_code, ())]
+    requirement reached twice is drawn once, with one more edge; cycles are cut).
+
+    Each stack entry carries the depth of its path (the requirements from ``root_code`` down
+    to its parent): the entries are popped depth first, so the path of the one popped is the
+    first ``depth`` codes of the path last developed, kept in a list and a set."""
+    stack = [(parent_id, root_code, 0)]
+    path: list[str] = []
+    on_path: set[str] = set()
+    nodes, edges = case.nodes, case.edges
     while stack:
-        parent, code, path = stack.pop()
-        goal_id = _goal_id(f"requirement:{code}")
-        if code in path:
+        parent, code, depth = stack.pop()
+        while len(path) > depth:
+            on_path.discard(path.pop())
+        if code in on_path:
             continue  # a cycle of links: the ledger's link rules should have refused it
-        if goal_id in case.nodes:
-            case.edges.append(Edge(parent, goal_id, SUPPORTED_BY))
+        goal_id = _goal_id(f"requirement:{code}")
+        if goal_id in nodes:
+            edges.append(Edge(parent, goal_id, SUPPORTED_BY))
             continue
         requirement = requirements[code]
         node = case.add(
@@ -219,8 +234,10 @@ def _requirement(case, parent_id, root_code, requirements, children, evidence, d
                     ),
                     strategy.id,
                 )
+            path.append(code)
+            on_path.add(code)
             for child in reversed(derived):  # popped in code order
-                stack.append((strategy.id, child, (*path, code)))
+                stack.append((strategy.id, child, depth + 1))
         current = int(requirement.get("version") or 1)
         for row in evidence.get(code, []):
             if row.requirement_version > current:
@@ -381,9 +398,11 @@ def _signatures(case: SafetyCase, snapshot: CaseSnapshot) -> None:
 
 def _propagate(case: SafetyCase) -> None:
     """Statuses bottom-up (iterative post-order, so deep trees do not exhaust the stack)."""
+    nodes = case.nodes
+    supporters_of = case._targets(SUPPORTED_BY)  # indexed once: no edge is added below
     done: set[str] = set()
-    for start in case.nodes:
-        if start in done or case.nodes[start].type in (SOLUTION, CONTEXT):
+    for start, first in nodes.items():
+        if start in done or first.type in (SOLUTION, CONTEXT):
             continue
         stack = [(start, False)]
         visiting: set[str] = set()
@@ -391,18 +410,18 @@ def _propagate(case: SafetyCase) -> None:
             node_id, expanded = stack.pop()
             if node_id in done:
                 continue
-            node = case.nodes[node_id]
+            node = nodes[node_id]
             if node.type in (SOLUTION, CONTEXT):
                 done.add(node_id)
                 continue
-            supporters = case.supporters(node_id)
+            supporters = supporters_of.get(node_id, ())
             if not expanded:
                 visiting.add(node_id)
                 stack.append((node_id, True))
                 stack.extend((s, False) for s in supporters if s not in done and s not in visiting)
                 continue
             visiting.discard(node_id)
-            statuses = [case.nodes[s].status for s in supporters if case.nodes[s].status]
+            statuses = [nodes[s].status for s in supporters if nodes[s].status]
             if not supporters:
                 node.status, node.undeveloped = UNDEVELOPED, True
             else:

@@ -68,6 +68,15 @@ class SafetyCase:
     root: str = "G0"
     _index: dict = field(default_factory=dict, repr=False, compare=False)
 
+    def __reduce__(self):
+        """Pickled as tuples of strings (what the cache keeps of a large argument): a fraction
+        of the time and size of pickling tens of thousands of dataclass instances."""
+        nodes = [
+            (n.id, n.type, n.label, n.text, n.status, n.undeveloped, n.entry, n.ref)
+            for n in self.nodes.values()
+        ]
+        return _unpickled, (nodes, [(e.source, e.target, e.kind) for e in self.edges], self.root)
+
     def add(self, node: Node, parent: str | None = None, kind: str = SUPPORTED_BY) -> Node:
         self.nodes.setdefault(node.id, node)
         if parent is not None:
@@ -133,3 +142,11 @@ class SafetyCase:
 
 def _goal_id(ref: str) -> str:
     return f"G:{ref}"
+
+
+def _unpickled(nodes: list[tuple], edges: list[tuple], root: str) -> SafetyCase:
+    return SafetyCase(
+        nodes={fields[0]: Node(*fields) for fields in nodes},
+        edges=[Edge(*fields) for fields in edges],
+        root=root,
+    )

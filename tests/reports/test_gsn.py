@@ -280,3 +280,39 @@ def test_figures_split_a_large_case_to_fit_the_page():
     for _, root, ids in parts:
         plan = gsn.layout(case, root, ids)
         assert min(770 / plan.width, 480 / plan.height) >= 0.5
+
+
+def test_a_cycle_of_links_is_cut_and_a_second_parent_gets_an_edge():
+    """R1 <- R2 <- R3 <- R1 is a cycle (cut where it closes); R4 derives from R2 and from R1
+    (drawn once under R2, with a second edge from R1); R5 from R4."""
+    parents = {"R1": "SG-1", "R2": "R1", "R3": "R2", "R4": "R2", "R5": "R4"}
+    links = [*parents.items(), ("R1", "R3"), ("R4", "R1")]
+    content = {"goal:SG-1": {"code": "SG-1", "text": "Goal", "asil": "B"}}
+    for code in parents:
+        content[f"requirement:{code}"] = {"code": code, "text": code, "asil": "B", "version": 1}
+    for source, target in links:
+        content[f"link:{source}>derives-from>{target}"] = {
+            "source": source,
+            "kind": "derives-from",
+            "target": target,
+            "suspect": False,
+        }
+    case = gsn.build(selectors.CaseSnapshot("P", "P", "", content, size=1))
+    under = {
+        (e.source.split(":")[-1], e.target.split(":")[-1])
+        for e in case.edges
+        if e.source.startswith("S:requirement:")
+    }
+    assert under == {("R1", "R2"), ("R2", "R3"), ("R2", "R4"), ("R4", "R5"), ("R1", "R4")}
+    assert case.nodes["S:requirement:R3"].undeveloped  # its only child closed the cycle
+    assert [n for n in case.nodes if n == "G:requirement:R1"] == ["G:requirement:R1"]
+
+
+def test_a_pickled_case_is_the_same_case(project, people, model):
+    import pickle
+
+    case = case_of(project, people["vic"])
+    again = pickle.loads(pickle.dumps(case))
+    assert again.to_json() == case.to_json()
+    assert again.supporters("G0") == case.supporters("G0")
+    ET.fromstring(gsn.to_svg(again))

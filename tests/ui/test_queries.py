@@ -342,3 +342,25 @@ def test_a_baseline_difference_costs_the_same_for_more_changes(
     with django_assert_num_queries(15):  # the same pair again: compared once
         assert client.get(url, {"old": "v1.0-demo", "new": "v1.2"}).status_code == 200
     cache.clear()
+
+
+def test_the_gsn_costs_the_same_for_a_bigger_project(
+    as_user, demo, demo_run, people, django_assert_num_queries
+):
+    """The first view of the argument reads each table once, whatever the project's size (the
+    requirements and links as rows); on the grown project it is then kept in the cache, and
+    the next view reads only what keys it (the log's head and checkpoint) and the page."""
+    from django.core.cache import cache
+
+    client = as_user("vic")
+    url = reverse("ui:gsn", args=["AEB"])
+    cache.clear()
+    with django_assert_num_queries(34):
+        assert client.get(url).status_code == 200
+    grow(demo, people["erin"])
+    cache.clear()
+    with django_assert_num_queries(34):
+        big = client.get(url)
+    assert big.status_code == 200 and b"three levels" in big.content
+    with django_assert_num_queries(7):
+        assert client.get(url).status_code == 200
