@@ -159,12 +159,15 @@ def root_cases():
 
 
 def join_ranges(chunk, size, expected):
-    rows = [(i, data, verify.leaf_hash(data)) for i, data in enumerate(CT_LEAF_DATA[:size])]
+    envelopes = CT_LEAF_DATA[:size]
+    stored = [verify.leaf_hash(data) for data in envelopes]
     result = verification.VerifyResult(project="vectors")
     state = verification._Joined()
     sizes = sorted(expected)
     for lo in range(0, size, chunk):
-        part = verification._check_range(lo, rows[lo : lo + chunk], sizes, False, {})
+        part = verification._check_range(
+            lo, envelopes[lo : lo + chunk], stored[lo : lo + chunk], sizes, False, {}
+        )
         verification._join_range(None, result, expected, state, part)
     return result, state
 
