@@ -488,8 +488,8 @@ def _integrate_locked(
             [MerkleNode(project=project, level=lv, index=ix, hash=h) for _, lv, ix, h in node_rows]
         )
     else:
-        bulk_insert(connection, LogEntry._meta.db_table, ENTRY_COLUMNS, entry_rows)
-        bulk_insert(connection, MerkleNode._meta.db_table, NODE_COLUMNS, node_rows)
+        bulk_insert(connection, LogEntry._meta.db_table, ENTRY_COLUMNS, entry_rows, binary=True)
+        bulk_insert(connection, MerkleNode._meta.db_table, NODE_COLUMNS, node_rows, binary=True)
         # A bulk caller's rows are read back (``append`` with ``fetch``) or not needed: model
         # instances for each would cost more than hashing them.
         entries = [_Appended(row[1]) for row in entry_rows]
