@@ -342,6 +342,8 @@ def _envelopes(project, records, user, stamp, key, workers=None) -> list[bytes]:
     _sign_job = job
     try:
         pool = multiprocessing.get_context("fork").Pool(min(workers, len(ranges)))
+    except (AssertionError, OSError, ValueError):  # a daemonic process, no semaphores: here
+        return _sign_range(job, 0, len(records))
     finally:
         _sign_job = None
     try:

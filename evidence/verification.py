@@ -563,6 +563,8 @@ def _parallel_ranges(project, sizes, signatures, keys_by_id, workers):
     _range_job = job
     try:
         pool = multiprocessing.get_context("fork").Pool(min(workers, len(ranges)))
+    except (AssertionError, OSError, ValueError):  # a daemonic process, no semaphores: here
+        return None
     finally:
         _range_job = None
     return _PoolParts(pool, pool.imap(_check_range_job, ranges))

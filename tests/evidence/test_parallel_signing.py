@@ -86,3 +86,18 @@ def test_a_batch_appended_by_workers_verifies_and_matches_one_process(
     expected = ledger._envelopes(project, batch, None, stamp, load_signing_key(), workers=1)
     assert [bytes(e.envelope) for e in entries] == expected
     assert verify_project(project, signatures=True).ok
+
+
+def test_without_worker_processes_the_batch_is_signed_here(project, monkeypatch):
+    """Where no process can be started (a daemonic worker, no semaphores), one process signs."""
+    import multiprocessing.context
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("daemonic processes are not allowed to have children")
+
+    key = load_signing_key()
+    batch = records(12)
+    monkeypatch.setattr(ledger, "_SIGN_CHUNK", 4)
+    alone = ledger._envelopes(project, batch, None, "t", key, workers=1)
+    monkeypatch.setattr(multiprocessing.context.ForkContext, "Pool", refuse)
+    assert ledger._envelopes(project, batch, None, "t", key, workers=2) == alone

@@ -203,3 +203,15 @@ def test_the_reference_tree_root_and_frontier_from_ranges():
             frontier: list[bytes] = []
             verify.extend_frontier(frontier, 0, leaves)
             assert state.stack == frontier
+
+
+def test_without_worker_processes_the_log_is_checked_here(log, monkeypatch):
+    import multiprocessing.context
+
+    def refuse(*args, **kwargs):
+        raise OSError("no semaphores here")
+
+    monkeypatch.setattr(verification, "CHUNK", 4)
+    monkeypatch.setattr(multiprocessing.context.ForkContext, "Pool", refuse)
+    assert verification._parallel_ranges(log, [], False, {}, 2) is None
+    assert verify_project(log, workers=2).ok
