@@ -20,6 +20,7 @@ import datetime
 import hashlib
 import json
 import logging
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -292,23 +293,77 @@ class _Item:
     user_id: int | None
 
 
+#: From this many records on, a batch is signed by worker processes (one per CPU): Ed25519
+#: signing in ``cryptography`` holds the GIL, so threads would not help.
+PARALLEL_SIGN_MIN = 20_000
+_SIGN_CHUNK = 5_000
+
+# The batch the signing workers read, set before they are forked (inherited, not pickled).
+_sign_job: tuple | None = None
+
+
 def _items(project: Project, records: Sequence[Record], user, key: LoadedKey) -> list[_Item]:
     """Sign each record's statement (raises before anything is written when one is malformed)."""
     now = timezone.now()
     stamp = _timestamp(now)
     user_id = user.pk if getattr(user, "pk", None) else None
+    envelopes = _envelopes(project, records, user, stamp, key)
+    key_id = key.key_id
     return [
         _Item(
             record.kind,
-            record.subjects[0].name[:500] if record.subjects else "",
-            record.subjects[0].sha256 if record.subjects else "",
-            _envelope(key, _statement(project, record, user, stamp)),
-            key.key_id,
+            record.subjects[0].name[:500],
+            record.subjects[0].sha256,
+            envelope,
+            key_id,
             now,
             user_id,
         )
-        for record in records
+        for record, envelope in zip(records, envelopes, strict=True)
     ]
+
+
+def _envelopes(project, records, user, stamp, key, workers=None) -> list[bytes]:
+    """The signed envelopes of ``records`` in order: in this process for a small batch, else in
+    ranges by ``workers`` forked processes (default one per CPU where fork exists). The bytes
+    are the same either way (Ed25519 signatures are deterministic); the first malformed record
+    raises its own error either way."""
+    global _sign_job
+    if workers is None:
+        workers = verify._cpu_count() if len(records) >= PARALLEL_SIGN_MIN else 1
+    job = (project, records, user, stamp, key)
+    if workers <= 1 or len(records) <= _SIGN_CHUNK or not hasattr(os, "fork"):
+        return _sign_range(job, 0, len(records))
+    import multiprocessing
+
+    ranges = [
+        (lo, min(lo + _SIGN_CHUNK, len(records))) for lo in range(0, len(records), _SIGN_CHUNK)
+    ]
+    _sign_job = job
+    try:
+        pool = multiprocessing.get_context("fork").Pool(min(workers, len(ranges)))
+    except (AssertionError, OSError, ValueError):  # a daemonic process, no semaphores: here
+        return _sign_range(job, 0, len(records))
+    finally:
+        _sign_job = None
+    try:
+        envelopes: list[bytes] = []
+        for part in pool.imap(_sign_job_range, ranges):
+            envelopes += part
+        return envelopes
+    finally:
+        pool.terminate()
+        pool.join()
+
+
+def _sign_job_range(bounds: tuple[int, int]) -> list[bytes]:
+    assert _sign_job is not None  # noqa: S101 (set before the fork)
+    return _sign_range(_sign_job, *bounds)
+
+
+def _sign_range(job: tuple, lo: int, hi: int) -> list[bytes]:
+    project, records, user, stamp, key = job
+    return [_envelope(key, _statement(project, record, user, stamp)) for record in records[lo:hi]]
 
 
 @transaction.atomic
@@ -435,8 +490,8 @@ def _integrate_locked(
             [MerkleNode(project=project, level=lv, index=ix, hash=h) for _, lv, ix, h in node_rows]
         )
     else:
-        bulk_insert(connection, LogEntry._meta.db_table, ENTRY_COLUMNS, entry_rows)
-        bulk_insert(connection, MerkleNode._meta.db_table, NODE_COLUMNS, node_rows)
+        bulk_insert(connection, LogEntry._meta.db_table, ENTRY_COLUMNS, entry_rows, binary=True)
+        bulk_insert(connection, MerkleNode._meta.db_table, NODE_COLUMNS, node_rows, binary=True)
         # A bulk caller's rows are read back (``append`` with ``fetch``) or not needed: model
         # instances for each would cost more than hashing them.
         entries = [_Appended(row[1]) for row in entry_rows]

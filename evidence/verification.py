@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
+from django.db.models import Max, Min
 from django.utils import timezone
 
 from evidence import verify
@@ -49,7 +50,8 @@ from evidence.trust import Trust, load_trust
 from evidence.witnessing import quorum_problems
 from projects.models import Project
 
-CHUNK = 50_000
+#: Entries read at a time; a power of two, so that each range read is a perfect subtree.
+CHUNK = 1 << 16
 MAX_LISTED = 10  # sizes or indexes named in one message
 
 #: Checks of rows kept beside the log against their entries' statements, by name: each takes
@@ -215,8 +217,15 @@ def _check_store(
 
 
 def verify_project(
-    project: Project, *, signatures: bool = False, trust: Trust | None = None
+    project: Project,
+    *,
+    signatures: bool = False,
+    trust: Trust | None = None,
+    workers: int | None = None,
 ) -> VerifyResult:
+    """Check the project's log (see the module's text). ``workers``: processes that read and
+    hash the entries side by side; by default one per CPU for a large log on PostgreSQL
+    (:func:`_parallel_ranges`), 1 to check in this process alone."""
     result = VerifyResult(project=project.key)
     store = default_store()
     trust = trust if trust is not None else load_trust(store)
@@ -263,7 +272,9 @@ def verify_project(
                 )
             expected[size] = root  # the published copy is the one the database cannot rewrite
 
-    stack, count, last_good_size = _recompute(project, result, expected, signatures, keys_by_id)
+    stack, count, last_good_size = _recompute(
+        project, result, expected, signatures, keys_by_id, workers
+    )
     result.entries = count
     if published:
         latest = max(published)
@@ -352,67 +363,277 @@ def _check_head(result: VerifyResult, head, stack: list[bytes], count: int, good
         result.fail("the log head's frontier does not match the entries", good)
 
 
-def _recompute(project, result, expected, signatures, keys_by_id):
+def _recompute(project, result, expected, signatures, keys_by_id, workers=None):
     """Stream every entry: gapless indexes, leaf hashes, roots at each checkpoint size.
 
-    Entries come in chunks; each chunk's leaves are hashed in one pass and compared with the
-    stored ones as a list, and the runs between checkpoint sizes are folded into the tree in
-    bulk (:func:`evidence.verify.extend_frontier`)."""
-    stack: list[bytes] = []  # hashes of the perfect subtrees so far, left to right
-    last_good_size = 0
-    count = 0
+    The log is read in aligned ranges of :data:`CHUNK` leaves (a power of two), so each range is
+    a perfect subtree of the log's tree (the last one a part of one) and can be checked on its
+    own (:func:`_check_range`): its leaves hashed and compared with the stored ones, its
+    signatures checked, and its leaves folded into MTH(D[lo:cut]) for every checkpoint size
+    ``cut`` inside it. This process then joins the ranges in order (:func:`_join_range`), so the
+    root at each checkpoint size, the head's frontier and every message are the same whether the
+    ranges were checked here or by ``workers`` processes side by side (:func:`_parallel_ranges`),
+    which a large log on PostgreSQL is by default."""
+    state = _Joined()
     sizes = sorted(expected)
+    parts = _parallel_ranges(project, sizes, signatures, keys_by_id, workers)
+    if parts is None:
+        parts = _ranges_here(project, sizes, signatures, keys_by_id)
+    try:
+        for part in parts:
+            if not _join_range(project, result, expected, state, part):
+                break
+    finally:
+        parts.close()
+    return state.stack, state.count, state.last_good_size
+
+
+@dataclass
+class _Range:
+    """What :func:`_check_range` found in the leaves ``lo`` to ``lo + size - 1``."""
+
+    lo: int
+    size: int  # entries read in order from lo (fewer when one is missing)
+    missing: bool  # entry lo + size is missing although later ones are stored
+    next_index: int | None  # the next stored index after the missing one, when known
+    bad_leaves: list[int]
+    bad_signatures: list[tuple[int, str]]  # index and the key id(s) the envelope names
+    signatures_checked: int
+    roots: list[tuple[int, bytes]]  # (cut, MTH(D[lo:cut])) for each checkpoint size inside
+    frontier: list[bytes]  # perfect subtrees of D[lo:lo + size], largest first
+
+
+@dataclass
+class _Joined:
+    stack: list[bytes] = field(default_factory=list)  # frontier of D[0:count]
+    count: int = 0
+    last_good_size: int = 0
+
+
+def _gapless(lo: int, indexes: list[int]) -> tuple[int, bool, int | None]:
+    """How many of ``indexes`` (ascending, unique) run on from ``lo`` without a gap; whether
+    one is missing before the end, and the index stored after it."""
+    count = len(indexes)
+    if not indexes or indexes[-1] == lo + count - 1:
+        return count, False, None
+    gap = next(i for i, index in enumerate(indexes) if index != lo + i)
+    return gap, True, indexes[gap]
+
+
+def _check_range(lo, envelopes, stored, sizes, signatures, keys_by_id) -> _Range:
+    """Check the envelopes and stored leaf hashes of entries ``lo``, ``lo + 1``, ... of a range
+    aligned to its length's power of two; no database and no Django, so a worker process can
+    run it."""
+    if envelopes and type(envelopes[0]) is not bytes:
+        envelopes, stored = [bytes(e) for e in envelopes], [bytes(h) for h in stored]
     sha256 = hashlib.sha256
-    for rows in _stream_entries(project):
-        gap = None
-        if rows[-1][0] != count + len(rows) - 1:  # indexes ascend and are unique
-            gap = next(i for i, row in enumerate(rows) if row[0] != count + i)
-            gap, rows = rows[gap][0], rows[:gap]
-        envelopes = [row[1] for row in rows]
-        stored = [row[2] for row in rows]
-        if rows and type(envelopes[0]) is not bytes:
-            envelopes, stored = [bytes(e) for e in envelopes], [bytes(h) for h in stored]
-        leaves = [sha256(b"\x00" + envelope).digest() for envelope in envelopes]
-        if leaves != stored:
-            for offset, (leaf, kept) in enumerate(zip(leaves, stored, strict=True)):
-                if leaf != kept:
-                    index = count + offset
-                    result.fail(
-                        f"entry {index}: stored leaf hash does not match its content", index
-                    )
-        if signatures:
-            _check_signatures(result, envelopes, count, keys_by_id)
-        end, pos = count + len(rows), count
-        for cut in sizes[bisect.bisect_right(sizes, count) : bisect.bisect_right(sizes, end)]:
-            pos = verify.extend_frontier(stack, pos, leaves[pos - count : cut - count])
-            if result.first_bad_index is not None:
-                continue  # a leaf already failed: later roots differ because of it
-            if _root(stack) != expected[cut]:
-                result.fail(
-                    f"root at size {cut} does not match its signed checkpoint: an entry at or "
-                    f"after index {last_good_size} was changed",
-                    last_good_size,
-                )
-            else:
-                last_good_size = cut
-        verify.extend_frontier(stack, pos, leaves[pos - count :])
-        count = end
-        if gap is not None:
-            result.fail(f"entry {count} is missing (next stored index is {gap})", count)
-            break
-    return stack, count, last_good_size
+    leaves = [sha256(b"\x00" + envelope).digest() for envelope in envelopes]
+    bad_leaves: list[int] = []
+    if leaves != stored:
+        pairs = zip(leaves, stored, strict=True)
+        bad_leaves = [lo + i for i, (leaf, kept) in enumerate(pairs) if leaf != kept]
+    bad_signatures: list[tuple[int, str]] = []
+    if signatures:
+        for offset, envelope in enumerate(envelopes):
+            if not _signature_ok(envelope, keys_by_id):
+                bad_signatures.append((lo + offset, _envelope_keyid(envelope)))
+    end = lo + len(envelopes)
+    frontier: list[bytes] = []
+    roots = []
+    pos = 0  # relative to lo: lo is a multiple of a power of two at least the range's length
+    for cut in sizes[bisect.bisect_right(sizes, lo) : bisect.bisect_right(sizes, end)]:
+        pos = verify.extend_frontier(frontier, pos, leaves[pos : cut - lo])
+        roots.append((cut, verify.fold_subtree_hashes(frontier)))
+    verify.extend_frontier(frontier, pos, leaves[pos:])
+    return _Range(
+        lo=lo,
+        size=len(envelopes),
+        missing=False,
+        next_index=None,
+        bad_leaves=bad_leaves,
+        bad_signatures=bad_signatures,
+        signatures_checked=len(envelopes) if signatures else 0,
+        roots=roots,
+        frontier=frontier,
+    )
 
 
-def _check_signatures(result, envelopes: list[bytes], start: int, keys_by_id) -> None:
-    for offset, envelope in enumerate(envelopes):
-        index = start + offset
-        result.signatures_checked += 1
-        if not _signature_ok(envelope, keys_by_id):
+def _join_range(project, result, expected, state: _Joined, part: _Range) -> bool:
+    """Add a checked range to the log so far and report what it found; False after a gap."""
+    for index in part.bad_leaves:
+        result.fail(f"entry {index}: stored leaf hash does not match its content", index)
+    result.signatures_checked += part.signatures_checked
+    for index, key_ids in part.bad_signatures:
+        result.fail(
+            f"entry {index}: envelope signature does not verify against a trusted key "
+            f"(it names key {key_ids})",
+            index,
+        )
+    for cut, right in part.roots:
+        if result.first_bad_index is not None:
+            continue  # a leaf already failed: later roots differ because of it
+        if verify.fold_subtree_hashes([*state.stack, right]) != expected[cut]:
             result.fail(
-                f"entry {index}: envelope signature does not verify against a trusted key "
-                f"(it names key {_envelope_keyid(envelope)})",
-                index,
+                f"root at size {cut} does not match its signed checkpoint: an entry at or "
+                f"after index {state.last_good_size} was changed",
+                state.last_good_size,
             )
+        else:
+            state.last_good_size = cut
+    position, end = part.lo, part.lo + part.size
+    for value in part.frontier:  # each perfect subtree joins like a carry in binary addition
+        level = (end - position).bit_length() - 1
+        carry = position >> level
+        while carry & 1:
+            value = hashlib.sha256(b"\x01" + state.stack.pop() + value).digest()
+            carry >>= 1
+        state.stack.append(value)
+        position += 1 << level
+    state.count = end
+    if part.missing:
+        following = part.next_index
+        if following is None:
+            later = LogEntry.objects.filter(project=project, index__gt=end)
+            following = later.aggregate(first=Min("index"))["first"]
+        result.fail(f"entry {end} is missing (next stored index is {following})", end)
+        return False
+    return True
+
+
+def _ranges_here(project: Project, sizes, signatures, keys_by_id):
+    """Checked ranges of the chunks of :func:`_stream_entries`, in this process; a chunk with
+    a gap is the last one (the ranges after it would not be aligned)."""
+    count = 0
+    for rows in _stream_entries(project):
+        size, missing, following = _gapless(count, [row[0] for row in rows])
+        envelopes, stored = [row[1] for row in rows[:size]], [row[2] for row in rows[:size]]
+        part = _check_range(count, envelopes, stored, sizes, signatures, keys_by_id)
+        part.missing, part.next_index = missing, following
+        yield part
+        if missing:
+            return
+        count += size
+
+
+#: Below this many entries a log is checked in one process: starting workers costs more.
+PARALLEL_MIN_ENTRIES = 1 << 18
+
+# What worker processes check, set before they are forked (so inherited, not pickled).
+_range_job: dict | None = None
+_worker_connection = None
+
+
+def _parallel_ranges(project, sizes, signatures, keys_by_id, workers):
+    """Checked ranges in order from a pool of worker processes, or None to check in this one.
+
+    Each worker reads its ranges from PostgreSQL over a connection of its own, so reading,
+    hashing and signature checks all run side by side. By default a log of
+    :data:`PARALLEL_MIN_ENTRIES` or more on PostgreSQL, outside a transaction (whose rows other
+    connections would not see), gets one worker per CPU; elsewhere ``workers`` above one hands
+    the workers the rows read here."""
+    global _range_job
+    postgresql = connection.vendor == "postgresql" and not connection.in_atomic_block
+    minimum = 2 * CHUNK
+    if workers is None:
+        workers = verify._cpu_count() if postgresql else 1
+        minimum = max(minimum, PARALLEL_MIN_ENTRIES)
+    if workers <= 1:
+        return None
+    last = LogEntry.objects.filter(project=project).aggregate(last=Max("index"))["last"]
+    total = 0 if last is None else last + 1
+    if total < minimum:
+        return None
+    ranges = [(lo, min(lo + CHUNK, total)) for lo in range(0, total, CHUNK)]
+    job: dict = {"sizes": sizes, "signatures": signatures, "keys": keys_by_id}
+    if postgresql:
+        from psycopg.conninfo import make_conninfo
+
+        params = connection.get_connection_params()
+        wanted = {k: v for k, v in params.items() if k in _CONNINFO_KEYS and v not in (None, "")}
+        job.update(
+            conninfo=make_conninfo(**wanted),
+            query=_range_query(with_index=False),
+            indexed_query=_range_query(with_index=True),
+            project=project.pk,
+        )
+    else:
+        job["rows"] = [row for rows in _stream_entries(project) for row in rows]
+    import multiprocessing
+
+    _range_job = job
+    try:
+        pool = multiprocessing.get_context("fork").Pool(min(workers, len(ranges)))
+    except (AssertionError, OSError, ValueError):  # a daemonic process, no semaphores: here
+        return None
+    finally:
+        _range_job = None
+    return _PoolParts(pool, pool.imap(_check_range_job, ranges))
+
+
+class _PoolParts:
+    """The workers' results in order; :meth:`close` ends the pool (early after a gap)."""
+
+    def __init__(self, pool, parts):
+        self.pool, self.parts = pool, parts
+
+    def __iter__(self):
+        return iter(self.parts)
+
+    def close(self):
+        self.pool.terminate()
+        self.pool.join()
+
+
+_CONNINFO_KEYS = (
+    *("dbname", "user", "password", "host", "port", "options", "service", "passfile"),
+    *("sslmode", "sslrootcert", "sslcert", "sslkey"),
+)
+
+
+def _range_query(with_index: bool) -> str:
+    table = LogEntry._meta.db_table
+    index = connection.ops.quote_name("index")
+    columns = f"{index}, envelope, leaf_hash" if with_index else "envelope, leaf_hash"
+    return (
+        f"SELECT {columns} FROM {table} "  # noqa: S608 (names from metadata)
+        f"WHERE project_id = %s AND {index} >= %s AND {index} < %s ORDER BY {index}"
+    )
+
+
+def _check_range_job(bounds: tuple[int, int]) -> _Range:
+    """In a worker: read and check the entries ``lo`` to ``hi - 1`` of the job it inherited."""
+    job = _range_job
+    assert job is not None  # noqa: S101 (set before the fork)
+    lo, hi = bounds
+    if "rows" in job:
+        rows = [row for row in job["rows"] if lo <= row[0] < hi]
+    else:
+        # First without the index column (a fifth less to read): the indexes are unique, so as
+        # many rows as the range is long are all of its entries, in order.
+        rows = _fetch(job, job["query"], lo, hi)
+        if len(rows) == hi - lo:
+            rows = [(lo + offset, *row) for offset, row in enumerate(rows)]
+        else:
+            rows = _fetch(job, job["indexed_query"], lo, hi)
+    size, missing, following = _gapless(lo, [row[0] for row in rows])
+    if size < hi - lo:
+        missing = True  # the entries after the missing one are in a later range, if any
+    envelopes, stored = [row[1] for row in rows[:size]], [row[2] for row in rows[:size]]
+    part = _check_range(lo, envelopes, stored, job["sizes"], job["signatures"], job["keys"])
+    part.missing, part.next_index = missing, following
+    return part
+
+
+def _fetch(job: dict, query: str, lo: int, hi: int) -> list[tuple]:
+    """Rows of the range over this worker's own connection, bytea as raw bytes."""
+    global _worker_connection
+    if _worker_connection is None:
+        import psycopg
+
+        _worker_connection = psycopg.connect(job["conninfo"], autocommit=True)
+    with _worker_connection.cursor(binary=True) as cursor:
+        cursor.execute(query, [job["project"], lo, hi])
+        return cursor.fetchall()
 
 
 def _stream_entries(project: Project):

@@ -231,20 +231,37 @@ def _is_plain(obj: Any) -> bool:
 
     It does for ASCII object keys (code-point order equals UTF-16 order), strings (the same
     minimal escaping), booleans, null, safe integers, and non-integral doubles between 1e-4 and
-    1e16, where Python's ``repr`` and ECMAScript agree on the layout. Anything else takes the
-    general serializer.
+    1e16, where Python's ``repr`` and ECMAScript agree on the layout. Anything else, subclasses
+    of these types included, takes the general serializer. One loop over a stack of containers,
+    exact type tests: a statement of a dozen values costs a few microseconds.
     """
-    if obj is None or obj is True or obj is False or isinstance(obj, str):
-        return True
-    if isinstance(obj, int):
-        return abs(obj) <= _MAX_SAFE_INTEGER
-    if isinstance(obj, float):
-        return math.isfinite(obj) and not obj.is_integer() and 1e-4 <= abs(obj) < 1e16
-    if isinstance(obj, dict):
-        return all(isinstance(k, str) and k.isascii() and _is_plain(v) for k, v in obj.items())
-    if isinstance(obj, (list, tuple)):
-        return all(_is_plain(item) for item in obj)
-    return False
+    pending = [obj]
+    pop, extend = pending.pop, pending.extend
+    while pending:
+        value = pop()
+        kind = type(value)
+        if kind is str or value is None or kind is bool:
+            continue
+        if kind is dict:
+            for key in value:
+                if type(key) is not str or not key.isascii():
+                    return False
+            extend(value.values())
+        elif kind is list or kind is tuple:
+            extend(value)
+        elif kind is int:
+            if not -_MAX_SAFE_INTEGER <= value <= _MAX_SAFE_INTEGER:
+                return False
+        elif kind is float:
+            if not (math.isfinite(value) and not value.is_integer() and 1e-4 <= abs(value) < 1e16):
+                return False
+        else:
+            return False
+    return True
+
+
+# One encoder for the fast path: json.dumps with options builds a new one on every call.
+_PLAIN_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def canonical_json(obj: Any) -> bytes:
@@ -265,7 +282,7 @@ def canonical_json(obj: Any) -> bytes:
     surrogates (not valid Unicode); :class:`TypeError` for values JSON has no form for.
     """
     if _is_plain(obj):
-        text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        text = _PLAIN_ENCODER.encode(obj)
     else:
         out: list[str] = []
         _serialize(obj, out)
