@@ -330,7 +330,7 @@ def _envelopes(project, records, user, stamp, key, workers=None) -> list[bytes]:
     raises its own error either way."""
     global _sign_job
     if workers is None:
-        workers = verify._cpu_count() if len(records) >= PARALLEL_SIGN_MIN else 1
+        workers = verify.fork_workers() if len(records) >= PARALLEL_SIGN_MIN else 1
     job = (project, records, user, stamp, key)
     if workers <= 1 or len(records) <= _SIGN_CHUNK or not hasattr(os, "fork"):
         return _sign_range(job, 0, len(records))

@@ -535,7 +535,7 @@ def _parallel_ranges(project, sizes, signatures, keys_by_id, workers):
     postgresql = connection.vendor == "postgresql" and not connection.in_atomic_block
     minimum = 2 * CHUNK
     if workers is None:
-        workers = verify._cpu_count() if postgresql else 1
+        workers = verify.fork_workers() if postgresql else 1
         minimum = max(minimum, PARALLEL_MIN_ENTRIES)
     if workers <= 1:
         return None

@@ -77,6 +77,7 @@ import math
 import os
 import re
 import sys
+import threading
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Sequence
@@ -1721,7 +1722,7 @@ class _EntryChecks:
         self.lines = data.split(b"\n")[:-1] if data else []
         count = len(self.lines)
         if workers is None:
-            workers = _cpu_count() if count >= PARALLEL_MIN_ENTRIES else 1
+            workers = fork_workers() if count >= PARALLEL_MIN_ENTRIES else 1
         # Ranges small enough that every worker gets several (an even share under uneven load).
         step = max(1, min(_CHUNK_ENTRIES, -(-count // (4 * max(1, workers)))))
         self.ranges = [(lo, min(lo + step, count)) for lo in range(0, count, step)]
@@ -1772,6 +1773,15 @@ class _EntryChecks:
             self.pool.terminate()
             self.pool.join()
             self.pool = None
+
+
+def fork_workers() -> int:
+    """Processes to fork by default: one per CPU, or one (no fork) where forking is not safe:
+    a process running other threads (a threaded web server, a worker's pool) would fork a
+    child that inherits whatever lock another thread held at that moment."""
+    if not hasattr(os, "fork") or threading.active_count() > 1:
+        return 1
+    return _cpu_count()
 
 
 def _cpu_count() -> int:

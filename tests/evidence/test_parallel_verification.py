@@ -215,3 +215,22 @@ def test_without_worker_processes_the_log_is_checked_here(log, monkeypatch):
     monkeypatch.setattr(multiprocessing.context.ForkContext, "Pool", refuse)
     assert verification._parallel_ranges(log, [], False, {}, 2) is None
     assert verify_project(log, workers=2).ok
+
+
+def test_no_fork_by_default_while_other_threads_run():
+    """A threaded server or a worker's pool forks nothing: a child could inherit a lock that
+    another thread held at that moment."""
+    import threading
+
+    from evidence import verify
+
+    alone = verify.fork_workers()
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    try:
+        assert verify.fork_workers() == 1
+    finally:
+        release.set()
+        other.join()
+    assert alone == (verify._cpu_count() if threading.active_count() == 1 else 1)
