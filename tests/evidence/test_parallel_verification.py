@@ -126,6 +126,8 @@ def test_a_large_log_is_checked_by_workers_by_default_on_postgresql(log, monkeyp
 
     monkeypatch.setattr(verification, "CHUNK", 4)
     monkeypatch.setattr(verification, "PARALLEL_MIN_ENTRIES", 16)
+    # as in a process running no other thread (a test process may run a server's threads)
+    monkeypatch.setattr(verify, "fork_workers", lambda: 2)
     started = []
     real = verification._parallel_ranges
 
