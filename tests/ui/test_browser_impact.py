@@ -39,6 +39,7 @@ def test_an_engineer_sees_the_impact_before_saving_and_what_is_left_to_clear(
     summary = preview.locator("strong").inner_text()
     found = re.fullmatch(r"This change makes (\d+) items? suspect or stale\.", summary)
     assert found and int(found.group(1)) > 0, summary
+    foretold = set(re.findall(r"(\S+ \S+ \S+) \(turns suspect\)", preview.inner_text()))
     shot(page, "30-impact-preview")
     # Shown, not done: the requirement and its links are as they were.
     after_preview = Requirement.objects.get(pk=before.pk)
@@ -51,6 +52,8 @@ def test_an_engineer_sees_the_impact_before_saving_and_what_is_left_to_clear(
     assert saved.version == before.version + 1
     suspect = suspect_links() - suspect_before
     assert suspect, "the edit turned no link suspect"
+    # The preview said exactly which links the saved change turns suspect.
+    assert foretold == {f"{link.source.code} {link.kind} {link.target.code}" for link in suspect}
 
     page.click("nav >> text=Impact")
     page.wait_for_selector("h1:has-text('Open impact')")
