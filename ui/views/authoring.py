@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 
 from compliance import odd as odd_taxonomy
 from compliance import selectors, services
-from projects.permissions import Action, require
+from projects.permissions import Action
 from ui.authoring_forms import (
     GoalForm,
     HazardForm,
@@ -55,11 +55,10 @@ def _item(request, project, form=None, status=200):
     )
 
 
-@project_view()
+@project_view(post=Action.EDIT)
 def item(request, project):
     if request.method != "POST":
         return _item(request, project)
-    require(request.user, project, Action.EDIT)  # a viewer's POST: the role's refusal (403)
     return handle_form(
         ItemForm(request.POST),
         lambda data: services.item_set(user=request.user, project=project, **data),
@@ -131,10 +130,8 @@ def _edit_page(request, project, obj, form, status=200, *, kind):
 def _editor(kind, form_class, lookup, update, fields):
     """The page of one hazard or situation: read-only for a viewer, its form for an editor."""
 
-    @project_view()
+    @project_view(post=Action.EDIT)
     def view(request, project, code):
-        if request.method == "POST":  # the role before the lookup: a refusal names nothing
-            require(request.user, project, Action.EDIT)
         obj = get_object_or_404(lookup(project=project), code=code)
         editor = may(request, project, Action.EDIT)
         if request.method != "POST":

@@ -21,18 +21,21 @@ from ui.forms import apply_service_errors
 PAGE_SIZE = 50
 
 
-def project_view(action: Action = Action.VIEW):
-    """Log in first; then resolve ``key`` to a project the user may ``action`` in.
+def project_view(action: Action = Action.VIEW, *, post: Action | None = None):
+    """Log in first; then resolve ``key`` to a project the user may ``action`` in (``post``
+    instead for a POST: a page every role reads and only some save).
 
     A non-member gets 404 and a member whose role lacks the action 403, both from
-    :func:`projects.permissions.get_project_for_user`. The view receives the project.
+    :func:`projects.permissions.get_project_for_user`, before the view looks anything up. The
+    view receives the project.
     """
 
     def decorate(view):
         @login_required
         @wraps(view)
         def wrapper(request, key, *args, **kwargs):
-            project = get_project_for_user(request.user, key, action)
+            needed = post if post is not None and request.method == "POST" else action
+            project = get_project_for_user(request.user, key, needed)
             return view(request, project, *args, **kwargs)
 
         return wrapper

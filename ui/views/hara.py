@@ -63,11 +63,9 @@ def _event(request, project, event, form, status=200):
     )
 
 
-@project_view()
+@project_view(post=Action.EDIT)
 def hazardous_event(request, project, code):
     """The event's rating with its reasons for every role; its form for the roles that edit."""
-    if request.method == "POST":  # the role before the lookup: a refusal names nothing
-        require(request.user, project, Action.EDIT)
     event = get_object_or_404(hazardous_event_list(project=project), code=code)
     if request.method == "POST":
         return _save(
