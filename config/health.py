@@ -1,5 +1,6 @@
-"""``/healthz``: whether the database, the broker and the store answer, and whether checkpoints
-reach the store in time.
+"""``/healthz``: whether the database, the broker and the store answer, whether every recorded
+statement is covered by a signed checkpoint in time, and whether checkpoints reach the store in
+time.
 
 Each component is ``"ok"`` or ``"failing"``; any failure makes the response HTTP 503 so a load
 balancer or an orchestrator takes the instance out of service. Anonymous callers learn nothing
@@ -15,6 +16,7 @@ from django.http import JsonResponse
 from django.utils import timezone
 
 from evidence.models import PendingPublication
+from evidence.selectors import entries_awaiting_checkpoint
 from evidence.storage import StorageError, default_store
 
 
@@ -62,12 +64,27 @@ def _publication() -> str | None:
     return None
 
 
+def _integration() -> str | None:
+    """Statements no signed checkpoint has covered for longer than the grace period (with an
+    integration interval the periodic task covers them; its absence shows here)."""
+    grace = settings.SAFECASE_PUBLISH_GRACE
+    cutoff = timezone.now() - datetime.timedelta(seconds=grace)
+    try:
+        late = entries_awaiting_checkpoint(recorded_before=cutoff)
+    except Exception as exc:  # the database check reports the cause
+        return f"unknown ({exc.__class__.__name__})"
+    if late:
+        return f"{late} entries without a checkpoint for more than {grace} s"
+    return None
+
+
 def healthz(request):
     reasons = {
         "database": _database(),
         "broker": _broker(),
         "storage": _storage(),
         "publication": _publication(),
+        "integration": _integration(),
     }
     checks = {name: "failing" if reason else "ok" for name, reason in reasons.items()}
     healthy = all(value == "ok" for value in checks.values())

@@ -916,15 +916,37 @@ def cover(project: Project) -> None:
     integrate(project)
 
 
+def _covered_sql() -> str:
+    """SQL for the size the latest checkpoint of the log head ``h`` covers (0 without one)."""
+    return (
+        f"COALESCE((SELECT MAX(c.size) FROM {Checkpoint._meta.db_table} c"  # noqa: S608
+        " WHERE c.project_id = h.project_id), 0)"
+    )
+
+
+def awaiting_checkpoint(recorded_before: datetime.datetime) -> int:
+    """How many statements recorded before ``recorded_before`` (every project) no signed
+    checkpoint covers yet: queued, or in a log beyond its latest checkpoint. One query."""
+    index = connection.ops.quote_name("index")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT (SELECT COUNT(*) FROM {QueuedEntry._meta.db_table}"  # noqa: S608
+            f" WHERE recorded_at < %s) + (SELECT COUNT(*) FROM {LogHead._meta.db_table} h"
+            f" JOIN {LogEntry._meta.db_table} e ON e.project_id = h.project_id"
+            f" AND e.{index} >= {_covered_sql()} WHERE e.recorded_at < %s)",
+            [recorded_before, recorded_before],
+        )
+        return cursor.fetchone()[0]
+
+
 def integrate_all() -> dict[str, int]:
     """Integrate every project whose log has entries no checkpoint covers or queued entries
     (the periodic task). Returns the new checkpoint's size by project key."""
-    head, checkpoint = LogHead._meta.db_table, Checkpoint._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT h.project_id FROM {head} h WHERE h.size > COALESCE("  # noqa: S608
-            f"(SELECT MAX(c.size) FROM {checkpoint} c WHERE c.project_id = h.project_id), 0) "
-            f"UNION SELECT DISTINCT project_id FROM {QueuedEntry._meta.db_table}"
+            f"SELECT h.project_id FROM {LogHead._meta.db_table} h"  # noqa: S608
+            f" WHERE h.size > {_covered_sql()}"
+            f" UNION SELECT DISTINCT project_id FROM {QueuedEntry._meta.db_table}"
         )
         ids = sorted(pk for (pk,) in cursor.fetchall())
     done = {}

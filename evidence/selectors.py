@@ -68,6 +68,13 @@ def log_head(*, project: Project) -> tuple[int, bytes]:
     return ledger.head_of(project)
 
 
+def entries_awaiting_checkpoint(*, recorded_before) -> int:
+    """How many statements recorded before ``recorded_before``, across every project, no
+    signed checkpoint covers yet. With an integration interval such entries are normal for a
+    moment; one that waits long means the integrator (the periodic task) is not running."""
+    return ledger.awaiting_checkpoint(recorded_before)
+
+
 def latest_checkpoint(*, project: Project) -> Checkpoint | None:
     return ledger.latest_checkpoint(project)
 

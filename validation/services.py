@@ -936,10 +936,8 @@ def _local_copy(campaign: Campaign, key: str, uri: str) -> str:
     from evidence.storage import S3Store
 
     parsed = urlparse(campaign.watch_uri)
-    data = S3Store(parsed.netloc, parsed.path).get_bytes(key)
     target = Path(settings.VAR_DIR) / "lake-cache" / campaign.project.key / key
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(data)
+    S3Store(parsed.netloc, parsed.path).download_to(key, target)
     return target.as_uri()
 
 

@@ -28,6 +28,7 @@ class TestHealth:
                 "broker": "ok",
                 "storage": "ok",
                 "publication": "ok",
+                "integration": "ok",
             },
         }
 

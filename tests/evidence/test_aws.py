@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from evidence import aws
 from evidence.datasets import snapshot_s3
-from evidence.storage import S3Store
+from evidence.storage import S3Store, StorageError
 from validation.execution.sagemaker import SageMakerExecutor
 
 
@@ -66,3 +68,37 @@ def test_clients_are_shared_until_the_environment_changes(monkeypatch):
     assert moved is not first and moved.meta.endpoint_url == "http://127.0.0.1:10"
     # a caller's own session always gets its own client
     assert aws.client("s3", session=aws.new_session()) is not moved
+
+
+@pytest.mark.s3
+def test_a_large_object_is_streamed_to_its_file_in_parts(s3, tmp_path):
+    """Bigger than the managed transfer's part size: fetched in ranged parts, whole and exact."""
+    import hashlib
+
+    s3.create_bucket(Bucket="lake")
+    payload = os.urandom(9 * 1024 * 1024) + b"tail"
+    s3.put_object(Bucket="lake", Key="drives/d1.parquet", Body=payload)
+    target = tmp_path / "cache" / "drives" / "d1.parquet"
+
+    S3Store("lake", "").download_to("drives/d1.parquet", target)
+
+    assert hashlib.sha256(target.read_bytes()).digest() == hashlib.sha256(payload).digest()
+    assert [p.name for p in target.parent.iterdir()] == ["d1.parquet"]  # no part file left
+
+
+@pytest.mark.s3
+def test_a_failed_download_leaves_no_file_and_names_the_store(s3, tmp_path):
+    s3.create_bucket(Bucket="lake")
+    target = tmp_path / "cache" / "gone.parquet"
+
+    with pytest.raises(StorageError, match="S3 get on s3://lake/drives failed"):
+        S3Store("lake", "drives").download_to("gone.parquet", target)
+    assert list(target.parent.iterdir()) == []
+
+
+def test_a_key_that_climbs_out_is_refused_before_anything_is_made(tmp_path, monkeypatch):
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    target = tmp_path / "cache" / "x.parquet"
+    with pytest.raises(StorageError, match="may not contain"):
+        S3Store("lake", "").download_to("../../x.parquet", target)
+    assert not (tmp_path / "cache").exists()

@@ -136,6 +136,25 @@ class TestOneCheckpointPerInterval:
         assert integrate_ledgers_task() == {}  # nothing left to cover: no new checkpoint
         assert checkpoint_sizes(project) == [1, 3]
 
+    def test_health_fails_while_entries_wait_past_the_grace_for_their_checkpoint(
+        self, ledger_transactional_db, project, client, settings
+    ):
+        """No periodic task running: the entries left uncovered (in the log beyond its latest
+        checkpoint, and in the queue) make /healthz fail once the grace period is over."""
+        ledger.append(project, [record(0)])
+        ledger.append(project, [record(1), record(2)])  # in the log, not covered
+        ledger.enqueue(project, [record(3)])  # queued, not integrated
+        assert client.get("/healthz").json()["checks"]["integration"] == "ok"  # within grace
+        settings.SAFECASE_PUBLISH_GRACE = 0
+        from evidence.selectors import entries_awaiting_checkpoint
+
+        assert entries_awaiting_checkpoint(recorded_before=timezone.now()) == 3
+        response = client.get("/healthz")
+        assert response.status_code == 503
+        assert response.json()["checks"]["integration"] == "failing"
+        integrate_ledgers_task()  # the integrator runs again
+        assert client.get("/healthz").json()["checks"]["integration"] == "ok"
+
     def test_a_proof_through_the_api_integrates_first(
         self, ledger_transactional_db, project, client, make_member
     ):
