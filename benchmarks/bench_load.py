@@ -53,7 +53,7 @@ def _import_requirements(running, n: int) -> list[str]:
     return codes
 
 
-def _analyze(running) -> None:
+def _analyze(running, owner: str) -> None:
     """Planner statistics for the imported rows, as the database owner: a server with
     autovacuum off (this benchmark's machine runs one) never gathers them, and the plans then
     assume a handful of rows where there are ten thousand."""
@@ -61,7 +61,6 @@ def _analyze(running) -> None:
 
     from tests import prodset
 
-    owner, _app, _broker = prodset.services_from_environment()
     with psycopg.connect(prodset.with_db(owner, running.database), autocommit=True) as conn:
         conn.execute("ANALYZE")
 
@@ -74,7 +73,7 @@ def main() -> None:
         if os.environ.get(f"SAFECASE_BENCH_{saved}_URL"):
             os.environ[name] = os.environ[f"SAFECASE_BENCH_{saved}_URL"]
     try:
-        prodset.services_from_environment()
+        owner, _app, _broker = prodset.services_from_environment()
     except prodset.Unavailable as exc:
         print(f"  skipped: {exc}")
         return
@@ -88,7 +87,7 @@ def main() -> None:
         prodset.production_set(work, s3_endpoint, extra_env=no_throttle) as running,
     ):
         codes = _import_requirements(running, n_requirements)
-        _analyze(running)
+        _analyze(running, owner)
         print(f"  ({len(codes):,} requirements to browse; {users} users for {seconds} s)")
         prefix = work / "locust"
         env = dict(

@@ -51,31 +51,35 @@ def _storage() -> str | None:
     return None
 
 
-def _publication() -> str | None:
-    """Checkpoints queued for publication for longer than the grace period."""
+def _overdue(count, what: str) -> str | None:
+    """``count(cutoff)`` of things older than the grace period, as a failure when there are
+    any: checkpoints not yet in the store, or statements not yet under a checkpoint."""
     grace = settings.SAFECASE_PUBLISH_GRACE
     cutoff = timezone.now() - datetime.timedelta(seconds=grace)
     try:
-        late = PendingPublication.objects.filter(created_at__lt=cutoff).count()
+        late = count(cutoff)
     except Exception as exc:  # the database check reports the cause
         return f"unknown ({exc.__class__.__name__})"
     if late:
-        return f"{late} checkpoints unpublished for more than {grace} s"
+        return f"{late} {what} for more than {grace} s"
     return None
+
+
+def _publication() -> str | None:
+    """Checkpoints queued for publication for longer than the grace period."""
+    return _overdue(
+        lambda cutoff: PendingPublication.objects.filter(created_at__lt=cutoff).count(),
+        "checkpoints unpublished",
+    )
 
 
 def _integration() -> str | None:
     """Statements no signed checkpoint has covered for longer than the grace period (with an
     integration interval the periodic task covers them; its absence shows here)."""
-    grace = settings.SAFECASE_PUBLISH_GRACE
-    cutoff = timezone.now() - datetime.timedelta(seconds=grace)
-    try:
-        late = entries_awaiting_checkpoint(recorded_before=cutoff)
-    except Exception as exc:  # the database check reports the cause
-        return f"unknown ({exc.__class__.__name__})"
-    if late:
-        return f"{late} entries without a checkpoint for more than {grace} s"
-    return None
+    return _overdue(
+        lambda cutoff: entries_awaiting_checkpoint(recorded_before=cutoff),
+        "entries without a checkpoint",
+    )
 
 
 def healthz(request):

@@ -207,21 +207,17 @@ class S3Store:
 
     def download_to(self, key: str, target: Path) -> None:
         """Stream the object at ``key`` into the file ``target`` in parts (boto3's managed
-        transfer), never holding it whole in memory; the file appears under its name only
-        when complete, so a failed download leaves nothing a reader could take for it."""
+        transfer), never holding it whole in memory. The transfer writes a temporary file of a
+        name of its own and renames it only when complete (removing it on failure), so a failed
+        or concurrent download never leaves a partial file under ``target``'s name."""
         from boto3.exceptions import Boto3Error
 
         full = self._key(key)  # refuses a key that climbs out before anything is made
         target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(f".{target.name}.part")
         try:
-            try:
-                self._call("get", self.client.download_file, Key=full, Filename=str(partial))
-            except Boto3Error as exc:  # the managed transfer's own failures (retries spent)
-                raise StorageError(f"S3 get on {self.url} failed: {exc}") from exc
-            partial.replace(target)
-        finally:
-            partial.unlink(missing_ok=True)
+            self._call("get", self.client.download_file, Key=full, Filename=str(target))
+        except Boto3Error as exc:  # the managed transfer's own failures (retries spent)
+            raise StorageError(f"S3 get on {self.url} failed: {exc}") from exc
 
     def exists(self, key: str) -> bool:
         from botocore.exceptions import ClientError
