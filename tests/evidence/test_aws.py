@@ -102,3 +102,24 @@ def test_a_key_that_climbs_out_is_refused_before_anything_is_made(tmp_path, monk
     with pytest.raises(StorageError, match="may not contain"):
         S3Store("lake", "").download_to("../../x.parquet", target)
     assert not (tmp_path / "cache").exists()
+
+
+@pytest.mark.s3
+def test_the_same_drive_announced_twice_and_fetched_at_once_lands_whole(s3, tmp_path):
+    """S3 notifications arrive at least once: two workers may fetch one drive together."""
+    import hashlib
+    from concurrent.futures import ThreadPoolExecutor
+
+    s3.create_bucket(Bucket="lake")
+    payload = os.urandom(9 * 1024 * 1024)
+    s3.put_object(Bucket="lake", Key="drives/d1.parquet", Body=payload)
+    target = tmp_path / "cache" / "drives" / "d1.parquet"
+
+    with ThreadPoolExecutor(2) as pool:
+        fetches = [pool.submit(S3Store("lake", "").download_to, "drives/d1.parquet", target)]
+        fetches.append(pool.submit(S3Store("lake", "").download_to, "drives/d1.parquet", target))
+        for fetch in fetches:
+            fetch.result()
+
+    assert hashlib.sha256(target.read_bytes()).digest() == hashlib.sha256(payload).digest()
+    assert [p.name for p in target.parent.iterdir()] == ["d1.parquet"]

@@ -243,7 +243,7 @@ class TestCrashesAndAttacks:
         assert not result.ok and result.first_bad_index == 2
 
     def test_a_planted_queued_entry_is_refused_and_nothing_is_integrated(
-        self, ledger_transactional_db, project
+        self, ledger_transactional_db, project, client, settings
     ):
         ledger.append(project, [record(0)])
         ledger.enqueue(project, [record(1)])
@@ -263,6 +263,12 @@ class TestCrashesAndAttacks:
             ledger.integrate(project)
         assert ledger.head_of(project)[0] == 1
         assert QueuedEntry.objects.filter(project=project).count() == 2  # nothing was lost
+        # the periodic task skips the blocked log; the operator sees it once the grace is over
+        assert integrate_ledgers_task() == {}
+        settings.SAFECASE_PUBLISH_GRACE = 0
+        response = client.get("/healthz")
+        assert response.status_code == 503
+        assert response.json()["checks"]["integration"] == "failing"
 
     def test_a_checkpoint_whose_tree_does_not_cover_the_entry_is_refused(
         self, ledger_transactional_db, project
