@@ -7,15 +7,15 @@ from django.shortcuts import get_object_or_404, render
 
 from compliance import services
 from compliance.selectors import hazardous_event_list, safety_goal_list
-from projects.permissions import Action, require
+from projects.permissions import Action
 from ui.forms import HazardousEventForm, asil_preview
 from ui.views.common import handle_form, may, project_view, render_project, succeeded
 
 
 def _save(request, project, failed, event=None):
     """Bind, validate and save through ``hazardous_event_save``, then back to the HARA;
-    ``failed(form)`` shows the bound form."""
-    require(request.user, project, Action.EDIT)
+    ``failed(form)`` shows the bound form. The views' ``project_view(post=Action.EDIT)`` has
+    checked the role."""
     form = HazardousEventForm(request.POST, project=project, event=event)
 
     def save(data):
@@ -44,7 +44,7 @@ def _hara(request, project, form, status=200):
     return render_project(request, project, "ui/hara.html", context, section="hara", status=status)
 
 
-@project_view()
+@project_view(post=Action.EDIT)
 def hara(request, project):
     if request.method == "POST":
         return _save(request, project, lambda form: _hara(request, project, form, status=400))
