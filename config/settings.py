@@ -184,6 +184,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# The queue this deployment's tasks go to and its workers take them from: two deployments on one
+# broker (or a test's process set beside an earlier one) never run each other's tasks.
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE") or "celery"
 # On AWS, S3 announces new drives on this SQS queue (deploy/aws/safecase.yaml); campaigns that
 # watch an s3:// prefix are then fed from it and never list the bucket. Each receive waits up to
 # SAFECASE_LAKE_QUEUE_WAIT seconds for a message (long polling).

@@ -157,6 +157,8 @@ def production_set(
         "CELERY_BROKER_URL": broker.rsplit("/", 1)[0] + "/9"
         if broker.startswith("redis")
         else broker,
+        # its own queue: workers another set left behind on this broker never take its tasks
+        "CELERY_QUEUE": f"safecase-{name}",
         "SAFECASE_STORAGE_URL": "s3://evidence/safecase",
         "SAFECASE_VAR_DIR": str(workdir / "var"),
         "SAFECASE_SIGNING_KEY_FILE": str(workdir / "keys" / "ledger.key"),
