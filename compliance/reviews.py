@@ -144,11 +144,21 @@ def work_product_content(project: Project, prefixes: Iterable[str] | None = None
         if want(prefix):
             for obj in model.objects.filter(project=project).select_related(*related):
                 content[f"{prefix}:{obj.code}"] = obj.snapshot()
+    # The codes of the requirements and goals read, by id: the links name their ends by id,
+    # and looking the codes up here spares joining them in for each of tens of thousands.
+    codes: dict[str, dict[int, str]] = {}
     if want("requirement"):  # thousands: read as rows, not instances (the same dicts)
-        for row in Requirement.objects.filter(project=project).values(*Requirement.SNAPSHOT_FIELDS):
+        fields = Requirement.SNAPSHOT_FIELDS
+        by_id = codes["requirement"] = {}
+        rows = Requirement.objects.filter(project=project).values_list("id", *fields)
+        for pk, *values in rows:
+            row = dict(zip(fields, values, strict=True))
+            by_id[pk] = row["code"]
             content[f"requirement:{row['code']}"] = row
     if want("goal"):
+        by_id = codes["goal"] = {}
         for goal in SafetyGoal.objects.filter(project=project).prefetch_related("events"):
+            by_id[goal.pk] = goal.code
             content[f"goal:{goal.code}"] = goal.snapshot()
     if want("fi"):
         for fi in FunctionalInsufficiency.objects.filter(project=project).prefetch_related(
@@ -165,12 +175,21 @@ def work_product_content(project: Project, prefixes: Iterable[str] | None = None
     if want("ac"):
         for ac in AcceptanceCriterion.objects.filter(project=project):
             content[f"ac:{ac.code}"] = ac.snapshot()
-    if want("link"):  # tens of thousands: rows with the codes joined in, as TraceLink.snapshot
-        links = TraceLink.objects.filter(project=project).values_list(
-            "source__code", "kind", "target_requirement__code", "target_goal__code", "suspect"
+    if want("link"):  # tens of thousands: rows of ids, the codes looked up (TraceLink.snapshot)
+        links = list(
+            TraceLink.objects.filter(project=project).values_list(
+                "source_id", "kind", "target_requirement_id", "target_goal_id", "suspect"
+            )
         )
-        for source, kind, target_requirement, target_goal, suspect in links:
-            target = target_goal if target_requirement is None else target_requirement
+        requirement_code = _codes(Requirement, codes.get("requirement"), links, (0, 2))
+        goal_code = _codes(SafetyGoal, codes.get("goal"), links, (3,))
+        for source_id, kind, target_requirement, target_goal, suspect in links:
+            source = requirement_code[source_id]
+            target = (
+                goal_code.get(target_goal)
+                if target_requirement is None
+                else requirement_code[target_requirement]
+            )
             content[f"link:{source}>{kind}>{target}"] = {
                 "source": source,
                 "kind": kind,
@@ -189,6 +208,17 @@ def work_product_content(project: Project, prefixes: Iterable[str] | None = None
                 "dfa": dfa,
             }
     return content
+
+
+def _codes(model, known: dict[int, str] | None, rows: list, columns) -> dict[int, str]:
+    """The code of every ``model`` row that ``rows`` name by id in ``columns``: those read
+    already (``known``), any other (a row of another project, or a prefix not read) from the
+    database in one query."""
+    found = dict(known or {})
+    missing = {row[c] for row in rows for c in columns if row[c] is not None} - found.keys()
+    if missing:
+        found.update(model.objects.filter(pk__in=missing).values_list("id", "code"))
+    return found
 
 
 def scope_digests(

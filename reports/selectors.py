@@ -10,6 +10,7 @@ give the same snapshot, and so the same PDF bytes.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -199,11 +200,19 @@ class CaseSnapshot:
     currency: dict[int, reviews.Currency] = field(default_factory=dict)
     #: The review sessions' signatures recorded before ``size``, in entry order.
     signatures: list[SignatureRow] = field(default_factory=list)
+    _keys: tuple = field(default=(-1, None), repr=False, compare=False)
 
     def items(self, prefix: str) -> list[dict]:
         """The content items under ``prefix`` (``requirement``, ``goal``...), by key."""
-        start = f"{prefix}:"
-        return [self.content[k] for k in sorted(k for k in self.content if k.startswith(start))]
+        size, keys = self._keys
+        if size != len(self.content):  # the content's keys by prefix, once (and when it grew)
+            keys = defaultdict(list)
+            for key in self.content:
+                kind, colon, _ = key.partition(":")
+                if colon:
+                    keys[kind].append(key)
+            self._keys = size, keys = len(self.content), keys
+        return [self.content[k] for k in sorted(keys.get(prefix, ()))]
 
     @property
     def highest_asil(self) -> str:

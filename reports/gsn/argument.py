@@ -88,6 +88,7 @@ def build(snapshot: CaseSnapshot) -> SafetyCase:
             IN_CONTEXT_OF,
         )
 
+    finished: list[str] = []  # the requirements' goals and strategies, supporters first
     if goals:
         over_goals = case.add(
             Node(
@@ -120,14 +121,21 @@ def build(snapshot: CaseSnapshot) -> SafetyCase:
                 )
                 for child in derived:
                     _requirement(
-                        case, strategy.id, child, requirements, children, evidence, decompositions
+                        case,
+                        strategy.id,
+                        child,
+                        requirements,
+                        children,
+                        evidence,
+                        decompositions,
+                        finished,
                     )
 
     _judged_on(case, snapshot)
     _supplier(case, top.id, snapshot)
     _confirmation(case, top.id, snapshot)
     _signatures(case, snapshot)
-    _propagate(case)
+    _propagate(case, finished)
     return case
 
 
@@ -181,88 +189,104 @@ def scope_breakdown(verdict) -> str:
     return f"scope {verdict.scope or 'every case'}: {per_scenario}"
 
 
-def _requirement(case, parent_id, root_code, requirements, children, evidence, decompositions):
+def _requirement(
+    case, parent_id, root_code, requirements, children, evidence, decompositions, finished
+):
     """Add the goal of ``root_code`` under ``parent_id`` and develop it, iteratively (a
-    requirement reached twice is drawn once, with one more edge; cycles are cut).
+    requirement reached twice is drawn once, with one more edge; cycles are cut). Each goal
+    and strategy added is appended to ``finished`` once everything under it is added: in that
+    order, each one's supporters come before it (see :func:`_propagate`).
 
     Each stack entry carries the depth of its path (the requirements from ``root_code`` down
     to its parent): the entries are popped depth first, so the path of the one popped is the
     first ``depth`` codes of the path last developed, kept in a list and a set."""
     stack = [(parent_id, root_code, 0)]
-    path: list[str] = []
+    path: list[str] = []  # the codes developed above the entry popped
+    ends: list[tuple[str, str]] = []  # the goal and strategy of each code on the path
     on_path: set[str] = set()
     nodes, edges = case.nodes, case.edges
     while stack:
         parent, code, depth = stack.pop()
         while len(path) > depth:
             on_path.discard(path.pop())
+            finished.extend(ends.pop())
         if code in on_path:
             continue  # a cycle of links: the ledger's link rules should have refused it
-        goal_id = _goal_id(f"requirement:{code}")
+        goal_id = f"G:requirement:{code}"
         if goal_id in nodes:
             edges.append(Edge(parent, goal_id, SUPPORTED_BY))
             continue
         requirement = requirements[code]
-        node = case.add(
-            Node(
-                goal_id,
-                GOAL,
-                f"{code} - ASIL {requirement.get('asil', 'QM')}",
-                requirement.get("text") or requirement.get("title") or "",
-                ref=f"requirement:{code}",
-            ),
-            parent,
+        nodes[goal_id] = Node(
+            goal_id,
+            GOAL,
+            f"{code} - ASIL {requirement.get('asil', 'QM')}",
+            requirement.get("text") or requirement.get("title") or "",
+            ref=f"requirement:{code}",
         )
-        derived = sorted(children.get(("requirement", code), []))
-        splits = decompositions.get(code, [])
-        if derived or splits:
-            text = f"Argument over the requirements derived from {code}"
-            if splits:
-                parts = "; ".join(" + ".join(s.children) for s in splits)
-                text += f", with its ASIL decomposition into {parts} (ISO 26262-9)"
-            strategy = case.add(Node(f"S:requirement:{code}", STRATEGY, f"S {code}", text), goal_id)
-            for split in splits:
-                case.add(
-                    Node(
-                        f"Sn:{split.entry}:decomposition:{code}",
-                        SOLUTION,
-                        f"entry {split.entry}",
-                        f"Decomposition record of {code}",
-                        status=SUPPORTED,
-                        entry=split.entry,
-                        ref=f"decomposition:{code}",
-                    ),
-                    strategy.id,
-                )
-            path.append(code)
-            on_path.add(code)
-            for child in reversed(derived):  # popped in code order
-                stack.append((strategy.id, child, depth + 1))
-        current = int(requirement.get("version") or 1)
-        for row in evidence.get(code, []):
-            if row.requirement_version > current:
-                continue  # evidence for a later version than this baseline holds
-            stale = row.requirement_version < current
-            status = (
-                STALE
-                if stale
-                else {"pass": SUPPORTED, "fail": CHALLENGED}.get(row.result, UNDEVELOPED)
-            )
-            text = f"{row.method}: {row.result} of v{row.requirement_version}"
-            if stale:
-                text += f", older than v{current}"
+        edges.append(Edge(parent, goal_id, SUPPORTED_BY))
+        derived = children.get(("requirement", code))
+        splits = decompositions.get(code)
+        if not (derived or splits):
+            _solutions(nodes, edges, goal_id, code, requirement, evidence.get(code, ()))
+            finished.append(goal_id)
+            continue
+        text = f"Argument over the requirements derived from {code}"
+        if splits:
+            parts = "; ".join(" + ".join(s.children) for s in splits)
+            text += f", with its ASIL decomposition into {parts} (ISO 26262-9)"
+        strategy = f"S:requirement:{code}"
+        case.add(Node(strategy, STRATEGY, f"S {code}", text), goal_id)
+        for split in splits or ():
             case.add(
                 Node(
-                    f"Sn:{row.entry}:requirement:{code}:{row.method}",
+                    f"Sn:{split.entry}:decomposition:{code}",
                     SOLUTION,
-                    f"entry {row.entry}",
-                    text,
-                    status=status,
-                    entry=row.entry,
-                    ref=f"verification:{code}",
+                    f"entry {split.entry}",
+                    f"Decomposition record of {code}",
+                    status=SUPPORTED,
+                    entry=split.entry,
+                    ref=f"decomposition:{code}",
                 ),
-                node.id,
+                strategy,
             )
+        path.append(code)
+        on_path.add(code)
+        ends.append((strategy, goal_id))
+        for child in sorted(derived or (), reverse=True):  # popped in code order
+            stack.append((strategy, child, depth + 1))
+        _solutions(nodes, edges, goal_id, code, requirement, evidence.get(code, ()))
+    while path:
+        path.pop()
+        finished.extend(ends.pop())
+
+
+def _solutions(nodes, edges, goal_id, code, requirement, rows) -> None:
+    """The verifications of the requirement ``code`` under its goal, each judged against the
+    version the snapshot holds."""
+    current = int(requirement.get("version") or 1)
+    for row in rows:
+        if row.requirement_version > current:
+            continue  # evidence for a later version than this baseline holds
+        stale = row.requirement_version < current
+        status = (
+            STALE if stale else {"pass": SUPPORTED, "fail": CHALLENGED}.get(row.result, UNDEVELOPED)
+        )
+        text = f"{row.method}: {row.result} of v{row.requirement_version}"
+        if stale:
+            text += f", older than v{current}"
+        node_id = f"Sn:{row.entry}:requirement:{code}:{row.method}"
+        if node_id not in nodes:
+            nodes[node_id] = Node(
+                node_id,
+                SOLUTION,
+                f"entry {row.entry}",
+                text,
+                status=status,
+                entry=row.entry,
+                ref=f"verification:{code}",
+            )
+        edges.append(Edge(goal_id, node_id, SUPPORTED_BY))
 
 
 def _supplier(case: SafetyCase, top: str, snapshot: CaseSnapshot) -> None:
@@ -396,11 +420,16 @@ def _signatures(case: SafetyCase, snapshot: CaseSnapshot) -> None:
         )
 
 
-def _propagate(case: SafetyCase) -> None:
-    """Statuses bottom-up (iterative post-order, so deep trees do not exhaust the stack)."""
+def _propagate(case: SafetyCase, finished: list[str] = ()) -> None:
+    """Statuses bottom-up: first the nodes of ``finished`` in that order (each one's
+    supporters come before it: the order in which :func:`_requirement` finished them), then
+    the rest by an iterative post-order walk (so deep trees do not exhaust the stack)."""
     nodes = case.nodes
     supporters_of = case._targets(SUPPORTED_BY)  # indexed once: no edge is added below
     done: set[str] = set()
+    for node_id in finished:
+        _judge(nodes, node_id, supporters_of.get(node_id, ()))
+        done.add(node_id)
     for start, first in nodes.items():
         if start in done or first.type in (SOLUTION, CONTEXT):
             continue
@@ -421,9 +450,16 @@ def _propagate(case: SafetyCase) -> None:
                 stack.extend((s, False) for s in supporters if s not in done and s not in visiting)
                 continue
             visiting.discard(node_id)
-            statuses = [nodes[s].status for s in supporters if nodes[s].status]
-            if not supporters:
-                node.status, node.undeveloped = UNDEVELOPED, True
-            else:
-                node.status = max(statuses or [UNDEVELOPED], key=_SEVERITY.__getitem__)
+            _judge(nodes, node_id, supporters)
             done.add(node_id)
+
+
+def _judge(nodes, node_id: str, supporters) -> None:
+    """A goal or strategy takes the most severe status among its supporters; one with none is
+    undeveloped."""
+    node = nodes[node_id]
+    if not supporters:
+        node.status, node.undeveloped = UNDEVELOPED, True
+        return
+    statuses = [nodes[s].status for s in supporters if nodes[s].status]
+    node.status = max(statuses or [UNDEVELOPED], key=_SEVERITY.__getitem__)
