@@ -10,7 +10,7 @@ from html import unescape
 import pytest
 from django.urls import reverse
 
-from compliance.models import Requirement, SafetyGoal, TraceLink, Verification
+from compliance.models import Decomposition, Requirement, SafetyGoal, TraceLink, Verification
 from compliance.selectors import PARENT_KINDS
 
 
@@ -361,6 +361,56 @@ def test_the_baseline_difference_is_field_by_field_with_what_was_recorded(as_use
     assert keys == sorted(expected["added"] + expected["removed"] + list(expected["changed"]))[:50]
     only = _get(client, "ui:baselines", old="v1.0-demo", new="v1.1", kind="requirement")
     assert all(k.startswith("requirement:") for k in re.findall(r"<h4>([^<]+)</h4>", only))
+
+
+def test_the_database_comparison_finds_what_the_whole_content_comparison_finds(demo, people):
+    """Added, removed and changed items (added requirements, a removed link, a changed text
+    with non-ASCII characters and quotes), compared by the database the suite runs on: the same keys
+    in the same code-point order, the same statuses and fields as the service's comparison."""
+    from compliance.models import Baseline
+    from compliance.navigation import BaselineChanges
+    from compliance.services import (
+        baseline_diff,
+        baseline_freeze,
+        link_remove,
+        requirement_create,
+        requirement_update,
+    )
+
+    erin, sam = people["erin"], people["sam"]
+    requirement = Requirement.objects.get(project=demo, code="FSR-010")
+    requirement_update(user=erin, requirement=requirement, text='Brakes \u00e9 "fully".')
+    requirement_create(user=erin, project=demo, code="ZZ-1", kind="FSR", title="new")
+    requirement_create(user=erin, project=demo, code="A-1", kind="FSR", title="new")
+    split = Decomposition.objects.filter(project=demo).values_list("first", "second")
+    children = {pk for pair in split for pk in pair}  # their links carry the decomposition
+    link = TraceLink.objects.filter(project=demo).exclude(source__in=children).order_by("id")[0]
+    link_remove(user=sam, link=link, reason="no longer derived")
+    baseline_freeze(user=sam, project=demo, name="v1.1")
+    old, new = (Baseline.objects.get(project=demo, name=n) for n in ("v1.0-demo", "v1.1"))
+    expected = baseline_diff(old, new)
+    assert expected["added"] and expected["removed"] and expected["changed"]
+    changes = BaselineChanges(old, new)
+    found = changes[0 : changes.count()]
+    assert [c["key"] for c in found] == sorted(
+        expected["added"] + expected["removed"] + list(expected["changed"])
+    )
+    for change in found:
+        key, fields = change["key"], {name: [a, b] for name, a, b in change["fields"]}
+        if key in expected["changed"]:
+            assert change["status"] == "changed" and fields == expected["changed"][key], key
+        else:
+            status = "added" if key in expected["added"] else "removed"
+            content = (new if status == "added" else old).content[key]
+            assert change["status"] == status, key
+            assert fields == {
+                f: ([None, v] if status == "added" else [v, None]) for f, v in content.items()
+            }, key
+    assert changes.counts() == {
+        "added": len(expected["added"]),
+        "removed": len(expected["removed"]),
+        "changed": len(expected["changed"]),
+    }
 
 
 def test_the_baseline_difference_lists_the_verifications_recorded_between(as_user, demo, people):
