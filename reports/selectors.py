@@ -257,11 +257,13 @@ def case_snapshot(
     project: Project,
     baseline: Baseline | None = None,
     checkpoint: Checkpoint | None = None,
-    with_gaps: bool = True,
+    full: bool = True,
 ) -> CaseSnapshot:
     """The project as of ``checkpoint`` (default: the latest), its work products from
-    ``baseline`` (default: the live model). Needs the view permission. Without ``with_gaps``
-    the gap analysis (the evidence pack's table, not the GSN's) is left empty."""
+    ``baseline`` (default: the live model). Needs the view permission. Without ``full`` only
+    what the GSN argument reads is gathered: the gap analysis (the evidence pack's table, not
+    the GSN's), the decisions, the artifacts and the requirement approvals (a digest of every
+    approved requirement) are left empty."""
     require(user, project, Action.VIEW)
     checkpoint = checkpoint or latest_checkpoint(project)
     size = checkpoint.size
@@ -322,20 +324,6 @@ def case_snapshot(
         .select_related("author", "reviewer", "baseline", "entry")
         .order_by("entry__index")
     ]
-    snapshot.decisions = [
-        DecisionRow(
-            title=d.title,
-            context=d.context,
-            options=tuple(str(o) for o in d.options or ()),
-            decision=d.decision,
-            consequences=d.consequences,
-            decided_by=d.decided_by.username,
-            entry=d.entry.index,
-        )
-        for d in Decision.objects.filter(project=project, **inside)
-        .select_related("decided_by", "entry")
-        .order_by("entry__index")
-    ]
     frozen = {(d["parent"], tuple(d["children"])) for d in snapshot.items("decomposition")}
     snapshot.decompositions = [
         DecompositionRow(parent, children, elements, dfa, index)
@@ -354,6 +342,38 @@ def case_snapshot(
         for children in [tuple(sorted((first, second)))]
         if (parent, children) in frozen
     ]
+    snapshot.criteria = [
+        CriterionLink(*row)
+        for row in AcceptanceCriterion.objects.filter(project=project)
+        .order_by("code")
+        .values_list("code", "goal__code", "requirement__code")
+    ]
+    snapshot.currency = reviews.currencies_in(snapshot.content, snapshot.approvals)
+    snapshot.signatures = _signatures(project, snapshot.content, size)
+    if full:
+        _pack_only(snapshot, project, baseline)
+    return snapshot
+
+
+def _pack_only(snapshot: CaseSnapshot, project: Project, baseline: Baseline | None) -> None:
+    """What the evidence pack shows besides the argument: decisions, artifacts, the
+    requirement approvals and the gap analysis."""
+    size = snapshot.size
+    inside = {"entry__index__lt": size}
+    snapshot.decisions = [
+        DecisionRow(
+            title=d.title,
+            context=d.context,
+            options=tuple(str(o) for o in d.options or ()),
+            decision=d.decision,
+            consequences=d.consequences,
+            decided_by=d.decided_by.username,
+            entry=d.entry.index,
+        )
+        for d in Decision.objects.filter(project=project, **inside)
+        .select_related("decided_by", "entry")
+        .order_by("entry__index")
+    ]
     snapshot.artifacts = [
         ArtifactRow(*row)
         for row in Artifact.objects.filter(project=project, **inside)
@@ -370,23 +390,13 @@ def case_snapshot(
             "entry__index",
         )
     ]
-    snapshot.criteria = [
-        CriterionLink(*row)
-        for row in AcceptanceCriterion.objects.filter(project=project)
-        .order_by("code")
-        .values_list("code", "goal__code", "requirement__code")
-    ]
     snapshot.decision_entries = list(
         LogEntry.objects.filter(project=project, kind=EntryKind.DECISION, index__lt=size)
         .order_by("index")
         .values_list("index", "subject")
     )
-    snapshot.currency = reviews.currencies_in(snapshot.content, snapshot.approvals)
-    snapshot.signatures = _signatures(project, snapshot.content, size)
     snapshot.requirement_approvals = _requirement_approvals(project, baseline)
-    if with_gaps:
-        snapshot.gaps = snapshot_gaps(snapshot)
-    return snapshot
+    snapshot.gaps = snapshot_gaps(snapshot)
 
 
 def _signatures(project: Project, content: dict[str, dict], size: int) -> list[SignatureRow]:

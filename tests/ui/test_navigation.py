@@ -302,6 +302,25 @@ def test_the_gsn_nodes_lead_to_their_items(as_user, demo):
     assert "gsn.js" in html and 'class="gsn-tools" hidden' in html
 
 
+def test_the_page_argues_from_a_lean_snapshot_what_the_package_argues(demo, demo_run, people):
+    """The GSN page gathers only what the argument reads (no gap analysis, decisions,
+    artifacts or requirement approvals): the argument is the one the full snapshot, the
+    package's, gives, node for node and status for status, live and from a baseline."""
+    from compliance.models import Baseline
+    from reports import gsn
+    from reports.selectors import case_snapshot
+
+    sam = people["sam"]
+    for baseline in (None, Baseline.objects.get(project=demo, name="v1.0-demo")):
+        full = case_snapshot(user=sam, project=demo, baseline=baseline)
+        lean = case_snapshot(user=sam, project=demo, baseline=baseline, full=False)
+        assert full.gaps and full.artifacts and full.requirement_approvals
+        assert not (lean.gaps or lean.decisions or lean.artifacts or lean.requirement_approvals)
+        argument = gsn.build(full).to_json()
+        assert gsn.build(lean).to_json() == argument
+        assert {n["status"] for n in argument["nodes"]} >= {"supported", "challenged", "stale"}
+
+
 def test_a_large_argument_is_drawn_from_the_cache_until_the_log_grows(
     as_user, demo, demo_run, people, django_assert_max_num_queries
 ):

@@ -146,7 +146,7 @@ def _gsn_compute(request, project, baseline, checkpoint, key, root, name) -> dic
             project=project,
             baseline=baseline,
             checkpoint=checkpoint,
-            with_gaps=False,  # the drawing shows the argument's own gate
+            full=False,  # the argument alone: the drawing shows its own gate
         )
         case = keep[key] = gsn.build(snapshot)
     drawing = keep[f"{key}:root:{root}"] = _gsn_drawing(project, case, root, name, gsn)
