@@ -14,6 +14,7 @@ from reports.gsn.model import (
     IN_CONTEXT_OF,
     SOLUTION,
     STALE,
+    STATUSES,
     STRATEGY,
     SUPPORTED,
     SUPPORTED_BY,
@@ -40,15 +41,17 @@ def build(snapshot: CaseSnapshot) -> SafetyCase:
                 requirements[value["code"]] = value
         elif key.startswith("link:"):
             links.append(value)
-    children: dict[tuple[str, str], list[str]] = defaultdict(list)
+    # what derives from or satisfies each goal, and each requirement, by code
+    goal_children: dict[str, list[str]] = defaultdict(list)
+    children: dict[str, list[str]] = defaultdict(list)
     for link in links:
         if link["kind"] not in ("derives-from", "satisfies") or link["source"] not in requirements:
             continue
         target = link["target"]
         if target in goals:
-            children[("goal", target)].append(link["source"])
+            goal_children[target].append(link["source"])
         elif target in requirements:
-            children[("requirement", target)].append(link["source"])
+            children[target].append(link["source"])
     latest: dict[tuple[str, str], object] = {}
     for row in snapshot.verifications:  # in entry order: a later one replaces an earlier one
         latest[(row.requirement, row.method)] = row
@@ -108,7 +111,7 @@ def build(snapshot: CaseSnapshot) -> SafetyCase:
                 ),
                 over_goals.id,
             )
-            derived = sorted(children.get(("goal", code), []))
+            derived = sorted(goal_children.get(code, []))
             if derived:
                 strategy = case.add(
                     Node(
@@ -225,10 +228,12 @@ def _requirement(
             ref=f"requirement:{code}",
         )
         edges.append(Edge(parent, goal_id, SUPPORTED_BY))
-        derived = children.get(("requirement", code))
+        derived = children.get(code)
         splits = decompositions.get(code)
+        rows = evidence.get(code)
         if not (derived or splits):
-            _solutions(nodes, edges, goal_id, code, requirement, evidence.get(code, ()))
+            if rows:
+                _solutions(nodes, edges, goal_id, code, requirement, rows)
             finished.append(goal_id)
             continue
         text = f"Argument over the requirements derived from {code}"
@@ -253,9 +258,10 @@ def _requirement(
         path.append(code)
         on_path.add(code)
         ends.append((strategy, goal_id))
-        for child in sorted(derived or (), reverse=True):  # popped in code order
-            stack.append((strategy, child, depth + 1))
-        _solutions(nodes, edges, goal_id, code, requirement, evidence.get(code, ()))
+        # popped in code order
+        stack.extend((strategy, child, depth + 1) for child in sorted(derived or (), reverse=True))
+        if rows:  # after the children are stacked, so before them in the argument
+            _solutions(nodes, edges, goal_id, code, requirement, rows)
     while path:
         path.pop()
         finished.extend(ends.pop())
@@ -455,11 +461,14 @@ def _propagate(case: SafetyCase, finished: list[str] = ()) -> None:
 
 
 def _judge(nodes, node_id: str, supporters) -> None:
-    """A goal or strategy takes the most severe status among its supporters; one with none is
-    undeveloped."""
+    """A goal or strategy takes the most severe status among its supporters (undeveloped when
+    none has one); one with no supporter is undeveloped."""
     node = nodes[node_id]
     if not supporters:
         node.status, node.undeveloped = UNDEVELOPED, True
         return
-    statuses = [nodes[s].status for s in supporters if nodes[s].status]
-    node.status = max(statuses or [UNDEVELOPED], key=_SEVERITY.__getitem__)
+    found = {nodes[s].status for s in supporters}
+    node.status = next((status for status in _MOST_SEVERE_FIRST if status in found), UNDEVELOPED)
+
+
+_MOST_SEVERE_FIRST = sorted(STATUSES, key=_SEVERITY.__getitem__, reverse=True)
