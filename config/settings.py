@@ -247,6 +247,9 @@ SAFECASE_LOG_NAME = env_str("SAFECASE_LOG_NAME") or "safecase.local/ledger"
 SAFECASE_TRUSTED_KEYS = [
     item.strip() for item in (env_str("SAFECASE_TRUSTED_KEYS") or "").split(",") if item.strip()
 ]
+# Seconds the dashboard's gap counts may lag a growing log (0: counted again after every new
+# entry). Above 0 the page names the entry they were counted at while it lags.
+SAFECASE_DASHBOARD_MAX_AGE = env_int("SAFECASE_DASHBOARD_MAX_AGE", 0)
 # Seconds a checkpoint may stay unpublished before verify_ledger and /healthz report a failure.
 SAFECASE_PUBLISH_GRACE = env_int("SAFECASE_PUBLISH_GRACE", 300)
 # The ledger's integration interval (milliseconds; Tessera-style batching). 0: every append signs

@@ -192,10 +192,15 @@ def signing_key():
 
 @pytest.fixture(autouse=True)
 def fresh_ledger_caches():
-    """Forget what this process remembered of earlier tests' logs, store and trusted keys."""
+    """Forget what this process remembered of earlier tests' logs, store and trusted keys, and
+    what the pages kept in the cache (keyed by a log's head, which another test's copy of the
+    same seeded project may share)."""
+    from django.core.cache import cache
+
     from evidence import ledger, publication, trust
 
     yield
+    cache.clear()
     ledger.forget_checked_heads()
     publication.forget()
     trust.forget()

@@ -7,7 +7,11 @@ a page draws, without queries of its own. The views resolve the project for the 
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
 
 from compliance import iso26262, navigation
 from compliance import selectors as compliance
@@ -87,11 +91,14 @@ def requirement_coverage(gaps: dict) -> list[CoverageRow]:
 
 
 def dashboard(project: Project) -> dict:
-    gaps = navigation.dashboard_gaps(project=project)
-    size = evidence.log_size(project=project)
+    size, root = evidence.log_head(project=project)
+    gaps, counted_at = _counted_gaps(project, size, root)
     counts = compliance.asil_counts(project=project)
     return {
         "gaps": gaps,
+        "gaps_counted_at": counted_at,
+        "gaps_lag": size - counted_at,  # entries recorded since the gaps were counted
+        "gaps_max_age": settings.SAFECASE_DASHBOARD_MAX_AGE,
         "events": _by_level(counts["events"]),
         "goals": _by_level(counts["goals"]),
         "coverage": requirement_coverage(gaps),
@@ -101,6 +108,33 @@ def dashboard(project: Project) -> dict:
         "checkpoint": evidence.latest_checkpoint(project=project),
         "verification": evidence.last_verification(project=project, size=size),
     }
+
+
+def _counted_gaps(project: Project, size: int, root: bytes) -> tuple[dict, int]:
+    """The dashboard's gaps (:func:`compliance.navigation.dashboard_gaps`, the costliest read of
+    the page) and the size of the log they were counted at.
+
+    They are kept in the cache under the project with the log's head, and used again while the
+    head is the same: every write to the safety case appends an entry, so an unchanged head
+    means unchanged counts. With ``SAFECASE_DASHBOARD_MAX_AGE`` seconds they are also used that
+    long while the log grows (many writers at once), and the page says which entry they were
+    counted at; after that, or with 0, a new entry means counting again."""
+    key = f"ui-dashboard-gaps:{project.pk}"
+    kept = cache.get(key)
+    if kept is not None:
+        kept_size, kept_root, counted, gaps = kept
+        if kept_size == size and kept_root == root:
+            return gaps, size
+        max_age = settings.SAFECASE_DASHBOARD_MAX_AGE
+        if 0 < max_age and kept_size < size and time.time() - counted < max_age:
+            return gaps, kept_size
+    gaps = navigation.dashboard_gaps(project=project)
+    cache.set(key, (size, root, time.time(), gaps), GAPS_CACHE_SECONDS)
+    return gaps, size
+
+
+#: How long the dashboard's counted gaps stay in the cache (they are keyed by the log's head).
+GAPS_CACHE_SECONDS = 600
 
 
 # --- Requirements -----------------------------------------------------------------------------
