@@ -66,3 +66,25 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} in {self.project} as {self.role}"
+
+
+class ProviderIdentity(models.Model):
+    """The person at an OpenID provider a single sign-on user stands for: the provider's
+    issuer and subject, which together are the only stable identifier OpenID Connect gives
+    (Core 5.7; a ``preferred_username`` may pass to someone else later). Bound at the user's
+    first login through the provider; a later login as that user needs the same subject."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="provider_identity"
+    )
+    issuer = models.CharField(max_length=255)
+    subject = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["issuer", "subject"], name="provider_identity_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} is {self.subject} at {self.issuer}"

@@ -8,8 +8,12 @@ issue time are checked here (the library leaves issuer and audience unchecked).
 
 A person signed in this way is a user named by the provider's ``preferred_username`` (or the
 claim ``SAFECASE_OIDC_USERNAME_CLAIM`` names) with no usable password: a local account of the
-same name is never taken over. Their project roles come from the provider's groups
-(``SAFECASE_OIDC_ROLES``) at every login, each change recorded in the project's ledger through
+same name is never taken over. The user is bound at its first login to the provider's issuer
+and subject (:class:`projects.models.ProviderIdentity`), the identifier OpenID Connect keeps
+stable: a later login as that user needs the same subject, so a user name the provider gives
+to someone else later does not sign in as (or sign evidence as) the person who had it.
+Their project roles come from the provider's groups (``SAFECASE_OIDC_ROLES``) at every login,
+each change recorded in the project's ledger through
 :func:`evidence.membership.membership_from_provider`. Projects the mapping does not name are
 left to their administrators.
 
@@ -38,7 +42,7 @@ from mozilla_django_oidc.views import (
 
 from compliance.review_sessions import REAUTH_MAX_AGE, SSO_AUTHENTICATED_AT
 from evidence.membership import membership_from_provider
-from projects.models import Membership, Project
+from projects.models import Membership, Project, ProviderIdentity
 from projects.services import SYSTEM
 
 log = logging.getLogger(__name__)
@@ -109,11 +113,30 @@ class SafecaseOIDCBackend(OIDCAuthenticationBackend):
     def verify_claims(self, claims):
         return bool(self._username(claims)) and len(self._username(claims)) <= 150
 
+    @staticmethod
+    def _identity(claims) -> tuple[str, str]:
+        return settings.SAFECASE_OIDC_ISSUER, str(claims.get("sub") or "")
+
     def filter_users_by_claims(self, claims):
-        return get_user_model().objects.filter(username=self._username(claims))
+        """The user bound to the provider's subject; else the user of the claimed name, unless
+        that one is bound to another subject (a name the provider gave to someone else)."""
+        users = get_user_model().objects
+        issuer, subject = self._identity(claims)
+        bound = users.filter(provider_identity__issuer=issuer, provider_identity__subject=subject)
+        if bound.exists():
+            return bound
+        named = users.filter(username=self._username(claims)).select_related("provider_identity")
+        for user in named:
+            if ProviderIdentity.objects.filter(user=user).exists():
+                raise SuspiciousOperation(
+                    f"{user.username} stands for another person at the provider (subject "
+                    f"{user.provider_identity.subject!r}, not {subject!r}): a user name given "
+                    "to someone else never takes over the account."
+                )
+        return named
 
     def describe_user_by_claims(self, claims):
-        return f"username {self._username(claims)}"
+        return f"username {self._username(claims)}, subject {self._identity(claims)[1]}"
 
     @transaction.atomic
     def create_user(self, claims):
@@ -133,6 +156,15 @@ class SafecaseOIDCBackend(OIDCAuthenticationBackend):
             raise SuspiciousOperation(
                 f"{user.username} is a local account; it logs in with its password."
             )
+        issuer, subject = self._identity(claims)
+        if not subject:
+            raise SuspiciousOperation("The provider's claims name no subject.")
+        # bound at the first login through the provider: later logins need the same subject
+        identity, _made = ProviderIdentity.objects.get_or_create(
+            user=user, defaults={"issuer": issuer, "subject": subject}
+        )
+        if (identity.issuer, identity.subject) != (issuer, subject):
+            raise SuspiciousOperation(f"{user.username} stands for another person at the provider.")
         email = claims.get("email") or ""
         if email and email != user.email:
             user.email = email

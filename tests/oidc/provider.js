@@ -4,7 +4,8 @@
 //   node provider.js '<config JSON>'
 //
 // The config names the client ({client_id, client_secret, redirect_uri}) and the users
-// ({name: {password, email, groups}}). Once listening, the provider prints one JSON line,
+// ({name: {password, email, groups, username?}}): each signs in with its name, which is also its
+// subject; its preferred_username is the name unless username gives another. Once listening, the provider prints one JSON line,
 // {"issuer": "http://127.0.0.1:<port>"}, and serves until its standard input closes.
 //
 // Its login page checks the user's password. The tests steer it through /_test/ on the same
@@ -110,7 +111,8 @@ server.listen(0, '127.0.0.1', () => {
           const user = users[id];
           return {
             sub: id,
-            preferred_username: id,
+            // the user name, given to another account when the config says so
+            preferred_username: user.username || id,
             name: id,
             email: user.email,
             email_verified: true,

@@ -42,6 +42,13 @@ USERS = {
     "axel": {"password": "axel-at-the-idp", "email": "axel@idp.test", "groups": ["aeb-assess"]},
     # A local demo account's name: the provider must not be able to sign in as it.
     "erin": {"password": "erin-at-the-idp", "email": "erin@idp.test", "groups": ["aeb-view"]},
+    # Another person (another subject) to whom the provider gave the user name "dana" later.
+    "dana-2": {
+        "password": "dana-2-at-the-idp",
+        "email": "dana.2@idp.test",
+        "groups": ["aeb-assess"],
+        "username": "dana",
+    },
 }
 ROLES = [
     ("aeb-eng", "AEB", "engineer"),
@@ -277,6 +284,22 @@ def test_the_provider_cannot_sign_in_as_a_local_account(new_page, site, sso):  #
     assert erin.has_usable_password() and erin.email != "erin@idp.test"
     assert membership("erin") == "engineer"  # the provider's groups would make her a viewer
     assert sso_entries("erin") == []
+
+
+def test_a_user_name_given_to_someone_else_does_not_sign_in_as_its_holder(new_page, site, sso):  # noqa: F811
+    from django.contrib.auth import get_user_model
+
+    page = new_page()
+    sso_log_in(page, site, sso, "dana")
+    page.wait_for_url(f"{site}/")
+    other = new_page()
+    sso_log_in(other, site, sso, "dana-2")  # another subject, the same preferred_username
+    other.wait_for_url(f"{site}/login/?sso=failed")
+    dana = get_user_model().objects.get(username="dana")
+    assert dana.provider_identity.subject == "dana" and dana.email == "dana@idp.test"
+    assert membership("dana") == "engineer"  # dana-2's groups would make an assessor
+    other.goto(f"{site}/")
+    assert "/login/" in other.url
 
 
 def test_a_change_of_groups_at_the_provider_changes_the_role_at_the_next_login(
