@@ -83,6 +83,7 @@ def objects(site):  # noqa: F811
         _run_demo_campaign()
     signature = Signature.objects.filter(session__project=project).first()
     return {
+        ("searches", "pk"): _failure_search(project).pk,
         ("", "key"): project.key,
         ("hara", "code"): HazardousEvent.objects.filter(project=project).first().code,
         ("requirements", "code"): "FSR-001",
@@ -98,6 +99,28 @@ def objects(site):  # noqa: F811
         ("situations", "code"): "OS-01",
         ("goals", "code"): "SG-01",
     }
+
+
+def _failure_search(project):
+    """A failure search of the demo campaign's space, for the search pages (a few cases)."""
+    from django.contrib.auth import get_user_model
+
+    from compliance.models import AcceptanceCriterion
+    from validation.models import Campaign, FailureSearch
+    from validation.services import failure_search
+
+    search = FailureSearch.objects.filter(project=project).first()
+    if search is not None:
+        return search
+    campaign = Campaign.objects.get(project=project, name="AEB-demo")
+    return failure_search(
+        user=get_user_model().objects.get(username="erin"),
+        project=project,
+        criterion=AcceptanceCriterion.objects.get(project=project, code="AC-02"),  # per case
+        scenario=campaign.spaces.first().scenario,
+        campaign=campaign,
+        budget=4,
+    )
 
 
 def page_urls(values) -> list[str]:
