@@ -3,8 +3,8 @@ requirements and 30,000 links (bulk inserts, as in ``bench_compliance``), render
 through the Django test client. Targets (issue 15): under 300 ms of server time and under
 300 KB of HTML per page, median of 5, with a query count that does not depend on the size.
 The pages that cache what they computed (the dashboard's gap counts, the GSN drawing, a baseline
-difference) report their first view too. Run: ``python -m benchmarks ui`` (``BENCH_REQUIREMENTS``/``BENCH_LINKS`` to
-scale it down while developing).
+difference) report their first view too. Run: ``python -m benchmarks ui``
+(``BENCH_REQUIREMENTS``/``BENCH_LINKS`` to scale it down while developing).
 
 Skipped, with a message, when the ``ui`` app is not installed or its URLs are not routed.
 """
