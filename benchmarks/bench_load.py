@@ -11,7 +11,9 @@ verification results through the API, each a ledger append. Figures: requests pe
 verifies afterwards. The API throttles are off for this run (they would answer 429 by design).
 The dashboard's gap counts may lag the log by ``LOAD_DASHBOARD_MAX_AGE`` seconds (default 5, the
 ``SAFECASE_DASHBOARD_MAX_AGE`` an operator with many writers would set; 0 counts them again after
-every write, which with 40 CI clients writing is on nearly every view).
+every write, which with 40 CI clients writing is on nearly every view), and the appends within
+``LOAD_INTEGRATION_MS`` (default 1000, ``SAFECASE_LEDGER_INTEGRATION_MS``; 0 signs and publishes
+a checkpoint per append) share one signed checkpoint, which beat's integrator writes.
 
 Needs PostgreSQL (``DATABASE_OWNER_URL``, ``DATABASE_URL``) and ``CELERY_BROKER_URL``; without
 them it says so and measures nothing. ``LOAD_USERS``, ``LOAD_SECONDS`` change the load.
@@ -85,12 +87,17 @@ def main() -> None:
     n_requirements = int(os.environ.get("LOAD_REQUIREMENTS", 10_000))
     work = Path(tempfile.mkdtemp(prefix="safecase-load-"))
     max_age = os.environ.get("LOAD_DASHBOARD_MAX_AGE", "5")
+    interval = os.environ.get("LOAD_INTEGRATION_MS", "1000")
     extra = {
         "SAFECASE_API_THROTTLE_USER": "",
         "SAFECASE_API_THROTTLE_ANON": "",
         "SAFECASE_DASHBOARD_MAX_AGE": max_age,
+        "SAFECASE_LEDGER_INTEGRATION_MS": interval,
     }
-    print(f"  (the dashboard's gap counts may lag the growing log by {max_age} s)")
+    print(
+        f"  (the dashboard's gap counts may lag the growing log by {max_age} s; appends share "
+        + (f"a signed checkpoint per {interval} ms)" if int(interval) else "none: one each)")
+    )
     with (
         prodset.moto_server() as s3_endpoint,
         prodset.production_set(work, s3_endpoint, extra_env=extra) as running,
