@@ -304,14 +304,22 @@ def compare(approval: Approval, now: dict[str, str]) -> Currency:
 
 
 def currencies(project: Project, approvals: Iterable[Approval]) -> dict[int, Currency]:
-    """Each approval's :class:`Currency`, by approval id; each scope is read once."""
-    now_by_measure: dict[str, dict[str, str]] = {}
-    result = {}
-    for approval in approvals:
-        if approval.measure not in now_by_measure:
-            now_by_measure[approval.measure] = current_digests(project, approval.measure)
-        result[approval.pk] = compare(approval, now_by_measure[approval.measure])
-    return result
+    """Each approval's :class:`Currency`, by approval id. The work products every scope needs
+    are read once and each digest is computed once, whatever the number of measures: the
+    measures over the whole case (safety case, audit, assessment) share tens of thousands."""
+    approvals = list(approvals)
+    measures = sorted({approval.measure for approval in approvals})
+    needed: set[str] | None = set()
+    for measure in measures:
+        prefixes = _PREFIXES_OF_SCOPE.get(measure)
+        if prefixes is None:  # the whole case
+            needed = None
+            break
+        needed.update(prefixes)
+    content = work_product_content(project, needed) if needed is None or needed else {}
+    known: dict[str, str] = {}
+    now = {measure: scope_digests(measure, content, known) for measure in measures}
+    return {approval.pk: compare(approval, now[approval.measure]) for approval in approvals}
 
 
 # --- What the confirmation reviews leave open --------------------------------------------------

@@ -134,3 +134,26 @@ def test_a_grown_project_reads_the_same_from_rows_as_from_instances(demo):
     )
     content = assert_same_digests(demo)
     assert len([k for k in content if k.startswith("requirement:GRW-")]) == 60
+
+
+def test_the_currencies_of_many_measures_read_the_content_once(demo, django_assert_max_num_queries):
+    """Each review is judged against the same digests as its measure's own read gives, while
+    the measures share one read of the work products and one digest per item."""
+    from types import SimpleNamespace
+
+    reviews_ = []
+    for n, measure in enumerate(ConfirmationMeasure):
+        cited = reviews.current_digests(demo, measure.value)
+        if n % 2 and cited:  # every other review cites something since changed
+            key = sorted(cited)[0]
+            cited = {**cited, key: "0" * 64}
+        reviews_.append(SimpleNamespace(pk=n, measure=measure.value, cited=cited))
+    expected = {
+        r.pk: reviews.compare(r, reviews.current_digests(demo, r.measure)) for r in reviews_
+    }
+    with django_assert_max_num_queries(16):  # one read of every kind, not one per measure
+        found = reviews.currencies(demo, reviews_)
+    assert {pk: (c.changed, c.added, c.removed) for pk, c in found.items()} == {
+        pk: (c.changed, c.added, c.removed) for pk, c in expected.items()
+    }
+    assert any(c.stale for c in found.values()) and not all(c.stale for c in found.values())
