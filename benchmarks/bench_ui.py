@@ -83,6 +83,40 @@ def _pages(key: str) -> list[tuple[str, str]]:
     return pages
 
 
+def _reviews(project) -> None:
+    """Confirmation reviews as a project of this size has them: the HARA, the functional safety
+    concept and three over the whole case (safety case, audit, assessment), whose currency the
+    dashboard and the GSN check against a digest of every work product."""
+    from django.contrib.auth import get_user_model
+
+    from compliance import services
+    from evidence.membership import membership_seed
+
+    users = get_user_model().objects
+    author = users.create_user("ui-bench-author")
+    assessor = users.create_user("ui-bench-assessor")
+    membership_seed(project=project, member=author, role="engineer", team="AEB", org_unit="Eng")
+    membership_seed(
+        project=project, member=assessor, role="assessor", team="Assess", org_unit="Assessment"
+    )
+    for measure in (
+        "hara",
+        "functional_safety_concept",
+        "safety_case",
+        "functional_safety_audit",
+        "functional_safety_assessment",
+    ):
+        services.approval_record(
+            user=assessor,
+            project=project,
+            measure=measure,
+            work_product=measure,
+            author=author,
+            asil="D",
+            outcome="confirmed",
+        )
+
+
 def _baselines(project, user) -> dict[str, str]:
     """Two baselines with ten requirements changed between them, when the services allow."""
     from compliance import services
@@ -127,8 +161,12 @@ def main() -> None:
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")  # the statistics autovacuum would gather after a bulk load
     started = time.perf_counter()
+    _reviews(project)
     pair = _baselines(project, manager)
-    print(f"  (froze two baselines of the project in {time.perf_counter() - started:.0f} s)")
+    print(
+        "  (recorded five confirmation reviews, three over the whole case, and froze two "
+        f"baselines in {time.perf_counter() - started:.0f} s)"
+    )
     client = Client()
     client.force_login(user)
     for name, url in _pages(KEY):
