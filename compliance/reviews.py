@@ -234,9 +234,46 @@ def scope_digests(
     digests = {}
     for key in sorted(key for key, value in content.items() if scope(key, value)):
         if key not in known:
-            known[key] = digest_of(content[key])
+            known[key] = item_digest(key, content[key])
         digests[key] = known[key]
     return digests
+
+
+#: The digest of each flat work product last digested in this process, by key, with what it
+#: was computed from: the item's keys, the types of its values and the values. After a change
+#: most items are as they were, and comparing them costs a fraction of digesting them again.
+_DIGESTS: dict[str, tuple[tuple, str]] = {}
+#: Beyond this many items the memo starts again (a process serving many large projects).
+DIGEST_MEMO_SIZE = 200_000
+_FLAT = frozenset((str, int, bool, type(None)))
+
+
+def item_digest(key: str, item) -> str:
+    """:func:`digest_of` ``item``, the work product at ``key``, from the memo when the item is
+    the one it was computed from. Compared type by type, since Python's ``1 == True`` and
+    ``1 == 1.0`` would otherwise give one digest to items JSON tells apart; an item holding
+    anything but strings, integers, booleans and None (a list of events, say) is digested
+    each time."""
+    if type(item) is not dict:
+        return digest_of(item)
+    values = tuple(item.values())
+    types = tuple(map(type, values))
+    if not _FLAT.issuperset(types):
+        return digest_of(item)
+    seen = (tuple(item), types, values)
+    kept = _DIGESTS.get(key)
+    if kept is not None and kept[0] == seen:
+        return kept[1]
+    digest = digest_of(item)
+    if len(_DIGESTS) >= DIGEST_MEMO_SIZE:
+        _DIGESTS.clear()
+    _DIGESTS[key] = (seen, digest)
+    return digest
+
+
+def forget_digests() -> None:
+    """Empty the memo of :func:`item_digest` (a cold process, for the tests and benchmarks)."""
+    _DIGESTS.clear()
 
 
 #: Up to this many cited digests are listed in the ledger entry itself; beyond, the entry

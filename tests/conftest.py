@@ -197,10 +197,12 @@ def fresh_ledger_caches():
     same seeded project may share)."""
     from django.core.cache import cache
 
+    from compliance import reviews
     from evidence import ledger, publication, trust
 
     yield
     cache.clear()
+    reviews.forget_digests()
     ledger.forget_checked_heads()
     publication.forget()
     trust.forget()
