@@ -13,6 +13,8 @@ import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from django.db.models import QuerySet
+
 from compliance.iso26262 import (
     NO_REQUIREMENT,
     ConfirmationMeasure,
@@ -340,11 +342,47 @@ def compare(approval: Approval, now: dict[str, str]) -> Currency:
     )
 
 
+def with_citations(approvals: QuerySet[Approval]) -> list[Approval]:
+    """The ``approvals`` with what each cited (``cited``), read from the database only for the
+    approvals this process has not read before. A confirmation review is a ledger entry and
+    never edited, and a review over the whole case cites tens of thousands of digests: reading
+    them again for every count cost more than the count. Known by id, ledger entry and time of
+    recording. For showing and comparing; the integrity check reads the rows themselves."""
+    rows = list(approvals.defer("cited"))
+    missing = [a.pk for a in rows if _citation_key(a) not in _CITED]
+    if missing:
+        if len(_CITED) + len(missing) > CITATION_MEMO_SIZE:
+            _CITED.clear()
+        for approval in Approval.objects.filter(pk__in=missing).only(
+            "id", "entry", "created_at", "cited"
+        ):
+            _CITED[_citation_key(approval)] = approval.cited or {}
+    for approval in rows:
+        approval.cited = _CITED[_citation_key(approval)]
+    return rows
+
+
+def _citation_key(approval: Approval) -> tuple:
+    return approval.pk, approval.entry_id, approval.created_at
+
+
+#: What each confirmation review cited, by :func:`_citation_key`, as this process read it.
+_CITED: dict[tuple, dict[str, str]] = {}
+#: Beyond this many reviews the memo starts again.
+CITATION_MEMO_SIZE = 1_000
+
+
+def forget_citations() -> None:
+    """Empty the memo of :func:`with_citations` (for the tests and benchmarks)."""
+    _CITED.clear()
+
+
 def currencies(project: Project, approvals: Iterable[Approval]) -> dict[int, Currency]:
     """Each approval's :class:`Currency`, by approval id. The work products every scope needs
     are read once and each digest is computed once, whatever the number of measures: the
-    measures over the whole case (safety case, audit, assessment) share tens of thousands."""
-    approvals = list(approvals)
+    measures over the whole case (safety case, audit, assessment) share tens of thousands.
+    A queryset's citations come through :func:`with_citations`."""
+    approvals = with_citations(approvals) if isinstance(approvals, QuerySet) else list(approvals)
     measures = sorted({approval.measure for approval in approvals})
     needed: set[str] | None = set()
     for measure in measures:

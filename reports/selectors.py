@@ -320,9 +320,12 @@ def case_snapshot(
             id=a.pk,
             cited=a.cited or {},
         )
-        for a in Approval.objects.filter(project=project, **inside)
-        .select_related("author", "reviewer", "baseline", "entry")
-        .order_by("entry__index")
+        for a in reviews.with_citations(
+            Approval.objects.filter(project=project, **inside)
+            .select_related("author", "reviewer", "baseline", "entry")
+            .defer("baseline__content")  # the root is all a row shows of its baseline
+            .order_by("entry__index")
+        )
     ]
     frozen = {(d["parent"], tuple(d["children"])) for d in snapshot.items("decomposition")}
     snapshot.decompositions = [

@@ -203,6 +203,7 @@ def fresh_ledger_caches():
     yield
     cache.clear()
     reviews.forget_digests()
+    reviews.forget_citations()
     ledger.forget_checked_heads()
     publication.forget()
     trust.forget()

@@ -91,3 +91,56 @@ def test_a_scope_is_digested_the_same_cold_and_warm(db):
     warm = reviews.scope_digests("safety_case", content)
     assert warm == {key: digest_of(value) for key, value in sorted(content.items())}
     assert [k for k in cold if cold[k] != warm[k]] == ["requirement:R-7"]
+
+
+@pytest.fixture
+def demo(db):
+    from django.core.management import call_command
+
+    from projects.models import Project
+
+    call_command("seed_demo")
+    reviews.forget_citations()
+    yield Project.objects.get(key="AEB")
+    reviews.forget_citations()
+
+
+def test_a_reviews_citations_are_read_once_per_process(demo, django_assert_num_queries):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from compliance.models import Approval
+
+    def read():
+        with CaptureQueriesContext(connection) as queries:
+            found = reviews.currencies(demo, Approval.objects.filter(project=demo).order_by("id"))
+        return found, [q["sql"] for q in queries.captured_queries]
+
+    first, first_sql = read()
+    again, again_sql = read()
+    assert any('"cited"' in sql for sql in first_sql)
+    assert not any('"cited"' in sql for sql in again_sql)  # from the memo
+    assert len(again_sql) == len(first_sql) - 1
+    rows = list(Approval.objects.filter(project=demo).order_by("id"))  # citations read
+    expected = reviews.currencies(demo, rows)
+    assert {pk: (c.changed, c.added, c.removed) for pk, c in again.items()} == {
+        pk: (c.changed, c.added, c.removed) for pk, c in expected.items()
+    }
+    assert {pk: c.approval.cited for pk, c in again.items()} == {a.pk: a.cited for a in rows}
+
+
+def test_another_row_under_the_same_id_is_read_anew(demo):
+    """A row the memo has not seen (another database's under the same id and entry, say, told
+    apart by its time of recording) is read from the database."""
+    import datetime
+
+    from compliance.models import Approval
+
+    approval = Approval.objects.filter(project=demo).order_by("id").first()
+    reviews.currencies(demo, Approval.objects.filter(pk=approval.pk))
+    other = {"requirement:FSR-001": "0" * 64}
+    later = approval.created_at + datetime.timedelta(seconds=1)
+    Approval.objects.filter(pk=approval.pk).update(cited=other, created_at=later)
+    found = reviews.currencies(demo, Approval.objects.filter(pk=approval.pk))
+    assert found[approval.pk].approval.cited == other
+    assert found[approval.pk].removed == ["requirement:FSR-001"]
