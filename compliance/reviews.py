@@ -349,16 +349,22 @@ def with_citations(approvals: QuerySet[Approval]) -> list[Approval]:
     them again for every count cost more than the count. Known by id, ledger entry and time of
     recording. For showing and comparing; the integrity check reads the rows themselves."""
     rows = list(approvals.defer("cited"))
-    missing = [a.pk for a in rows if _citation_key(a) not in _CITED]
+    # what the memo holds now, taken once: another thread may empty it meanwhile
+    found = {key: _CITED.get(key) for key in map(_citation_key, rows)}
+    missing = [a.pk for a in rows if found[_citation_key(a)] is None]
     if missing:
-        if len(_CITED) + len(missing) > CITATION_MEMO_SIZE:
+        read = {
+            _citation_key(approval): approval.cited or {}
+            for approval in Approval.objects.filter(pk__in=missing).only(
+                "id", "entry", "created_at", "cited"
+            )
+        }
+        if len(_CITED) + len(read) > CITATION_MEMO_SIZE:
             _CITED.clear()
-        for approval in Approval.objects.filter(pk__in=missing).only(
-            "id", "entry", "created_at", "cited"
-        ):
-            _CITED[_citation_key(approval)] = approval.cited or {}
+        _CITED.update(read)
+        found.update(read)
     for approval in rows:
-        approval.cited = _CITED[_citation_key(approval)]
+        approval.cited = found[_citation_key(approval)]
     return rows
 
 
