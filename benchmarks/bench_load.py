@@ -9,6 +9,9 @@ dashboard, traceability, the requirement tree and single requirements; CI client
 verification results through the API, each a ledger append. Figures: requests per second, the
 95th percentile of pages and of API writes, errors, and whether the ledger is gapless and
 verifies afterwards. The API throttles are off for this run (they would answer 429 by design).
+The engineers browse signed in, as on a working day: each account logs in once through the form
+before the run (its time is printed); ``LOAD_LOGIN_STORM=1`` has every simulated engineer log in
+as it starts instead, 200 password checks within seconds.
 The dashboard's gap counts may lag the log by ``LOAD_DASHBOARD_MAX_AGE`` seconds (default 5, the
 ``SAFECASE_DASHBOARD_MAX_AGE`` an operator with many writers would set; 0 counts them again after
 every write, which with 40 CI clients writing is on nearly every view), and the appends within
@@ -58,6 +61,43 @@ def _import_requirements(running, n: int) -> list[str]:
     return codes
 
 
+def _sign_in(running, accounts: list[str]) -> tuple[list[str], list[float]]:
+    """Each account logged in once through the form, as a browser behind the proxy does: the
+    sessions (``sessionid|csrftoken``) the engineers browse with, and each login's time."""
+    import re
+    import time
+
+    import requests
+
+    from tests import prodset
+
+    proxy = {"X-Forwarded-Proto": "https"}
+    sessions, times = [], []
+    for name in accounts:
+        form = requests.get(f"{running.base}/login/", headers=proxy, timeout=60)
+        csrf = form.cookies.get("csrftoken") or re.search(
+            r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text
+        ).group(1)
+        started = time.perf_counter()
+        done = requests.post(
+            f"{running.base}/login/",
+            data={"username": name, "password": prodset.PASSWORD, "csrfmiddlewaretoken": csrf},
+            headers=proxy
+            | {
+                "Cookie": f"csrftoken={csrf}",
+                "Referer": f"https://{running.base.split('//')[1]}/login/",
+            },
+            allow_redirects=False,
+            timeout=60,
+        )
+        times.append((time.perf_counter() - started) * 1000)
+        session = done.cookies.get("sessionid")
+        if done.status_code != 302 or not session:
+            raise RuntimeError(f"logging in as {name} answered {done.status_code}")
+        sessions.append(f"{session}|{csrf}")
+    return sessions, times
+
+
 def _analyze(running, owner: str) -> None:
     """Planner statistics for the imported rows, as the database owner: a server with
     autovacuum off (this benchmark's machine runs one) never gathers them, and the plans then
@@ -88,6 +128,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="safecase-load-"))
     max_age = os.environ.get("LOAD_DASHBOARD_MAX_AGE", "5")
     interval = os.environ.get("LOAD_INTEGRATION_MS", "1000")
+    storm = os.environ.get("LOAD_LOGIN_STORM", "") not in ("", "0")
     extra = {
         "SAFECASE_API_THROTTLE_USER": "",
         "SAFECASE_API_THROTTLE_ANON": "",
@@ -105,12 +146,20 @@ def main() -> None:
         codes = _import_requirements(running, n_requirements)
         _analyze(running, owner)
         print(f"  ({len(codes):,} requirements to browse; {users} users for {seconds} s)")
+        sessions = []
+        if storm:
+            print("  (each engineer logs in through the form as it starts: a storm of logins)")
+        else:
+            sessions, times = _sign_in(running, ["sam", "erin", "eli", "ada"])
+            report("login through the form, slowest of 4 before the run", max(times), "ms")
+            print("  (the engineers browse signed in, with those sessions)")
         prefix = work / "locust"
         env = dict(
             os.environ,
             LOAD_CODES=",".join(codes),
             LOAD_TOKEN=running.token,
             LOAD_PASSWORD=prodset.PASSWORD,
+            LOAD_SESSIONS=",".join(sessions),
         )
         subprocess.run(
             [

@@ -379,8 +379,23 @@ SAFECASE_API_THROTTLE_WEBHOOK = env_str("SAFECASE_API_THROTTLE_WEBHOOK") or "600
 _CACHE_URL = env_str("SAFECASE_CACHE_URL") or (
     CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else ""
 )
+# What the pages keep between requests (the dashboard's gap counts, the GSN argument and its
+# drawings, the last ledger check, baseline differences, sessions): in Redis when there is one,
+# so that every web worker and Celery worker shares one copy and counts once, else this
+# process's memory. The prefix keeps deployments (or databases) sharing a Redis apart.
+SAFECASE_CACHE_PREFIX = (
+    env_str("SAFECASE_CACHE_PREFIX") or f"safecase:{DATABASES['default']['NAME']}"
+)
 CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "default": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": _CACHE_URL,
+            "KEY_PREFIX": SAFECASE_CACHE_PREFIX,
+        }
+        if _CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    ),
     "throttle": (
         {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -391,6 +406,9 @@ CACHES = {
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "throttle"}
     ),
 }
+if _CACHE_URL:
+    # a session is read on every request: from Redis, written through to the database
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 REST_FRAMEWORK |= {
     "DEFAULT_PARSER_CLASSES": ["config.limits.BoundedJSONParser"],
     "DEFAULT_THROTTLE_CLASSES": ["config.limits.AnonThrottle", "config.limits.UserThrottle"],

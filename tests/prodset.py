@@ -12,6 +12,7 @@ Used by ``tests/deploy/test_production_set.py`` and ``benchmarks/bench_load.py``
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -159,6 +160,9 @@ def production_set(
         else broker,
         # its own queue: workers another set left behind on this broker never take its tasks
         "CELERY_QUEUE": f"safecase-{name}",
+        # the cache (Redis, shared by its processes) of this set alone: a set started earlier
+        # under the same database name left its own counts and drawings there
+        "SAFECASE_CACHE_PREFIX": f"{name}:{secrets.token_hex(4)}",
         "SAFECASE_STORAGE_URL": "s3://evidence/safecase",
         "SAFECASE_VAR_DIR": str(workdir / "var"),
         "SAFECASE_SIGNING_KEY_FILE": str(workdir / "keys" / "ledger.key"),

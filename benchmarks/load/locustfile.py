@@ -6,6 +6,11 @@ secure session cookie is sent back by hand, the hop to gunicorn being plain HTTP
 dashboard, traceability, the requirement tree (a level at a time, as the browser expands it),
 the chains and single requirements; the CI clients record
 verification results through the API with a token, each one a ledger append.
+
+With ``LOAD_SESSIONS`` (``sessionid|csrftoken`` pairs, comma-separated) the engineers are
+already signed in, as on a working day, and each takes one of those sessions; without it each
+logs in through the form on starting (a storm of password checks: PBKDF2 with Django's million
+iterations costs about half a second of CPU each).
 """
 
 import os
@@ -20,6 +25,8 @@ GOALS = os.environ.get("LOAD_GOALS", "SG-01").split(",")
 PASSWORD = os.environ["LOAD_PASSWORD"]
 TOKEN = os.environ["LOAD_TOKEN"]
 PROXY = {"X-Forwarded-Proto": "https"}
+SESSIONS = [s for s in os.environ.get("LOAD_SESSIONS", "").split(",") if s]
+ACCOUNTS = ["sam", "erin", "eli", "ada"]
 
 
 class SafetyEngineer(HttpUser):
@@ -27,6 +34,10 @@ class SafetyEngineer(HttpUser):
     wait_time = between(1, 3)
 
     def on_start(self):
+        if SESSIONS:
+            session, csrf = random.choice(SESSIONS).split("|")
+            self.headers = PROXY | {"Cookie": f"sessionid={session}; csrftoken={csrf}"}
+            return
         form = self.client.get("/login/", headers=PROXY, name="login form")
         csrf = form.cookies.get("csrftoken") or re.search(
             r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text
@@ -34,7 +45,7 @@ class SafetyEngineer(HttpUser):
         done = self.client.post(
             "/login/",
             data={
-                "username": random.choice(["sam", "erin", "eli", "ada"]),
+                "username": random.choice(ACCOUNTS),
                 "password": PASSWORD,
                 "csrfmiddlewaretoken": csrf,
             },

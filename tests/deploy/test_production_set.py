@@ -100,6 +100,16 @@ def test_the_production_set_runs_the_whole_flow(production, tmp_path):
     assert "sessionid" in browser.cookies
     assert browser.request("GET", "/p/AEB/").status_code == 200
 
+    # the operator checks the ledger from the command line: every web worker shares the
+    # cache, so whichever answers shows that check on the dashboard
+    checked = prodset._manage(production.env, "verify_ledger", "--project", "AEB")
+    assert "intact" in checked, checked
+    entries = re.search(r"AEB: (\d+) entries", checked).group(1)
+    for _ in range(6):
+        dashboard = browser.request("GET", "/p/AEB/").text
+        assert "✓ verified" in dashboard, dashboard[:3000]
+        assert f"{entries} entries and" in dashboard
+
     # a CI client with a token imports a ReqIF file
     api = Browser(base)
     auth = {"Authorization": f"Token {token}"}

@@ -2,7 +2,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from evidence.verification import verify_project
+from evidence.verification import remember, verify_project
 from projects.cli import resolve_projects
 
 
@@ -21,7 +21,11 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         projects = resolve_projects(options["project"])
-        results = [verify_project(p, signatures=options["signatures"]) for p in projects]
+        results = []
+        for project in projects:
+            results.append(verify_project(project, signatures=options["signatures"]))
+            # the dashboard shows the last check: with a shared cache, this one too
+            remember(project, results[-1])
         bad = next((r for r in results if not r.ok), None)
         if options["json"]:
             self.stdout.write(
