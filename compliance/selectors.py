@@ -6,7 +6,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
 
 from compliance import iso26262, reviews
 from compliance.models import (
@@ -73,6 +73,58 @@ def traceability_matrix(*, project: Project, filters: dict | None = None) -> Que
         Prefetch("links_down", queryset=TraceLink.objects.select_related("source")),
         Prefetch("verifications", queryset=Verification.objects.order_by("-recorded_at")),
     )
+
+
+#: What a row of the traceability page shows of a requirement.
+MATRIX_FIELDS = ("id", "code", "version", "kind", "asil", "status", "title")
+
+
+def matrix_requirements(*, project: Project, filters: dict | None = None) -> QuerySet:
+    """The traceability page's requirements as values (:data:`MATRIX_FIELDS`), in code order:
+    what is paginated. The page's links and verification states come from
+    :func:`matrix_links` and :func:`matrix_verifications` for its rows alone."""
+    return requirement_list(project=project, filters=filters).values(*MATRIX_FIELDS)
+
+
+def matrix_verifications(requirement_ids: list[int]) -> dict[int, tuple[str | None, bool]]:
+    """For each of ``requirement_ids``: the result of its latest current verification (None
+    when there is none) and whether any was ever recorded. Found by the database per
+    requirement through the index, so a page costs the same however long the verification
+    history grows (asked of the page's rows only: as a column of the paginated query it would
+    be computed for every row the offset skips)."""
+    latest = Verification.objects.filter(requirement=OuterRef("pk"), stale=False).order_by(
+        "-recorded_at", "-id"
+    )
+    rows = (
+        Requirement.objects.filter(id__in=requirement_ids)
+        .annotate(
+            latest_result=Subquery(latest.values("result")[:1]),
+            verified_ever=Exists(Verification.objects.filter(requirement=OuterRef("pk"))),
+        )
+        .values_list("id", "latest_result", "verified_ever")
+    )
+    return {pk: (result, ever) for pk, result, ever in rows}
+
+
+def matrix_links(requirement_ids: list[int]) -> tuple[dict[int, list], dict[int, list]]:
+    """The links up (to parents) and down (from children) of ``requirement_ids``, by
+    requirement id, in the order they were made: ``(code, kind, suspect)`` of the other end."""
+    up, down = defaultdict(list), defaultdict(list)
+    for source, kind, suspect, requirement, goal in (
+        TraceLink.objects.filter(source_id__in=requirement_ids)
+        .order_by("id")
+        .values_list(
+            "source_id", "kind", "suspect", "target_requirement__code", "target_goal__code"
+        )
+    ):
+        up[source].append((requirement or goal, kind, suspect))
+    for target, kind, suspect, code in (
+        TraceLink.objects.filter(target_requirement_id__in=requirement_ids)
+        .order_by("id")
+        .values_list("target_requirement_id", "kind", "suspect", "source__code")
+    ):
+        down[target].append((code, kind, suspect))
+    return up, down
 
 
 def highest_goal_asil(project: Project) -> str:

@@ -15,7 +15,7 @@ from django.core.cache import cache
 
 from compliance import iso26262, navigation
 from compliance import selectors as compliance
-from compliance.models import Requirement
+from compliance.models import Requirement, RequirementStatus
 from evidence import selectors as evidence
 from projects.models import Project
 from validation import selectors as validation
@@ -140,22 +140,39 @@ GAPS_CACHE_SECONDS = 600
 # --- Requirements -----------------------------------------------------------------------------
 
 
-def matrix_row(req: Requirement) -> dict:
-    """What the matrix shows of a prefetched row: its parents, children, verification state."""
-    up = list(req.links_up.all())
-    down = list(req.links_down.all())
-    current = [v for v in req.verifications.all() if not v.stale]
-    if current:
-        verification = current[0].result
-    else:
-        verification = "stale" if req.verifications.all() else "none"
-    return {
-        "req": req,
-        "parents": up,
-        "children": down,
-        "verification": verification,
-        "suspect": any(link.suspect for link in up + down),
-    }
+@dataclass(frozen=True, slots=True)
+class MatrixLink:
+    """The other end of a link, as a row of the matrix names it."""
+
+    code: str
+    kind: str
+    suspect: bool
+
+
+def matrix_rows(rows: list[dict]) -> list[dict]:
+    """What the matrix shows of a page of :func:`compliance.selectors.matrix_requirements`:
+    each requirement with its status's label, its parents and children and its verification
+    state (the latest current result, else ``stale`` when every one recorded went stale, else
+    ``none``)."""
+    ids = [row["id"] for row in rows]
+    up, down = compliance.matrix_links(ids)
+    verifications = compliance.matrix_verifications(ids)
+    labels = dict(RequirementStatus.choices)
+    shown = []
+    for row in rows:
+        parents = [MatrixLink(*link) for link in up.get(row["id"], ())]
+        children = [MatrixLink(*link) for link in down.get(row["id"], ())]
+        latest, ever = verifications.get(row["id"], (None, False))
+        shown.append(
+            {
+                "req": {**row, "status_label": labels.get(row["status"], row["status"])},
+                "parents": parents,
+                "children": children,
+                "verification": latest or ("stale" if ever else "none"),
+                "suspect": any(link.suspect for link in parents + children),
+            }
+        )
+    return shown
 
 
 def requirement_validation(project: Project, requirement: Requirement) -> list[dict]:

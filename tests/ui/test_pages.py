@@ -117,3 +117,65 @@ def test_nice_ticks():
 def test_a_histogram_of_one_value_and_of_none():
     assert "<svg" in charts.histogram([3.0], title="h", x_label="x")
     assert "<svg" in charts.histogram([], title="h", x_label="x")
+
+
+def _matrix_cells(html: str) -> dict[str, tuple]:
+    """code -> (suspect row, parents, children, verification) as the matrix page shows them."""
+    cells = {}
+    for row in re.findall(
+        r"<tr( class=\"suspect\")?>\s*<td><a [^>]*>([^<]+)</a>(.*?)</tr>", html, re.S
+    ):
+        suspect, code, rest = row
+        tds = re.findall(r"<td>(.*?)</td>", rest, re.S)
+        codes = [
+            re.findall(r"<span[^>]*title=\"([^\"]*)\"[^>]*>([^<]+)</span>", td) for td in tds[4:6]
+        ]
+        verification = re.search(r'class="badge\s+(\S+)"', tds[6]).group(1)
+        cells[code] = (bool(suspect), *[tuple(c) for c in codes], verification)
+    return cells
+
+
+def test_the_matrix_rows_say_what_the_records_say(as_user, demo, people):
+    """Each row against the requirement's own records, after verification histories of every
+    shape: a pass then a fail (the latest counts), a history gone stale, and none."""
+    from compliance import services
+    from compliance.selectors import traceability_matrix
+    from ui.views.common import PAGE_SIZE
+
+    erin = people["erin"]
+    requirements = list(Requirement.objects.filter(project=demo).order_by("code"))
+    first, second = requirements[:2]
+    services.verification_record(
+        user=erin, project=demo, requirement=first, method="test", result="pass"
+    )
+    services.verification_record(
+        user=erin, project=demo, requirement=first, method="test", result="fail"
+    )
+    services.verification_record(
+        user=erin, project=demo, requirement=second, method="test", result="pass"
+    )
+    services.requirement_update(user=erin, requirement=second, text=second.text + " Reworded.")
+
+    expected = {}
+    for req in traceability_matrix(project=demo)[:PAGE_SIZE]:
+        links = list(req.verifications.all())
+        current = [v for v in links if not v.stale]
+        up, down = list(req.links_up.all()), list(req.links_down.all())
+        expected[req.code] = (
+            any(link.suspect for link in up + down),
+            tuple(
+                (f"{link.kind}{': suspect' if link.suspect else ''}", link.target.code)
+                for link in up
+            ),
+            tuple(
+                (f"{link.kind}{': suspect' if link.suspect else ''}", link.source.code)
+                for link in down
+            ),
+            current[0].result if current else ("stale" if links else "none"),
+        )
+    shown = _matrix_cells(_get(as_user("vic"), "ui:matrix"))
+    assert shown == expected
+    assert shown[first.code][3] == "fail"
+    assert shown[second.code][3] == "stale"
+    assert {cells[3] for cells in shown.values()} >= {"fail", "stale", "none"}
+    assert any(cells[0] for cells in shown.values())  # a suspect row among them

@@ -6,7 +6,7 @@ from urllib.parse import urlencode
 
 from django.urls import reverse
 
-from compliance.selectors import traceability_matrix
+from compliance.selectors import matrix_requirements
 from ui import selectors
 from ui.forms import MatrixFilterForm
 from ui.views.common import paginate, project_view, render_project
@@ -16,7 +16,7 @@ from ui.views.common import paginate, project_view, render_project
 def matrix(request, project):
     form = MatrixFilterForm(request.GET)
     filters = form.filters()
-    page = paginate(request, traceability_matrix(project=project, filters=filters))
+    page = paginate(request, matrix_requirements(project=project, filters=filters))
     export = reverse("v1:traceability", kwargs={"key": project.key})
     return render_project(
         request,
@@ -25,7 +25,7 @@ def matrix(request, project):
         {
             "form": form,
             "page": page,
-            "rows": [selectors.matrix_row(req) for req in page],
+            "rows": selectors.matrix_rows(list(page)),
             "csv_url": f"{export}?{urlencode({**filters, 'export': 'csv'})}",
         },
         section="matrix",
