@@ -6,7 +6,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery
 
 from compliance import iso26262, reviews
 from compliance.models import (
@@ -521,10 +521,19 @@ class VersionChange:
     changes: list[tuple[str, object, object]]
 
 
-def requirement_detail(*, requirement: Requirement) -> dict:
-    """A requirement's links both ways, decompositions, verifications, commits and versions
-    (newest first, each with the fields it changed), and its last approval (the version it
-    approved, and whether it is stale: the content changed since)."""
+#: The newest verifications a requirement's page lists; the rest on asking (a nightly CI
+#: records one a night, and the page would otherwise grow with the years).
+VERIFICATIONS_SHOWN = 25
+
+
+def requirement_detail(
+    *, requirement: Requirement, verifications_shown: int | None = VERIFICATIONS_SHOWN
+) -> dict:
+    """A requirement's links both ways, decompositions, verifications (the newest
+    ``verifications_shown``, all with None; ``verifications_total`` counts them all when
+    some are left out, else is None), commits and versions (newest first, each with the
+    fields it changed), and its last approval (the version it approved, and whether it is
+    stale: the content changed since)."""
     links_up = list(
         TraceLink.objects.filter(source=requirement)
         .select_related("target_requirement", "target_goal", "cleared_by")
@@ -540,11 +549,18 @@ def requirement_detail(*, requirement: Requirement) -> dict:
             Q(parent=requirement) | Q(first=requirement) | Q(second=requirement)
         ).select_related("parent", "first", "second", "entry")
     )
-    verifications = list(
+    recorded = (
         Verification.objects.filter(requirement=requirement)
-        .select_related("entry")
+        .annotate(entry_index=F("entry__index"))
         .order_by("-recorded_at", "-pk")
     )
+    if verifications_shown is None:
+        verifications, verifications_total = list(recorded), None
+    else:
+        verifications = list(recorded[: verifications_shown + 1])
+        verifications_total = None
+        if len(verifications) > verifications_shown:
+            verifications, verifications_total = verifications[:-1], recorded.count()
     commits = list(CommitLink.objects.filter(requirement=requirement).order_by("-authored_at"))
     records = list(requirement.history.select_related("history_user").order_by("history_id"))
     versions = []
@@ -569,6 +585,7 @@ def requirement_detail(*, requirement: Requirement) -> dict:
         "links_down": links_down,
         "decompositions": decompositions,
         "verifications": verifications,
+        "verifications_total": verifications_total,
         "commits": commits,
         "versions": versions,
     }

@@ -98,3 +98,71 @@ def test_a_log_that_is_not_ahead_of_the_counts_is_counted_again(
     assert _suspect(_dashboard(client)) == before
     cache.set(key, (size, b"\0" * 32, counted, {**gaps, "suspect_links": before + 7}))
     assert _suspect(_dashboard(client)) == before
+
+
+def test_while_one_process_counts_again_the_others_show_the_kept_counts(
+    as_user, demo, people, settings, monkeypatch
+):
+    """With a maximum age, once it has passed one view counts again; a view meanwhile (another
+    worker's) shows the kept counts and says at which entry they were counted, rather than
+    counting the same thing at once. A counter that never finishes holds the others back for
+    ``RECOUNT_SECONDS`` at most."""
+    import time
+
+    from django.core.cache import cache
+
+    from compliance import navigation
+    from evidence.selectors import log_size
+    from ui import selectors
+
+    settings.SAFECASE_DASHBOARD_MAX_AGE = 30
+    client = as_user("vic")
+    before = _suspect(_dashboard(client))
+    counted_at = log_size(project=demo)
+    _make_a_link_suspect(demo, people)
+    now = TraceLink.objects.filter(project=demo, suspect=True).count()
+    counts = []
+    real = navigation.dashboard_gaps
+    monkeypatch.setattr(navigation, "dashboard_gaps", lambda **kw: counts.append(1) or real(**kw))
+    started = time.time()
+    monkeypatch.setattr(time, "time", lambda: started + 31)
+    # another worker took the count: this view shows what was kept, and says so
+    assert cache.add(f"ui-dashboard-gaps:{demo.pk}:counting", True, 60)
+    lagging = _dashboard(client)
+    assert _suspect(lagging) == before and not counts
+    assert f"counted when the ledger held {counted_at} entries" in lagging
+    # the other worker never finished: past the wait, this view counts
+    monkeypatch.setattr(time, "time", lambda: started + 31 + selectors.RECOUNT_SECONDS)
+    counted = _dashboard(client)
+    assert counts == [1] and _suspect(counted) == now and 'id="gaps-lag"' not in counted
+
+
+def test_the_view_that_counts_again_lets_the_next_count_happen(
+    as_user, demo, people, settings, monkeypatch
+):
+    """The marker of a count under way goes with the count, whether it finished or failed."""
+    import time
+
+    from django.core.cache import cache
+
+    from compliance import navigation
+
+    settings.SAFECASE_DASHBOARD_MAX_AGE = 30
+    client = as_user("vic")
+    _dashboard(client)
+    _make_a_link_suspect(demo, people)
+    started = time.time()
+    monkeypatch.setattr(time, "time", lambda: started + 31)
+
+    def broken(**kwargs):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(navigation, "dashboard_gaps", broken)
+    with pytest.raises(RuntimeError):
+        _dashboard(client)
+    assert cache.get(f"ui-dashboard-gaps:{demo.pk}:counting") is None
+    monkeypatch.undo()
+    settings.SAFECASE_DASHBOARD_MAX_AGE = 30
+    monkeypatch.setattr(time, "time", lambda: started + 31)
+    now = TraceLink.objects.filter(project=demo, suspect=True).count()
+    assert _suspect(_dashboard(client)) == now

@@ -9,7 +9,14 @@ from collections import Counter
 from django.urls import reverse
 
 from compliance.iso26262 import parse_asil
-from compliance.models import CommitLink, HazardousEvent, Requirement, SafetyGoal, TraceLink
+from compliance.models import (
+    CommitLink,
+    HazardousEvent,
+    Requirement,
+    SafetyGoal,
+    TraceLink,
+    Verification,
+)
 from evidence.models import LogEntry
 from ui import charts
 
@@ -179,3 +186,36 @@ def test_the_matrix_rows_say_what_the_records_say(as_user, demo, people):
     assert shown[second.code][3] == "stale"
     assert {cells[3] for cells in shown.values()} >= {"fail", "stale", "none"}
     assert any(cells[0] for cells in shown.values())  # a suspect row among them
+
+
+def test_the_requirement_page_lists_the_newest_verifications_and_the_rest_on_asking(
+    as_user, demo, people, monkeypatch
+):
+    """A nightly CI records a verification a night: the page shows the newest few, says how
+    many there are, and lists them all when asked; each row names its own ledger entry."""
+    from compliance import selectors, services
+
+    monkeypatch.setattr(selectors, "VERIFICATIONS_SHOWN", 3)
+    requirement = Requirement.objects.get(project=demo, code="FSR-002")
+    before = Verification.objects.filter(requirement=requirement).count()
+    recorded = [
+        services.verification_record(
+            user=people["erin"],
+            project=demo,
+            requirement=requirement,
+            method="ci",
+            result="pass",
+            summary=f"night {n}",
+        )
+        for n in range(5)
+    ]
+    client = as_user("vic")
+    html = _get(client, "ui:requirement", "FSR-002")
+    nights = re.findall(r"night (\d)", html)
+    assert nights == ["4", "3", "2"]  # the newest first, three of them
+    assert f"The newest 3 of {before + 5} verifications" in html
+    for v in recorded[2:]:
+        assert f">#{v.entry.index}</a>" in html
+    everything = _get(client, "ui:requirement", "FSR-002", verifications="all")
+    assert re.findall(r"night (\d)", everything) == ["4", "3", "2", "1", "0"]
+    assert "The newest" not in everything

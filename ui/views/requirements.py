@@ -199,7 +199,12 @@ def _detail(
     link_form=None,
     remove_forms=None,
 ):
-    context = selectors.requirement_detail(requirement=requirement)
+    context = selectors.requirement_detail(
+        requirement=requirement,
+        verifications_shown=None
+        if request.GET.get("verifications") == "all"
+        else selectors.VERIFICATIONS_SHOWN,
+    )
     context.update(link_context(request, project, context["links_up"], link_form, remove_forms))
     context["validation"] = page_selectors.requirement_validation(project, requirement)
     if may(request, project, Action.EDIT):
