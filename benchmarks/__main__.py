@@ -25,7 +25,12 @@ def run_one(name: str) -> None:
     as a Spark JVM or a subprocess it times, is not in it and reports its own)."""
     from benchmarks._peak import vmhwm_kib
 
-    importlib.import_module(f"benchmarks.bench_{name}").main()
+    from benchmarks._setup import forget_cache
+
+    try:
+        importlib.import_module(f"benchmarks.bench_{name}").main()
+    finally:
+        forget_cache()  # nothing of this run stays in a shared cache
     print(
         f"   (peak memory of this benchmark's process: {vmhwm_kib() / 1024:,.0f} MiB)", flush=True
     )

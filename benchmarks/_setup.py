@@ -45,6 +45,8 @@ def prepare() -> str:
     os.environ["SAFECASE_STORAGE_URL"] = (scratch / "store").as_uri()
     os.environ["SAFECASE_SIGNING_KEY_FILE"] = str(scratch / "ledger.key")
     os.environ["SAFECASE_BENCH_SCRATCH"] = str(scratch)
+    # the cache keys of this run alone: a Redis cache may share its database with the broker
+    os.environ["SAFECASE_CACHE_PREFIX"] = f"safecase-bench-{os.getpid()}-{scratch.name}"
     return bench_url
 
 
@@ -55,6 +57,22 @@ def migrate() -> None:
 
     call_command("migrate", verbosity=0)
     generate_key_file(Path(os.environ["SAFECASE_SIGNING_KEY_FILE"]))
+
+
+def forget_cache() -> None:
+    """Empty what this run keeps in the default cache. A Redis cache loses only this run's keys
+    (``clear()`` would empty the whole Redis database, the broker's queues with it)."""
+    from django.conf import settings
+    from django.core.cache import cache
+
+    config = settings.CACHES["default"]
+    if not config["BACKEND"].endswith("RedisCache"):
+        cache.clear()
+        return
+    client = cache._cache.get_client(write=True)
+    keys = list(client.scan_iter(match=f"{config['KEY_PREFIX']}:*", count=1000))
+    if keys:
+        client.delete(*keys)
 
 
 def scratch() -> Path:
