@@ -24,7 +24,6 @@ def run_one(name: str) -> None:
     (``VmHWM``: not the runner's, not an earlier benchmark's; a child process it starts, such
     as a Spark JVM or a subprocess it times, is not in it and reports its own)."""
     from benchmarks._peak import vmhwm_kib
-
     from benchmarks._setup import forget_cache
 
     try:
