@@ -233,12 +233,14 @@ def scope_digests(
     if scope is _nothing:
         return {}
     known = {} if known is None else known
-    digests = {}
-    for key in sorted(key for key, value in content.items() if scope(key, value)):
+    if scope is _everything:
+        keys = sorted(content)
+    else:
+        keys = sorted(key for key, value in content.items() if scope(key, value))
+    for key in keys:
         if key not in known:
             known[key] = item_digest(key, content[key])
-        digests[key] = known[key]
-    return digests
+    return {key: known[key] for key in keys}
 
 
 #: The digest of each flat work product last digested in this process, by key, with what it
@@ -401,7 +403,14 @@ def currencies(project: Project, approvals: Iterable[Approval]) -> dict[int, Cur
         needed.update(prefixes)
     content = work_product_content(project, needed) if needed is None or needed else {}
     known: dict[str, str] = {}
-    now = {measure: scope_digests(measure, content, known) for measure in measures}
+    # the measures of one scope (the three over the whole case) share one set of digests
+    by_scope: dict[Scope, dict[str, str]] = {}
+    now = {}
+    for measure in measures:
+        scope = MEASURE_SCOPES.get(measure, _nothing)
+        if scope not in by_scope:
+            by_scope[scope] = scope_digests(measure, content, known)
+        now[measure] = by_scope[scope]
     return {approval.pk: compare(approval, now[approval.measure]) for approval in approvals}
 
 
