@@ -63,16 +63,34 @@ def requirement_list(*, project: Project, filters: dict | None = None) -> QueryS
 
 
 def traceability_matrix(*, project: Project, filters: dict | None = None) -> QuerySet[Requirement]:
-    """Requirements with their links up and down and their verifications, in a fixed number of
-    queries whatever the page size."""
-    return requirement_list(project=project, filters=filters).prefetch_related(
-        Prefetch(
-            "links_up",
-            queryset=TraceLink.objects.select_related("target_requirement", "target_goal"),
-        ),
-        Prefetch("links_down", queryset=TraceLink.objects.select_related("source")),
-        Prefetch("verifications", queryset=Verification.objects.order_by("-recorded_at")),
+    """Requirements with their links up and down, in a fixed number of queries whatever the
+    page size, each with the result of its latest current verification (``latest_result``,
+    None when there is none) and whether any was ever recorded (``verified_ever``): found by
+    the database per requirement, so an export costs the same however long the verification
+    history grows."""
+    return (
+        requirement_list(project=project, filters=filters)
+        .annotate(**_verification_state())
+        .prefetch_related(
+            Prefetch(
+                "links_up",
+                queryset=TraceLink.objects.select_related("target_requirement", "target_goal"),
+            ),
+            Prefetch("links_down", queryset=TraceLink.objects.select_related("source")),
+        )
     )
+
+
+def _verification_state() -> dict:
+    """The annotations of a requirement's verification state: the latest current result and
+    whether any verification was ever recorded."""
+    latest = Verification.objects.filter(requirement=OuterRef("pk"), stale=False).order_by(
+        "-recorded_at", "-id"
+    )
+    return {
+        "latest_result": Subquery(latest.values("result")[:1]),
+        "verified_ever": Exists(Verification.objects.filter(requirement=OuterRef("pk"))),
+    }
 
 
 #: What a row of the traceability page shows of a requirement.
@@ -92,15 +110,9 @@ def matrix_verifications(requirement_ids: list[int]) -> dict[int, tuple[str | No
     requirement through the index, so a page costs the same however long the verification
     history grows (asked of the page's rows only: as a column of the paginated query it would
     be computed for every row the offset skips)."""
-    latest = Verification.objects.filter(requirement=OuterRef("pk"), stale=False).order_by(
-        "-recorded_at", "-id"
-    )
     rows = (
         Requirement.objects.filter(id__in=requirement_ids)
-        .annotate(
-            latest_result=Subquery(latest.values("result")[:1]),
-            verified_ever=Exists(Verification.objects.filter(requirement=OuterRef("pk"))),
-        )
+        .annotate(**_verification_state())
         .values_list("id", "latest_result", "verified_ever")
     )
     return {pk: (result, ever) for pk, result, ever in rows}

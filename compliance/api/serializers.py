@@ -400,10 +400,9 @@ class MatrixRowOut(serializers.ModelSerializer):
         return [f"{link.kind}:{link.source.code}" for link in req.links_down.all()]
 
     def get_verification(self, req) -> str:
-        current = [v for v in req.verifications.all() if not v.stale]
-        if not current:
-            return "stale" if req.verifications.all() else "none"
-        return current[0].result
+        """The latest current result; else ``stale`` when every one recorded went stale, else
+        ``none`` (the annotations of :func:`compliance.selectors.traceability_matrix`)."""
+        return req.latest_result or ("stale" if req.verified_ever else "none")
 
     def get_suspect(self, req) -> bool:
         return any(link.suspect for link in req.links_up.all()) or any(

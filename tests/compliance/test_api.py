@@ -264,6 +264,43 @@ def test_traceability_csv_export(api, project, members):
     assert rows[-1][5].startswith("'=")  # a formula is neutralised
 
 
+def test_the_traceability_verification_column_follows_each_history(api, project, members):
+    """Each row's verification state, in the pages and the CSV export, against histories of
+    every shape: a pass then a fail (the latest counts), a pass gone stale after a change, a
+    stale one followed by a new pass, and none."""
+    engineer = members["engineer"]
+    _matrix_project(project, engineer, 4)
+    reqs = {r.code: r for r in Requirement.objects.filter(project=project)}
+
+    def record(code, result):
+        services.verification_record(
+            user=engineer, project=project, requirement=reqs[code], method="test", result=result
+        )
+
+    def reword(code):
+        reqs[code] = services.requirement_update(
+            user=engineer, requirement=reqs[code], text=reqs[code].text + " Reworded."
+        )
+
+    record("FSR-000", "pass")
+    record("FSR-000", "fail")
+    record("FSR-001", "pass")
+    reword("FSR-001")
+    record("FSR-002", "fail")
+    reword("FSR-002")
+    record("FSR-002", "pass")
+    expected = {"FSR-000": "fail", "FSR-001": "stale", "FSR-002": "pass", "FSR-003": "none"}
+    client = api(members["viewer"])
+    page = client.get(f"{BASE}/traceability/?limit=2&offset=2").json()["results"]
+    first = client.get(f"{BASE}/traceability/?limit=2").json()["results"]
+    assert {row["code"]: row["verification"] for row in first + page} == expected
+    exported = list(
+        csv.reader(io.StringIO(client.get(f"{BASE}/traceability/?export=csv").content.decode()))
+    )
+    column = exported[0].index("verification")
+    assert {row[0]: row[column] for row in exported[1:]} == expected
+
+
 def test_gap_analysis_endpoint(api, project, members):
     services.requirement_create(
         user=members["engineer"], project=project, code="FSR-1", kind="FSR", asil="C"
