@@ -62,22 +62,25 @@ def requirement_list(*, project: Project, filters: dict | None = None) -> QueryS
     return qs.order_by("code")
 
 
-def traceability_matrix(*, project: Project, filters: dict | None = None) -> QuerySet[Requirement]:
+def traceability_matrix(
+    *, project: Project, filters: dict | None = None, verification_state: bool = True
+) -> QuerySet[Requirement]:
     """Requirements with their links up and down, in a fixed number of queries whatever the
     page size, each with the result of its latest current verification (``latest_result``,
     None when there is none) and whether any was ever recorded (``verified_ever``): found by
     the database per requirement, so an export costs the same however long the verification
-    history grows."""
-    return (
-        requirement_list(project=project, filters=filters)
-        .annotate(**_verification_state())
-        .prefetch_related(
-            Prefetch(
-                "links_up",
-                queryset=TraceLink.objects.select_related("target_requirement", "target_goal"),
-            ),
-            Prefetch("links_down", queryset=TraceLink.objects.select_related("source")),
-        )
+    history grows. A page deep in the list asks :func:`matrix_verifications` for its own rows
+    instead (``verification_state=False``): as columns of an offset query they would be
+    computed for every row skipped."""
+    rows = requirement_list(project=project, filters=filters)
+    if verification_state:
+        rows = rows.annotate(**_verification_state())
+    return rows.prefetch_related(
+        Prefetch(
+            "links_up",
+            queryset=TraceLink.objects.select_related("target_requirement", "target_goal"),
+        ),
+        Prefetch("links_down", queryset=TraceLink.objects.select_related("source")),
     )
 
 

@@ -311,10 +311,20 @@ class TraceabilityApi(APIView):
         project = get_project_for_user(request.user, key, Action.VIEW)
         filters = _query(s.TraceabilityQuery, request)
         export = filters.pop("export", "")
-        rows = selectors.traceability_matrix(project=project, filters=filters)
         if export == "csv":
-            return _matrix_csv(project, rows)
-        return paginated(self, rows, s.MatrixRowOut)
+            return _matrix_csv(
+                project, selectors.traceability_matrix(project=project, filters=filters)
+            )
+        rows = selectors.traceability_matrix(
+            project=project, filters=filters, verification_state=False
+        )
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(rows, request, view=self)
+        states = selectors.matrix_verifications([row.pk for row in page])
+        for row in page:
+            row.latest_result, row.verified_ever = states.get(row.pk, (None, False))
+        data = s.MatrixRowOut(page, many=True, context={"request": request}).data
+        return paginator.get_paginated_response(data)
 
 
 def _matrix_csv(project, rows):

@@ -378,7 +378,7 @@ LISTS = {
     "v1:comments": (Grow.comments, 5),
     "v1:triggering-conditions": (Grow.triggering_conditions, 4),
     "v1:acceptance-criteria": (Grow.criteria, 4),
-    "v1:traceability": (Grow.matrix, 6),  # the verification state is a column of the page
+    "v1:traceability": (Grow.matrix, 7),  # one for the verification states of the page's rows
     "v1:scenarios": (Grow.scenarios, 6),
     "v1:campaigns": (Grow.campaigns, 7),
     "v1:runs": (Grow.runs, 6),
