@@ -142,6 +142,41 @@ def matrix_links(requirement_ids: list[int]) -> tuple[dict[int, list], dict[int,
     return up, down
 
 
+def matrix_export(*, project: Project, filters: dict | None = None) -> list[dict]:
+    """Every row of the traceability matrix under ``filters``, as the CSV export writes it:
+    :data:`MATRIX_FIELDS`, ``parents`` and ``children`` (``kind:code`` of the other end, in
+    the order the links were made), ``verification`` (the latest current result, else
+    ``stale`` or ``none``) and ``suspect``. Two queries whatever the size, values not models."""
+    rows = list(
+        matrix_requirements(project=project, filters=filters).annotate(**_verification_state())
+    )
+    up, down = defaultdict(list), defaultdict(list)
+    for source, target, kind, suspect, source_code, requirement, goal in (
+        TraceLink.objects.filter(project=project)
+        .order_by("id")
+        .values_list(
+            "source_id",
+            "target_requirement_id",
+            "kind",
+            "suspect",
+            "source__code",
+            "target_requirement__code",
+            "target_goal__code",
+        )
+    ):
+        up[source].append((f"{kind}:{requirement or goal}", suspect))
+        if target is not None:
+            down[target].append((f"{kind}:{source_code}", suspect))
+    for row in rows:
+        parents, children = up.get(row["id"], ()), down.get(row["id"], ())
+        latest, ever = row.pop("latest_result"), row.pop("verified_ever")
+        row["parents"] = [name for name, _suspect in parents]
+        row["children"] = [name for name, _suspect in children]
+        row["verification"] = latest or ("stale" if ever else "none")
+        row["suspect"] = any(suspect for _name, suspect in (*parents, *children))
+    return rows
+
+
 def highest_goal_asil(project: Project) -> str:
     asils = SafetyGoal.objects.filter(project=project).values_list("asil", flat=True)
     return iso26262.safety_goal_asil(asils) if asils else "QM"

@@ -312,9 +312,7 @@ class TraceabilityApi(APIView):
         filters = _query(s.TraceabilityQuery, request)
         export = filters.pop("export", "")
         if export == "csv":
-            return _matrix_csv(
-                project, selectors.traceability_matrix(project=project, filters=filters)
-            )
+            return _matrix_csv(project, selectors.matrix_export(project=project, filters=filters))
         rows = selectors.traceability_matrix(
             project=project, filters=filters, verification_state=False
         )
@@ -345,7 +343,7 @@ def _matrix_csv(project, rows):
             "suspect",
         ]
     )
-    for row in s.MatrixRowOut(rows, many=True).data:
+    for row in rows:
         writer.writerow(
             [_cell(row[c]) for c in ("code", "kind", "asil", "status", "version", "title")]
             + [

@@ -301,6 +301,54 @@ def test_the_traceability_verification_column_follows_each_history(api, project,
     assert {row[0]: row[column] for row in exported[1:]} == expected
 
 
+def test_the_traceability_export_says_what_the_pages_say(api, project, members):
+    """The CSV export (values, two queries) and the API's pages (the serializer over models)
+    give every row the same cells: parents up to a goal and to requirements, children, a link
+    turned suspect, verification states and a neutralised formula."""
+    engineer = members["engineer"]
+    _matrix_project(project, engineer, 3)
+    reqs = {r.code: r for r in Requirement.objects.filter(project=project)}
+    tsr = services.requirement_create(
+        user=engineer, project=project, code="TSR-1", kind="TSR", title="=1+1", asil="QM"
+    )
+    for parent in ("FSR-000", "FSR-001"):
+        services.link_create(
+            user=engineer,
+            project=project,
+            source=tsr,
+            kind="derives-from",
+            target_requirement=reqs[parent],
+        )
+    services.requirement_update(user=engineer, requirement=reqs["FSR-000"], text="Reworded.")
+    services.verification_record(
+        user=engineer, project=project, requirement=tsr, method="test", result="pass"
+    )
+    client = api(members["viewer"])
+    pages = client.get(f"{BASE}/traceability/?limit=2").json()["results"]
+    pages += client.get(f"{BASE}/traceability/?limit=2&offset=2").json()["results"]
+    text = client.get(f"{BASE}/traceability/?export=csv").content.decode()
+    exported = list(csv.reader(io.StringIO(text)))
+    header, body = exported[0], exported[1:]
+    shown = {
+        row["code"]: [
+            str(row[c]) if c != "title" or not str(row[c]).startswith("=") else "'" + row[c]
+            for c in ("code", "kind", "asil", "status", "version", "title")
+        ]
+        + [
+            " ".join(row["parents"]),
+            " ".join(row["children"]),
+            row["verification"],
+            "yes" if row["suspect"] else "no",
+        ]
+        for row in pages
+    }
+    assert header[-4:] == ["parents", "children", "verification", "suspect"]
+    assert {row[0]: row for row in body} == shown
+    assert shown["TSR-1"][6] == "derives-from:FSR-000 derives-from:FSR-001"
+    assert shown["TSR-1"][9] == "yes" and shown["FSR-002"][9] == "no"
+    assert shown["FSR-000"][7] == "derives-from:TSR-1"
+
+
 def test_gap_analysis_endpoint(api, project, members):
     services.requirement_create(
         user=members["engineer"], project=project, code="FSR-1", kind="FSR", asil="C"
