@@ -92,13 +92,14 @@ def requirement_coverage(gaps: dict) -> list[CoverageRow]:
 
 def dashboard(project: Project) -> dict:
     size, root = evidence.log_head(project=project)
-    gaps, counted_at = _counted_gaps(project, size, root)
+    gaps, counted_at, recounting = _counted_gaps(project, size, root)
     counts = compliance.asil_counts(project=project)
     return {
         "gaps": gaps,
         "gaps_counted_at": counted_at,
         "gaps_lag": size - counted_at,  # entries recorded since the gaps were counted
         "gaps_max_age": settings.SAFECASE_DASHBOARD_MAX_AGE,
+        "gaps_recounting": recounting,  # older than the maximum age: being counted now
         "events": _by_level(counts["events"]),
         "goals": _by_level(counts["goals"]),
         "coverage": requirement_coverage(gaps),
@@ -110,9 +111,10 @@ def dashboard(project: Project) -> dict:
     }
 
 
-def _counted_gaps(project: Project, size: int, root: bytes) -> tuple[dict, int]:
+def _counted_gaps(project: Project, size: int, root: bytes) -> tuple[dict, int, bool]:
     """The dashboard's gaps (:func:`compliance.navigation.dashboard_gaps`, the costliest read of
-    the page) and the size of the log they were counted at.
+    the page), the size of the log they were counted at, and whether they are older than the
+    maximum age because another process is counting them again right now.
 
     They are kept in the cache under the project with the log's head, and used again while the
     head is the same: every write to the safety case appends an entry, so an unchanged head
@@ -129,22 +131,22 @@ def _counted_gaps(project: Project, size: int, root: bytes) -> tuple[dict, int]:
     if kept is not None:
         kept_size, kept_root, counted, gaps = kept
         if kept_size == size and kept_root == root:
-            return gaps, size
+            return gaps, size, False
         max_age = settings.SAFECASE_DASHBOARD_MAX_AGE
         if 0 < max_age and kept_size < size:
             age = time.time() - counted
             if age < max_age:
-                return gaps, kept_size
+                return gaps, kept_size, False
             if age < max_age + RECOUNT_SECONDS and not cache.add(
                 f"{key}:counting", True, RECOUNT_SECONDS
             ):
-                return gaps, kept_size  # another process is counting them
+                return gaps, kept_size, True  # another process is counting them
     try:
         gaps = navigation.dashboard_gaps(project=project)
         cache.set(key, (size, root, time.time(), gaps), GAPS_CACHE_SECONDS)
     finally:
         cache.delete(f"{key}:counting")
-    return gaps, size
+    return gaps, size, False
 
 
 #: How long the dashboard's counted gaps stay in the cache (they are keyed by the log's head).

@@ -131,6 +131,7 @@ def test_while_one_process_counts_again_the_others_show_the_kept_counts(
     lagging = _dashboard(client)
     assert _suspect(lagging) == before and not counts
     assert f"counted when the ledger held {counted_at} entries" in lagging
+    assert "since are being counted now." in lagging  # older than 30 s: it says why
     # the other worker never finished: past the wait, this view counts
     monkeypatch.setattr(time, "time", lambda: started + 31 + selectors.RECOUNT_SECONDS)
     counted = _dashboard(client)
