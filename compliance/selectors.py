@@ -62,20 +62,11 @@ def requirement_list(*, project: Project, filters: dict | None = None) -> QueryS
     return qs.order_by("code")
 
 
-def traceability_matrix(
-    *, project: Project, filters: dict | None = None, verification_state: bool = True
-) -> QuerySet[Requirement]:
+def traceability_matrix(*, project: Project, filters: dict | None = None) -> QuerySet[Requirement]:
     """Requirements with their links up and down, in a fixed number of queries whatever the
-    page size, each with the result of its latest current verification (``latest_result``,
-    None when there is none) and whether any was ever recorded (``verified_ever``): found by
-    the database per requirement, so an export costs the same however long the verification
-    history grows. A page deep in the list asks :func:`matrix_verifications` for its own rows
-    instead (``verification_state=False``): as columns of an offset query they would be
-    computed for every row skipped."""
-    rows = requirement_list(project=project, filters=filters)
-    if verification_state:
-        rows = rows.annotate(**_verification_state())
-    return rows.prefetch_related(
+    page size. Their verification states come from :func:`matrix_verifications` for the rows
+    shown: as columns of an offset query they would be computed for every row skipped."""
+    return requirement_list(project=project, filters=filters).prefetch_related(
         Prefetch(
             "links_up",
             queryset=TraceLink.objects.select_related("target_requirement", "target_goal"),
@@ -121,20 +112,24 @@ def matrix_verifications(requirement_ids: list[int]) -> dict[int, tuple[str | No
     return {pk: (result, ever) for pk, result, ever in rows}
 
 
-def matrix_links(requirement_ids: list[int]) -> tuple[dict[int, list], dict[int, list]]:
-    """The links up (to parents) and down (from children) of ``requirement_ids``, by
-    requirement id, in the order they were made: ``(code, kind, suspect)`` of the other end."""
+def matrix_links(
+    requirement_ids: list[int] | None = None, *, project: Project | None = None
+) -> tuple[dict[int, list], dict[int, list]]:
+    """The links up (to parents) and down (from children) of ``requirement_ids``, or of every
+    requirement of ``project``, by requirement id, in the order they were made:
+    ``(code, kind, suspect)`` of the other end."""
+    if requirement_ids is None:
+        links_up = links_down = TraceLink.objects.filter(project=project)
+    else:
+        links_up = TraceLink.objects.filter(source_id__in=requirement_ids)
+        links_down = TraceLink.objects.filter(target_requirement_id__in=requirement_ids)
     up, down = defaultdict(list), defaultdict(list)
-    for source, kind, suspect, requirement, goal in (
-        TraceLink.objects.filter(source_id__in=requirement_ids)
-        .order_by("id")
-        .values_list(
-            "source_id", "kind", "suspect", "target_requirement__code", "target_goal__code"
-        )
+    for source, kind, suspect, requirement, goal in links_up.order_by("id").values_list(
+        "source_id", "kind", "suspect", "target_requirement__code", "target_goal__code"
     ):
         up[source].append((requirement or goal, kind, suspect))
     for target, kind, suspect, code in (
-        TraceLink.objects.filter(target_requirement_id__in=requirement_ids)
+        links_down.filter(target_requirement__isnull=False)
         .order_by("id")
         .values_list("target_requirement_id", "kind", "suspect", "source__code")
     ):
@@ -146,34 +141,19 @@ def matrix_export(*, project: Project, filters: dict | None = None) -> list[dict
     """Every row of the traceability matrix under ``filters``, as the CSV export writes it:
     :data:`MATRIX_FIELDS`, ``parents`` and ``children`` (``kind:code`` of the other end, in
     the order the links were made), ``verification`` (the latest current result, else
-    ``stale`` or ``none``) and ``suspect``. Two queries whatever the size, values not models."""
+    ``stale`` or ``none``) and ``suspect``. Three queries whatever the size, values not
+    models; the verification states are columns here, since an export skips no row."""
     rows = list(
         matrix_requirements(project=project, filters=filters).annotate(**_verification_state())
     )
-    up, down = defaultdict(list), defaultdict(list)
-    for source, target, kind, suspect, source_code, requirement, goal in (
-        TraceLink.objects.filter(project=project)
-        .order_by("id")
-        .values_list(
-            "source_id",
-            "target_requirement_id",
-            "kind",
-            "suspect",
-            "source__code",
-            "target_requirement__code",
-            "target_goal__code",
-        )
-    ):
-        up[source].append((f"{kind}:{requirement or goal}", suspect))
-        if target is not None:
-            down[target].append((f"{kind}:{source_code}", suspect))
+    up, down = matrix_links(project=project)
     for row in rows:
         parents, children = up.get(row["id"], ()), down.get(row["id"], ())
         latest, ever = row.pop("latest_result"), row.pop("verified_ever")
-        row["parents"] = [name for name, _suspect in parents]
-        row["children"] = [name for name, _suspect in children]
+        row["parents"] = [f"{kind}:{code}" for code, kind, _suspect in parents]
+        row["children"] = [f"{kind}:{code}" for code, kind, _suspect in children]
         row["verification"] = latest or ("stale" if ever else "none")
-        row["suspect"] = any(suspect for _name, suspect in (*parents, *children))
+        row["suspect"] = any(link[2] for link in (*parents, *children))
     return rows
 
 

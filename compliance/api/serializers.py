@@ -401,7 +401,7 @@ class MatrixRowOut(serializers.ModelSerializer):
 
     def get_verification(self, req) -> str:
         """The latest current result; else ``stale`` when every one recorded went stale, else
-        ``none`` (the annotations of :func:`compliance.selectors.traceability_matrix`)."""
+        ``none`` (from :func:`compliance.selectors.matrix_verifications`, set by the view)."""
         return req.latest_result or ("stale" if req.verified_ever else "none")
 
     def get_suspect(self, req) -> bool:

@@ -313,9 +313,7 @@ class TraceabilityApi(APIView):
         export = filters.pop("export", "")
         if export == "csv":
             return _matrix_csv(project, selectors.matrix_export(project=project, filters=filters))
-        rows = selectors.traceability_matrix(
-            project=project, filters=filters, verification_state=False
-        )
+        rows = selectors.traceability_matrix(project=project, filters=filters)
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(rows, request, view=self)
         states = selectors.matrix_verifications([row.pk for row in page])
