@@ -79,9 +79,10 @@ def latest_checkpoint(*, project: Project) -> Checkpoint | None:
     return ledger.latest_checkpoint(project)
 
 
-def last_verification(*, project: Project, size: int) -> dict | None:
-    """The last full check of the project's log (see :func:`evidence.verification.remember`)."""
-    return verification.remembered(project, size)
+def last_verification(*, project: Project, size: int, root: bytes) -> dict | None:
+    """The last full check of the project's log (see :func:`evidence.verification.remember`),
+    ``current`` when it read the log whose head is ``size`` and ``root``."""
+    return verification.remembered(project, size, root)
 
 
 @dataclass

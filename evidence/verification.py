@@ -73,6 +73,7 @@ class VerifyResult:
     unpublished: int = 0
     signatures_checked: int = 0
     uncovered: int = 0  # entries within the integration interval, not yet under a checkpoint
+    head: tuple[int, bytes] = (0, b"")  # the log head row the check read: size and root
     first_bad_index: int | None = None
     problems: list[str] = field(default_factory=list)
 
@@ -235,6 +236,7 @@ def verify_project(
     head_size, head_root, head_frontier = (
         (head.size, bytes(head.root), bytes(head.frontier)) if head else (0, EMPTY_ROOT, b"")
     )
+    result.head = (head_size, head_root)
 
     # Checkpoints in the database: signature by a trusted key, and that the columns say what
     # the note says.
@@ -319,12 +321,15 @@ def verify_project(
     return result
 
 
-def _remembered_key(project: Project, size: int | None) -> str:
-    return f"verify:{project.pk}:{'last' if size is None else size}"
+def _remembered_key(project: Project, head: tuple[int, bytes] | None) -> str:
+    """Under the log's head, size and root: the same size in another database sharing the
+    cache (a staging copy, a restored backup) is another log, whose check says nothing of
+    this one."""
+    return f"verify:{project.pk}:" + ("last" if head is None else f"{head[0]}:{head[1].hex()}")
 
 
 def remember(project: Project, result: VerifyResult) -> dict:
-    """Keep a summary of ``result`` in the cache under the project and the log size it covered,
+    """Keep a summary of ``result`` in the cache under the project and the log head it read,
     so that a page can show the last check without reading the whole log again."""
     summary = {
         "ok": result.ok,
@@ -334,16 +339,16 @@ def remember(project: Project, result: VerifyResult) -> dict:
         "problems": list(result.problems[:MAX_LISTED]),
         "checked_at": timezone.now(),
     }
-    cache.set(_remembered_key(project, result.entries), summary, timeout=None)
+    cache.set(_remembered_key(project, result.head), summary, timeout=None)
     cache.set(_remembered_key(project, None), summary, timeout=None)
     return summary
 
 
-def remembered(project: Project, size: int) -> dict | None:
-    """The remembered check of the log at ``size`` when there is one, else the most recent at
-    another size; ``current`` says which. None when the log was not checked since the cache
-    was last cleared."""
-    summary = cache.get(_remembered_key(project, size))
+def remembered(project: Project, size: int, root: bytes) -> dict | None:
+    """The remembered check of the log whose head is ``size`` and ``root`` when there is one,
+    else the most recent of another head; ``current`` says which. None when the log was not
+    checked since the cache was last cleared."""
+    summary = cache.get(_remembered_key(project, (size, bytes(root))))
     if summary is not None:
         return {**summary, "current": True}
     last = cache.get(_remembered_key(project, None))

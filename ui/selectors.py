@@ -107,7 +107,7 @@ def dashboard(project: Project) -> dict:
         "campaigns": validation.campaign_summaries(project=project),
         "ledger_size": size,
         "checkpoint": evidence.latest_checkpoint(project=project),
-        "verification": evidence.last_verification(project=project, size=size),
+        "verification": evidence.last_verification(project=project, size=size, root=root),
     }
 
 

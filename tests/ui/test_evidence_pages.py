@@ -131,3 +131,25 @@ def test_the_evidence_pack_pdf_downloads(as_user, demo):
     assert response.status_code == 200
     assert response["Content-Type"] == "application/pdf"
     assert response.content.startswith(b"%PDF")
+
+
+def test_a_check_of_another_log_of_the_same_size_is_not_shown_as_current(as_user, demo):
+    """A cache shared with another database (a staging copy, a restored backup) may hold a
+    check of a log with this project's id and size but other entries: the dashboard never
+    shows it as a check of this log."""
+    from evidence import verification
+    from evidence.models import LogHead
+
+    cache.clear()
+    client = as_user("vic")
+    dashboard = reverse("ui:dashboard", args=["AEB"])
+    client.post(reverse("ui:verify-ledger", args=["AEB"]), **HTMX)
+    head = LogHead.objects.get(project=demo)
+    size, root = head.size, bytes(head.root)
+    assert verification.remembered(demo, size, root)["current"]
+    # the other database's log: same project id, same size, another root
+    other = bytes(32 - len(b"other")) + b"other"
+    assert not verification.remembered(demo, size, other)["current"]
+    LogHead.objects.filter(project=demo).update(root=other)
+    assert "the log has grown since" in client.get(dashboard).content.decode()
+    cache.clear()
