@@ -9,12 +9,14 @@ the work products as they are now, so any change, addition or removal makes it s
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from django.db.models import QuerySet
 
+from compliance import content_memo
 from compliance.iso26262 import (
     NO_REQUIREMENT,
     ConfirmationMeasure,
@@ -128,7 +130,17 @@ _PREFIXES_OF_SCOPE: dict[str, tuple[str, ...] | None] = {
 def work_product_content(project: Project, prefixes: Iterable[str] | None = None) -> dict:
     """Every item, HARA row, goal, requirement, link and SOTIF element by a stable key (what a
     baseline freezes); only the key prefixes in ``prefixes`` when given."""
+    return content_and_digests(project, prefixes)[0]
+
+
+def content_and_digests(
+    project: Project, prefixes: Iterable[str] | None = None
+) -> tuple[dict[str, dict], dict[str, str]]:
+    """:func:`work_product_content`, and the digests already known of its work products (on
+    PostgreSQL those of every requirement and link, kept by :mod:`compliance.content_memo`), to
+    seed :func:`scope_digests`."""
     wanted = None if prefixes is None else set(prefixes)
+    known: dict[str, str] = {}
 
     def want(prefix: str) -> bool:
         return wanted is None or prefix in wanted
@@ -149,7 +161,17 @@ def work_product_content(project: Project, prefixes: Iterable[str] | None = None
     # The codes of the requirements and goals read, by id: the links name their ends by id,
     # and looking the codes up here spares joining them in for each of tens of thousands.
     codes: dict[str, dict[int, str]] = {}
-    if want("requirement"):  # thousands: read as rows, not instances (the same dicts)
+    tracked = content_memo.tracked()
+    if tracked and (want("requirement") or want("link")):  # read where changed, the rest kept
+        requirements, requirement_codes = content_memo.read_requirements(project, digest_of)
+        if want("requirement"):
+            content.update(requirements.content)
+            known.update(requirements.digests)
+        if want("link"):
+            links = content_memo.read_links(project, requirement_codes, digest_of)
+            content.update(links.content)
+            known.update(links.digests)
+    if want("requirement") and not tracked:  # thousands: read as rows, not instances
         fields = Requirement.SNAPSHOT_FIELDS
         by_id = codes["requirement"] = {}
         rows = Requirement.objects.filter(project=project).values_list("id", *fields)
@@ -177,7 +199,7 @@ def work_product_content(project: Project, prefixes: Iterable[str] | None = None
     if want("ac"):
         for ac in AcceptanceCriterion.objects.filter(project=project):
             content[f"ac:{ac.code}"] = ac.snapshot()
-    if want("link"):  # tens of thousands: rows of ids, the codes looked up (TraceLink.snapshot)
+    if want("link") and not tracked:  # tens of thousands: rows of ids, codes looked up
         links = list(
             TraceLink.objects.filter(project=project).values_list(
                 "source_id", "kind", "target_requirement_id", "target_goal_id", "suspect"
@@ -209,7 +231,7 @@ def work_product_content(project: Project, prefixes: Iterable[str] | None = None
                 "elements": elements,
                 "dfa": dfa,
             }
-    return content
+    return content, known
 
 
 def _codes(model, known: dict[int, str] | None, rows: list, columns) -> dict[int, str]:
@@ -224,23 +246,44 @@ def _codes(model, known: dict[int, str] | None, rows: list, columns) -> dict[int
 
 
 def scope_digests(
-    measure: str, content: dict[str, dict], known: dict[str, str] | None = None
+    measure: str,
+    content: dict[str, dict],
+    known: dict[str, str] | None = None,
+    ordered: list[str] | None = None,
 ) -> dict[str, str]:
     """The digest of each work product in ``content`` that ``measure`` confirms, by key (in
     key order). ``known`` keeps the digests computed, by key, for the next measure over the
-    same content: the measures over the whole case share tens of thousands."""
+    same content: the measures over the whole case share tens of thousands; ``ordered``, the
+    keys of ``content`` sorted, spares sorting them again for each measure."""
     scope = MEASURE_SCOPES.get(measure, _nothing)
     if scope is _nothing:
         return {}
     known = {} if known is None else known
+    ordered = sorted(content) if ordered is None else ordered
     if scope is _everything:
-        keys = sorted(content)
+        keys = ordered
     else:
-        keys = sorted(key for key, value in content.items() if scope(key, value))
+        prefixes = _PREFIXES_OF_SCOPE.get(measure)
+        candidates = ordered if prefixes is None else _with_prefixes(ordered, prefixes)
+        keys = [key for key in candidates if scope(key, content[key])]
     for key in keys:
         if key not in known:
             known[key] = item_digest(key, content[key])
     return {key: known[key] for key in keys}
+
+
+def _with_prefixes(ordered: list[str], prefixes: Iterable[str]) -> list[str]:
+    """The keys of ``ordered`` (sorted) under any of ``prefixes`` (``item``, or ``<prefix>:``
+    and the rest), in order: found by bisection, each prefix's keys being one run."""
+    runs = []
+    for prefix in prefixes:
+        at = bisect.bisect_left(ordered, prefix)
+        if at < len(ordered) and ordered[at] == prefix:
+            runs.append(prefix)
+        runs += ordered[
+            bisect.bisect_left(ordered, f"{prefix}:") : bisect.bisect_left(ordered, f"{prefix};")
+        ]
+    return runs if len(prefixes) < 2 else sorted(runs)
 
 
 #: The digest of each flat work product last digested in this process, by key, with what it
@@ -276,8 +319,10 @@ def item_digest(key: str, item) -> str:
 
 
 def forget_digests() -> None:
-    """Empty the memo of :func:`item_digest` (a cold process, for the tests and benchmarks)."""
+    """Empty the memos of :func:`item_digest` and of :mod:`compliance.content_memo` (a cold
+    process, for the tests and benchmarks)."""
     _DIGESTS.clear()
+    content_memo.forget()
 
 
 #: Up to this many cited digests are listed in the ledger entry itself; beyond, the entry
@@ -299,7 +344,8 @@ def current_digests(project: Project, measure: str) -> dict[str, str]:
     prefixes = _PREFIXES_OF_SCOPE.get(measure)
     if prefixes == ():
         return {}
-    return scope_digests(measure, work_product_content(project, prefixes))
+    content, known = content_and_digests(project, prefixes)
+    return scope_digests(measure, content, known)
 
 
 # --- Whether a review holds --------------------------------------------------------------------
@@ -338,12 +384,25 @@ def compare(approval: Approval, now: dict[str, str]) -> Currency:
     cited = approval.cited or {}
     if cited == now:  # compared in C: the common case of a review still current, at once
         return Currency(approval=approval)
-    return Currency(
-        approval=approval,
-        changed=sorted(k for k in cited if k in now and now[k] != cited[k]),
-        added=sorted(k for k in now if k not in cited),
-        removed=sorted(k for k in cited if k not in now),
-    )
+    changed, removed = _differences(cited, now)
+    # what ``now`` holds beyond what was cited and is still there
+    extra = len(now) - (len(cited) - len(removed))
+    added = sorted(k for k in now if k not in cited) if extra else []
+    return Currency(approval=approval, changed=changed, added=added, removed=removed)
+
+
+def _differences(cited: dict[str, str], now: dict[str, str]) -> tuple[list[str], list[str]]:
+    """The keys ``cited`` with another digest ``now``, and those ``now`` no longer holds: one
+    pass over the citation, without building a set of its tens of thousands of pairs."""
+    get = now.get
+    changed, removed = [], []
+    for key, digest in cited.items():
+        found = get(key)
+        if found != digest:
+            (removed if found is None else changed).append(key)
+    changed.sort()
+    removed.sort()
+    return changed, removed
 
 
 def with_citations(approvals: QuerySet[Approval]) -> list[Approval]:
@@ -401,17 +460,36 @@ def currencies(project: Project, approvals: Iterable[Approval]) -> dict[int, Cur
             needed = None
             break
         needed.update(prefixes)
-    content = work_product_content(project, needed) if needed is None or needed else {}
-    known: dict[str, str] = {}
-    # the measures of one scope (the three over the whole case) share one set of digests
+    content, known = content_and_digests(project, needed) if needed is None or needed else ({}, {})
+    return _judged(approvals, content, known, lambda approval: approval.pk)
+
+
+def _judged(approvals: list, content: dict[str, dict], known: dict[str, str], key) -> dict:
+    """Each approval's :class:`Currency` against ``content``, by ``key(approval)``. The
+    measures of one scope (the three over the whole case) share one set of digests, seeded by
+    ``known``, and the reviews of one scope that cite the same digests (those three, signed one
+    after the other) are compared once: equal citations are found equal in C."""
     by_scope: dict[Scope, dict[str, str]] = {}
     now = {}
-    for measure in measures:
+    ordered = sorted(content)
+    for measure in sorted({approval.measure for approval in approvals}):
         scope = MEASURE_SCOPES.get(measure, _nothing)
         if scope not in by_scope:
-            by_scope[scope] = scope_digests(measure, content, known)
+            by_scope[scope] = scope_digests(measure, content, known, ordered)
         now[measure] = by_scope[scope]
-    return {approval.pk: compare(approval, now[approval.measure]) for approval in approvals}
+    compared: dict[int, list[tuple[dict, Currency]]] = {}
+    result = {}
+    for approval in approvals:
+        against = now[approval.measure]
+        done = compared.setdefault(id(against), [])
+        same = next((c for cited, c in done if cited == approval.cited), None)
+        if same is None:
+            currency = compare(approval, against)
+            done.append((approval.cited, currency))
+        else:
+            currency = Currency(approval, [*same.changed], [*same.added], [*same.removed])
+        result[key(approval)] = currency
+    return result
 
 
 # --- What the confirmation reviews leave open --------------------------------------------------
@@ -464,18 +542,15 @@ def approval_gaps(asil: str, confirmations: Iterable[Confirmation]) -> dict:
     return {"asil": asil, "missing": missing, "below_required": below, "stale": stale}
 
 
-def currencies_in(content: dict[str, dict], approvals: Iterable) -> dict[int, Currency]:
+def currencies_in(
+    content: dict[str, dict], approvals: Iterable, known: dict[str, str] | None = None
+) -> dict[int, Currency]:
     """Each approval (anything with ``measure``, ``cited`` and ``entry``) against the work
-    products of ``content`` (a baseline's frozen content, or the live one), by ledger entry:
-    what the evidence pack and the GSN mark stale, as of the baseline they show."""
-    now_by_measure: dict[str, dict[str, str]] = {}
-    known: dict[str, str] = {}
-    result = {}
-    for approval in approvals:
-        if approval.measure not in now_by_measure:
-            now_by_measure[approval.measure] = scope_digests(approval.measure, content, known)
-        result[approval.entry] = compare(approval, now_by_measure[approval.measure])
-    return result
+    products of ``content`` (a baseline's frozen content, or the live one, with the digests
+    already ``known`` of it), by ledger entry: what the evidence pack and the GSN mark stale,
+    as of the baseline they show."""
+    known = {} if known is None else known
+    return _judged(list(approvals), content, known, lambda approval: approval.entry)
 
 
 def stale_requirement_approvals(

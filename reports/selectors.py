@@ -25,7 +25,6 @@ from compliance.models import (
     Signature,
     Verification,
 )
-from compliance.services import baseline_content
 from evidence import ledger, verify
 from evidence import selectors as evidence_selectors
 from evidence.models import Artifact, Checkpoint, Decision, EntryKind, LogEntry, SigningKey
@@ -269,11 +268,16 @@ def case_snapshot(
     size = checkpoint.size
     if baseline is not None and baseline.entry.index >= size:
         raise ReportError(f"baseline {baseline.name} is not covered by the checkpoint at {size}")
+    # the live work products come with the digests already known of them (on PostgreSQL,
+    # those of every requirement and link this process has read before and is told unchanged)
+    content, known = (
+        (baseline.content, {}) if baseline is not None else reviews.content_and_digests(project)
+    )
     snapshot = CaseSnapshot(
         project_key=project.key,
         project_name=project.name,
         project_description=project.description,
-        content=baseline.content if baseline is not None else baseline_content(project),
+        content=content,
         size=size,
         baseline_name=baseline.name if baseline else None,
         baseline_root=baseline.root if baseline else None,
@@ -351,7 +355,7 @@ def case_snapshot(
         .order_by("code")
         .values_list("code", "goal__code", "requirement__code")
     ]
-    snapshot.currency = reviews.currencies_in(snapshot.content, snapshot.approvals)
+    snapshot.currency = reviews.currencies_in(snapshot.content, snapshot.approvals, known)
     snapshot.signatures = _signatures(project, snapshot.content, size)
     if full:
         _pack_only(snapshot, project, baseline)
