@@ -129,6 +129,21 @@ def _baselines(project, user) -> dict[str, str]:
     return {"old": first.name, "new": second.name}
 
 
+def _change(user) -> None:
+    """One change to the safety case as an engineer makes it: a requirement's text edited
+    through the service, which records a ledger entry (so the log's head moves), raises its
+    version and marks its links suspect."""
+    from compliance import services
+    from compliance.models import Requirement
+
+    requirement = Requirement.objects.get(project__key=KEY, code="FSR-00004")
+    services.requirement_update(
+        user=user,
+        requirement=requirement,
+        text=f"{requirement.text.split(' (edit')[0]} (edit {requirement.version})",
+    )
+
+
 def main() -> None:
     if not apps.is_installed("ui"):
         print("  skipped: the ui app is not in INSTALLED_APPS")
@@ -174,10 +189,16 @@ def main() -> None:
         if name in CACHED:
             for cold, label in (
                 (True, "first view, nothing cached, in a new process"),
-                (False, "first view after a change, in a process that served the page before"),
+                (
+                    False,
+                    "first view after a requirement was edited, in a process that served the "
+                    "page before",
+                ),
             ):
                 firsts = []
                 for _ in range(FIRST_RUNS):
+                    if not cold:  # a real change: a requirement edited through its service
+                        _change(manager)
                     forget_cache()
                     if cold:  # and what this process remembers: digests and citations
                         reviews.forget_digests()
